@@ -1,0 +1,1 @@
+"""rerankit: retrieval, reranking and trec_eval-exact evaluation."""

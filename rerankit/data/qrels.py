@@ -1,0 +1,87 @@
+"""Relevance judgements (qrels): graded labels per (query, document), stored as columns."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rerankit.data.run import _as_string_array
+
+QrelsDict = dict[str, dict[str, int]]
+
+
+@dataclass(frozen=True)
+class Qrels:
+    """Graded judgements. Negative grades mean "in the pool but not judged" (trec_eval)."""
+
+    qid: pa.Array
+    docid: pa.Array
+    grade: np.ndarray
+    name: str = "qrels"
+
+    def __post_init__(self) -> None:
+        if not (len(self.qid) == len(self.docid) == len(self.grade)):
+            raise ValueError("qrels columns differ in length")
+
+    @classmethod
+    def from_arrays(
+        cls,
+        qid: Iterable[str] | pa.Array,
+        docid: Iterable[str] | pa.Array,
+        grade: Iterable[int] | np.ndarray,
+        name: str = "qrels",
+    ) -> Qrels:
+        """Build qrels from three parallel sequences."""
+        return cls(_as_string_array(qid), _as_string_array(docid),
+                   np.asarray(grade, dtype=np.int64), name)
+
+    @classmethod
+    def from_dict(cls, qrels: Mapping[str, Mapping[str, int]], name: str = "qrels") -> Qrels:
+        """Build qrels from ``{qid: {docid: grade}}`` (pytrec_eval / BEIR form)."""
+        qids: list[str] = []
+        docids: list[str] = []
+        grades: list[int] = []
+        for qid, docs in qrels.items():
+            qids.extend([str(qid)] * len(docs))
+            docids.extend(str(d) for d in docs)
+            grades.extend(int(g) for g in docs.values())
+        return cls.from_arrays(qids, docids, grades, name)
+
+    @classmethod
+    def read(cls, path: str | Path) -> Qrels:
+        """Read TREC (``qid iter docid grade``) or BEIR TSV qrels; the format is detected."""
+        from rerankit.data.trec import read_qrels
+
+        return read_qrels(path)
+
+    def to_dict(self) -> QrelsDict:
+        """Return ``{qid: {docid: grade}}``."""
+        out: QrelsDict = {}
+        for q, d, g in zip(self.qid.to_pylist(), self.docid.to_pylist(), self.grade.tolist()):
+            out.setdefault(q, {})[d] = g
+        return out
+
+    def write_trec(self, path: str | Path) -> Path:
+        """Write ``qid 0 docid grade`` lines atomically."""
+        from rerankit.data.trec import write_qrels
+
+        return write_qrels(self, path)
+
+    def __len__(self) -> int:
+        return len(self.grade)
+
+    @property
+    def query_ids(self) -> list[str]:
+        """Distinct query ids, sorted as trec_eval sorts them (byte order)."""
+        return sorted(pc.unique(self.qid).to_pylist(), key=lambda s: s.encode())
+
+    def relevant(self, level: int = 1) -> Qrels:
+        """Only the judgements with grade >= ``level``."""
+        keep = np.flatnonzero(self.grade >= level)
+        idx = pa.array(keep)
+        return Qrels(self.qid.take(idx), self.docid.take(idx), self.grade[keep], self.name)

@@ -1,0 +1,63 @@
+"""Queries: an ordered mapping from query id to query text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rerankit.errors import InputFormatError
+
+
+@dataclass(frozen=True)
+class Queries(Mapping[str, str]):
+    """Query ids and texts in a stable order. Ids are unique."""
+
+    ids: tuple[str, ...]
+    texts: tuple[str, ...]
+    source: str = "queries"
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if len(self.ids) != len(self.texts):
+            raise ValueError("query ids and texts differ in length")
+        index: dict[str, int] = {}
+        for i, qid in enumerate(self.ids):
+            if qid in index:
+                raise InputFormatError(self.source, f"duplicate query id '{qid}'")
+            index[qid] = i
+        object.__setattr__(self, "_index", index)
+
+    @classmethod
+    def from_dict(cls, queries: Mapping[str, str], source: str = "queries") -> Queries:
+        """Build from ``{qid: text}``."""
+        return cls(tuple(str(k) for k in queries), tuple(str(v) for v in queries.values()), source)
+
+    @classmethod
+    def read(cls, path: str | Path) -> Queries:
+        """Read BEIR queries.jsonl, TREC topics (``<top>``) or ``qid<TAB>text`` files."""
+        from rerankit.data.loaders import read_queries
+
+        return read_queries(path)
+
+    def __getitem__(self, qid: str) -> str:
+        try:
+            return self.texts[self._index[qid]]
+        except KeyError:
+            raise KeyError(f"unknown query id '{qid}' in {self.source}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.ids)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def subset(self, ids: list[str]) -> Queries:
+        """The queries with the given ids, in that order (unknown ids raise KeyError)."""
+        return Queries(tuple(ids), tuple(self[q] for q in ids), self.source)
+
+    def check_not_empty(self) -> None:
+        """Raise naming the first query whose text is empty or only whitespace."""
+        for qid, text in zip(self.ids, self.texts):
+            if not text.strip():
+                raise InputFormatError(self.source, f"query '{qid}' has empty text")

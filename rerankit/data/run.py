@@ -1,0 +1,180 @@
+"""Runs: ranked results as three columns (query id, document id, score).
+
+A :class:`Run` is columnar (Apache Arrow arrays), so a 10M-row run costs three arrays,
+not ten million Python dicts. It converts to and from the nested dict form that
+pytrec_eval, ranx and BEIR use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rerankit.errors import InputFormatError
+
+RunDict = dict[str, dict[str, float]]
+
+
+@dataclass(frozen=True)
+class Run:
+    """A retrieval run: one row per (query, document) with a score; higher is better.
+
+    Rows are kept in the order given. :meth:`ranked` returns them in trec_eval's order
+    (query id, score descending, document id descending), which is also the order
+    :meth:`write_trec` writes. ``name`` becomes the run tag of exported files.
+    """
+
+    qid: pa.Array
+    docid: pa.Array
+    score: np.ndarray
+    name: str = "rerankit"
+    metadata: dict = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        if not (len(self.qid) == len(self.docid) == len(self.score)):
+            raise ValueError(
+                f"run columns differ in length: qid {len(self.qid)}, "
+                f"docid {len(self.docid)}, score {len(self.score)}"
+            )
+
+    # ---------------------------------------------------------------- constructors
+    @classmethod
+    def from_arrays(
+        cls,
+        qid: Iterable[str] | pa.Array,
+        docid: Iterable[str] | pa.Array,
+        score: Iterable[float] | np.ndarray,
+        name: str = "rerankit",
+    ) -> Run:
+        """Build a run from three parallel sequences (lists, numpy or Arrow arrays)."""
+        return cls(_as_string_array(qid), _as_string_array(docid),
+                   np.asarray(score, dtype=np.float64), name)
+
+    @classmethod
+    def from_dict(cls, run: Mapping[str, Mapping[str, float]], name: str = "rerankit") -> Run:
+        """Build a run from ``{qid: {docid: score}}`` (pytrec_eval / ranx / BEIR form)."""
+        qids: list[str] = []
+        docids: list[str] = []
+        scores: list[float] = []
+        for qid, docs in run.items():
+            qids.extend([str(qid)] * len(docs))
+            docids.extend(str(d) for d in docs)
+            scores.extend(float(s) for s in docs.values())
+        return cls.from_arrays(qids, docids, scores, name)
+
+    @classmethod
+    def read_trec(cls, path: str | Path, name: str | None = None) -> Run:
+        """Read a 6-column TREC run file (see :func:`rerankit.data.trec.read_run`)."""
+        from rerankit.data.trec import read_run
+
+        return read_run(path, name=name)
+
+    # ---------------------------------------------------------------- conversions
+    def to_dict(self) -> RunDict:
+        """Return ``{qid: {docid: score}}``; the form pytrec_eval and ranx accept."""
+        out: RunDict = {}
+        for q, d, s in zip(self.qid.to_pylist(), self.docid.to_pylist(), self.score.tolist()):
+            out.setdefault(q, {})[d] = s
+        return out
+
+    def to_table(self) -> pa.Table:
+        """The run as an Arrow table with columns qid, docid, score."""
+        return pa.table({"qid": self.qid, "docid": self.docid, "score": self.score})
+
+    def write_trec(self, path: str | Path, tag: str | None = None, depth: int | None = None) -> Path:
+        """Write a TREC run file atomically and validate it by reading it back."""
+        from rerankit.data.trec import write_run
+
+        return write_run(self, path, tag=tag, depth=depth)
+
+    # ---------------------------------------------------------------- views
+    def __len__(self) -> int:
+        return len(self.score)
+
+    @property
+    def query_ids(self) -> list[str]:
+        """Distinct query ids in order of first appearance."""
+        return pc.unique(self.qid).to_pylist()
+
+    def ranking_order(self) -> np.ndarray:
+        """Row indices in trec_eval order: qid, then score (float32) desc, then docid desc.
+
+        trec_eval stores scores as 32-bit floats and breaks ties by document id in
+        descending string order; rerankit does the same everywhere it ranks.
+        """
+        table = pa.table({
+            "q": self.qid,
+            "s": self.score.astype(np.float32),
+            "d": self.docid,
+        })
+        return pc.sort_indices(
+            table, sort_keys=[("q", "ascending"), ("s", "descending"), ("d", "descending")]
+        ).to_numpy()
+
+    def ranked(self) -> Run:
+        """A copy with rows in trec_eval order (see :meth:`ranking_order`)."""
+        order = self.ranking_order()
+        return self.take(order)
+
+    def take(self, rows: np.ndarray) -> Run:
+        """A run made of the given row indices."""
+        idx = pa.array(rows)
+        return Run(self.qid.take(idx), self.docid.take(idx), self.score[rows], self.name,
+                   dict(self.metadata))
+
+    def ranks(self) -> np.ndarray:
+        """1-based rank of every row of :meth:`ranked` order within its query."""
+        from rerankit.data.columns import ranks_within_groups
+
+        ordered = self.ranked()
+        codes = pc.dictionary_encode(ordered.qid).indices.to_numpy()
+        return ranks_within_groups(codes)
+
+    def top_k(self, k: int) -> Run:
+        """The best ``k`` rows of every query, in ranked order."""
+        if k < 1:
+            raise ValueError(f"top_k needs k >= 1, got {k}")
+        ordered = self.ranked()
+        from rerankit.data.columns import ranks_within_groups
+
+        codes = pc.dictionary_encode(ordered.qid).indices.to_numpy()
+        keep = np.flatnonzero(ranks_within_groups(codes) <= k)
+        return ordered.take(keep)
+
+    def rename(self, name: str) -> Run:
+        """The same rows under another run name (tag)."""
+        return Run(self.qid, self.docid, self.score, name, dict(self.metadata))
+
+    def __iter__(self) -> Iterator[tuple[str, str, float]]:
+        return zip(self.qid.to_pylist(), self.docid.to_pylist(), self.score.tolist())
+
+    def check_finite(self, source: str = "run") -> None:
+        """Raise if any score is NaN, naming the first offending query and document."""
+        bad = np.flatnonzero(np.isnan(self.score))
+        if bad.size:
+            i = int(bad[0])
+            raise InputFormatError(
+                source,
+                f"score is NaN for query '{self.qid[i].as_py()}', document "
+                f"'{self.docid[i].as_py()}' ({bad.size} NaN scores in total); "
+                "NaN cannot be ranked",
+            )
+
+
+def _as_string_array(values: Iterable[str] | pa.Array) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        if pa.types.is_dictionary(values.type):
+            values = values.dictionary_decode()
+        if pa.types.is_large_string(values.type) or pa.types.is_string(values.type):
+            return values.cast(pa.string())
+        return values.cast(pa.string())
+    if isinstance(values, np.ndarray):
+        values = values.astype(str).tolist()
+    return pa.array([str(v) for v in values], type=pa.string())

@@ -1,0 +1,41 @@
+"""Exceptions with messages that name the file, line and id at fault.
+
+Every input problem rerankit detects is raised as a subclass of :class:`RerankitError`,
+so callers can catch one type, and the CLI can print the message without a traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class RerankitError(Exception):
+    """Base class of every error rerankit raises on bad input or configuration."""
+
+
+class InputFormatError(RerankitError, ValueError):
+    """A file (or in-memory structure) does not have the expected format.
+
+    The message names the source, the 1-based line number when there is one, and the
+    offending text, so the user can open the file at the right place.
+    """
+
+    def __init__(self, source: str | Path, message: str, line: int | None = None) -> None:
+        self.source = str(source)
+        self.line = line
+        where = f"{self.source}, line {line}" if line is not None else self.source
+        super().__init__(f"{where}: {message}")
+
+
+class UnknownMeasureError(RerankitError, ValueError):
+    """A measure name that rerankit does not know."""
+
+
+class MissingDependencyError(RerankitError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs the optional package '{package}'. "
+            f"Install it with: pip install 'rerankit[{extra}]'"
+        )
