@@ -62,7 +62,8 @@ class Qrels:
     def to_dict(self) -> QrelsDict:
         """Return ``{qid: {docid: grade}}``."""
         out: QrelsDict = {}
-        for q, d, g in zip(self.qid.to_pylist(), self.docid.to_pylist(), self.grade.tolist()):
+        rows = zip(self.qid.to_pylist(), self.docid.to_pylist(), self.grade.tolist(), strict=True)
+        for q, d, g in rows:
             out.setdefault(q, {})[d] = g
         return out
 

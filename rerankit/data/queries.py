@@ -58,6 +58,6 @@ class Queries(Mapping[str, str]):
 
     def check_not_empty(self) -> None:
         """Raise naming the first query whose text is empty or only whitespace."""
-        for qid, text in zip(self.ids, self.texts):
+        for qid, text in zip(self.ids, self.texts, strict=True):
             if not text.strip():
                 raise InputFormatError(self.source, f"query '{qid}' has empty text")

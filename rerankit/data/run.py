@@ -78,7 +78,8 @@ class Run:
     def to_dict(self) -> RunDict:
         """Return ``{qid: {docid: score}}``; the form pytrec_eval and ranx accept."""
         out: RunDict = {}
-        for q, d, s in zip(self.qid.to_pylist(), self.docid.to_pylist(), self.score.tolist()):
+        rows = zip(self.qid.to_pylist(), self.docid.to_pylist(), self.score.tolist(), strict=True)
+        for q, d, s in rows:
             out.setdefault(q, {})[d] = s
         return out
 
@@ -86,7 +87,8 @@ class Run:
         """The run as an Arrow table with columns qid, docid, score."""
         return pa.table({"qid": self.qid, "docid": self.docid, "score": self.score})
 
-    def write_trec(self, path: str | Path, tag: str | None = None, depth: int | None = None) -> Path:
+    def write_trec(self, path: str | Path, tag: str | None = None,
+                   depth: int | None = None) -> Path:
         """Write a TREC run file atomically and validate it by reading it back."""
         from rerankit.data.trec import write_run
 
@@ -151,7 +153,7 @@ class Run:
         return Run(self.qid, self.docid, self.score, name, dict(self.metadata))
 
     def __iter__(self) -> Iterator[tuple[str, str, float]]:
-        return zip(self.qid.to_pylist(), self.docid.to_pylist(), self.score.tolist())
+        return zip(self.qid.to_pylist(), self.docid.to_pylist(), self.score.tolist(), strict=True)
 
     def check_finite(self, source: str = "run") -> None:
         """Raise if any score is NaN, naming the first offending query and document."""

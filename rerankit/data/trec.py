@@ -195,7 +195,7 @@ def _read_any_whitespace(
     line_numbers = np.flatnonzero(keep.to_numpy(zero_copy_only=False)) + 1
     if line_numbers.size == 0:
         raise InputFormatError(path, "file has no data lines")
-    fields = pc.utf8_split_whitespace(lines.filter(keep))
+    fields = pc.utf8_split_whitespace(stripped.filter(keep))
     counts = pc.list_value_length(fields).to_numpy()
     bad = np.flatnonzero(counts < min_fields) if not exact else np.flatnonzero(counts != min_fields)
     if bad.size:
@@ -207,7 +207,8 @@ def _read_any_whitespace(
             f"{counts[i]}: {lines.filter(keep)[i].as_py()!r}",
             int(line_numbers[i]),
         )
-    columns = {n: pc.list_element(fields, k) for k, n in enumerate(names) if n not in ("iter", "rank")}
+    columns = {n: pc.list_element(fields, k) for k, n in enumerate(names)
+               if n not in ("iter", "rank")}
     columns = {n: (c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c)
                for n, c in columns.items()}
     return columns, line_numbers
@@ -221,7 +222,8 @@ def _parse_numbers(text: pa.Array, path: Path, line_numbers, what: str, qid, doc
     try:
         return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        ok = pc.match_substring_regex(text, _NUMBER, ignore_case=True).to_numpy(zero_copy_only=False)
+        ok = pc.match_substring_regex(text, _NUMBER, ignore_case=True)
+        ok = ok.to_numpy(zero_copy_only=False)
         i = int(np.flatnonzero(~ok)[0]) if (~ok).any() else 0
         raise InputFormatError(
             path,
@@ -244,7 +246,8 @@ def _parse_integers(text: pa.Array, path: Path, line_numbers, qid, docid) -> np.
     return pc.cast(pc.cast(text, pa.float64()), pa.int64()).to_numpy()
 
 
-def _check_unique_pairs(qid: pa.Array, docid: pa.Array, path: Path, line_numbers, what: str) -> None:
+def _check_unique_pairs(qid: pa.Array, docid: pa.Array, path: Path, line_numbers,
+                        what: str) -> None:
     codes = pc.dictionary_encode(qid).indices.to_numpy()
     candidates = duplicate_candidates(pair_keys(codes, docid))
     if candidates.size == 0:
@@ -266,7 +269,7 @@ def _check_unique_pairs(qid: pa.Array, docid: pa.Array, path: Path, line_numbers
 def _is_beir_tsv(path: Path) -> bool:
     with open(path, "rb") as handle:
         first = handle.readline().decode("utf-8", errors="replace").strip().lower()
-    return first.startswith("query-id") or first.startswith("query_id") or first == "qid\tdocid\tscore"
+    return first.startswith(("query-id", "query_id")) or first == "qid\tdocid\tscore"
 
 
 def _check_no_whitespace(run: Run, path: Path) -> None:

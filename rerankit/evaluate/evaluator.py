@@ -143,12 +143,13 @@ def evaluate(
     return EvaluationResult(
         measures=wanted,
         run_name=run.name,
-        query_ids=[q for q, has in zip(jr.query_ids, matched) if has],
+        query_ids=[q for q, has in zip(jr.query_ids, matched, strict=True) if has],
         values=values,
         aggregate=aggregate,
         num_queries=int(averaged.sum()),
         ignored_run_queries=sorted(run_queries - set(jr.query_ids)),
-        queries_without_results=[q for q, has in zip(jr.query_ids, matched) if not has],
+        queries_without_results=[q for q, has in zip(jr.query_ids, matched, strict=True)
+                                 if not has],
     )
 
 

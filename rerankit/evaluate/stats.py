@@ -1,0 +1,193 @@
+"""Significance testing between runs: paired t-test, Wilcoxon signed-rank, a seeded
+paired randomisation (sign-flip) test and bootstrap confidence intervals, with
+Holm-Bonferroni correction across the comparisons of each measure.
+
+Every run is compared with the first (the baseline) on per-query values over all qrels
+queries; a query a run has no results for counts 0 (trec_eval's ``-c`` convention), so
+a system cannot gain by skipping hard queries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats as sps
+
+from rerankit.evaluate.evaluator import QrelsLike, RunLike, _as_qrels, _as_run, evaluate
+from rerankit.evaluate.measures import SUMMARY_ONLY, parse_measures
+
+TESTS = ("t", "wilcoxon", "randomization")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One run against the baseline on one measure."""
+
+    measure: str
+    run: str
+    baseline: str
+    mean: float
+    baseline_mean: float
+    p_value: float
+    p_adjusted: float
+    ci_low: float
+    ci_high: float
+    significant: bool
+
+    @property
+    def delta(self) -> float:
+        return self.mean - self.baseline_mean
+
+
+@dataclass(frozen=True)
+class ComparisonReport:
+    """All comparisons, plus the settings needed to reproduce them."""
+
+    comparisons: list[Comparison]
+    means: dict[str, dict[str, float]]   # run -> measure -> mean over queries
+    test: str
+    alpha: float
+    num_queries: int
+    resamples: int
+    seed: int
+
+    def table(self):
+        """A rich table: one row per run, one column per measure, significance marked."""
+        from rich.table import Table
+
+        measures = list(next(iter(self.means.values())).keys())
+        table = Table(title=f"{self.test} test, Holm-corrected, alpha={self.alpha}, "
+                            f"{self.num_queries} queries")
+        table.add_column("run")
+        for m in measures:
+            table.add_column(m, justify="right")
+        by_key = {(c.run, c.measure): c for c in self.comparisons}
+        for i, (run, values) in enumerate(self.means.items()):
+            cells = []
+            for m in measures:
+                c = by_key.get((run, m))
+                mark = ""
+                if c is not None:
+                    mark = (" *" if c.significant else "") + f" (p={c.p_adjusted:.3g})"
+                cells.append(f"{values[m]:.4f}{mark}")
+            table.add_row(run + (" (baseline)" if i == 0 else ""), *cells)
+        return table
+
+    def to_dict(self) -> dict:
+        return {
+            "test": self.test, "alpha": self.alpha, "num_queries": self.num_queries,
+            "resamples": self.resamples, "seed": self.seed, "means": self.means,
+            "comparisons": [c.__dict__ | {"delta": c.delta} for c in self.comparisons],
+        }
+
+
+def compare(
+    qrels: QrelsLike,
+    runs: Sequence[RunLike],
+    measures: Sequence[str] = ("ndcg_cut_10", "map", "recall_100", "recip_rank_cut_10"),
+    test: str = "t",
+    alpha: float = 0.05,
+    resamples: int = 10_000,
+    seed: int = 42,
+    relevance_level: int = 1,
+) -> ComparisonReport:
+    """Compare every run with ``runs[0]`` on each measure; see the module docstring."""
+    if test not in TESTS:
+        raise ValueError(f"unknown test '{test}'; choose one of {', '.join(TESTS)}")
+    if len(runs) < 2:
+        raise ValueError("compare needs at least two runs (a baseline and one more)")
+    qrels = _as_qrels(qrels)
+    loaded = [_as_run(r) for r in runs]
+    names = _unique_names([r.name for r in loaded])
+    wanted = [m for m in parse_measures(list(measures)) if m.family not in SUMMARY_ONLY]
+    query_ids = qrels.query_ids
+    matrices: list[np.ndarray] = []
+    for run in loaded:
+        result = evaluate(qrels, run, [m.name for m in wanted], relevance_level=relevance_level,
+                          average_complete=True)
+        position = {q: i for i, q in enumerate(result.query_ids)}
+        rows = np.array([position.get(q, -1) for q in query_ids])
+        matrices.append(np.stack([
+            np.where(rows >= 0, result.values[m.name][np.maximum(rows, 0)], 0.0) for m in wanted
+        ]))
+    rng = np.random.default_rng(seed)
+    means = {name: {m.name: float(matrix[j].mean()) for j, m in enumerate(wanted)}
+             for name, matrix in zip(names, matrices, strict=True)}
+    comparisons: list[Comparison] = []
+    for j, m in enumerate(wanted):
+        base = matrices[0][j]
+        raw = []
+        for name, matrix in zip(names[1:], matrices[1:], strict=True):
+            other = matrix[j]
+            p = _p_value(test, other - base, rng, resamples)
+            low, high = bootstrap_ci(other - base, rng, resamples, alpha)
+            raw.append((name, other.mean(), p, low, high))
+        adjusted = holm(np.array([r[2] for r in raw]))
+        for (name, mean, p, low, high), p_adj in zip(raw, adjusted, strict=True):
+            comparisons.append(Comparison(m.name, name, names[0], float(mean), float(base.mean()),
+                                          float(p), float(p_adj), low, high,
+                                          bool(p_adj < alpha)))
+    return ComparisonReport(comparisons, means, test, alpha, len(query_ids), resamples, seed)
+
+
+def _p_value(test: str, diff: np.ndarray, rng: np.random.Generator, resamples: int) -> float:
+    if not np.any(diff):
+        return 1.0
+    if test == "t":
+        return float(sps.ttest_1samp(diff, 0.0).pvalue)
+    if test == "wilcoxon":
+        return float(sps.wilcoxon(diff, zero_method="wilcox").pvalue)
+    return randomization_test(diff, rng, resamples)
+
+
+def randomization_test(diff: np.ndarray, rng: np.random.Generator, resamples: int) -> float:
+    """Two-sided paired randomisation test: flip the sign of each query's difference at
+    random; p = (1 + #{|mean flipped| >= |mean observed|}) / (1 + resamples)."""
+    observed = abs(diff.mean())
+    hits = 0
+    block = max(1, 4_000_000 // max(diff.size, 1))
+    done = 0
+    while done < resamples:
+        size = min(block, resamples - done)
+        signs = rng.integers(0, 2, size=(size, diff.size), dtype=np.int8) * 2 - 1
+        means = np.abs(signs @ diff) / diff.size
+        hits += int(np.count_nonzero(means >= observed - 1e-12))
+        done += size
+    return (hits + 1) / (resamples + 1)
+
+
+def bootstrap_ci(diff: np.ndarray, rng: np.random.Generator, resamples: int,
+                 alpha: float) -> tuple[float, float]:
+    """Percentile bootstrap confidence interval of the mean difference."""
+    block = max(1, 4_000_000 // max(diff.size, 1))
+    means = []
+    done = 0
+    while done < resamples:
+        size = min(block, resamples - done)
+        idx = rng.integers(0, diff.size, size=(size, diff.size))
+        means.append(diff[idx].mean(axis=1))
+        done += size
+    all_means = np.concatenate(means)
+    low, high = np.quantile(all_means, [alpha / 2, 1 - alpha / 2])
+    return float(low), float(high)
+
+
+def holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm-Bonferroni adjusted p-values (monotone, capped at 1)."""
+    m = p_values.size
+    order = np.argsort(p_values)
+    scaled = np.maximum.accumulate((m - np.arange(m)) * p_values[order])
+    adjusted = np.empty(m)
+    adjusted[order] = np.minimum(scaled, 1.0)
+    return adjusted
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return out

@@ -1,0 +1,82 @@
+"""The command line: trec_eval-compatible output, JSON, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from rerankit.cli import app
+from rerankit.evaluate.evaluator import evaluate
+
+from .conftest import AQUAINT
+
+QRELS = str(AQUAINT / "trec_aq_303-689.qrels")
+BM25 = str(AQUAINT / "aq_bm25.res")
+LMD = str(AQUAINT / "aq_lmd.res")
+runner = CliRunner()
+
+
+def test_default_output_is_trec_evals_official_set():
+    result = runner.invoke(app, ["eval", QRELS, BM25])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0] == "runid                 \tall\tbm25"
+    assert lines[1] == "num_q                 \tall\t50"
+    assert lines[2] == "num_ret               \tall\t50000"
+    names = [line.split("\t")[0].strip() for line in lines]
+    assert names[:8] == ["runid", "num_q", "num_ret", "num_rel", "num_rel_ret", "map", "gm_map",
+                         "Rprec"]
+    assert names[-1] == "P_1000" and "iprec_at_recall_0.00" in names
+
+
+def test_per_query_lines_sorted_and_formatted_like_trec_eval():
+    result = runner.invoke(app, ["eval", "-q", "-l2", "-mP.5,10", "-m", "ndcg_cut_10", QRELS,
+                                 BM25])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    qids = [line.split("\t")[1] for line in lines if line.split("\t")[1] != "all"]
+    assert qids == sorted(qids, key=str.encode)
+    assert lines[0].split("\t")[0] == "P_5".ljust(22)
+    expected = evaluate(QRELS, BM25, ["P.5,10", "ndcg_cut_10"], relevance_level=2)
+    assert result.stdout == expected.to_trec_eval(per_query=True)
+    value = lines[0].split("\t")[2]
+    assert len(value.split(".")[1]) == 4
+
+
+def test_json_output_and_no_summary():
+    result = runner.invoke(app, ["eval", "--json", "-m", "nDCG@10", "-m", "MRR@10", QRELS, LMD])
+    payload = json.loads(result.stdout)
+    assert set(payload["aggregate"]) == {"ndcg_cut_10", "recip_rank_cut_10"}
+    quiet = runner.invoke(app, ["eval", "-q", "-n", "-m", "map", QRELS, LMD])
+    assert "\tall\t" not in quiet.stdout and quiet.stdout.count("\n") == 50
+
+
+def test_errors_are_one_line_messages_with_exit_code_2(tmp_path):
+    bad = tmp_path / "bad.run"
+    bad.write_text("303 Q0 doc 1 0.5 tag\n303 Q0 doc2 2\n")
+    result = runner.invoke(app, ["eval", QRELS, str(bad)])
+    assert result.exit_code == 2
+    assert f"rerankit: error: {bad}, line 2: expected at least 6" in result.stderr
+    unknown = runner.invoke(app, ["eval", "-m", "nDCG@ten", QRELS, BM25])
+    assert unknown.exit_code == 2 and "bad parameter 'ten'" in unknown.stderr
+    other = tmp_path / "other.run"
+    other.write_text("999 Q0 doc 1 0.5 tag\n")
+    result = runner.invoke(app, ["eval", QRELS, str(other)])
+    assert result.exit_code == 2 and "no query of the run has judgements" in result.stderr
+
+
+def test_compare_prints_a_table_with_significance():
+    result = runner.invoke(app, ["compare", QRELS, BM25, LMD, "-m", "map", "--test",
+                                 "randomization", "--resamples", "2000"])
+    assert result.exit_code == 0, result.output
+    assert "lmd" in result.stdout and "bm25" in result.stdout and "*" in result.stdout
+
+
+def test_eval_does_not_import_torch():
+    code = ("import sys; from rerankit.cli import main; sys.argv=['rerankit','eval','-m','map',"
+            f"{QRELS!r},{BM25!r}]\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules and 'numba' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

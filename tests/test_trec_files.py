@@ -1,0 +1,103 @@
+"""Reading and writing TREC run and qrels files, including every kind of bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from rerankit.data.qrels import Qrels
+from rerankit.data.run import Run
+from rerankit.data.trec import read_qrels, read_run, write_run
+from rerankit.errors import InputFormatError
+
+
+def write(tmp_path, text, name="run.txt", mode="w"):
+    path = tmp_path / name
+    if mode == "wb":
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def test_real_run_reads_with_tag_and_every_row(bm25_run):
+    assert len(bm25_run) == 50_000
+    assert bm25_run.name == "bm25"
+    assert len(bm25_run.query_ids) == 50
+
+
+def test_whitespace_variants_comments_and_extra_fields_read_the_same(tmp_path):
+    plain = write(tmp_path, "1 Q0 a 1 2.5 r\n1 Q0 b 2 1.5 r\n2 Q0 c 1 0.5 r\n", "plain")
+    messy = write(tmp_path, "# a comment\n1\tQ0  a 1 2.5 r extra\n\n   \n1 Q0\tb\t2 1.5 r\n"
+                  "  2 Q0 c 1 0.5 r", "messy")
+    a, b = read_run(plain), read_run(messy)
+    assert a.to_dict() == b.to_dict() == {"1": {"a": 2.5, "b": 1.5}, "2": {"c": 0.5}}
+    assert b.name == "r"
+
+
+@pytest.mark.parametrize("text, line, fragment", [
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 r\n", 2, "expected at least 6"),
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 high r\n", 2, "'high' is not a number"),
+    ("1 Q0 a 1 2.5 r\n# c\n1 Q0 b 2 nan r\n", 3, "NaN"),
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 1.0 r\n1 Q0 a 3 0.5 r\n", 3, "'a' appears twice for query '1'"),
+])
+def test_malformed_run_lines_name_file_and_line(tmp_path, text, line, fragment):
+    path = write(tmp_path, text)
+    with pytest.raises(InputFormatError) as err:
+        read_run(path)
+    assert f"{path}, line {line}:" in str(err.value)
+    assert fragment in str(err.value)
+
+
+def test_empty_and_missing_and_non_utf8_files(tmp_path):
+    with pytest.raises(InputFormatError, match="is empty"):
+        read_run(write(tmp_path, ""))
+    with pytest.raises(InputFormatError, match="no data lines"):
+        read_run(write(tmp_path, "# only a comment\n\n", "comments"))
+    with pytest.raises(InputFormatError, match="file not found"):
+        read_run(tmp_path / "absent")
+    bad = write(tmp_path, b"1 Q0 a 1 2.5 r\n1 Q0 \xff\xfe 2 1.0 r\n", "latin", mode="wb")
+    with pytest.raises(InputFormatError, match=r"line 2: not valid UTF-8"):
+        read_run(bad)
+
+
+def test_qrels_formats_and_errors(tmp_path):
+    trec = read_qrels(write(tmp_path, "1 0 a 2\n1 0 b 0\n2 0 c -1\n", "q.trec"))
+    beir = read_qrels(write(tmp_path, "query-id\tcorpus-id\tscore\n1\ta\t2\n1\tb\t0\n2\tc\t-1\n",
+                            "q.tsv"))
+    assert trec.to_dict() == beir.to_dict() == {"1": {"a": 2, "b": 0}, "2": {"c": -1}}
+    with pytest.raises(InputFormatError, match=r"line 2: relevance grade '0.5'"):
+        read_qrels(write(tmp_path, "1 0 a 1\n1 0 b 0.5\n", "frac"))
+    with pytest.raises(InputFormatError, match=r"line 1: expected 4 whitespace"):
+        read_qrels(write(tmp_path, "1 0 a 1 extra\n", "wide"))
+    with pytest.raises(InputFormatError, match=r"judgement for document 'a' appears twice"):
+        read_qrels(write(tmp_path, "1 0 a 1\n1 0 a 0\n", "dup"))
+
+
+def test_write_run_has_explicit_ranks_tag_and_reads_back(tmp_path, bm25_run):
+    path = write_run(bm25_run, tmp_path / "out" / "run.trec", tag="mine", depth=10)
+    lines = path.read_text().splitlines()
+    assert len(lines) == 500
+    first = lines[0].split()
+    assert first[1] == "Q0" and first[3] == "1" and first[5] == "mine"
+    assert [line.split()[3] for line in lines[:10]] == [str(i) for i in range(1, 11)]
+    back = read_run(path)
+    assert back.name == "mine"
+    np.testing.assert_array_equal(back.score, bm25_run.top_k(10).score)
+
+
+def test_write_run_refuses_unwritable_ids_and_leaves_nothing(tmp_path):
+    run = Run.from_dict({"q 1": {"a": 1.0}})
+    target = tmp_path / "run.trec"
+    with pytest.raises(ValueError, match="whitespace"):
+        write_run(run, target)
+    assert not target.exists() and list(tmp_path.iterdir()) == []
+    with pytest.raises(ValueError, match="run tag"):
+        write_run(Run.from_dict({"q": {"a": 1.0}}), target, tag="two words")
+
+
+def test_dict_round_trips():
+    run = {"q1": {"d1": 1.5, "d2": 0.5}, "q2": {"d3": 2.0}}
+    qrels = {"q1": {"d1": 1, "d9": 0}}
+    assert Run.from_dict(run).to_dict() == run
+    assert Qrels.from_dict(qrels).to_dict() == qrels
