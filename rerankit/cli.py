@@ -58,7 +58,7 @@ def eval_command(
 ) -> None:
     """Evaluate a run; output identical to trec_eval's for the same options."""
     from rerankit.errors import RerankitError
-    from rerankit.evaluate.evaluator import evaluate
+    from rerankit.evaluation.evaluator import evaluate
 
     try:
         result = evaluate(qrels, run, measure or ["official"], relevance_level=level,
@@ -106,7 +106,7 @@ def compare_command(
     from rich.console import Console
 
     from rerankit.errors import RerankitError
-    from rerankit.evaluate.stats import TESTS, compare
+    from rerankit.evaluation.stats import TESTS, compare
 
     if test not in TESTS:
         _fail(f"unknown test '{test}'; choose one of {', '.join(TESTS)}")

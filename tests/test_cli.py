@@ -9,7 +9,7 @@ import sys
 from typer.testing import CliRunner
 
 from rerankit.cli import app
-from rerankit.evaluate.evaluator import evaluate
+from rerankit.evaluation.evaluator import evaluate
 
 from .conftest import AQUAINT
 

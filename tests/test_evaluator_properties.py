@@ -6,7 +6,7 @@ import pytrec_eval
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rerankit.evaluate.evaluator import evaluate
+from rerankit.evaluation.evaluator import evaluate
 
 MEASURES = {"map", "Rprec", "bpref", "recip_rank", "iprec_at_recall", "P", "recall", "ndcg",
             "ndcg_cut", "map_cut", "success", "num_rel_ret", "num_ret", "num_rel"}

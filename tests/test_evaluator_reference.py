@@ -11,7 +11,7 @@ import pytrec_eval
 
 from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run
-from rerankit.evaluate.evaluator import evaluate
+from rerankit.evaluation.evaluator import evaluate
 
 FAMILIES = ["num_ret", "num_rel", "num_rel_ret", "map", "Rprec", "bpref", "recip_rank",
             "iprec_at_recall", "P", "recall", "ndcg", "ndcg_cut", "map_cut", "success"]

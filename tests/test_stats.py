@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from rerankit.evaluate.evaluator import evaluate
-from rerankit.evaluate.stats import bootstrap_ci, compare, holm, randomization_test
+from rerankit.evaluation.evaluator import evaluate
+from rerankit.evaluation.stats import bootstrap_ci, compare, holm, randomization_test
 
 
 def per_query(qrels, run, measure):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 
 def group_starts(codes: np.ndarray) -> np.ndarray:
@@ -28,3 +30,24 @@ def cumsum_within_groups(values: np.ndarray, codes: np.ndarray) -> np.ndarray:
     before = np.concatenate(([0], total[:-1]))[starts]
     lengths = np.diff(np.append(starts, codes.size))
     return total - np.repeat(before, lengths)
+
+
+def encode_strings(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.Array]:
+    """Integer code per row (int32) and the distinct values in order of first appearance,
+    for string or dictionary columns.
+
+    Dictionary columns (as read by Arrow's CSV reader, one dictionary per chunk) are
+    unified instead of re-hashed, which is what makes low-cardinality id columns cheap.
+    """
+    if isinstance(values, pa.ChunkedArray) and pa.types.is_dictionary(values.type):
+        unified = values.unify_dictionaries()
+        if unified.num_chunks == 0:
+            return np.zeros(0, dtype=np.int64), pa.array([], type=pa.string())
+        codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in unified.chunks])
+        return codes, unified.chunk(0).dictionary
+    if isinstance(values, pa.Array) and pa.types.is_dictionary(values.type):
+        return values.indices.to_numpy(zero_copy_only=False), values.dictionary
+    encoded = pc.dictionary_encode(values)
+    if isinstance(encoded, pa.ChunkedArray):
+        encoded = encoded.combine_chunks()
+    return encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary

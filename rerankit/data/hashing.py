@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 _MIX_A = np.uint64(0x9E3779B97F4A7C15)
 _MIX_B = np.uint64(0xBF58476D1CE4E5B9)
@@ -47,12 +48,22 @@ def _chunk_keys(values: pa.Array) -> np.ndarray:
     return keys
 
 
-def pair_keys(group_codes: np.ndarray, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
-    """A 64-bit key per (group code, string) pair, e.g. (query, document)."""
-    keys = string_keys(values)
-    mixed = (group_codes.astype(np.uint64) + np.uint64(1)) * _MIX_A
+def pair_keys(query_codes: tuple[np.ndarray, pa.Array],
+              values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A 64-bit key per (query id, string) pair, e.g. (query id, document id).
+
+    ``query_codes`` is ``(codes, distinct)`` as returned by
+    :func:`rerankit.data.columns.encode_strings`. The key depends only on the two strings,
+    so keys of a run and of qrels compare directly. Query ids are hashed once per distinct
+    value and mixed in with a single gather and xor.
+    """
+    codes, distinct = query_codes
+    mixed = (string_keys(pc.cast(distinct, pa.string())) + np.uint64(1)) * _MIX_A
     mixed ^= mixed >> _SHIFT
-    return keys ^ (mixed * _MIX_B)
+    mixed *= _MIX_B
+    keys = string_keys(values)
+    keys ^= mixed[codes]
+    return keys
 
 
 def duplicate_candidates(keys: np.ndarray) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +76,14 @@ class Qrels:
 
     def __len__(self) -> int:
         return len(self.grade)
+
+    @cached_property
+    def pair_keys(self) -> np.ndarray:
+        """64-bit key of every (qid, docid) judgement, comparable with ``Run.pair_keys``."""
+        from rerankit.data.columns import encode_strings
+        from rerankit.data.hashing import pair_keys
+
+        return pair_keys(encode_strings(self.qid), self.docid)
 
     @property
     def query_ids(self) -> list[str]:

@@ -8,13 +8,15 @@ pytrec_eval, ranx and BEIR use.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rerankit.data.columns import encode_strings, ranks_within_groups
 from rerankit.errors import InputFormatError
 
 RunDict = dict[str, dict[str, float]]
@@ -29,11 +31,14 @@ class Run:
     :meth:`write_trec` writes. ``name`` becomes the run tag of exported files.
     """
 
-    qid: pa.Array
-    docid: pa.Array
+    qid: pa.Array | pa.ChunkedArray
+    docid: pa.Array | pa.ChunkedArray
     score: np.ndarray
     name: str = "rerankit"
     metadata: dict = field(default_factory=dict, compare=False)
+    #: True when no (qid, docid) pair repeats (checked by the file reader, or by
+    #: construction from a dict), so the evaluator need not check again.
+    verified_unique: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if not (len(self.qid) == len(self.docid) == len(self.score)):
@@ -65,7 +70,8 @@ class Run:
             qids.extend([str(qid)] * len(docs))
             docids.extend(str(d) for d in docs)
             scores.extend(float(s) for s in docs.values())
-        return cls.from_arrays(qids, docids, scores, name)
+        run = cls.from_arrays(qids, docids, scores, name)
+        return replace(run, verified_unique=True)
 
     @classmethod
     def read_trec(cls, path: str | Path, name: str | None = None) -> Run:
@@ -98,6 +104,19 @@ class Run:
     def __len__(self) -> int:
         return len(self.score)
 
+    @cached_property
+    def query_codes(self) -> tuple[np.ndarray, pa.Array]:
+        """Per row, the index of its query id in ``distinct``, which lists query ids in
+        order of first appearance."""
+        return encode_strings(self.qid)
+
+    @cached_property
+    def pair_keys(self) -> np.ndarray:
+        """64-bit key of every (qid, docid) row; equal pairs give equal keys."""
+        from rerankit.data.hashing import pair_keys
+
+        return pair_keys(self.query_codes, self.docid)
+
     @property
     def query_ids(self) -> list[str]:
         """Distinct query ids in order of first appearance."""
@@ -110,9 +129,9 @@ class Run:
         descending string order; rerankit does the same everywhere it ranks.
         """
         table = pa.table({
-            "q": self.qid,
+            "q": pc.cast(self.qid, pa.string()),
             "s": self.score.astype(np.float32),
-            "d": self.docid,
+            "d": pc.cast(self.docid, pa.string()),
         })
         return pc.sort_indices(
             table, sort_keys=[("q", "ascending"), ("s", "descending"), ("d", "descending")]
@@ -127,30 +146,24 @@ class Run:
         """A run made of the given row indices."""
         idx = pa.array(rows)
         return Run(self.qid.take(idx), self.docid.take(idx), self.score[rows], self.name,
-                   dict(self.metadata))
+                   dict(self.metadata), self.verified_unique)
 
     def ranks(self) -> np.ndarray:
         """1-based rank of every row of :meth:`ranked` order within its query."""
-        from rerankit.data.columns import ranks_within_groups
-
         ordered = self.ranked()
-        codes = pc.dictionary_encode(ordered.qid).indices.to_numpy()
-        return ranks_within_groups(codes)
+        return ranks_within_groups(encode_strings(ordered.qid)[0])
 
     def top_k(self, k: int) -> Run:
         """The best ``k`` rows of every query, in ranked order."""
         if k < 1:
             raise ValueError(f"top_k needs k >= 1, got {k}")
         ordered = self.ranked()
-        from rerankit.data.columns import ranks_within_groups
-
-        codes = pc.dictionary_encode(ordered.qid).indices.to_numpy()
-        keep = np.flatnonzero(ranks_within_groups(codes) <= k)
+        keep = np.flatnonzero(ranks_within_groups(encode_strings(ordered.qid)[0]) <= k)
         return ordered.take(keep)
 
     def rename(self, name: str) -> Run:
         """The same rows under another run name (tag)."""
-        return Run(self.qid, self.docid, self.score, name, dict(self.metadata))
+        return replace(self, name=name)
 
     def __iter__(self) -> Iterator[tuple[str, str, float]]:
         return zip(self.qid.to_pylist(), self.docid.to_pylist(), self.score.tolist(), strict=True)

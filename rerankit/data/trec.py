@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from rerankit.data.atomic import atomic_write
-from rerankit.data.hashing import duplicate_candidates, pair_keys
+from rerankit.data.hashing import duplicate_candidates
 from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
@@ -36,12 +36,20 @@ def read_run(path: str | Path, name: str | None = None) -> Run:
 
     Raises :class:`InputFormatError` naming the file and line for: an empty file, a line
     with fewer than 6 fields, a non-numeric or NaN score, invalid UTF-8, and the same
-    document listed twice for a query (trec_eval refuses such files too).
+    document listed twice for a query (trec_eval refuses such files too). Scores are
+    stricter than trec_eval's ``atof``, which reads "high" as 0 without a word.
     """
     path = Path(path)
-    columns, line_numbers = _read_columns(path, _RUN_FIELDS, min_fields=6)
-    qid, docid, score_text, tag = columns["qid"], columns["docid"], columns["score"], columns["tag"]
-    score = _parse_numbers(score_text, path, line_numbers, "score", qid, docid)
+    table = _read_run_fast(path)
+    if table is not None:
+        qid, docid, score, line_numbers = table["qid"], table["docid"], None, None
+        score = table["score"].to_numpy()
+        tag = _last_tag(path)
+    else:
+        columns, line_numbers = _read_columns(path, _RUN_FIELDS, min_fields=6)
+        qid, docid, tag_column = columns["qid"], columns["docid"], columns["tag"]
+        score = _parse_numbers(columns["score"], path, line_numbers, "score", qid, docid)
+        tag = tag_column[len(tag_column) - 1].as_py()
     nan = np.flatnonzero(np.isnan(score))
     if nan.size:
         i = int(nan[0])
@@ -51,9 +59,44 @@ def read_run(path: str | Path, name: str | None = None) -> Run:
             "NaN scores cannot be ranked",
             _line(line_numbers, i),
         )
-    _check_unique_pairs(qid, docid, path, line_numbers, "document")
-    run_name = name if name is not None else tag[len(tag) - 1].as_py()
-    return Run(qid, docid, score, run_name)
+    run = Run(qid, docid, score, name if name is not None else tag, verified_unique=True)
+    _check_unique_pairs(run.pair_keys, qid, docid, path, line_numbers, "document")
+    return run
+
+
+def _read_run_fast(path: Path) -> pa.Table | None:
+    """Single-space runs straight into columns: query ids dictionary-encoded (few distinct
+    values, so cheap), scores parsed as doubles. None when the file needs the general path."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return None
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(column_names=_RUN_FIELDS, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False, escape_char=False,
+                                             ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={"qid": pa.dictionary(pa.int32(), pa.string()),
+                              "docid": pa.string(), "score": pa.float64()},
+                include_columns=["qid", "docid", "score"], null_values=[],
+                strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    queries = table["qid"].unify_dictionaries()
+    comment = any(c.dictionary.to_pylist() and pc.any(pc.starts_with(c.dictionary, "#")).as_py()
+                  for c in queries.chunks)
+    return table if table.num_rows and not comment else None
+
+
+def _last_tag(path: Path) -> str:
+    """The run tag of the last line (trec_eval keeps the last line's)."""
+    with open(path, "rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - 4096))
+        tail = handle.read().decode("utf-8", errors="replace").rstrip("\n").split("\n")
+    return tail[-1].split()[5]
 
 
 def read_qrels(path: str | Path) -> Qrels:
@@ -71,8 +114,9 @@ def read_qrels(path: str | Path) -> Qrels:
                                               min_fields=4, exact=True)
     qid, docid = columns["qid"], columns["docid"]
     grades = _parse_integers(columns["grade"], path, line_numbers, qid, docid)
-    _check_unique_pairs(qid, docid, path, line_numbers, "judgement for document")
-    return Qrels(qid, docid, grades, path.name)
+    qrels = Qrels(qid, docid, grades, path.name)
+    _check_unique_pairs(qrels.pair_keys, qid, docid, path, line_numbers, "judgement for document")
+    return qrels
 
 
 # ------------------------------------------------------------------------- writing
@@ -246,10 +290,9 @@ def _parse_integers(text: pa.Array, path: Path, line_numbers, qid, docid) -> np.
     return pc.cast(pc.cast(text, pa.float64()), pa.int64()).to_numpy()
 
 
-def _check_unique_pairs(qid: pa.Array, docid: pa.Array, path: Path, line_numbers,
-                        what: str) -> None:
-    codes = pc.dictionary_encode(qid).indices.to_numpy()
-    candidates = duplicate_candidates(pair_keys(codes, docid))
+def _check_unique_pairs(keys: np.ndarray, qid: pa.Array, docid: pa.Array, path: Path,
+                        line_numbers, what: str) -> None:
+    candidates = duplicate_candidates(keys)
     if candidates.size == 0:
         return
     seen: dict[tuple[str, str], int] = {}
@@ -274,7 +317,8 @@ def _is_beir_tsv(path: Path) -> bool:
 
 def _check_no_whitespace(run: Run, path: Path) -> None:
     for column, label in ((run.qid, "query id"), (run.docid, "document id")):
-        bad = pc.match_substring_regex(column, r"\s|^$").to_numpy(zero_copy_only=False)
+        bad = pc.match_substring_regex(pc.cast(column, pa.string()), r"\s|^$")
+        bad = bad.to_numpy(zero_copy_only=False)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise ValueError(f"cannot write {path}: {label} {column[i].as_py()!r} is empty or "
@@ -286,9 +330,13 @@ def _validate_written_run(path: Path, expected: Run, tag: str) -> None:
     same = (
         len(back) == len(expected)
         and back.name == tag
-        and back.qid.equals(expected.qid)
-        and back.docid.equals(expected.docid)
+        and _same_strings(back.qid, expected.qid)
+        and _same_strings(back.docid, expected.docid)
         and np.array_equal(back.score, expected.score)
     )
     if not same:
         raise InputFormatError(path, "written run did not read back identically")
+
+
+def _same_strings(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> bool:
+    return pc.all(pc.equal(pc.cast(a, pa.string()), pc.cast(b, pa.string()))).as_py() is True

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rerankit.evaluate.measures import COUNT_FAMILIES, SUMMARY_ONLY
+from rerankit.evaluation.measures import COUNT_FAMILIES, SUMMARY_ONLY
 
 if TYPE_CHECKING:
-    from rerankit.evaluate.evaluator import EvaluationResult
+    from rerankit.evaluation.evaluator import EvaluationResult
 
 
 def format_value(family: str, value: float | str) -> str:

@@ -14,15 +14,15 @@ import pyarrow.compute as pc
 from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
-from rerankit.evaluate.kernels import KERNELS, MIN_GEO_MEAN, RankingStats
-from rerankit.evaluate.measures import (
+from rerankit.evaluation.kernels import KERNELS, MIN_GEO_MEAN, RankingStats
+from rerankit.evaluation.measures import (
     BEIR_CUTOFFS,
     COUNT_FAMILIES,
     SUMMARY_ONLY,
     Measure,
     parse_measures,
 )
-from rerankit.evaluate.ranking import judge_ranking
+from rerankit.evaluation.ranking import judge_ranking
 
 QrelsLike = Qrels | Mapping[str, Mapping[str, int]] | str | Path
 RunLike = Run | Mapping[str, Mapping[str, float]] | str | Path
@@ -75,7 +75,7 @@ class EvaluationResult:
 
     def to_trec_eval(self, per_query: bool = False, summary: bool = True) -> str:
         """Text identical to trec_eval's output for the same measures and options."""
-        from rerankit.evaluate.trec_output import format_trec_eval
+        from rerankit.evaluation.trec_output import format_trec_eval
 
         return format_trec_eval(self, per_query=per_query, summary=summary)
 

@@ -1,5 +1,8 @@
 """Measure kernels: pure functions of a :class:`JudgedRanking`, one per trec_eval family.
 
+They see only the retrieved documents that are judged (plus per-query counts): every
+trec_eval measure here depends on unjudged documents only through their rank positions.
+
 Each returns one float64 value per qrels query (queries without results get the value
 trec_eval gives them under ``-c``). Per-query sums use ``np.bincount`` over rows in rank
 order, which adds in the same sequence as trec_eval's loops, so values agree with
@@ -14,7 +17,7 @@ import math
 import numpy as np
 
 from rerankit.data.columns import cumsum_within_groups, group_starts
-from rerankit.evaluate.ranking import JudgedRanking
+from rerankit.evaluation.ranking import JudgedRanking
 
 MIN_GEO_MEAN = 0.00001  # trec_eval's floor for geometric means
 
@@ -28,7 +31,7 @@ class RankingStats:
         level = jr.relevance_level
         self.is_rel = jr.row_rel >= level
         self.cum_rel = cumsum_within_groups(self.is_rel.astype(np.int64), jr.row_query)
-        self.num_ret = np.bincount(jr.row_query, minlength=nq).astype(np.float64)
+        self.num_ret = jr.num_ret.astype(np.float64)
         self.num_rel_ret = np.bincount(jr.row_query[self.is_rel], minlength=nq).astype(np.float64)
         relevant = (jr.qrels_grade >= 0) & (jr.qrels_grade >= level)
         self.num_rel = np.bincount(jr.qrels_query[relevant], minlength=nq).astype(np.float64)

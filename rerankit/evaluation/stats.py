@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-from rerankit.evaluate.evaluator import QrelsLike, RunLike, _as_qrels, _as_run, evaluate
-from rerankit.evaluate.measures import SUMMARY_ONLY, parse_measures
+from rerankit.evaluation.evaluator import QrelsLike, RunLike, _as_qrels, _as_run, evaluate
+from rerankit.evaluation.measures import SUMMARY_ONLY, parse_measures
 
 TESTS = ("t", "wilcoxon", "randomization")
 
@@ -54,25 +54,27 @@ class ComparisonReport:
     seed: int
 
     def table(self):
-        """A rich table: one row per run, one column per measure, significance marked."""
+        """A rich table: one row per measure; per run its mean, the difference from the
+        baseline, and the Holm-corrected p-value (``*`` when below alpha)."""
         from rich.table import Table
 
-        measures = list(next(iter(self.means.values())).keys())
+        runs = list(self.means)
         table = Table(title=f"{self.test} test, Holm-corrected, alpha={self.alpha}, "
                             f"{self.num_queries} queries")
-        table.add_column("run")
-        for m in measures:
-            table.add_column(m, justify="right")
+        table.add_column("measure")
+        table.add_column(f"{runs[0]} (baseline)", justify="right")
+        for run in runs[1:]:
+            table.add_column(run, justify="right")
+            table.add_column("delta", justify="right")
+            table.add_column("p", justify="right")
         by_key = {(c.run, c.measure): c for c in self.comparisons}
-        for i, (run, values) in enumerate(self.means.items()):
-            cells = []
-            for m in measures:
-                c = by_key.get((run, m))
-                mark = ""
-                if c is not None:
-                    mark = (" *" if c.significant else "") + f" (p={c.p_adjusted:.3g})"
-                cells.append(f"{values[m]:.4f}{mark}")
-            table.add_row(run + (" (baseline)" if i == 0 else ""), *cells)
+        for measure, base in self.means[runs[0]].items():
+            cells = [measure, f"{base:.4f}"]
+            for run in runs[1:]:
+                c = by_key[(run, measure)]
+                cells += [f"{c.mean:.4f}", f"{c.delta:+.4f}",
+                          f"{c.p_adjusted:.4f}" + (" *" if c.significant else "")]
+            table.add_row(*cells)
         return table
 
     def to_dict(self) -> dict:

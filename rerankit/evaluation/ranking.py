@@ -1,0 +1,197 @@
+"""Align a run with qrels the way trec_eval does, touching every run row only a few times.
+
+The result, :class:`JudgedRanking`, keeps per query the number of documents retrieved
+and, for the retrieved documents that are judged (grade >= 0, usually a few percent of
+a run), their query, 1-based rank and grade, ordered by query and rank. Every measure is
+a function of these (see :mod:`rerankit.evaluation.kernels`), so the measure kernels never
+see the millions of unjudged rows.
+
+trec_eval's conventions, reproduced exactly:
+* only queries present in the qrels are evaluated; run queries without qrels are ignored;
+* scores are compared as 32-bit floats (trec_eval stores them as C ``float``), and ties
+  are broken by document id in descending byte order; the rank column is ignored;
+* a judgement with a negative grade means "pooled but unjudged": neither relevant nor
+  judged non-relevant;
+* ``max_docs`` (``-M``) keeps the top rows of every query after ranking;
+* ``judged_only`` (``-J``) drops unjudged documents after ranking, keeping the order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rerankit.data.columns import ranks_within_groups
+from rerankit.data.hashing import duplicate_candidates
+from rerankit.data.qrels import Qrels
+from rerankit.data.run import Run
+from rerankit.errors import InputFormatError
+
+_BITMAP_BITS = 24
+_HIGH = np.uint64(64 - _BITMAP_BITS)
+
+
+@dataclass(frozen=True)
+class JudgedRanking:
+    """A run joined with qrels (see the module docstring)."""
+
+    query_ids: list[str]            # every qrels query, sorted as trec_eval sorts them
+    has_results: np.ndarray         # bool per query: the run has rows for it
+    num_ret: np.ndarray             # int64 per query: documents evaluated (after -M, -J)
+    row_query: np.ndarray           # judged retrieved rows: query index, sorted
+    row_rank: np.ndarray            # judged retrieved rows: 1-based rank
+    row_rel: np.ndarray             # judged retrieved rows: grade (>= 0)
+    qrels_query: np.ndarray         # int64 per judgement: index into query_ids
+    qrels_grade: np.ndarray         # int64 per judgement
+    relevance_level: int
+
+    @property
+    def num_queries(self) -> int:
+        return len(self.query_ids)
+
+
+def judge_ranking(
+    qrels: Qrels,
+    run: Run,
+    relevance_level: int = 1,
+    max_docs: int | None = None,
+    judged_only: bool = False,
+    ignore_identical_ids: bool = False,
+) -> JudgedRanking:
+    """Rank ``run`` per query in trec_eval order and attach relevance from ``qrels``."""
+    if len(qrels) == 0:
+        raise InputFormatError(qrels.name, "qrels are empty")
+    if len(run) == 0:
+        raise InputFormatError(run.name, "run is empty")
+    if relevance_level < 0:
+        raise ValueError(f"relevance level must be >= 0, got {relevance_level}")
+    if max_docs is not None and max_docs < 1:
+        raise ValueError(f"max_docs must be >= 1, got {max_docs}")
+    if ignore_identical_ids:
+        same = pc.equal(pc.cast(run.qid, pa.string()), pc.cast(run.docid, pa.string()))
+        run = run.take(np.flatnonzero(~same.to_numpy(zero_copy_only=False)))
+    if np.isnan(np.sum(run.score)):  # one pass, no temporary; confirmed row by row below
+        run.check_finite(run.name)
+
+    query_ids = sorted(pc.unique(qrels.qid).to_pylist(), key=lambda s: s.encode("utf-8"))
+    query_table = pa.array(query_ids, type=pa.string())
+    qrels_query = pc.index_in(qrels.qid, value_set=query_table).to_numpy().astype(np.int64)
+    codes, distinct = run.query_codes
+    group_query = pc.index_in(pc.cast(distinct, pa.string()), value_set=query_table)
+    group_query = group_query.fill_null(-1).to_numpy().astype(np.int64)
+    if not run.verified_unique:
+        _check_no_duplicates(run.pair_keys, codes, distinct, run.docid, run.name)
+
+    rows, judgement = _match_judgements(run.pair_keys, codes, group_query, run.docid, qrels,
+                                        qrels_query)
+    group_count = np.bincount(codes, minlength=len(distinct))
+    group_start = np.concatenate(([0], np.cumsum(group_count)[:-1]))
+    position = _trec_positions(codes, run.score, run.docid, rows)
+    rank = position - group_start[codes[rows]] + 1
+    grade = qrels.grade[judgement].astype(np.int64)
+    query = qrels_query[judgement]
+
+    num_ret = np.zeros(len(query_ids), dtype=np.int64)
+    has_results = np.zeros(len(query_ids), dtype=bool)
+    matched_groups = (group_query >= 0) & (group_count > 0)
+    num_ret[group_query[matched_groups]] = group_count[matched_groups]
+    has_results[group_query[matched_groups]] = True
+
+    keep = grade >= 0
+    if max_docs is not None:
+        keep &= rank <= max_docs
+        np.minimum(num_ret, max_docs, out=num_ret)
+    query, rank, grade = query[keep], rank[keep], grade[keep]
+    order = np.lexsort((rank, query))
+    query, rank, grade = query[order], rank[order], grade[order]
+    if judged_only:
+        rank = ranks_within_groups(query)
+        num_ret = np.bincount(query, minlength=len(query_ids)).astype(np.int64)
+    return JudgedRanking(query_ids, has_results, num_ret, query, rank, grade, qrels_query,
+                         qrels.grade.astype(np.int64), relevance_level)
+
+
+def _trec_positions(codes: np.ndarray, score: np.ndarray, docid: pa.Array,
+                    rows: np.ndarray) -> np.ndarray:
+    """Position of ``rows`` in the run sorted by query (first appearance), float32 score
+    descending, document id descending. Already-sorted runs, the usual case, cost one
+    vectorised check and no sort."""
+    bits = score.astype(np.float32)
+    bits += np.float32(0.0)                                  # -0.0 ties with 0.0, as in C
+    bits = bits.view(np.uint32)
+    descending = np.where(bits >> 31, bits, ~bits & np.uint32(0x7FFFFFFF))
+    key = codes.astype(np.uint64)
+    key <<= np.uint64(32)
+    key |= descending
+    if key.size > 1 and not np.all(key[1:] >= key[:-1]):
+        order = np.argsort(key, kind="stable")
+        _break_ties(key[order], order, docid)
+        inverse = np.empty(order.size, dtype=np.int64)
+        inverse[order] = np.arange(order.size)
+        return inverse[rows]
+    tied = np.flatnonzero(key[1:] == key[:-1])
+    if tied.size == 0:
+        return rows.astype(np.int64)
+    # Only the rows inside tie blocks move; find where the judged ones among them go.
+    block = np.unique(np.concatenate([tied, tied + 1]))
+    order = block.copy()
+    _break_ties(key[block], order, docid)
+    moved = np.argsort(order)
+    found = np.minimum(np.searchsorted(order[moved], rows), order.size - 1)
+    positions = rows.astype(np.int64)
+    inside = order[moved][found] == rows
+    positions[inside] = block[moved[found[inside]]]
+    return positions
+
+
+def _break_ties(sorted_key: np.ndarray, order: np.ndarray, docid: pa.Array) -> None:
+    """Reorder ``order`` in place so equal keys are by document id descending."""
+    tied = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
+    if tied.size == 0:
+        return
+    at = np.unique(np.concatenate([tied, tied + 1]))
+    rows = order[at]
+    table = pa.table({"k": sorted_key[at], "d": pc.cast(docid.take(pa.array(rows)), pa.string())})
+    within = pc.sort_indices(table, sort_keys=[("k", "ascending"), ("d", "descending")])
+    order[at] = rows[within.to_numpy()]
+
+
+def _match_judgements(keys: np.ndarray, codes: np.ndarray, group_query: np.ndarray,
+                      docid: pa.Array, qrels: Qrels,
+                      qrels_query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(run row, qrels row) of every retrieved judged document.
+
+    Rows are matched on 64-bit (query, document) keys: a bitmap of the judged keys' top
+    bits discards most unjudged rows at once, a binary search finds candidate matches, and
+    every match is confirmed on the strings, so a key collision can never assign a grade.
+    """
+    by_key = np.argsort(qrels.pair_keys)
+    sorted_keys = qrels.pair_keys[by_key]
+    present = np.zeros(1 << _BITMAP_BITS, dtype=bool)
+    present[sorted_keys >> _HIGH] = True
+    candidates = np.flatnonzero(present[keys >> _HIGH])
+    slot = np.minimum(np.searchsorted(sorted_keys, keys[candidates]), sorted_keys.size - 1)
+    hit = sorted_keys[slot] == keys[candidates]
+    rows, judgement = candidates[hit], by_key[slot[hit]]
+    same = (group_query[codes[rows]] == qrels_query[judgement]) & pc.equal(
+        pc.cast(docid.take(pa.array(rows)), pa.string()),
+        pc.cast(qrels.docid.take(pa.array(judgement)), pa.string()),
+    ).to_numpy(zero_copy_only=False)
+    return rows[same], judgement[same]
+
+
+def _check_no_duplicates(keys: np.ndarray, codes: np.ndarray, distinct: pa.Array,
+                         docid: pa.Array, source: str) -> None:
+    seen: set[tuple[int, str]] = set()
+    for row in duplicate_candidates(keys).tolist():
+        pair = (int(codes[row]), docid[row].as_py())
+        if pair in seen:
+            raise InputFormatError(
+                source, f"document '{pair[1]}' appears twice for query "
+                f"'{distinct[pair[0]].as_py()}'; trec_eval refuses duplicate documents "
+                "(deduplicate the run first)")
+        seen.add(pair)
+

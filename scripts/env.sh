@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Create (first time) or reuse ./.venv with rerankit installed in editable mode.
+# Usage: source scripts/env.sh [extras]   e.g. `source scripts/env.sh test`
+# Re-installs only when pyproject.toml or the requested extras change.
+set -euo pipefail
+RERANKIT_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+extras="${1:-}"
+venv="$RERANKIT_ROOT/.venv"
+python="${PYTHON:-python3}"
+if [ ! -x "$venv/bin/python" ]; then
+  echo "rerankit: creating $venv" >&2
+  "$python" -m venv "$venv"
+fi
+stamp="$venv/.installed-$(sha256sum "$RERANKIT_ROOT/pyproject.toml" | cut -c1-16)-${extras:-core}"
+if [ ! -f "$stamp" ]; then
+  echo "rerankit: installing rerankit${extras:+[$extras]} into $venv" >&2
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
+  "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+    -e "$RERANKIT_ROOT${extras:+[$extras]}"
+  touch "$stamp"
+fi
+export PATH="$venv/bin:$PATH"
