@@ -55,16 +55,25 @@ def eval_command(
                                           "trec_eval's text.")] = False,
     ignore_identical_ids: Annotated[bool, typer.Option("--ignore-identical-ids", help="Drop "
                                     "documents whose id equals the query id (BEIR).")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Recompute every per-query value "
+                                         "with trec_eval's C code (pytrec_eval) and fail on "
+                                         "any difference.")] = False,
 ) -> None:
     """Evaluate a run; output identical to trec_eval's for the same options."""
     from rerankit.errors import RerankitError
     from rerankit.evaluation.evaluator import evaluate
+    from rerankit.evaluation.measures import UNSUPPORTED_TREC
 
+    measures = measure or ["official"]
+    if "all_trec" in measures:
+        typer.echo("rerankit: note: all_trec without " + ", ".join(UNSUPPORTED_TREC) +
+                   " (not implemented)", err=True)
     try:
-        result = evaluate(qrels, run, measure or ["official"], relevance_level=level,
+        result = evaluate(qrels, run, measures, relevance_level=level,
                           average_complete=complete, judged_only=judged_only,
-                          max_docs=max_docs, ignore_identical_ids=ignore_identical_ids)
-    except RerankitError as err:
+                          max_docs=max_docs, ignore_identical_ids=ignore_identical_ids,
+                          verify=verify)
+    except (RerankitError, ValueError) as err:
         _fail(str(err))
     if as_json:
         typer.echo(result.to_json(per_query=query))

@@ -31,6 +31,10 @@ class UnknownMeasureError(RerankitError, ValueError):
     """A measure name that rerankit does not know."""
 
 
+class VerificationError(RerankitError):
+    """rerankit's values differ from trec_eval's (pytrec_eval) on the same input."""
+
+
 class MissingDependencyError(RerankitError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 

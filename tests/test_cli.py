@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -80,3 +81,32 @@ def test_eval_does_not_import_torch():
             f"{QRELS!r},{BM25!r}]\ntry:\n    main()\nexcept SystemExit:\n    pass\n"
             "assert 'torch' not in sys.modules and 'numba' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_partial_overlap_is_reported_on_stderr(tmp_path):
+    run = tmp_path / "partial.run"
+    lines = [line for line in Path(BM25).read_text().splitlines(True)
+             if not line.startswith("303 ")]
+    lines.append("999 Q0 doc 1 0.5 bm25\n")
+    run.write_text("".join(lines))
+    result = runner.invoke(app, ["eval", "-m", "map", QRELS, str(run)])
+    assert result.exit_code == 0
+    assert "1 run queries have no judgements and were ignored (e.g. 999)" in result.stderr
+    assert "1 judged queries have no results" in result.stderr
+    assert result.stdout.startswith("map")
+
+
+def test_all_trec_computes_what_rerankit_supports_and_says_what_it_skips():
+    result = runner.invoke(app, ["eval", "-m", "all_trec", QRELS, BM25])
+    assert result.exit_code == 0
+    assert "all_trec without relstring" in result.stderr
+    assert "ndcg_cut_1000" in result.stdout and "success_10" in result.stdout
+    assert "recip_rank_cut" not in result.stdout
+    unsupported = runner.invoke(app, ["eval", "-m", "set_F", QRELS, BM25])
+    assert unsupported.exit_code == 2 and "not implemented" in unsupported.stderr
+
+
+def test_verify_cross_checks_with_trec_eval_code():
+    result = runner.invoke(app, ["eval", "--verify", "-J", "-M", "100", "-l", "2", "-m", "all",
+                                 "-m", "MRR@10", QRELS, LMD])
+    assert result.exit_code == 0, result.stderr

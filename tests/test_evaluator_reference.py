@@ -149,3 +149,13 @@ def test_hand_worked_example():
     assert r.aggregate["Rprec"] == pytest.approx(2 / 3)
     # bpref: a above b (1), c below one judged non-relevant of min(N=1, R=3)=1 -> 0
     assert r.aggregate["bpref"] == pytest.approx((1 + 0) / 3)
+
+
+def test_verify_raises_when_values_differ(aquaint_qrels, bm25_run, monkeypatch):
+    from rerankit.errors import VerificationError
+    from rerankit.evaluation import kernels
+
+    evaluate(aquaint_qrels, bm25_run, ["P_10", "MRR@10"], verify=True)  # agrees
+    monkeypatch.setitem(kernels.KERNELS, "P", lambda s, k: kernels.precision(s, k) * 1.0001)
+    with pytest.raises(VerificationError, match="P_10 for query"):
+        evaluate(aquaint_qrels, bm25_run, ["P_10"], verify=True)

@@ -1,7 +1,7 @@
 """ir_datasets adapter: any ir_datasets dataset (by id or object) as a rerankit Dataset.
 
-ir_datasets is optional (extra ``irds``) and imported only here. Loading a dataset by id
-may download it, which needs internet; objects built from local files do not.
+ir_datasets is imported only here, when used. Loading a dataset by id may download it,
+which needs internet; objects built from local files do not.
 """
 
 from __future__ import annotations
@@ -12,16 +12,13 @@ from rerankit.data.corpus import Document, InMemoryCorpus
 from rerankit.data.loaders import Dataset
 from rerankit.data.qrels import Qrels
 from rerankit.data.queries import Queries
-from rerankit.errors import MissingDependencyError
 
 
 def load_ir_dataset(dataset: str | Any, name: str | None = None) -> Dataset:
     """Convert an ir_datasets dataset (``"beir/scifact/test"`` or a Dataset object)."""
     if isinstance(dataset, str):
-        try:
-            import ir_datasets
-        except ImportError:
-            raise MissingDependencyError("ir-datasets", "irds", "Loading ir_datasets ids") from None
+        import ir_datasets
+
         name = name or dataset
         dataset = ir_datasets.load(dataset)
     name = name or "ir_datasets"

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from rerankit.data.qrels import Qrels
@@ -97,6 +98,7 @@ def evaluate(
     judged_only: bool = False,
     max_docs: int | None = None,
     ignore_identical_ids: bool = False,
+    verify: bool = False,
 ) -> EvaluationResult:
     """Evaluate ``run`` against ``qrels``; numbers equal trec_eval's.
 
@@ -112,6 +114,8 @@ def evaluate(
         max_docs: evaluate only the top ``max_docs`` documents per query (``-M``).
         ignore_identical_ids: drop documents whose id equals the query id (BEIR's option,
             for corpora where queries are also documents, e.g. ArguAna, Quora).
+        verify: recompute every per-query value with trec_eval's C code (pytrec_eval) and
+            raise :class:`VerificationError` on any difference (slow on big runs).
     """
     qrels = _as_qrels(qrels)
     run = _as_run(run)
@@ -140,7 +144,7 @@ def evaluate(
         per_query = KERNELS[m.family](stats, m.param)
         values[m.name] = per_query[matched]
         aggregate[m.name] = _summarise(m, per_query[averaged], int(averaged.sum()))
-    return EvaluationResult(
+    result = EvaluationResult(
         measures=wanted,
         run_name=run.name,
         query_ids=[q for q, has in zip(jr.query_ids, matched, strict=True) if has],
@@ -151,6 +155,17 @@ def evaluate(
         queries_without_results=[q for q, has in zip(jr.query_ids, matched, strict=True)
                                  if not has],
     )
+    if verify:
+        from rerankit.evaluation.verify import verify_with_trec_eval
+
+        checked_run = run
+        if ignore_identical_ids:
+            same = pc.equal(pc.cast(run.qid, pa.string()), pc.cast(run.docid, pa.string()))
+            checked_run = run.take(np.flatnonzero(~same.to_numpy(zero_copy_only=False)))
+        if max_docs is not None:
+            checked_run = checked_run.top_k(max_docs)
+        verify_with_trec_eval(result, qrels, checked_run, relevance_level, judged_only)
+    return result
 
 
 def _summarise(measure: Measure, values: np.ndarray, count: int) -> float:

@@ -47,7 +47,13 @@ NICKNAMES = {
     "official": ["runid", "num_q", "num_ret", "num_rel", "num_rel_ret", "map", "gm_map",
                  "Rprec", "bpref", "recip_rank", "iprec_at_recall", "P"],
     "all": [f for f in FAMILIES if f != "recip_rank_cut"],
+    # trec_eval's all_trec, restricted to the measures rerankit computes (see UNSUPPORTED)
+    "all_trec": [f for f in FAMILIES if f != "recip_rank_cut"],
 }
+# trec_eval measures in its all_trec set that rerankit does not compute (yet).
+UNSUPPORTED_TREC = ("relstring", "infAP", "gm_bpref", "Rprec_mult", "utility", "11pt_avg",
+                    "binG", "G", "ndcg_rel", "Rndcg", "relative_P", "set_P", "set_recall",
+                    "set_relative_P", "set_map", "set_F", "num_nonrel_judged_ret")
 
 _ALIASES = {
     "ndcg": "ndcg_cut", "map": "map_cut", "ap": "map_cut", "recall": "recall", "r": "recall",
@@ -149,6 +155,8 @@ def _family_defaults(family: str) -> list[Measure]:
 
 
 def _fail(spec: str) -> list[Measure]:
+    if spec.split(".", 1)[0] in UNSUPPORTED_TREC:
+        raise UnknownMeasureError(f"trec_eval measure '{spec}' is not implemented in rerankit")
     known = ", ".join(FAMILIES)
     raise UnknownMeasureError(
         f"unknown measure '{spec}'. Known families: {known}; nicknames: "
