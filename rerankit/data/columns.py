@@ -51,3 +51,15 @@ def encode_strings(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.A
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
     return encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary
+
+
+def flatten_nested(nested) -> tuple[list[str], list[str], list]:
+    """``{qid: {docid: value}}`` as three parallel lists (query ids, doc ids, values)."""
+    qids: list[str] = []
+    docids: list[str] = []
+    values: list = []
+    for qid, docs in nested.items():
+        qids.extend([str(qid)] * len(docs))
+        docids.extend(str(d) for d in docs)
+        values.extend(docs.values())
+    return qids, docids, values

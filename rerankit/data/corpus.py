@@ -9,6 +9,7 @@ Python objects.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import mmap
@@ -163,25 +164,17 @@ class JsonlCorpus(_OffsetCorpus):
     @classmethod
     def open(cls, path: str | Path) -> JsonlCorpus:
         path = Path(path)
-        if not path.is_file():
-            raise InputFormatError(path, "corpus file not found")
-        with open(path, "rb") as handle:
-            if path.stat().st_size == 0:
-                raise InputFormatError(path, "corpus file is empty")
-            data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-            try:
-                newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-                starts = np.concatenate(([0], newlines + 1))
-                ends = np.concatenate((newlines, [len(data)]))
-                nonblank = ends > starts
-                starts, ends = starts[nonblank], ends[nonblank]
-                lines = np.flatnonzero(nonblank) + 1
-                positions, ids = [], []
-                for match in _JSON_ID.finditer(data):
-                    positions.append(match.start())
-                    ids.append(match.group(1) if match.group(1) is not None else match.group(2))
-            finally:
-                data.close()
+        with _mapped(path) as data:
+            newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+            starts = np.concatenate(([0], newlines + 1))
+            ends = np.concatenate((newlines, [len(data)]))
+            nonblank = ends > starts
+            starts, ends = starts[nonblank], ends[nonblank]
+            lines = np.flatnonzero(nonblank) + 1
+            positions, ids = [], []
+            for match in _JSON_ID.finditer(data):
+                positions.append(match.start())
+                ids.append(match.group(1) if match.group(1) is not None else match.group(2))
         line_of_match = np.searchsorted(starts, np.asarray(positions, dtype=np.int64),
                                         side="right") - 1
         first_match = np.full(starts.size, -1)
@@ -190,8 +183,7 @@ class JsonlCorpus(_OffsetCorpus):
         missing = np.flatnonzero(first_match < 0)
         if missing.size:
             raise InputFormatError(path, 'line has no "_id" field', int(lines[missing[0]]))
-        doc_ids = [json.loads(b'"' + ids[i] + b'"') if isinstance(ids[i], bytes) else ids[i]
-                   for i in first_match.tolist()]
+        doc_ids = [json.loads(b'"' + ids[i] + b'"') for i in first_match.tolist()]
         return cls(path, doc_ids, starts, ends, lines)
 
     def _parse(self, raw: bytes, line: int) -> Document:
@@ -213,20 +205,21 @@ class TrecSgmlCorpus(_OffsetCorpus):
     @classmethod
     def open(cls, path: str | Path) -> TrecSgmlCorpus:
         path = Path(path)
-        if not path.is_file():
-            raise InputFormatError(path, "corpus file not found")
-        data = path.read_bytes()
         ids, starts, ends, lines = [], [], [], []
-        newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-        for match in _DOC.finditer(data):
-            line = int(np.searchsorted(newlines, match.start(), side="right")) + 1
-            number = _DOCNO.search(match.group(1))
-            if number is None:
-                raise InputFormatError(path, "<DOC> without <DOCNO>", line)
-            ids.append(number.group(1).decode("utf-8"))
-            starts.append(match.start(1))
-            ends.append(match.end(1))
-            lines.append(line)
+        with _mapped(path) as data:
+            newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+            for match in _DOC.finditer(data):
+                line = int(np.searchsorted(newlines, match.start(), side="right")) + 1
+                number = _DOCNO.search(match.group(1))
+                if number is None:
+                    raise InputFormatError(path, "<DOC> without <DOCNO>", line)
+                try:
+                    ids.append(number.group(1).decode("utf-8"))
+                except UnicodeDecodeError:
+                    raise InputFormatError(path, "DOCNO is not valid UTF-8", line) from None
+                starts.append(match.start(1))
+                ends.append(match.end(1))
+                lines.append(line)
         return cls(path, ids, np.array(starts, np.int64), np.array(ends, np.int64),
                    np.array(lines, np.int64))
 
@@ -238,6 +231,18 @@ class TrecSgmlCorpus(_OffsetCorpus):
         except UnicodeDecodeError:
             raise InputFormatError(self.path, "document is not valid UTF-8", line) from None
         return Document(docid, " ".join(_TAG.sub(" ", body).split()))
+
+
+@contextlib.contextmanager
+def _mapped(path: Path) -> Iterator[mmap.mmap]:
+    """The file memory-mapped read-only; clear errors for a missing or empty file."""
+    if not path.is_file():
+        raise InputFormatError(path, "corpus file not found")
+    if path.stat().st_size == 0:
+        raise InputFormatError(path, "corpus file is empty")
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0,
+                                               access=mmap.ACCESS_READ) as data:
+        yield data
 
 
 def open_corpus(path: str | Path) -> Corpus:

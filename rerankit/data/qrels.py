@@ -11,7 +11,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rerankit.data.run import _as_string_array
+from rerankit.data.columns import flatten_nested
+from rerankit.data.run import as_string_array
 
 QrelsDict = dict[str, dict[str, int]]
 
@@ -38,20 +39,13 @@ class Qrels:
         name: str = "qrels",
     ) -> Qrels:
         """Build qrels from three parallel sequences."""
-        return cls(_as_string_array(qid), _as_string_array(docid),
+        return cls(as_string_array(qid), as_string_array(docid),
                    np.asarray(grade, dtype=np.int64), name)
 
     @classmethod
     def from_dict(cls, qrels: Mapping[str, Mapping[str, int]], name: str = "qrels") -> Qrels:
         """Build qrels from ``{qid: {docid: grade}}`` (pytrec_eval / BEIR form)."""
-        qids: list[str] = []
-        docids: list[str] = []
-        grades: list[int] = []
-        for qid, docs in qrels.items():
-            qids.extend([str(qid)] * len(docs))
-            docids.extend(str(d) for d in docs)
-            grades.extend(int(g) for g in docs.values())
-        return cls.from_arrays(qids, docids, grades, name)
+        return cls.from_arrays(*flatten_nested(qrels), name=name)
 
     @classmethod
     def read(cls, path: str | Path) -> Qrels:
@@ -90,8 +84,3 @@ class Qrels:
         """Distinct query ids, sorted as trec_eval sorts them (byte order)."""
         return sorted(pc.unique(self.qid).to_pylist(), key=lambda s: s.encode())
 
-    def relevant(self, level: int = 1) -> Qrels:
-        """Only the judgements with grade >= ``level``."""
-        keep = np.flatnonzero(self.grade >= level)
-        idx = pa.array(keep)
-        return Qrels(self.qid.take(idx), self.docid.take(idx), self.grade[keep], self.name)

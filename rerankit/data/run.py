@@ -7,7 +7,7 @@ pytrec_eval, ranx and BEIR use.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rerankit.data.columns import encode_strings, ranks_within_groups
+from rerankit.data.columns import encode_strings, flatten_nested, ranks_within_groups
 from rerankit.errors import InputFormatError
 
 RunDict = dict[str, dict[str, float]]
@@ -35,7 +35,6 @@ class Run:
     docid: pa.Array | pa.ChunkedArray
     score: np.ndarray
     name: str = "rerankit"
-    metadata: dict = field(default_factory=dict, compare=False)
     #: True when no (qid, docid) pair repeats (checked by the file reader, or by
     #: construction from a dict), so the evaluator need not check again.
     verified_unique: bool = field(default=False, compare=False)
@@ -57,21 +56,13 @@ class Run:
         name: str = "rerankit",
     ) -> Run:
         """Build a run from three parallel sequences (lists, numpy or Arrow arrays)."""
-        return cls(_as_string_array(qid), _as_string_array(docid),
+        return cls(as_string_array(qid), as_string_array(docid),
                    np.asarray(score, dtype=np.float64), name)
 
     @classmethod
     def from_dict(cls, run: Mapping[str, Mapping[str, float]], name: str = "rerankit") -> Run:
         """Build a run from ``{qid: {docid: score}}`` (pytrec_eval / ranx / BEIR form)."""
-        qids: list[str] = []
-        docids: list[str] = []
-        scores: list[float] = []
-        for qid, docs in run.items():
-            qids.extend([str(qid)] * len(docs))
-            docids.extend(str(d) for d in docs)
-            scores.extend(float(s) for s in docs.values())
-        run = cls.from_arrays(qids, docids, scores, name)
-        return replace(run, verified_unique=True)
+        return replace(cls.from_arrays(*flatten_nested(run), name=name), verified_unique=True)
 
     @classmethod
     def read_trec(cls, path: str | Path, name: str | None = None) -> Run:
@@ -88,10 +79,6 @@ class Run:
         for q, d, s in rows:
             out.setdefault(q, {})[d] = s
         return out
-
-    def to_table(self) -> pa.Table:
-        """The run as an Arrow table with columns qid, docid, score."""
-        return pa.table({"qid": self.qid, "docid": self.docid, "score": self.score})
 
     def write_trec(self, path: str | Path, tag: str | None = None,
                    depth: int | None = None) -> Path:
@@ -146,7 +133,7 @@ class Run:
         """A run made of the given row indices."""
         idx = pa.array(rows)
         return Run(self.qid.take(idx), self.docid.take(idx), self.score[rows], self.name,
-                   dict(self.metadata), self.verified_unique)
+                   verified_unique=self.verified_unique)
 
     def ranks(self) -> np.ndarray:
         """1-based rank of every row of :meth:`ranked` order within its query."""
@@ -165,9 +152,6 @@ class Run:
         """The same rows under another run name (tag)."""
         return replace(self, name=name)
 
-    def __iter__(self) -> Iterator[tuple[str, str, float]]:
-        return zip(self.qid.to_pylist(), self.docid.to_pylist(), self.score.tolist(), strict=True)
-
     def check_finite(self, source: str = "run") -> None:
         """Raise if any score is NaN, naming the first offending query and document."""
         bad = np.flatnonzero(np.isnan(self.score))
@@ -181,15 +165,10 @@ class Run:
             )
 
 
-def _as_string_array(values: Iterable[str] | pa.Array) -> pa.Array:
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    if isinstance(values, pa.Array):
-        if pa.types.is_dictionary(values.type):
-            values = values.dictionary_decode()
-        if pa.types.is_large_string(values.type) or pa.types.is_string(values.type):
-            return values.cast(pa.string())
-        return values.cast(pa.string())
+def as_string_array(values: Iterable[str] | pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Any sequence of ids (list, numpy, Arrow string/dictionary) as an Arrow string array."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return pc.cast(values, pa.string())
     if isinstance(values, np.ndarray):
         values = values.astype(str).tolist()
     return pa.array([str(v) for v in values], type=pa.string())

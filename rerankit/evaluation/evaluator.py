@@ -117,8 +117,8 @@ def evaluate(
         verify: recompute every per-query value with trec_eval's C code (pytrec_eval) and
             raise :class:`VerificationError` on any difference (slow on big runs).
     """
-    qrels = _as_qrels(qrels)
-    run = _as_run(run)
+    qrels = as_qrels(qrels)
+    run = as_run(run)
     wanted = parse_measures(list(measures) if measures is not None else list(DEFAULT_MEASURES))
     jr = judge_ranking(qrels, run, relevance_level, max_docs, judged_only, ignore_identical_ids)
     run_queries = set(pc.unique(run.qid).to_pylist())
@@ -180,7 +180,8 @@ def _summarise(measure: Measure, values: np.ndarray, count: int) -> float:
     return float(np.cumsum(values)[-1]) / count  # sequential, in qid order, like trec_eval
 
 
-def _as_qrels(qrels: QrelsLike) -> Qrels:
+def as_qrels(qrels: QrelsLike) -> Qrels:
+    """Qrels from a Qrels object, a ``{qid: {docid: grade}}`` dict or a file path."""
     if isinstance(qrels, Qrels):
         return qrels
     if isinstance(qrels, (str, Path)):
@@ -188,7 +189,8 @@ def _as_qrels(qrels: QrelsLike) -> Qrels:
     return Qrels.from_dict(qrels)
 
 
-def _as_run(run: RunLike) -> Run:
+def as_run(run: RunLike) -> Run:
+    """A Run from a Run object, a ``{qid: {docid: score}}`` dict or a TREC run file path."""
     if isinstance(run, Run):
         return run
     if isinstance(run, (str, Path)):

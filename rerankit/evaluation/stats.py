@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sps
 
-from rerankit.evaluation.evaluator import QrelsLike, RunLike, _as_qrels, _as_run, evaluate
+from rerankit.evaluation.evaluator import QrelsLike, RunLike, as_qrels, as_run, evaluate
 from rerankit.evaluation.measures import SUMMARY_ONLY, parse_measures
 
 TESTS = ("t", "wilcoxon", "randomization")
@@ -100,8 +100,8 @@ def compare(
         raise ValueError(f"unknown test '{test}'; choose one of {', '.join(TESTS)}")
     if len(runs) < 2:
         raise ValueError("compare needs at least two runs (a baseline and one more)")
-    qrels = _as_qrels(qrels)
-    loaded = [_as_run(r) for r in runs]
+    qrels = as_qrels(qrels)
+    loaded = [as_run(r) for r in runs]
     names = _unique_names([r.name for r in loaded])
     wanted = [m for m in parse_measures(list(measures)) if m.family not in SUMMARY_ONLY]
     query_ids = qrels.query_ids
