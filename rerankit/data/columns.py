@@ -63,3 +63,24 @@ def flatten_nested(nested) -> tuple[list[str], list[str], list]:
         docids.extend(str(d) for d in docs)
         values.extend(docs.values())
     return qids, docids, values
+
+
+def suffix_max_within_groups(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """max(values[i:end of i's group]) for every i; ``groups`` sorted, exact for floats."""
+    if values.size == 0:
+        return values
+    distinct, codes = np.unique(values, return_inverse=True)
+    width = np.int64(distinct.size)
+    # Later groups get larger offsets in the reversed scan, so maxima never leak across.
+    offset = (groups.max() - groups).astype(np.int64) * width
+    running = np.maximum.accumulate((offset + codes)[::-1])[::-1]
+    return distinct[running - offset]
+
+
+def max_within_groups(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Per row, the maximum of ``values`` over its run of equal consecutive ``groups``."""
+    if values.size == 0:
+        return values
+    starts = group_starts(groups)
+    block = np.maximum.reduceat(values, starts)
+    return np.repeat(block, np.diff(np.append(starts, values.size)))

@@ -2,7 +2,8 @@
 
 They make the quick start, the tests and the demos work offline on a fresh clone:
 SciFact (BEIR, CC BY-NC 2.0: non-commercial use), Cranfield, Vaswani (TREC SGML),
-TREC 2005 AQUAINT judgements with two real 1000-deep runs, TREC DL 2019/2020 qrels.
+TREC 2005 AQUAINT judgements with two real 1000-deep runs, TREC DL 2019/2020 qrels,
+TREC Session 2014 sessions with clicks and labels (GraphCM export).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from rerankit.data.loaders import Dataset, load_beir, load_trec
 
 ROOT = Path(__file__).parent
 
-EMBEDDED = ("scifact", "cranfield", "vaswani", "aquaint", "trec-dl")
+EMBEDDED = ("scifact", "cranfield", "vaswani", "aquaint", "trec-dl", "trec-session-2014")
 
 
 def path(name: str) -> Path:

@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from rerankit.data.columns import cumsum_within_groups, group_starts
+from rerankit.data.columns import cumsum_within_groups, group_starts, suffix_max_within_groups
 from rerankit.evaluation.ranking import JudgedRanking
 
 MIN_GEO_MEAN = 0.00001  # trec_eval's floor for geometric means
@@ -173,7 +173,7 @@ def iprec_at_recall(s: RankingStats, level: float | None) -> np.ndarray:
     rel_rows = np.flatnonzero(s.is_rel)
     rel_query = jr.row_query[rel_rows]
     prec = s.cum_rel[rel_rows] / jr.row_rank[rel_rows]
-    best_after = _suffix_max_within_groups(prec, rel_query)
+    best_after = suffix_max_within_groups(prec, rel_query)
     first = np.full(jr.num_queries, -1, dtype=np.int64)
     starts = group_starts(rel_query)
     first[rel_query[starts]] = starts
@@ -183,18 +183,6 @@ def iprec_at_recall(s: RankingStats, level: float | None) -> np.ndarray:
     index = first[usable] + np.maximum(cut[usable] - 1, 0)
     out[usable] = best_after[index]
     return out
-
-
-def _suffix_max_within_groups(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """max(values[i:end_of_group]) for every i, exactly (no floating-point offsets)."""
-    if values.size == 0:
-        return values
-    distinct, codes = np.unique(values, return_inverse=True)
-    width = np.int64(distinct.size)
-    # Later groups get larger offsets in the reversed scan, so maxima never leak across.
-    offset = (groups.max() - groups).astype(np.int64) * width
-    running = np.maximum.accumulate((offset + codes)[::-1])[::-1]
-    return distinct[running - offset]
 
 
 KERNELS = {

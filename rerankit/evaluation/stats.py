@@ -123,7 +123,7 @@ def compare(
         raw = []
         for name, matrix in zip(names[1:], matrices[1:], strict=True):
             other = matrix[j]
-            p = _p_value(test, other - base, rng, resamples)
+            p = paired_p_value(test, other - base, rng, resamples)
             low, high = bootstrap_ci(other - base, rng, resamples, alpha)
             raw.append((name, other.mean(), p, low, high))
         adjusted = holm(np.array([r[2] for r in raw]))
@@ -134,7 +134,8 @@ def compare(
     return ComparisonReport(comparisons, means, test, alpha, len(query_ids), resamples, seed)
 
 
-def _p_value(test: str, diff: np.ndarray, rng: np.random.Generator, resamples: int) -> float:
+def paired_p_value(test: str, diff: np.ndarray, rng: np.random.Generator, resamples: int) -> float:
+    """Two-sided p-value of a paired test on per-item differences (1.0 if all are 0)."""
     if not np.any(diff):
         return 1.0
     if test == "t":

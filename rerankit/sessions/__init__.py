@@ -1,0 +1,54 @@
+"""Session-level evaluation: session logs, click-derived labels, NUM and other session
+metrics, meta-evaluation. See :mod:`rerankit.sessions.metrics` for what is the NUM paper's and
+what is rerankit's convention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from rerankit.data.run import Run
+from rerankit.sessions.graphcm import read_graphcm
+from rerankit.sessions.labels import Enhance, LabelSource, LengthSource, Lists, judge
+from rerankit.sessions.metrics import METRICS, SessionParams, session_metrics, u_measure
+from rerankit.sessions.model import SessionLog, read_jsonl
+
+__all__ = ["METRICS", "SessionLog", "SessionParams", "SessionScores", "evaluate_sessions",
+           "read_graphcm", "read_jsonl", "u_measure"]
+
+
+@dataclass(frozen=True)
+class SessionScores:
+    """Per-session values of each metric (NaN where undefined) and their summaries."""
+
+    session_ids: list[str]
+    values: dict[str, np.ndarray]
+
+    def mean(self, metric: str) -> float:
+        """Mean over the sessions where the metric is defined."""
+        v = self.values[metric]
+        return float(np.nanmean(v)) if np.any(~np.isnan(v)) else float("nan")
+
+    def undefined(self, metric: str) -> int:
+        """How many sessions have no value (e.g. NUM without any relevant document)."""
+        return int(np.isnan(self.values[metric]).sum())
+
+    def to_tsv_lines(self):
+        """``session_id<TAB>metric<TAB>value`` lines, ``nan`` for undefined values."""
+        for i, sid in enumerate(self.session_ids):
+            for metric, v in self.values.items():
+                yield f"{sid}\t{metric}\t{'nan' if np.isnan(v[i]) else repr(float(v[i]))}\n"
+
+
+def evaluate_sessions(log: SessionLog, metrics: tuple[str, ...] = ("num", "umeasure", "sdcg",
+                                                                   "nsdcg", "srbp"),
+                      params: SessionParams | None = None, labels: LabelSource = "clicks",
+                      enhance: Enhance = "forward", length: LengthSource = "unit",
+                      run: Run | None = None) -> SessionScores:
+    """Score the logged lists (log evaluation) or ``run``'s lists (system evaluation) of every
+    session, with labels from clicks (``enhance``), logged labels, or session qrels."""
+    lists = Lists.shown(log) if run is None else Lists.from_run(log, run)
+    judged = judge(log, lists, labels, enhance, length)
+    values = session_metrics(judged, log.num_sessions, params or SessionParams(), tuple(metrics))
+    return SessionScores(log.session_ids, values)

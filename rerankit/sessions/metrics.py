@@ -1,0 +1,229 @@
+"""Session metrics (../shared/docs/session-metrics.md): NUM, U-measure, sDCG, nsDCG, sRBP and
+per-query aggregates, computed for every session at once with ``np.bincount``.
+
+What comes from where:
+* NUM (Chen, Dou, Mao 2024): its two assumptions are implemented as stated. A1, an ideal
+  system satisfies the user with one query: the ideal trailtext is one list of every
+  document with a positive label, by gain (then length, then id). A2, click-through
+  enhancement: ``enhance="forward"`` labels. NUM = U(actual) / U(ideal).
+* Our conventions, as the specification fixes them (the paper's exact formulas are not
+  available): U-measure over the trailtext (Sakai and Dou 2013) with patience ``L``, the
+  reformulation item of cost ``c`` before every query but the first, depth ``k``, gains
+  ``exp`` (2^r - 1) or ``linear``, a document credited once per session (first time it has a
+  positive label), lengths per result or 1. Every one of these is a parameter.
+* rerankit's own conventions: labels and the ideal set use the full logged lists, the
+  trailtext only the top ``k``; a session whose ideal U is 0 has no NUM (NaN), is left out of
+  means and is counted; with variable lengths NUM can exceed 1 slightly, as the gain-ordered
+  ideal is not always the best order; sRBP uses binary relevance (label > 0); the per-query
+  nDCG of the aggregates uses the session's ideal ranking of labelled documents; a document
+  listed twice in one list (real logs do this) keeps both rank positions, but only its first
+  occurrence in that list gains in sDCG, sRBP and nDCG (NUM credits it once per session).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from rerankit.data.columns import group_starts
+from rerankit.sessions.labels import Judged
+
+Gain = Literal["exp", "linear"]
+METRICS = ("num", "umeasure", "sdcg", "nsdcg", "srbp", "ndcg_mean", "ndcg_max", "ndcg_first",
+           "ndcg_last")
+
+
+@dataclass(frozen=True)
+class SessionParams:
+    """Every parameter of every session metric, validated on construction."""
+
+    depth: int = 10              # k: results read per query
+    patience: float = 20.0       # L of the U-measure / NUM
+    reformulation_cost: float = 1.0   # c
+    gain: Gain = "exp"
+    sdcg_b: float = 2.0          # rank discount base
+    sdcg_bq: float = 4.0         # query discount base
+    srbp_p: float = 0.8          # persistence
+    srbp_b: float = 0.64         # balance between going down and reformulating
+
+    def __post_init__(self) -> None:
+        checks = [
+            (self.depth >= 1, f"depth must be >= 1, got {self.depth}"),
+            (self.patience > 0, f"L (patience) must be > 0, got {self.patience}"),
+            (self.reformulation_cost >= 0, f"c must be >= 0, got {self.reformulation_cost}"),
+            (self.gain in ("exp", "linear"), f"gain must be exp or linear, got {self.gain!r}"),
+            (self.sdcg_b > 1, f"sDCG b must be > 1, got {self.sdcg_b}"),
+            (self.sdcg_bq > 1, f"sDCG bq must be > 1, got {self.sdcg_bq}"),
+            (0 < self.srbp_p < 1, f"sRBP p must be in (0, 1), got {self.srbp_p}"),
+            (0 < self.srbp_b <= 1, f"sRBP b must be in (0, 1], got {self.srbp_b}"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+
+def gain(rel: np.ndarray, kind: Gain) -> np.ndarray:
+    """2^r - 1 (exp) or r (linear); grades <= 0 give 0."""
+    positive = np.maximum(rel, 0.0)
+    return np.expm1(positive * math.log(2.0)) if kind == "exp" else positive
+
+
+def u_measure(gains: np.ndarray, lengths: np.ndarray, patience: float) -> float:
+    """U of one trailtext: sum g_k max(0, 1 - pos_k / L), pos_k = l_1 + ... + l_k."""
+    if patience <= 0:
+        raise ValueError(f"L (patience) must be > 0, got {patience}")
+    positions = np.cumsum(np.asarray(lengths, dtype=float))
+    return float(np.sum(np.asarray(gains, float) * np.maximum(0.0, 1.0 - positions / patience)))
+
+
+def session_metrics(judged: Judged, num_sessions: int, params: SessionParams,
+                    metrics: tuple[str, ...] = METRICS) -> dict[str, np.ndarray]:
+    """Every requested metric for every session (NaN where undefined)."""
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown session metric {unknown[0]!r}; choose from {', '.join(METRICS)}")
+    top = judged.item_rank <= params.depth
+    repeat = _repeated_in_list(judged)
+    out: dict[str, np.ndarray] = {}
+    if {"num", "umeasure"} & set(metrics):
+        actual = _u_actual(judged, top, num_sessions, params)
+        if "umeasure" in metrics:
+            out["umeasure"] = actual
+        if "num" in metrics:
+            out["num"] = _ratio(actual, _u_ideal(judged, num_sessions, params))
+    if {"sdcg", "nsdcg"} & set(metrics):
+        sdcg, ideal = _sdcg(judged, top, repeat, num_sessions, params)
+        if "sdcg" in metrics:
+            out["sdcg"] = sdcg
+        if "nsdcg" in metrics:
+            out["nsdcg"] = _ratio(sdcg, ideal)
+    if "srbp" in metrics:
+        out["srbp"] = _srbp(judged, top, repeat, num_sessions, params)
+    aggregates = [m for m in metrics if m.startswith("ndcg_")]
+    if aggregates:
+        out.update(_query_ndcg(judged, top, repeat, num_sessions, params, aggregates))
+    return {m: out[m] for m in metrics}
+
+
+def _repeated_in_list(j: Judged) -> np.ndarray:
+    """True for the second and later occurrences of a document within one list."""
+    key = j.item_inter * np.int64(int(j.item_doc.max(initial=0)) + 1) + j.item_doc
+    _, first = np.unique(key, return_index=True)
+    repeated = np.ones(key.size, dtype=bool)
+    repeated[first] = False
+    return repeated
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    out = np.full(numerator.shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator > 0)
+    return out
+
+
+def _u_actual(j: Judged, top: np.ndarray, n: int, p: SessionParams) -> np.ndarray:
+    session, inter, doc = j.item_session[top], j.item_inter[top], j.item_doc[top]
+    rel, length = j.item_rel[top], j.item_length[top]
+    # Position of every item in its session's trailtext: previous queries' items and one
+    # reformulation item of cost c before every query but the first (even an empty one).
+    reformulations = (j.inter_ordinal[inter] - 1) * p.reformulation_cost
+    within_session = _cumsum_within(length, session)
+    position = within_session + reformulations
+    # A document is credited once: at its first positive-labelled item in the trail.
+    positive = rel > 0
+    key = session * np.int64(max(int(doc.max(initial=0)) + 1, 1)) + doc
+    order = np.argsort(np.where(positive, key, -1), kind="stable")
+    candidates = order[positive[order]]
+    starts = group_starts(key[candidates])
+    credited = np.zeros(rel.size, dtype=bool)
+    credited[candidates[starts]] = True
+    value = np.where(credited, gain(rel, p.gain), 0.0) * np.maximum(0.0, 1 - position / p.patience)
+    return np.bincount(session, weights=value, minlength=n)
+
+
+def _u_ideal(j: Judged, n: int, p: SessionParams) -> np.ndarray:
+    gains = gain(j.ideal_rel, p.gain)
+    order = np.lexsort((j.ideal_doc, j.ideal_length, -gains, j.ideal_session))
+    session = j.ideal_session[order]
+    position = _cumsum_within(j.ideal_length[order], session)
+    value = gains[order] * np.maximum(0.0, 1 - position / p.patience)
+    return np.bincount(session, weights=value, minlength=n)
+
+
+def _cumsum_within(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    total = np.cumsum(values, dtype=np.float64)
+    starts = group_starts(groups)
+    before = np.concatenate(([0.0], total[:-1]))[starts]
+    return total - np.repeat(before, np.diff(np.append(starts, groups.size)))
+
+
+def _sdcg(j: Judged, top: np.ndarray, repeat: np.ndarray, n: int,
+          p: SessionParams) -> tuple[np.ndarray, np.ndarray]:
+    query_discount = np.log(j.inter_ordinal + p.sdcg_bq - 1) / math.log(p.sdcg_bq)
+    rank_discount = np.log(j.item_rank[top] + p.sdcg_b - 1) / math.log(p.sdcg_b)
+    which = j.item_inter[top]
+    gains = np.where(repeat[top], 0.0, gain(j.item_rel[top], p.gain))
+    value = gains / rank_discount / query_discount[which]
+    sdcg = np.bincount(j.item_session[top], weights=value, minlength=n)
+    # Ideal session: every query returns the ideal ranking of the judged documents.
+    ideal_dcg = _ideal_dcg(j, n, p.depth, p.gain, p.sdcg_b)
+    per_query = np.bincount(j.inter_session, weights=1.0 / query_discount, minlength=n)
+    return sdcg, ideal_dcg * per_query
+
+
+def _ideal_dcg(j: Judged, n: int, depth: int, kind: Gain, base: float) -> np.ndarray:
+    order = np.lexsort((-j.ideal_rel, j.ideal_session))
+    session, rel = j.ideal_session[order], j.ideal_rel[order]
+    starts = group_starts(session)
+    rank = np.arange(1, session.size + 1) - np.repeat(starts, np.diff(np.append(starts,
+                                                                                session.size)))
+    keep = rank <= depth
+    value = gain(rel[keep], kind) / (np.log(rank[keep] + base - 1) / math.log(base))
+    return np.bincount(session[keep], weights=value, minlength=n)
+
+
+def _srbp(j: Judged, top: np.ndarray, repeat: np.ndarray, n: int,
+          p: SessionParams) -> np.ndarray:
+    bp = p.srbp_b * p.srbp_p
+    query_weight = ((p.srbp_p - bp) / (1 - bp)) ** (j.inter_ordinal[j.item_inter[top]] - 1)
+    rank_weight = bp ** (j.item_rank[top] - 1)
+    relevant = ((j.item_rel[top] > 0) & ~repeat[top]).astype(float)
+    return (1 - p.srbp_p) * np.bincount(j.item_session[top],
+                                        weights=query_weight * rank_weight * relevant,
+                                        minlength=n)
+
+
+def _query_ndcg(j: Judged, top: np.ndarray, repeat: np.ndarray, n: int, p: SessionParams,
+                aggregates: list[str]) -> dict[str, np.ndarray]:
+    discount = np.log2(j.item_rank[top] + 1.0)
+    gains = np.where(repeat[top], 0.0, gain(j.item_rel[top], p.gain))
+    dcg = np.bincount(j.item_inter[top], weights=gains / discount,
+                      minlength=j.inter_session.size)
+    session = j.inter_session
+    ideal = _ideal_dcg(j, n, p.depth, p.gain, 2.0)[session]
+    ndcg = _ratio(dcg, ideal)
+    out = {}
+    starts = group_starts(session)
+    ends = np.append(starts[1:], session.size) - 1
+    present = session[starts]
+    for name in aggregates:
+        values = np.full(n, np.nan)
+        if name == "ndcg_first":
+            values[present] = ndcg[starts]
+        elif name == "ndcg_last":
+            values[present] = ndcg[ends]
+        else:
+            defined = ~np.isnan(ndcg)
+            if name == "ndcg_mean":
+                total = np.bincount(session[defined], weights=ndcg[defined], minlength=n)
+                count = np.bincount(session[defined], minlength=n)
+                values = _ratio(total, count.astype(float))
+                values[count == 0] = np.nan
+            else:
+                best = np.full(n, -np.inf)
+                np.maximum.at(best, session[defined], ndcg[defined])
+                values = np.where(np.isfinite(best), best, np.nan)
+        out[name] = values
+    return out
