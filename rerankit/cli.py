@@ -137,6 +137,108 @@ def compare_command(
                   "corrected ones")
 
 
+@app.command("session")
+def session_command(
+    data: Annotated[Path, typer.Argument(help="Sessions: a JSONL file, or a GraphCM export "
+                                         "folder (TREC Session 2014).")],
+    data_format: Annotated[str, typer.Option("--format", help="jsonl | graphcm (default: "
+                                             "graphcm for a folder, else jsonl)")] = "auto",
+    metrics: Annotated[str, typer.Option(help="Comma-separated: num, umeasure, sdcg, nsdcg, "
+                                         "srbp, ndcg_mean, ndcg_max, ndcg_first, ndcg_last")
+                       ] = "num,umeasure,sdcg,nsdcg,srbp",
+    per_session: Annotated[Path | None, typer.Option(help="Write 'session<TAB>metric<TAB>"
+                                                     "value' lines here (nan: undefined).")
+                           ] = None,
+    run: Annotated[Path | None, typer.Option(help="Score a system's TREC run instead of the "
+                                             "logged lists; query ids '<session>:<n>'.")
+                   ] = None,
+    labels: Annotated[str, typer.Option(help="clicks | labels | qrels")] = "clicks",
+    enhance: Annotated[str, typer.Option(help="Click labels: none | forward | session")
+                       ] = "forward",
+    length: Annotated[str, typer.Option(help="Reading cost: unit | lengths | dwell")] = "unit",
+    depth: Annotated[int, typer.Option(help="Results read per query (k).")] = 10,
+    gain_kind: Annotated[str, typer.Option("--gain", help="exp (2^r-1) | linear")] = "exp",
+    num_l: Annotated[float, typer.Option("--num-L", help="NUM / U patience L.")] = 20.0,
+    num_c: Annotated[float, typer.Option("--num-c", help="Reformulation cost c.")] = 1.0,
+    sdcg_b: Annotated[float, typer.Option(help="sDCG rank log base b.")] = 2.0,
+    sdcg_bq: Annotated[float, typer.Option(help="sDCG query log base bq.")] = 4.0,
+    srbp_p: Annotated[float, typer.Option(help="sRBP persistence p.")] = 0.8,
+    srbp_b: Annotated[float, typer.Option(help="sRBP balance b.")] = 0.64,
+    meta: Annotated[bool, typer.Option("--meta", help="Also print the Kendall correlation "
+                                       "between metrics and with satisfaction.")] = False,
+    write_jsonl: Annotated[Path | None, typer.Option(help="Also save the sessions in the "
+                                                     "JSONL format (e.g. after GraphCM).")
+                           ] = None,
+) -> None:
+    """Session-level evaluation (NUM, U-measure, sDCG, nsDCG, sRBP) of logs or systems."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from rerankit.data.atomic import atomic_write
+    from rerankit.data.run import Run
+    from rerankit.errors import RerankitError
+    from rerankit.sessions import (
+        SessionParams,
+        evaluate_sessions,
+        read_graphcm,
+        read_jsonl,
+    )
+    from rerankit.sessions.meta import correlation_matrix, satisfaction_correlation
+
+    chosen = tuple(m.strip() for m in metrics.split(",") if m.strip())
+    try:
+        params = SessionParams(depth=depth, patience=num_l, reformulation_cost=num_c,
+                               gain=gain_kind, sdcg_b=sdcg_b, sdcg_bq=sdcg_bq, srbp_p=srbp_p,
+                               srbp_b=srbp_b)
+        kind = data_format if data_format != "auto" else ("graphcm" if data.is_dir() else
+                                                          "jsonl")
+        if kind not in ("jsonl", "graphcm"):
+            raise ValueError(f"--format must be jsonl or graphcm, got {kind!r}")
+        log = read_graphcm(data) if kind == "graphcm" else read_jsonl(data)
+        scores = evaluate_sessions(log, chosen, params, labels=labels, enhance=enhance,
+                                   length=length, run=Run.read_trec(run) if run else None)
+    except (RerankitError, ValueError) as err:
+        _fail(str(err))
+    if write_jsonl:
+        log.write_jsonl(write_jsonl)
+    if per_session:
+        with atomic_write(per_session) as handle:
+            handle.writelines(scores.to_tsv_lines())
+    console = Console()
+    table = Table(title=f"{log.num_sessions} sessions, {log.num_interactions} queries "
+                        f"({'run ' + run.name if run else 'logged lists'}; labels={labels}"
+                        f"{', enhance=' + enhance if labels == 'clicks' else ''})")
+    for column in ("metric", "mean", "sessions scored", "undefined"):
+        table.add_column(column, justify="left" if column == "metric" else "right")
+    for metric in chosen:
+        undefined = scores.undefined(metric)
+        table.add_row(metric, f"{scores.mean(metric):.4f}", str(log.num_sessions - undefined),
+                      str(undefined))
+    console.print(table)
+    if meta:
+        matrix = correlation_matrix(scores.values, "kendall")
+        corr = Table(title="Kendall tau between metrics across sessions")
+        corr.add_column("")
+        for metric in chosen:
+            corr.add_column(metric, justify="right")
+        for a in chosen:
+            corr.add_row(a, *(f"{matrix[a][b]:.3f}" for b in chosen))
+        console.print(corr)
+        if not np_all_nan(log.satisfaction):
+            sat = satisfaction_correlation(scores.values, log.satisfaction)
+            for metric, row in sat.items():
+                console.print(f"{metric}: correlation with satisfaction (n={int(row['n'])}) "
+                              f"pearson {row['pearson']:.3f} spearman {row['spearman']:.3f} "
+                              f"kendall {row['kendall']:.3f}")
+
+
+def np_all_nan(values) -> bool:
+    """True when an array has no defined value."""
+    import numpy as np
+
+    return bool(np.isnan(values).all())
+
+
 def main() -> None:
     """Entry point of the ``rerankit`` console script."""
     app()

@@ -121,22 +121,20 @@ def judge(log: SessionLog, lists: Lists, labels: LabelSource = "clicks",
     # Events: what the log says about (session, document) at an interaction.
     event_value = log.item_click if labels == "clicks" else log.item_label
     has_value = ~np.isnan(event_value)
-    ev_session = log.item_session[has_value]
-    ev_doc, ev_inter = log.item_doc[has_value], log.item_inter[has_value]
-    ev_value = event_value[has_value]
-    if labels == "qrels":
-        ev_session, ev_doc = log.qrels_session, log.qrels_doc
-        ev_inter = np.full(ev_session.size, -1)
-        ev_value = log.qrels_grade
     mode = enhance if labels == "clicks" else "session"
-
     if lists.logged and labels != "qrels":
         n_events = 0
-        session = item_session
-        doc, inter = lists.item_doc, lists.item_inter
-        value = np.where(np.isnan(event_value), -np.inf, event_value)
+        session, doc, inter = item_session, lists.item_doc, lists.item_inter
+        value = np.where(has_value, event_value, -np.inf)
         event_mask = has_value
     else:
+        if labels == "qrels":
+            ev_session, ev_doc = log.qrels_session, log.qrels_doc
+            ev_inter, ev_value = np.full(ev_session.size, -1), log.qrels_grade
+        else:
+            ev_session = log.inter_session[log.item_inter[has_value]]
+            ev_doc, ev_inter = log.item_doc[has_value], log.item_inter[has_value]
+            ev_value = event_value[has_value]
         n_events = ev_session.size
         session = np.concatenate([ev_session, item_session])
         doc = np.concatenate([ev_doc, lists.item_doc])
