@@ -63,7 +63,8 @@ def main() -> None:
     print(f"{args.sessions:,} sessions, {log.num_interactions:,} queries, "
           f"{log.item_doc.size:,} results: {seconds:.2f} s, {rate:,.0f} sessions/s")
     for metric in METRICS:
-        print(f"  {metric:9s} mean {scores.mean(metric):.4f}  undefined {scores.undefined(metric):,}")
+        print(f"  {metric:9s} mean {scores.mean(metric):.4f}  "
+              f"undefined {scores.undefined(metric):,}")
 
     sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
     import session_reference as ref

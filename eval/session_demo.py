@@ -109,7 +109,8 @@ def main() -> None:
     for a, _, _ in COLUMNS:
         lines.append(f"| {a} | " + " | ".join(f"{matrix[a][b]:.3f}" for b, _, _ in COLUMNS) + " |")
     lines += ["", "## Discriminative power (paired t-test over sessions, p-value)", "",
-              "| pair | " + " | ".join(t for t, _, _ in COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
+              "| pair | " + " | ".join(t for t, _, _ in COLUMNS) + " |",
+              "|---|" + "---|" * len(COLUMNS)]
     for a, b in (("logged", "oracle"), ("logged", "reversed"), ("logged", "random")):
         p = discriminative_power(values[a], values[b], test="t")
         lines.append(f"| {a} vs {b} | " + " | ".join(f"{p[t]:.2g}" for t, _, _ in COLUMNS) + " |")

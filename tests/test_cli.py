@@ -110,3 +110,24 @@ def test_verify_cross_checks_with_trec_eval_code():
     result = runner.invoke(app, ["eval", "--verify", "-J", "-M", "100", "-l", "2", "-m", "all",
                                  "-m", "MRR@10", QRELS, LMD])
     assert result.exit_code == 0, result.stderr
+
+
+def test_session_command_on_the_real_export(tmp_path):
+    from rerankit import datasets
+
+    folder = datasets.path("trec-session-2014")
+    per_session = tmp_path / "per-session.tsv"
+    jsonl = tmp_path / "sessions.jsonl"
+    result = runner.invoke(app, ["session", str(folder), "--metrics", "num,sdcg,srbp",
+                                 "--per-session", str(per_session), "--write-jsonl", str(jsonl),
+                                 "--num-L", "20", "--num-c", "1", "--enhance", "forward",
+                                 "--meta"])
+    assert result.exit_code == 0, result.output
+    assert "1253 sessions" in result.stdout and "Kendall tau" in result.stdout
+    lines = per_session.read_text().splitlines()
+    assert len(lines) == 1253 * 3
+    assert sum(line.endswith("\tnan") for line in lines if "\tnum\t" in line) == 616
+    again = runner.invoke(app, ["session", str(jsonl), "--metrics", "num"])
+    assert again.exit_code == 0 and "616" in again.stdout
+    bad = runner.invoke(app, ["session", str(jsonl), "--srbp-p", "1.5"])
+    assert bad.exit_code == 2 and "p must be in (0, 1)" in bad.stderr
