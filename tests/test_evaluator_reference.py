@@ -159,3 +159,15 @@ def test_verify_raises_when_values_differ(aquaint_qrels, bm25_run, monkeypatch):
     monkeypatch.setitem(kernels.KERNELS, "P", lambda s, k: kernels.precision(s, k) * 1.0001)
     with pytest.raises(VerificationError, match="P_10 for query"):
         evaluate(aquaint_qrels, bm25_run, ["P_10"], verify=True)
+
+
+def test_duplicates_built_in_memory_are_refused():
+    from rerankit.errors import InputFormatError
+
+    run = Run.from_arrays(["q", "q"], ["a", "a"], [1.0, 2.0], "dup")
+    qrels = Qrels.from_dict({"q": {"a": 1}})
+    with pytest.raises(InputFormatError, match="'a' appears twice for query 'q'"):
+        evaluate(qrels, run, ["map"])
+    twice = Qrels.from_arrays(["q", "q"], ["a", "a"], [1, 0])
+    with pytest.raises(InputFormatError, match="duplicate judgements"):
+        evaluate(twice, Run.from_dict({"q": {"a": 1.0}}), ["map"])

@@ -261,3 +261,38 @@ def test_unknown_run_query_is_named(trec_log):
     run = Run.from_dict({"nope:1": {"d": 1.0}})
     with pytest.raises(InputFormatError, match="run query 'nope:1'"):
         evaluate_sessions(trec_log, ("num",), run=run)
+
+
+def test_satisfaction_correlation_equals_scipy(trec_log):
+    from scipy import stats as sps
+
+    from rerankit.sessions.meta import satisfaction_correlation
+
+    scores = evaluate_sessions(trec_log, ("num", "srbp"))
+    # the TREC export has no satisfaction; use the number of queries as a stand-in signal
+    satisfaction = np.bincount(trec_log.inter_session).astype(float)
+    satisfaction[::7] = np.nan
+    result = satisfaction_correlation(scores.values, satisfaction)
+    for metric, values in scores.values.items():
+        both = ~(np.isnan(values) | np.isnan(satisfaction))
+        assert result[metric]["n"] == both.sum()
+        assert result[metric]["kendall"] == pytest.approx(
+            sps.kendalltau(values[both], satisfaction[both])[0])
+        assert result[metric]["pearson"] == pytest.approx(
+            sps.pearsonr(values[both], satisfaction[both])[0])
+
+
+def test_system_run_scored_with_session_qrels():
+    log = SessionLog.from_records([SDCG])
+    run = Run.from_dict({"q:1": {"d3": 3.0, "d1": 2.0, "d9": 1.0}, "q:2": {"d4": 1.0}})
+    scores = evaluate_sessions(log, ("sdcg", "srbp"), SessionParams(depth=3), labels="qrels",
+                               run=run)
+    expected = (3 + 1 / math.log2(3)) + 1 / math.log(5, 4)   # d3, d1 | d4
+    assert scores.values["sdcg"][0] == pytest.approx(expected)
+
+
+def test_malformed_jsonl_line_is_named(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_text('{"session_id": "a", "interactions": [{"results": ["x"]}]}\n{oops\n')
+    with pytest.raises(InputFormatError, match=r"s.jsonl, line 2: invalid JSON"):
+        read_jsonl(path)

@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rerankit.data.columns import ranks_within_groups
+from rerankit.data.columns import encode_strings, ranks_within_groups
 from rerankit.data.hashing import duplicate_candidates
 from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run
@@ -84,6 +84,9 @@ def judge_ranking(
     group_query = group_query.fill_null(-1).to_numpy().astype(np.int64)
     if not run.verified_unique:
         _check_no_duplicates(run.pair_keys, codes, distinct, run.docid, run.name)
+    qrels_codes, qrels_distinct = encode_strings(qrels.qid)
+    _check_no_duplicates(qrels.pair_keys, qrels_codes, qrels_distinct, qrels.docid, qrels.name,
+                         what="judgements")
 
     rows, judgement = _match_judgements(run.pair_keys, codes, group_query, run.docid, qrels,
                                         qrels_query)
@@ -184,14 +187,14 @@ def _match_judgements(keys: np.ndarray, codes: np.ndarray, group_query: np.ndarr
 
 
 def _check_no_duplicates(keys: np.ndarray, codes: np.ndarray, distinct: pa.Array,
-                         docid: pa.Array, source: str) -> None:
+                         docid: pa.Array, source: str, what: str = "documents") -> None:
     seen: set[tuple[int, str]] = set()
     for row in duplicate_candidates(keys).tolist():
         pair = (int(codes[row]), docid[row].as_py())
         if pair in seen:
             raise InputFormatError(
                 source, f"document '{pair[1]}' appears twice for query "
-                f"'{distinct[pair[0]].as_py()}'; trec_eval refuses duplicate documents "
-                "(deduplicate the run first)")
+                f"'{distinct[pair[0]].as_py()}'; trec_eval refuses duplicate {what} "
+                "(deduplicate first)")
         seen.add(pair)
 
