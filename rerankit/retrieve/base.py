@@ -1,0 +1,62 @@
+"""What every retriever shares: document and query validation, and turning per-query
+top-k arrays into a :class:`Run` keyed by document id."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pyarrow as pa
+
+from rerankit.data.corpus import Corpus, Document
+from rerankit.data.queries import Queries
+from rerankit.data.run import Run
+from rerankit.errors import InputFormatError
+
+
+def documents_to_index(corpus: Corpus | Iterable[Document], source: str = "corpus",
+                       on_empty: str = "error") -> tuple[list[str], list[str]]:
+    """(ids, texts) of the documents, refusing an empty corpus and duplicate ids (named).
+    A document without text is an error naming it (``on_empty="error"``) or is left out of
+    the index (``"skip"``; real collections such as Cranfield contain a few)."""
+    if on_empty not in ("error", "skip"):
+        raise ValueError(f"on_empty must be 'error' or 'skip', got {on_empty!r}")
+    ids: list[str] = []
+    texts: list[str] = []
+    seen: set[str] = set()
+    for doc in corpus:
+        if doc.id in seen:
+            raise InputFormatError(source, f"duplicate document id '{doc.id}'")
+        seen.add(doc.id)
+        text = doc.full_text
+        if not text.strip():
+            if on_empty == "skip":
+                continue
+            raise InputFormatError(source, f"document '{doc.id}' has no text to index "
+                                   "(pass on_empty='skip' to leave such documents out)")
+        ids.append(doc.id)
+        texts.append(text)
+    if not ids:
+        raise InputFormatError(source, "corpus is empty: nothing to index")
+    return ids, texts
+
+
+def check_queries(queries: Queries) -> None:
+    """Refuse empty or whitespace-only queries, naming the first."""
+    if len(queries) == 0:
+        raise InputFormatError(queries.source, "no queries to retrieve for")
+    queries.check_not_empty()
+
+
+def top_k_run(query_ids: list[str], doc_ids: np.ndarray, indices: np.ndarray,
+              scores: np.ndarray, name: str, keep_zero: bool = False) -> Run:
+    """A run from (n_queries, k) arrays of document positions and scores. Rows with score
+    <= 0 are dropped unless ``keep_zero``: for lexical models they match no query term and
+    their order is arbitrary."""
+    n, k = indices.shape
+    qid = np.repeat(np.asarray(query_ids, dtype=object), k)
+    keep = np.ones(n * k, dtype=bool) if keep_zero else scores.ravel() > 0
+    keep &= indices.ravel() >= 0
+    return Run(pa.array(qid[keep].tolist(), type=pa.string()),
+               pa.array(doc_ids[indices.ravel()[keep]].tolist(), type=pa.string()),
+               scores.ravel()[keep].astype(np.float64), name, verified_unique=True)

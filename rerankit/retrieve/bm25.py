@@ -1,0 +1,216 @@
+"""BM25 over string document ids, with two engines behind one class.
+
+* ``engine="bm25s"`` (default): bm25s' eager sparse scoring, variants ``lucene``,
+  ``robertson``, ``atire``, ``bm25l``, ``bm25+``; indexes save and load memory-mapped.
+* ``engine="rank-bm25"``: rank-bm25's ``okapi``, ``bm25l``, ``bm25plus`` formulas for users
+  who need exactly those numbers (slow: it scores every document in Python per query).
+
+Both engines see the same tokens (bm25s' tokenizer: lower-casing, a regex splitter,
+optional stopwords and PyStemmer stemming), so their differences are the formulas alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from rerankit.data.corpus import Corpus, Document
+from rerankit.data.queries import Queries
+from rerankit.data.run import Run
+from rerankit.errors import InputFormatError
+from rerankit.progress import progress_enabled
+from rerankit.retrieve.base import check_queries, documents_to_index, top_k_run
+
+INDEX_FORMAT = 1
+BM25S_VARIANTS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
+RANK_BM25_VARIANTS = ("okapi", "bm25l", "bm25plus")
+
+
+class BM25:
+    """BM25 retriever: ``BM25().index(corpus).retrieve(queries, k=1000) -> Run``."""
+
+    def __init__(
+        self,
+        engine: Literal["bm25s", "rank-bm25"] = "bm25s",
+        variant: str | None = None,
+        k1: float = 1.5,
+        b: float = 0.75,
+        delta: float = 0.5,
+        stemmer: str | None = "english",
+        stopwords: str | list[str] | None = "en",
+        lowercase: bool = True,
+        on_empty: Literal["error", "skip"] = "error",
+        quiet: bool | None = None,
+    ) -> None:
+        if engine not in ("bm25s", "rank-bm25"):
+            raise ValueError(f"engine must be 'bm25s' or 'rank-bm25', got {engine!r}")
+        variants = BM25S_VARIANTS if engine == "bm25s" else RANK_BM25_VARIANTS
+        variant = variant or variants[0]
+        if variant not in variants:
+            raise ValueError(f"variant {variant!r} is not one of {engine}'s: "
+                             f"{', '.join(variants)}")
+        if k1 < 0 or not 0 <= b <= 1 or delta < 0:
+            raise ValueError(f"need k1 >= 0, 0 <= b <= 1, delta >= 0 (got {k1}, {b}, {delta})")
+        self.engine, self.variant = engine, variant
+        self.k1, self.b, self.delta = k1, b, delta
+        self.stemmer_language, self.stopwords, self.lowercase = stemmer, stopwords, lowercase
+        self.on_empty, self.quiet = on_empty, quiet
+        self.doc_ids: np.ndarray | None = None
+        self._model = None
+        self._tokenizer = None
+
+    @property
+    def name(self) -> str:
+        return f"bm25-{self.engine}-{self.variant}"
+
+    def params(self) -> dict:
+        """Everything that determines the scores (for manifests and cache keys)."""
+        return {"engine": self.engine, "variant": self.variant, "k1": self.k1, "b": self.b,
+                "delta": self.delta, "stemmer": self.stemmer_language,
+                "stopwords": self.stopwords, "lowercase": self.lowercase,
+                "on_empty": self.on_empty}
+
+    # ------------------------------------------------------------------ indexing
+    def index(self, corpus: Corpus | Iterable[Document]) -> BM25:
+        """Tokenise and index the documents (title + text); returns ``self``."""
+        ids, texts = documents_to_index(corpus, getattr(corpus, "source", "corpus"),
+                                        self.on_empty)
+        self.doc_ids = np.asarray(ids, dtype=object)
+        self._tokenizer = self._new_tokenizer()
+        show = progress_enabled(self.quiet)
+        if self.engine == "bm25s":
+            import bm25s
+
+            tokens = self._tokenizer.tokenize(texts, update_vocab=True, return_as="tuple",
+                                              show_progress=show)
+            self._model = bm25s.BM25(k1=self.k1, b=self.b, delta=self.delta,
+                                     method=self.variant)
+            self._model.index(tokens, show_progress=show)
+        else:
+            tokens = self._tokenizer.tokenize(texts, update_vocab=True, return_as="string",
+                                              show_progress=show)
+            self._model = _rank_bm25_model(self.variant)(tokens, k1=self.k1, b=self.b,
+                                                         **self._rank_bm25_extra())
+        return self
+
+    def _new_tokenizer(self):
+        from bm25s.tokenization import Tokenizer
+
+        stemmer = None
+        if self.stemmer_language:
+            try:
+                import Stemmer
+            except ImportError:
+                raise ImportError("stemming needs PyStemmer: pip install PyStemmer "
+                                  "(or pass stemmer=None)") from None
+            stemmer = Stemmer.Stemmer(self.stemmer_language).stemWord
+        return Tokenizer(lower=self.lowercase, stopwords=self.stopwords or [], stemmer=stemmer)
+
+    def _rank_bm25_extra(self) -> dict:
+        return {"epsilon": 0.25} if self.variant == "okapi" else {"delta": self.delta}
+
+    # ------------------------------------------------------------------ retrieval
+    def retrieve(self, queries: Queries, k: int = 1000) -> Run:
+        """Top ``k`` documents per query with their BM25 scores (documents that match no
+        query term are left out)."""
+        if self._model is None or self.doc_ids is None:
+            raise RuntimeError("index() (or BM25.load) before retrieve()")
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        check_queries(queries)
+        k = min(k, len(self.doc_ids))
+        show = progress_enabled(self.quiet)
+        texts = list(queries.texts)
+        if self.engine == "bm25s":
+            tokens = self._tokenizer.tokenize(texts, update_vocab=False, return_as="ids",
+                                              show_progress=False)
+            indices, scores = self._model.retrieve(tokens, k=k, show_progress=show,
+                                                   n_threads=0)
+        else:
+            tokens = self._tokenizer.tokenize(texts, update_vocab=False, return_as="string",
+                                              show_progress=False)
+            indices, scores = _rank_bm25_top_k(self._model, tokens, k)
+        return top_k_run(list(queries.ids), self.doc_ids, np.asarray(indices),
+                         np.asarray(scores, dtype=np.float64), self.name)
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, folder: str | Path) -> Path:
+        """Write the index to ``folder`` atomically (built in a sibling temp folder)."""
+        if self._model is None or self.doc_ids is None:
+            raise RuntimeError("nothing to save: index() first")
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            meta = {"format": INDEX_FORMAT, "params": self.params(),
+                    "num_docs": len(self.doc_ids)}
+            (tmp / "rerankit.json").write_text(json.dumps(meta, indent=2))
+            (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids.tolist()))
+            self._tokenizer.save_vocab(save_dir=str(tmp))
+            if self.engine == "bm25s":
+                self._model.save(str(tmp / "bm25s"), show_progress=False)
+            else:
+                with open(tmp / "rank_bm25.pkl", "wb") as handle:
+                    pickle.dump(self._model, handle)
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path, mmap: bool = True, quiet: bool | None = None) -> BM25:
+        """Load an index saved by :meth:`save` (bm25s arrays memory-mapped by default)."""
+        folder = Path(folder)
+        meta_path = folder / "rerankit.json"
+        if not meta_path.is_file():
+            raise InputFormatError(folder, "not a rerankit BM25 index (no rerankit.json)")
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format") != INDEX_FORMAT:
+            raise InputFormatError(folder, f"index format {meta.get('format')} is not "
+                                   f"supported by this rerankit (expects {INDEX_FORMAT}); "
+                                   "rebuild the index")
+        retriever = cls(**meta["params"], quiet=quiet)
+        retriever.doc_ids = np.asarray(json.loads((folder / "doc_ids.json").read_text()),
+                                       dtype=object)
+        retriever._tokenizer = retriever._new_tokenizer()
+        retriever._tokenizer.load_vocab(str(folder))
+        if retriever.engine == "bm25s":
+            import bm25s
+
+            retriever._model = bm25s.BM25.load(str(folder / "bm25s"), mmap=mmap,
+                                               show_progress=False)
+        else:
+            with open(folder / "rank_bm25.pkl", "rb") as handle:
+                retriever._model = pickle.load(handle)  # a file this class wrote
+        if len(retriever.doc_ids) != meta["num_docs"]:
+            raise InputFormatError(folder, "document ids do not match the index")
+        return retriever
+
+
+def _rank_bm25_model(variant: str):
+    import rank_bm25
+
+    return {"okapi": rank_bm25.BM25Okapi, "bm25l": rank_bm25.BM25L,
+            "bm25plus": rank_bm25.BM25Plus}[variant]
+
+
+def _rank_bm25_top_k(model, tokens: list[list[str]], k: int) -> tuple[np.ndarray, np.ndarray]:
+    indices = np.empty((len(tokens), k), dtype=np.int64)
+    scores = np.empty((len(tokens), k))
+    for i, query in enumerate(tokens):
+        all_scores = model.get_scores(query)
+        top = np.argpartition(-all_scores, k - 1)[:k]
+        top = top[np.argsort(-all_scores[top], kind="stable")]
+        indices[i], scores[i] = top, all_scores[top]
+    return indices, scores

@@ -1,0 +1,87 @@
+"""Rank fusion of any runs (retriever outputs or files): RRF, CombSUM, CombMNZ, weighted sum,
+with min-max, z-score or rank normalisation per (run, query).
+
+All of it is columnar: the runs are stacked into one Arrow table, normalised with grouped
+numpy operations and summed with Arrow's hash group-by, so fusing 1000-deep runs of
+thousands of queries takes milliseconds, not Python loops over documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from rerankit.data.columns import encode_strings, group_starts
+from rerankit.data.run import Run
+
+Normalisation = Literal["none", "minmax", "zscore", "rank"]
+METHODS = ("rrf", "combsum", "combmnz", "weighted")
+
+
+def fuse(runs: Sequence[Run], method: str = "rrf", k: int = 60,
+         normalisation: Normalisation = "minmax", weights: Sequence[float] | None = None,
+         name: str | None = None) -> Run:
+    """Fuse runs into one.
+
+    * ``rrf``: sum of 1 / (k + rank) (Cormack et al. 2009; ``k`` = 60); scores ignored.
+    * ``combsum``: sum of normalised scores; ``combmnz``: that times the number of runs
+      that retrieved the document; ``weighted``: sum of ``weights[i]`` x normalised score.
+    Normalisation (per run and query): ``minmax`` to [0, 1], ``zscore``, ``rank``
+    (1 - (rank - 1) / n), or ``none``.
+    """
+    if method not in METHODS:
+        raise ValueError(f"fusion method must be one of {', '.join(METHODS)}, got {method!r}")
+    if len(runs) < 2:
+        raise ValueError("fusion needs at least two runs")
+    if method == "weighted" and (weights is None or len(weights) != len(runs)):
+        raise ValueError("weighted fusion needs one weight per run")
+    if normalisation not in ("none", "minmax", "zscore", "rank"):
+        raise ValueError(f"unknown normalisation {normalisation!r}")
+    if k <= 0:
+        raise ValueError(f"RRF k must be > 0, got {k}")
+    parts = []
+    for i, run in enumerate(runs):
+        ranked = run.ranked()
+        codes, _ = encode_strings(ranked.qid)
+        starts = group_starts(codes)
+        counts = np.diff(np.append(starts, codes.size))
+        rank = np.arange(codes.size) - np.repeat(starts, counts) + 1
+        if method == "rrf":
+            value = 1.0 / (k + rank)
+        else:
+            value = _normalise(ranked.score, rank, starts, counts, normalisation)
+            if method == "weighted":
+                value = value * float(weights[i])
+        parts.append(pa.table({"qid": pc.cast(ranked.qid, pa.string()),
+                               "docid": pc.cast(ranked.docid, pa.string()),
+                               "value": value}))
+    table = pa.concat_tables(parts).group_by(["qid", "docid"]).aggregate(
+        [("value", "sum"), ("value", "count")])
+    score = table["value_sum"].to_numpy()
+    if method == "combmnz":
+        score = score * table["value_count"].to_numpy()
+    return Run(table["qid"].combine_chunks(), table["docid"].combine_chunks(),
+               score.astype(np.float64), name or f"{method}-" + "+".join(r.name for r in runs),
+               verified_unique=True)
+
+
+def _normalise(score: np.ndarray, rank: np.ndarray, starts: np.ndarray, counts: np.ndarray,
+               how: str) -> np.ndarray:
+    if how == "none":
+        return score.astype(np.float64)
+    if how == "rank":
+        return 1.0 - (rank - 1) / np.repeat(counts, counts)
+    group = np.repeat(np.arange(starts.size), counts)
+    if how == "minmax":
+        low = np.minimum.reduceat(score, starts)[group]
+        span = np.maximum.reduceat(score, starts)[group] - low
+        return np.divide(score - low, span, out=np.ones_like(score, dtype=float),
+                         where=span > 0)
+    mean = (np.add.reduceat(score, starts) / counts)[group]
+    deviation = score - mean
+    std = np.sqrt(np.add.reduceat(deviation ** 2, starts) / counts)[group]
+    return np.divide(deviation, std, out=np.zeros_like(score, dtype=float), where=std > 0)
