@@ -232,6 +232,54 @@ def session_command(
                               f"kendall {row['kendall']:.3f}")
 
 
+@app.command("run")
+def run_command(
+    config: Annotated[Path, typer.Argument(help="YAML config (see configs/).")],
+    output: Annotated[Path | None, typer.Option(help="Output folder (default "
+                                                "runs/<config name>).")] = None,
+    force: Annotated[bool, typer.Option(help="Replace a folder holding another run.")] = False,
+) -> None:
+    """Run a benchmark config: retrieve, evaluate, write run.trec, metrics.json, manifest.json."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from rerankit.config import load_config
+    from rerankit.errors import RerankitError
+    from rerankit.runner import run_config
+
+    try:
+        parsed = load_config(config)
+        folder = output or Path("runs") / parsed.name
+        result = run_config(parsed, folder, force=force)
+    except (RerankitError, ValueError) as err:
+        _fail(str(err))
+    table = Table(title=f"{parsed.name}: {result.num_queries} queries -> {folder}")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in result.aggregate.items():
+        if name != "runid":
+            table.add_row(name, f"{value:.4f}")
+    Console().print(table)
+
+
+@app.command("leaderboard")
+def leaderboard_command(
+    folders: Annotated[list[Path], typer.Argument(help="Result folders written by "
+                                                  "'rerankit run'.")],
+    output: Annotated[Path, typer.Option(help="Markdown file to (re)generate.")
+                      ] = Path("leaderboards/README.md"),
+) -> None:
+    """Regenerate the leaderboard tables from stored result folders."""
+    from rerankit.errors import RerankitError
+    from rerankit.leaderboard import write
+
+    try:
+        write(sorted(folders), output)
+    except RerankitError as err:
+        _fail(str(err))
+    typer.echo(f"wrote {output}")
+
+
 def np_all_nan(values) -> bool:
     """True when an array has no defined value."""
     import numpy as np

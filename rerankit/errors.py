@@ -33,3 +33,13 @@ class UnknownMeasureError(RerankitError, ValueError):
 
 class VerificationError(RerankitError):
     """rerankit's values differ from trec_eval's (pytrec_eval) on the same input."""
+
+
+class MissingDependencyError(RerankitError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+    def __init__(self, package: str, extra: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose} needs the optional package '{package}'. "
+            f"Install it with: pip install 'rerankit[{extra}]'"
+        )

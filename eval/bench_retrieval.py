@@ -1,0 +1,155 @@
+"""Retrieval speed, each ratio measured in the same run:
+
+1. BM25, top-1000, one thread: rerankit's BM25 vs raw bm25s on the same tokens (overhead,
+   goal < 10%) and vs rank-bm25 (goal >= 100x; timed on a sample of queries because it
+   scores every document in Python), on >= 100k generated documents with a Zipfian
+   vocabulary.
+2. FAISS exact vs HNSW vs IVF: queries/s and recall@10 against exact search, on
+   100k x 384 normalised vectors drawn around cluster centres.
+3. Encoding: rerankit's Dense.encode vs raw SentenceTransformer.encode on SciFact
+   abstracts with the offline all-MiniLM-L6-v2 (overhead, goal < 5%).
+
+Run: ``python eval/bench_retrieval.py`` (``--docs 20000 --passages 128`` for a quick look).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+
+def zipf_corpus(num_docs: int, seed: int = 0) -> tuple[list[str], list[str]]:
+    rng = np.random.default_rng(seed)
+    vocab = np.array([f"w{i}" for i in range(50_000)])
+    weights = 1.0 / np.arange(1, vocab.size + 1) ** 1.1
+    weights /= weights.sum()
+    lengths = rng.integers(40, 140, size=num_docs)
+    words = vocab[rng.choice(vocab.size, size=int(lengths.sum()), p=weights)]
+    splits = np.cumsum(lengths)[:-1]
+    docs = [" ".join(chunk) for chunk in np.split(words, splits)]
+    queries = [" ".join(vocab[rng.integers(50, 20_000, size=4)]) for _ in range(1000)]
+    return docs, queries
+
+
+def bench_bm25(num_docs: int, rank_sample: int) -> None:
+    import bm25s
+    import rank_bm25
+
+    from rerankit.data.corpus import Document
+    from rerankit.data.queries import Queries
+    from rerankit.retrieve.bm25 import BM25
+
+    docs, queries = zipf_corpus(num_docs)
+    retriever = BM25(stemmer=None, stopwords=None, quiet=True).index(
+        [Document(f"d{i}", text) for i, text in enumerate(docs)])
+    query_set = Queries(tuple(f"q{i}" for i in range(len(queries))), tuple(queries))
+    tokens = retriever._tokenizer.tokenize(queries, update_vocab=False, return_as="ids",
+                                           show_progress=False)
+    raw = retriever._model
+    raw.retrieve(tokens[:10], k=1000, show_progress=False)            # warm up
+    start = time.perf_counter()
+    raw.retrieve(tokens, k=1000, show_progress=False, n_threads=0)
+    raw_qps = len(queries) / (time.perf_counter() - start)
+    start = time.perf_counter()
+    retriever.retrieve(query_set, k=1000)
+    ours_qps = len(queries) / (time.perf_counter() - start)
+    doc_tokens = retriever._tokenizer.tokenize(docs, return_as="string", show_progress=False)
+    okapi = rank_bm25.BM25Okapi(doc_tokens)
+    sample = retriever._tokenizer.tokenize(queries[:rank_sample], update_vocab=False,
+                                           return_as="string", show_progress=False)
+    start = time.perf_counter()
+    for query in sample:
+        scores = okapi.get_scores(query)
+        np.argpartition(-scores, 999)[:1000]
+    rank_qps = len(sample) / (time.perf_counter() - start)
+    print(f"BM25 top-1000, {num_docs:,} docs, {len(queries)} queries (bm25s {bm25s.__version__}"
+          f" backend numpy, 1 thread)")
+    print(f"  raw bm25s        {raw_qps:9.1f} q/s")
+    print(f"  rerankit BM25    {ours_qps:9.1f} q/s   overhead vs bm25s "
+          f"{(raw_qps / ours_qps - 1) * 100:+.1f}%  (goal < 10%)")
+    print(f"  rank-bm25 Okapi  {rank_qps:9.1f} q/s   rerankit is {ours_qps / rank_qps:,.0f}x "
+          f"faster (goal >= 100x; {rank_sample} sampled queries)")
+
+
+def bench_faiss(num_vectors: int, dim: int = 384) -> None:
+    import faiss
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(1000, dim)).astype(np.float32)
+    vectors = centres[rng.integers(0, 1000, num_vectors)] + 0.6 * rng.normal(
+        size=(num_vectors, dim)).astype(np.float32)
+    faiss.normalize_L2(vectors)
+    queries = vectors[rng.integers(0, num_vectors, 2000)] + 0.3 * rng.normal(
+        size=(2000, dim)).astype(np.float32)
+    faiss.normalize_L2(queries)
+    flat = faiss.IndexFlatIP(dim)
+    flat.add(vectors)
+    start = time.perf_counter()
+    _, exact = flat.search(queries, 10)
+    results = {"flat (exact)": (len(queries) / (time.perf_counter() - start), 1.0)}
+    hnsw = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = 200
+    hnsw.add(vectors)
+    nlist = int(4 * np.sqrt(num_vectors))
+    ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    ivf.train(vectors)
+    ivf.add(vectors)
+    for label, index, setting in (("hnsw ef=128", hnsw, ("efSearch", 128)),
+                                  (f"ivf nlist={nlist} nprobe=16", ivf, ("nprobe", 16))):
+        if label.startswith("hnsw"):
+            index.hnsw.efSearch = setting[1]
+        else:
+            index.nprobe = setting[1]
+        start = time.perf_counter()
+        _, found = index.search(queries, 10)
+        qps = len(queries) / (time.perf_counter() - start)
+        recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, found, strict=True)])
+        results[label] = (qps, recall)
+    print(f"FAISS, {num_vectors:,} x {dim} vectors, 2,000 queries, top-10")
+    for label, (qps, recall) in results.items():
+        print(f"  {label:28s} {qps:9.0f} q/s   recall@10 vs exact {recall:.3f}")
+
+
+def bench_encoding(passages: int) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from rerankit import datasets
+    from rerankit.retrieve.dense import Dense, default_model
+
+    texts = [d.full_text for d in list(datasets.load("scifact").corpus)[:passages]]
+    raw = SentenceTransformer(default_model(), device="cpu")
+    ours = Dense(quiet=True, cache=False)
+    ours.encode(texts[:8])
+    raw.encode(texts[:8], batch_size=32)
+    timings = {"raw": [], "rerankit": []}
+    for _ in range(2):
+        start = time.perf_counter()
+        raw.encode(texts, batch_size=32, normalize_embeddings=True)
+        timings["raw"].append(time.perf_counter() - start)
+        start = time.perf_counter()
+        ours.encode(texts)
+        timings["rerankit"].append(time.perf_counter() - start)
+    raw_s, ours_s = min(timings["raw"]), min(timings["rerankit"])
+    print(f"Encoding {passages} SciFact abstracts, all-MiniLM-L6-v2, batch 32, CPU (best of 2)")
+    print(f"  raw SentenceTransformer.encode  {passages / raw_s:7.1f} passages/s")
+    print(f"  rerankit Dense.encode           {passages / ours_s:7.1f} passages/s   overhead "
+          f"{(ours_s / raw_s - 1) * 100:+.1f}% (goal < 5%)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=100_000)
+    parser.add_argument("--rank-bm25-queries", type=int, default=20)
+    parser.add_argument("--vectors", type=int, default=100_000)
+    parser.add_argument("--passages", type=int, default=512)
+    args = parser.parse_args()
+    bench_bm25(args.docs, args.rank_bm25_queries)
+    bench_faiss(args.vectors)
+    bench_encoding(args.passages)
+
+
+if __name__ == "__main__":
+    main()

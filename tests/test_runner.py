@@ -1,0 +1,72 @@
+"""Benchmark configs: validation errors, outputs, refusal to overwrite, the leaderboard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from rerankit.config import load_config
+from rerankit.errors import InputFormatError
+from rerankit.leaderboard import render
+from rerankit.runner import run_config
+
+CONFIGS = Path(__file__).parents[1] / "configs"
+
+
+def write(tmp_path, text, name="c.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_shipped_configs_validate():
+    names = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
+    assert {"scifact-bm25", "scifact-dense", "scifact-hybrid", "cranfield-bm25",
+            "vaswani-bm25"} <= set(names)
+    for path in CONFIGS.glob("*.yaml"):
+        assert load_config(path).name == path.stem
+
+
+@pytest.mark.parametrize("text, message", [
+    ("name: x\ndataset: {name: scifact}\nretriever: {type: bm26}\n", "'retriever.type'"),
+    ("name: x\ndataset: {name: scifact}\nretriever: {type: bm25}\ncolour: red\n", "'colour'"),
+    ("name: x\ndataset: {name: scifact, path: /x}\nretriever: {type: bm25}\n",
+     "exactly one of 'name'"),
+    ("name: x\ndataset: {name: scifact}\nretriever: {type: fusion, retrievers: [{type: bm25}]}\n",
+     "at least two"),
+    ("name: x\ndataset: {name: scifact}\nretriever: {type: bm25}\ndepth: 0\n", "'depth'"),
+    ("name: [unclosed\n", "not valid YAML"),
+])
+def test_bad_configs_name_the_key(tmp_path, text, message):
+    with pytest.raises(InputFormatError, match=message):
+        load_config(write(tmp_path, text))
+
+
+def test_run_writes_outputs_and_refuses_to_overwrite(tmp_path):
+    config = load_config(CONFIGS / "cranfield-bm25.yaml")
+    out = tmp_path / "out"
+    result = run_config(config, out)
+    assert result.num_queries == 225
+    assert 0.35 < result["ndcg_cut_10"] < 0.40
+    metrics = json.loads((out / "metrics.json").read_text())
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert metrics["ndcg_cut_10"] == result["ndcg_cut_10"]
+    assert manifest["config_digest"] == config.digest() and manifest["queries"] == 225
+    first = (out / "run.trec").read_bytes()
+    run_config(config, out)                       # same config: allowed, same bytes
+    assert (out / "run.trec").read_bytes() == first
+    other = load_config(write(tmp_path, (CONFIGS / "cranfield-bm25.yaml").read_text()
+                              .replace("k1: 1.2", "k1: 0.9")))
+    with pytest.raises(InputFormatError, match="already holds another run"):
+        run_config(other, out)
+    run_config(other, out, force=True)
+    assert "cranfield-bm25" in render([out])
+
+
+def test_bad_retriever_parameter_is_named(tmp_path):
+    config = load_config(write(tmp_path, "name: x\ndataset: {name: cranfield, on_empty: skip}\n"
+                                         "retriever: {type: bm25, params: {k2: 3}}\n"))
+    with pytest.raises(InputFormatError, match="bad retriever parameter"):
+        run_config(config, tmp_path / "o")
