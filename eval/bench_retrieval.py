@@ -45,16 +45,23 @@ def bench_bm25(num_docs: int, rank_sample: int) -> None:
     retriever = BM25(stemmer=None, stopwords=None, quiet=True).index(
         [Document(f"d{i}", text) for i, text in enumerate(docs)])
     query_set = Queries(tuple(f"q{i}" for i in range(len(queries))), tuple(queries))
-    tokens = retriever._tokenizer.tokenize(queries, update_vocab=False, return_as="ids",
-                                           show_progress=False)
-    raw = retriever._model
-    raw.retrieve(tokens[:10], k=1000, show_progress=False)            # warm up
-    start = time.perf_counter()
-    raw.retrieve(tokens, k=1000, show_progress=False, n_threads=0)
-    raw_qps = len(queries) / (time.perf_counter() - start)
-    start = time.perf_counter()
-    retriever.retrieve(query_set, k=1000)
-    ours_qps = len(queries) / (time.perf_counter() - start)
+    raw = retriever._model                  # the same bm25s index, used directly
+    tokenizer = retriever._tokenizer
+    warm = tokenizer.tokenize(queries[:10], update_vocab=False, return_as="ids",
+                              show_progress=False)
+    raw.retrieve(warm, k=1000, show_progress=False)                   # compile / warm up
+    raw_times, ours_times = [], []
+    for _ in range(3):
+        start = time.perf_counter()
+        tokens = tokenizer.tokenize(queries, update_vocab=False, return_as="ids",
+                                    show_progress=False)
+        raw.retrieve(tokens, k=1000, show_progress=False, n_threads=0)
+        raw_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        retriever.retrieve(query_set, k=1000)
+        ours_times.append(time.perf_counter() - start)
+    raw_qps = len(queries) / min(raw_times)
+    ours_qps = len(queries) / min(ours_times)
     doc_tokens = retriever._tokenizer.tokenize(docs, return_as="string", show_progress=False)
     okapi = rank_bm25.BM25Okapi(doc_tokens)
     sample = retriever._tokenizer.tokenize(queries[:rank_sample], update_vocab=False,
@@ -65,7 +72,7 @@ def bench_bm25(num_docs: int, rank_sample: int) -> None:
         np.argpartition(-scores, 999)[:1000]
     rank_qps = len(sample) / (time.perf_counter() - start)
     print(f"BM25 top-1000, {num_docs:,} docs, {len(queries)} queries (bm25s {bm25s.__version__}"
-          f" backend numpy, 1 thread)")
+          f", backend {raw.backend}, 1 thread, query tokenisation included, best of 3)")
     print(f"  raw bm25s        {raw_qps:9.1f} q/s")
     print(f"  rerankit BM25    {ours_qps:9.1f} q/s   overhead vs bm25s "
           f"{(raw_qps / ours_qps - 1) * 100:+.1f}%  (goal < 10%)")

@@ -111,7 +111,7 @@ def test_bad_input_is_named():
     with pytest.raises(InputFormatError, match="document 'b' has no text"):
         BM25().index([Document("a", "x y"), Document("b", "  ")])
     kept = BM25(on_empty="skip").index([Document("a", "x y"), Document("b", "  ")])
-    assert list(kept.doc_ids) == ["a"]
+    assert kept.doc_ids.to_pylist() == ["a"]
     retriever = BM25().index(InMemoryCorpus([Document("a", "wing flutter"),
                                              Document("b", "heat transfer")]))
     with pytest.raises(InputFormatError, match="query 'q2' has empty text"):

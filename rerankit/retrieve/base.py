@@ -48,15 +48,18 @@ def check_queries(queries: Queries) -> None:
     queries.check_not_empty()
 
 
-def top_k_run(query_ids: list[str], doc_ids: np.ndarray, indices: np.ndarray,
+def top_k_run(query_ids: list[str], doc_ids: pa.Array, indices: np.ndarray,
               scores: np.ndarray, name: str, keep_zero: bool = False) -> Run:
-    """A run from (n_queries, k) arrays of document positions and scores. Rows with score
-    <= 0 are dropped unless ``keep_zero``: for lexical models they match no query term and
-    their order is arbitrary."""
-    n, k = indices.shape
-    qid = np.repeat(np.asarray(query_ids, dtype=object), k)
-    keep = np.ones(n * k, dtype=bool) if keep_zero else scores.ravel() > 0
-    keep &= indices.ravel() >= 0
-    return Run(pa.array(qid[keep].tolist(), type=pa.string()),
-               pa.array(doc_ids[indices.ravel()[keep]].tolist(), type=pa.string()),
-               scores.ravel()[keep].astype(np.float64), name, verified_unique=True)
+    """A run from (n_queries, k) arrays of document positions and scores, built with Arrow
+    ``take`` (no Python loop over rows). Rows with score <= 0 are dropped unless
+    ``keep_zero``: for lexical models they match no query term and their order is
+    arbitrary. Negative positions (FAISS: fewer than k results) are dropped."""
+    k = indices.shape[1]
+    flat = indices.ravel()
+    keep = flat >= 0
+    if not keep_zero:
+        keep &= scores.ravel() > 0
+    rows = np.flatnonzero(keep)
+    qid = pa.array(query_ids, type=pa.string()).take(pa.array(rows // k))
+    docid = doc_ids.take(pa.array(flat[rows]))
+    return Run(qid, docid, scores.ravel()[rows].astype(np.float64), name, verified_unique=True)

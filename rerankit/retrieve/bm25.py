@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pyarrow as pa
 
 from rerankit.data.corpus import Corpus, Document
 from rerankit.data.queries import Queries
@@ -47,6 +48,7 @@ class BM25:
         stemmer: str | None = "english",
         stopwords: str | list[str] | None = "en",
         lowercase: bool = True,
+        backend: Literal["auto", "numpy", "numba"] = "auto",
         on_empty: Literal["error", "skip"] = "error",
         quiet: bool | None = None,
     ) -> None:
@@ -62,8 +64,11 @@ class BM25:
         self.engine, self.variant = engine, variant
         self.k1, self.b, self.delta = k1, b, delta
         self.stemmer_language, self.stopwords, self.lowercase = stemmer, stopwords, lowercase
+        if backend not in ("auto", "numpy", "numba"):
+            raise ValueError(f"backend must be auto, numpy or numba, got {backend!r}")
+        self.backend = backend
         self.on_empty, self.quiet = on_empty, quiet
-        self.doc_ids: np.ndarray | None = None
+        self.doc_ids: pa.Array | None = None
         self._model = None
         self._tokenizer = None
 
@@ -76,14 +81,14 @@ class BM25:
         return {"engine": self.engine, "variant": self.variant, "k1": self.k1, "b": self.b,
                 "delta": self.delta, "stemmer": self.stemmer_language,
                 "stopwords": self.stopwords, "lowercase": self.lowercase,
-                "on_empty": self.on_empty}
+                "backend": self.backend, "on_empty": self.on_empty}
 
     # ------------------------------------------------------------------ indexing
     def index(self, corpus: Corpus | Iterable[Document]) -> BM25:
         """Tokenise and index the documents (title + text); returns ``self``."""
         ids, texts = documents_to_index(corpus, getattr(corpus, "source", "corpus"),
                                         self.on_empty)
-        self.doc_ids = np.asarray(ids, dtype=object)
+        self.doc_ids = pa.array(ids, type=pa.string())
         self._tokenizer = self._new_tokenizer()
         show = progress_enabled(self.quiet)
         if self.engine == "bm25s":
@@ -92,7 +97,7 @@ class BM25:
             tokens = self._tokenizer.tokenize(texts, update_vocab=True, return_as="tuple",
                                               show_progress=show)
             self._model = bm25s.BM25(k1=self.k1, b=self.b, delta=self.delta,
-                                     method=self.variant)
+                                     method=self.variant, backend=self._bm25s_backend())
             self._model.index(tokens, show_progress=show)
         else:
             tokens = self._tokenizer.tokenize(texts, update_vocab=True, return_as="string",
@@ -100,6 +105,16 @@ class BM25:
             self._model = _rank_bm25_model(self.variant)(tokens, k1=self.k1, b=self.b,
                                                          **self._rank_bm25_extra())
         return self
+
+    def _bm25s_backend(self) -> str:
+        """numba (compiled top-k selection, ~2x faster) when installed, unless told otherwise."""
+        if self.backend != "auto":
+            return self.backend
+        try:
+            import numba  # noqa: F401
+        except ImportError:
+            return "numpy"
+        return "numba"
 
     def _new_tokenizer(self):
         from bm25s.tokenization import Tokenizer
@@ -153,7 +168,7 @@ class BM25:
             meta = {"format": INDEX_FORMAT, "params": self.params(),
                     "num_docs": len(self.doc_ids)}
             (tmp / "rerankit.json").write_text(json.dumps(meta, indent=2))
-            (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids.tolist()))
+            (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids.to_pylist()))
             self._tokenizer.save_vocab(save_dir=str(tmp))
             if self.engine == "bm25s":
                 self._model.save(str(tmp / "bm25s"), show_progress=False)
@@ -181,8 +196,8 @@ class BM25:
                                    f"supported by this rerankit (expects {INDEX_FORMAT}); "
                                    "rebuild the index")
         retriever = cls(**meta["params"], quiet=quiet)
-        retriever.doc_ids = np.asarray(json.loads((folder / "doc_ids.json").read_text()),
-                                       dtype=object)
+        retriever.doc_ids = pa.array(json.loads((folder / "doc_ids.json").read_text()),
+                                     type=pa.string())
         retriever._tokenizer = retriever._new_tokenizer()
         retriever._tokenizer.load_vocab(str(folder))
         if retriever.engine == "bm25s":
@@ -190,6 +205,7 @@ class BM25:
 
             retriever._model = bm25s.BM25.load(str(folder / "bm25s"), mmap=mmap,
                                                show_progress=False)
+            retriever._model.backend = retriever._bm25s_backend()
         else:
             with open(folder / "rank_bm25.pkl", "rb") as handle:
                 retriever._model = pickle.load(handle)  # a file this class wrote

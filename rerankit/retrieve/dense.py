@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pyarrow as pa
 
 from rerankit.data.atomic import atomic_write
 from rerankit.data.corpus import Corpus, Document
@@ -87,7 +88,7 @@ class Dense:
         self.nlist, self.nprobe, self.pq_m, self.pq_bits = nlist, nprobe, pq_m, pq_bits
         self.device, self.use_gpu, self.cache = device, use_gpu, cache
         self.on_empty, self.quiet = on_empty, quiet
-        self.doc_ids: np.ndarray | None = None
+        self.doc_ids: pa.Array | None = None
         self._encoder = None
         self._index = None
         self.dimension: int | None = None
@@ -170,7 +171,7 @@ class Dense:
         ids, texts = documents_to_index(corpus, getattr(corpus, "source", "corpus"),
                                         self.on_empty)
         vectors = self.encode_corpus(ids, texts)
-        self.doc_ids = np.asarray(ids, dtype=object)
+        self.doc_ids = pa.array(ids, type=pa.string())
         self.dimension = int(vectors.shape[1])
         self._index = self._build(vectors)
         return self
@@ -251,7 +252,7 @@ class Dense:
             meta = {"format": INDEX_FORMAT, "params": self.params(), "dimension": self.dimension,
                     "num_docs": len(self.doc_ids)}
             (tmp / "rerankit.json").write_text(json.dumps(meta, indent=2))
-            (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids.tolist()))
+            (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids.to_pylist()))
             if folder.exists():
                 shutil.rmtree(folder)
             os.replace(tmp, folder)
@@ -278,7 +279,8 @@ class Dense:
                 raise InputFormatError(folder, f"index was built with {key}={saved[key]!r}, "
                                        f"this retriever has {mine!r}")
         self.index_kind = saved["index"]
-        self.doc_ids = np.asarray(json.loads((folder / "doc_ids.json").read_text()), dtype=object)
+        self.doc_ids = pa.array(json.loads((folder / "doc_ids.json").read_text()),
+                                type=pa.string())
         self.dimension = int(meta["dimension"])
         self._index = self._maybe_gpu(_faiss().read_index(str(folder / "faiss.index")))
         if self._index.ntotal != len(self.doc_ids) or self._index.d != self.dimension:
