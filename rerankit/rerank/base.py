@@ -1,0 +1,121 @@
+"""One interface for every reranker, and what they all share.
+
+``rerank(queries, candidates, corpus, depth)`` takes a run (e.g. a retriever's top-k), keeps
+each query's top ``depth`` candidates in trec_eval order, scores them, and returns a run
+sorted by the new scores, keyed by document id (never by text, so duplicate texts cannot
+collide). The reranker's :attr:`stats` record model calls, tokens and time.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from rerankit.data.corpus import Corpus
+from rerankit.data.queries import Queries
+from rerankit.data.run import Run
+from rerankit.errors import InputFormatError
+
+
+@dataclass
+class RerankStats:
+    """Cost of the work done so far (accumulates across calls)."""
+
+    model_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    candidates: int = 0
+    seconds: float = 0.0
+    repairs: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CandidateList:
+    """One query's candidates, in the input run's ranked order."""
+
+    query_id: str
+    query: str
+    doc_ids: list[str]
+    texts: list[str]
+
+
+def candidate_lists(queries: Queries, candidates: Run, corpus: Corpus,
+                    depth: int | None) -> list[CandidateList]:
+    """Each query's top ``depth`` candidates with their texts; unknown query or document
+    ids and candidates without text are errors that name them."""
+    if depth is not None and depth < 1:
+        raise ValueError(f"depth must be >= 1, got {depth}")
+    ranked = candidates.top_k(depth) if depth else candidates.ranked()
+    lists: dict[str, CandidateList] = {}
+    for qid, docid in zip(ranked.qid.to_pylist(), ranked.docid.to_pylist(), strict=True):
+        if qid not in lists:
+            if qid not in queries:
+                raise InputFormatError(candidates.name, f"candidates for query '{qid}', which "
+                                       "is not among the queries given")
+            lists[qid] = CandidateList(qid, queries[qid], [], [])
+        if docid not in corpus:
+            raise InputFormatError(candidates.name, f"candidate document '{docid}' (query "
+                                   f"'{qid}') is not in the corpus")
+        text = corpus[docid].full_text
+        if not text.strip():
+            raise InputFormatError(candidates.name, f"candidate document '{docid}' (query "
+                                   f"'{qid}') has no text to rerank")
+        lists[qid].doc_ids.append(docid)
+        lists[qid].texts.append(text)
+    return list(lists.values())
+
+
+def scored_run(lists: list[CandidateList], scores: list[np.ndarray], name: str) -> Run:
+    """A run from per-list scores; NaN or infinite scores are errors naming the pair."""
+    for candidate, values in zip(lists, scores, strict=True):
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise InputFormatError(name, f"the model returned {values[bad[0]]} for query "
+                                   f"'{candidate.query_id}', document "
+                                   f"'{candidate.doc_ids[bad[0]]}'")
+    qids = [c.query_id for c in lists for _ in c.doc_ids]
+    docids = [d for c in lists for d in c.doc_ids]
+    values = np.concatenate(scores) if scores else np.zeros(0)
+    return Run(pa.array(qids, pa.string()), pa.array(docids, pa.string()),
+               values.astype(np.float64), name, verified_unique=False).ranked()
+
+
+class Reranker:
+    """Base class: subclasses implement :meth:`score` for one query's candidates."""
+
+    name = "reranker"
+
+    def __init__(self) -> None:
+        self.stats = RerankStats()
+
+    def rerank(self, queries: Queries, candidates: Run, corpus: Corpus,
+               depth: int | None = None) -> Run:
+        """Re-score each query's top ``depth`` candidates; a run sorted by the new scores."""
+        start = time.perf_counter()
+        lists = candidate_lists(queries, candidates, corpus, depth)
+        scores = self.score_lists(lists)
+        self.stats.candidates += sum(len(c.doc_ids) for c in lists)
+        self.stats.seconds += time.perf_counter() - start
+        return scored_run(lists, scores, self.name)
+
+    def score_lists(self, lists: list[CandidateList]) -> list[np.ndarray]:
+        """Scores for every list; the default scores them one list at a time."""
+        return [self.score(c) for c in lists]
+
+    def score(self, candidates: CandidateList) -> np.ndarray:
+        raise NotImplementedError
+
+
+def batches(items: list, size: int):
+    """Consecutive slices of at most ``size`` items."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def sigmoid(x: float) -> float:
+    """Numerically safe logistic function."""
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))

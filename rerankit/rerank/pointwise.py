@@ -1,0 +1,81 @@
+"""Pointwise rerankers: each (query, document) pair scored on its own, in batches across
+queries.
+
+* :class:`CrossEncoderReranker`: a sentence-transformers ``CrossEncoder`` (any model name or
+  folder), scores exactly as ``CrossEncoder.predict`` gives them.
+* :class:`BiEncoderReranker`: a dense encoder as a reranker (cosine of query and document
+  embeddings), for when a cross-encoder is too slow or unavailable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from rerankit.errors import InputFormatError, MissingDependencyError
+from rerankit.progress import progress_enabled
+from rerankit.rerank.base import CandidateList, Reranker
+
+
+class CrossEncoderReranker(Reranker):
+    """Scores with a cross-encoder, all pairs of all queries batched together."""
+
+    def __init__(self, model: str | Path, batch_size: int = 32, max_length: int | None = None,
+                 device: str | None = None, quiet: bool | None = None) -> None:
+        super().__init__()
+        try:
+            from sentence_transformers import CrossEncoder
+        except ImportError:
+            raise MissingDependencyError("sentence-transformers", "dense",
+                                         "The cross-encoder reranker") from None
+        path = Path(model)
+        if (path.is_absolute() or str(model).startswith(".")) and not path.is_dir():
+            raise InputFormatError(str(model), "model folder does not exist")
+        self.model_name = str(model)
+        self.name = f"cross-encoder-{path.name}"
+        self.batch_size, self.quiet = batch_size, quiet
+        self.model = CrossEncoder(self.model_name, max_length=max_length, device=device or "cpu")
+
+    def score_lists(self, lists: list[CandidateList]) -> list[np.ndarray]:
+        pairs = [(c.query, text) for c in lists for text in c.texts]
+        if not pairs:
+            return []
+        flat = np.asarray(self.model.predict(pairs, batch_size=self.batch_size,
+                                             show_progress_bar=progress_enabled(self.quiet),
+                                             convert_to_numpy=True), dtype=np.float64)
+        self.stats.model_calls += -(-len(pairs) // self.batch_size)
+        self.stats.tokens_in += _count_tokens(self.model.tokenizer, pairs)
+        bounds = np.cumsum([0] + [len(c.texts) for c in lists])
+        return [flat[bounds[i]:bounds[i + 1]] for i in range(len(lists))]
+
+
+class BiEncoderReranker(Reranker):
+    """Re-scores candidates by the cosine of query and document embeddings."""
+
+    def __init__(self, model: str | Path | None = None, batch_size: int = 32,
+                 query_prefix: str = "", passage_prefix: str = "",
+                 quiet: bool | None = None) -> None:
+        super().__init__()
+        from rerankit.retrieve.dense import Dense
+
+        self.encoder = Dense(model, batch_size=batch_size, query_prefix=query_prefix,
+                             passage_prefix=passage_prefix, normalize=True, quiet=quiet)
+        self.name = f"bi-encoder-{Path(self.encoder.model_name).name}"
+
+    def score_lists(self, lists: list[CandidateList]) -> list[np.ndarray]:
+        if not lists:
+            return []
+        queries = self.encoder.encode([c.query for c in lists], self.encoder.query_prefix)
+        texts = [t for c in lists for t in c.texts]
+        documents = self.encoder.encode(texts, self.encoder.passage_prefix)
+        batch = self.encoder.batch_size
+        self.stats.model_calls += -(-len(lists) // batch) + -(-len(texts) // batch)
+        bounds = np.cumsum([0] + [len(c.texts) for c in lists])
+        return [(documents[bounds[i]:bounds[i + 1]] @ queries[i]).astype(np.float64)
+                for i in range(len(lists))]
+
+
+def _count_tokens(tokenizer, pairs: list[tuple[str, str]]) -> int:
+    encoded = tokenizer([q for q, _ in pairs], [d for _, d in pairs], truncation=True)
+    return int(sum(len(ids) for ids in encoded["input_ids"]))

@@ -1,0 +1,109 @@
+"""Pointwise rerankers with real weights: a small randomly initialised BERT cross-encoder
+checked score for score against CrossEncoder.predict, and MiniLM bi-encoder re-scoring of
+real BM25 candidates on SciFact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rerankit import datasets, evaluate
+from rerankit.errors import InputFormatError
+from rerankit.retrieve.bm25 import BM25
+
+pytest.importorskip("sentence_transformers")
+
+
+@pytest.fixture(scope="module")
+def scifact_candidates():
+    ds = datasets.load("scifact")
+    queries = ds.judged_queries()
+    queries = queries.subset(list(queries.ids)[:30])
+    run = BM25(quiet=True).index(ds.corpus).retrieve(queries, k=20)
+    return ds, queries, run
+
+
+@pytest.fixture(scope="module")
+def tiny_cross_encoder(tmp_path_factory) -> Path:
+    """A 2-layer BERT with random weights and a one-logit head, saved like any HF model."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+
+    from rerankit.retrieve.dense import default_model
+
+    folder = tmp_path_factory.mktemp("tiny-cross-encoder")
+    tokenizer = BertTokenizerFast(vocab_file=str(Path(default_model()) / "vocab.txt"))
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64, num_labels=1,
+                        max_position_embeddings=512)
+    torch.manual_seed(0)
+    BertForSequenceClassification(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_cross_encoder_scores_equal_crossencoder_predict(tiny_cross_encoder, scifact_candidates):
+    from sentence_transformers import CrossEncoder
+
+    from rerankit.rerank.pointwise import CrossEncoderReranker
+
+    ds, queries, run = scifact_candidates
+    reranker = CrossEncoderReranker(tiny_cross_encoder, batch_size=16, quiet=True)
+    reranked = reranker.rerank(queries, run, ds.corpus, depth=10)
+    reference = CrossEncoder(str(tiny_cross_encoder), device="cpu")
+    top = run.top_k(10).to_dict()
+    got = reranked.to_dict()
+    for qid, docs in top.items():
+        pairs = [(queries[qid], ds.corpus[d].full_text) for d in docs]
+        expected = reference.predict(pairs, batch_size=16)
+        for doc, value in zip(docs, expected, strict=True):
+            assert got[qid][doc] == pytest.approx(float(value), abs=1e-6)
+    assert reranker.stats.candidates == len(reranked) == 300
+    assert reranker.stats.model_calls == 300 // 16 + 1 and reranker.stats.tokens_in > 0
+    for values in got.values():               # rows come sorted by the new scores
+        assert np.all(np.diff(list(values.values())) <= 0)
+
+
+def test_bi_encoder_rescoring_equals_cosine_and_keeps_quality(scifact_candidates):
+    from sentence_transformers import SentenceTransformer
+
+    from rerankit.rerank.pointwise import BiEncoderReranker
+    from rerankit.retrieve.dense import default_model
+
+    ds, queries, run = scifact_candidates
+    reranked = BiEncoderReranker(quiet=True).rerank(queries, run, ds.corpus, depth=20)
+    raw = SentenceTransformer(default_model(), device="cpu")
+    qid = queries.ids[0]
+    docs = list(run.to_dict()[qid])
+    q = raw.encode([queries[qid]], normalize_embeddings=True)[0]
+    d = raw.encode([ds.corpus[x].full_text for x in docs], normalize_embeddings=True)
+    for doc, value in zip(docs, d @ q, strict=True):
+        assert reranked.to_dict()[qid][doc] == pytest.approx(float(value), abs=1e-5)
+    before = evaluate(ds.qrels, run, ["ndcg_cut_10"])["ndcg_cut_10"]
+    after = evaluate(ds.qrels, reranked, ["ndcg_cut_10"])["ndcg_cut_10"]
+    assert after > 0.5 and abs(after - before) < 0.15
+
+
+def test_bad_candidates_and_models(tiny_cross_encoder, scifact_candidates, tmp_path):
+    import torch
+
+    from rerankit.data.queries import Queries
+    from rerankit.data.run import Run
+    from rerankit.rerank.pointwise import CrossEncoderReranker
+
+    ds, queries, run = scifact_candidates
+    reranker = CrossEncoderReranker(tiny_cross_encoder, quiet=True)
+    with pytest.raises(InputFormatError, match=r"'nope' .* is not in the corpus"):
+        reranker.rerank(queries, Run.from_dict({queries.ids[0]: {"nope": 1.0}}), ds.corpus)
+    with pytest.raises(InputFormatError, match="query 'q-missing'"):
+        reranker.rerank(Queries(("a",), ("x",)), Run.from_dict({"q-missing": {"4983": 1.0}}),
+                        ds.corpus)
+    with pytest.raises(InputFormatError, match="model folder does not exist"):
+        CrossEncoderReranker(tmp_path / "absent")
+    with torch.no_grad():                     # a real model whose head outputs NaN
+        for parameter in reranker.model.model.classifier.parameters():
+            parameter.fill_(float("nan"))
+    with pytest.raises(InputFormatError, match="the model returned nan for query"):
+        reranker.rerank(queries, run, ds.corpus, depth=2)
