@@ -89,3 +89,35 @@ def test_window_larger_than_the_list(llm, candidates):
     out = reranker.rerank(one, first, ds.corpus, depth=3)
     assert len(out) == 3 and reranker.stats.model_calls == 1
     assert np.all(np.diff(out.score) <= 0)
+
+
+def test_pairwise_both_orders_cancel_the_position_bias(llm, candidates):
+    from rerankit.rerank.llm import PairwiseReranker
+
+    ds, queries, run = candidates
+    qid = queries.ids[0]
+    docs = list(run.to_dict()[qid])[:4]
+    texts = [ds.corpus[d].full_text for d in docs]
+    reranker = PairwiseReranker(llm, max_words=40)
+    # the same passage against itself: one order alone shows the bias, both orders cancel it
+    same, raw = reranker.preferences(queries[qid], [texts[0], texts[0]], [(0, 1)])
+    assert abs(raw[0] - 0.5) > 0.01
+    assert same[(0, 1)] == pytest.approx(0.5, abs=1e-9)
+    prefs, raw = reranker.preferences(queries[qid], texts, [(0, 1), (1, 2), (2, 3)])
+    print(f"SmolLM2 P('A') over both orders: mean {raw.mean():.3f} (0.5 = no position bias)")
+    flipped, _ = reranker.preferences(queries[qid], texts[::-1], [(2, 3), (1, 2), (0, 1)])
+    for (i, j), p in prefs.items():            # the same pairs presented the other way round
+        assert flipped[(3 - j, 3 - i)] == pytest.approx(1 - p, abs=1e-6)
+
+
+def test_pairwise_reranking_with_a_sampling_budget(llm, candidates):
+    from rerankit.rerank.llm import PairwiseReranker
+
+    ds, queries, run = candidates
+    full = PairwiseReranker(llm, max_words=30)
+    sparse = PairwiseReranker(llm, sampling="random", budget=6, seed=1, aggregation="copeland",
+                              max_words=30)
+    a = full.rerank(queries, run, ds.corpus, depth=6)
+    b = sparse.rerank(queries, run, ds.corpus, depth=6)
+    assert full.comparisons == 3 * 2 * 15 and sparse.comparisons == 3 * 2 * 6
+    assert len(a) == len(b) == 18

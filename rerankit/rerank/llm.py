@@ -1,6 +1,6 @@
-"""LLM rerankers: pointwise yes/no relevance from next-token log-probabilities, and
-listwise permutation generation over sliding windows (RankGPT), with every parse repair
-counted in the reranker's stats."""
+"""LLM rerankers: pointwise yes/no relevance from next-token log-probabilities, listwise
+permutation generation over sliding windows (RankGPT) with every parse repair counted, and
+pairwise preferences in both presentation orders (PRP)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 
 from rerankit.llm.base import LLM
 from rerankit.rerank.base import CandidateList, Reranker
+from rerankit.rerank.pairs import aggregate, sample_pairs, symmetric_preference
 from rerankit.rerank.permutation import Repairs, parse_permutation, rerank_with_windows
 from rerankit.rerank.prompts import load_template
 
@@ -77,3 +78,51 @@ class ListwiseReranker(Reranker):
         scores = np.empty(len(order))
         scores[order] = -np.arange(len(order), dtype=np.float64)   # rank 1 scores highest
         return scores
+
+
+class PairwiseReranker(Reranker):
+    """PRP-style pairwise reranking (Qin et al. 2023). Every sampled pair is shown in both
+    orders; P(i above j) averages "A" in one order with "B" in the other, on one probability
+    scale (the two options' softmax), which cancels the model's preference for a position.
+    Pairs come from :func:`rerankit.rerank.pairs.sample_pairs` (budget, seed); scores from
+    :func:`rerankit.rerank.pairs.aggregate`."""
+
+    def __init__(self, llm: LLM, sampling: str = "all", budget: int | None = None,
+                 seed: int = 0, aggregation: str = "sum", window: int = 2, top: int = 3,
+                 template: str = "pairwise_prp", max_words: int = 100) -> None:
+        super().__init__()
+        self.llm, self.template = llm, load_template(template)
+        self.sampling, self.budget, self.seed = sampling, budget, seed
+        self.aggregation, self.window, self.top = aggregation, window, top
+        self.max_words = max_words
+        self.comparisons = 0
+        self.name = f"pairwise-{aggregation}-{llm.name}"
+
+    def preferences(self, query: str, texts: list[str], pairs: list[tuple[int, int]]
+                    ) -> tuple[dict[tuple[int, int], float], np.ndarray]:
+        """P(i above j) per pair, and the raw P("A") of every prompt (both orders)."""
+        prompts = []
+        for i, j in pairs:
+            for first, second in ((i, j), (j, i)):
+                prompts.append([{"role": "user", "content": self.template.format(
+                    query=query, passage_a=_truncate(texts[first], self.max_words),
+                    passage_b=_truncate(texts[second], self.max_words))}])
+        usage = self.llm.usage
+        before = (usage.calls, usage.tokens_in)
+        logprobs = self.llm.first_token_logprobs(prompts, ["A", "B"]) if prompts else \
+            np.zeros((0, 2))
+        self.stats.model_calls += usage.calls - before[0]
+        self.stats.tokens_in += usage.tokens_in - before[1]
+        p_a = 1.0 / (1.0 + np.exp(logprobs[:, 1] - logprobs[:, 0]))    # softmax over A, B
+        prefs = {pair: symmetric_preference(p_a[2 * k], p_a[2 * k + 1])
+                 for k, pair in enumerate(pairs)}
+        return prefs, p_a
+
+    def score(self, candidates: CandidateList) -> np.ndarray:
+        n = len(candidates.texts)
+        pairs = sample_pairs(n, self.sampling, self.budget, self.seed, self.window, self.top)
+        self.comparisons += 2 * len(pairs)
+        prefs, _ = self.preferences(candidates.query, candidates.texts, pairs)
+        scores = aggregate(n, prefs, self.aggregation)
+        # documents never compared keep their initial order below the compared ones
+        return scores - 1e-9 * np.arange(n)
