@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import platform
-import shutil
 import time
 from importlib import metadata
 from pathlib import Path
 
 from rerankit import datasets
 from rerankit.config import RetrieverConfig, RunConfig
-from rerankit.data.atomic import atomic_write
+from rerankit.data.atomic import atomic_folder, atomic_write
 from rerankit.data.loaders import Dataset, load_beir
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
@@ -74,19 +73,17 @@ def run_config(config: RunConfig, output: Path, force: bool = False) -> Evaluati
     run = run.rename(config.name)
     result = evaluate(data.qrels, run, config.measures)
     seconds = time.perf_counter() - started
-    staging = output.with_name(f".{output.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    run.write_trec(staging / "run.trec", tag=config.name)
-    with atomic_write(staging / "metrics.json") as handle:
-        json.dump({k: v for k, v in result.aggregate.items() if k != "runid"}, handle, indent=2)
-    with atomic_write(staging / "manifest.json") as handle:
-        json.dump({"config": config.model_dump(mode="json"), "config_digest": config.digest(),
-                   "dataset": data.name, "queries": result.num_queries, "seconds": seconds,
-                   "python": platform.python_version(), "packages": _versions()}, handle,
-                  indent=2)
-    shutil.rmtree(output, ignore_errors=True)
-    staging.rename(output)
+    with atomic_folder(output) as staging:
+        run.write_trec(staging / "run.trec", tag=config.name)
+        with atomic_write(staging / "metrics.json") as handle:
+            json.dump({k: v for k, v in result.aggregate.items() if k != "runid"}, handle,
+                      indent=2)
+        with atomic_write(staging / "manifest.json") as handle:
+            json.dump({"config": config.model_dump(mode="json"),
+                       "config_digest": config.digest(), "dataset": data.name,
+                       "queries": result.num_queries, "seconds": seconds,
+                       "python": platform.python_version(), "packages": _versions()}, handle,
+                      indent=2)
     return result
 
 

@@ -59,10 +59,6 @@ class Corpus:
         for docid in self.ids:
             yield self[docid]
 
-    def get_many(self, docids: Iterable[str]) -> list[Document]:
-        """Documents for the given ids, in that order; unknown ids raise KeyError."""
-        return [self[d] for d in docids]
-
     def _unknown(self, docid: str) -> KeyError:
         return KeyError(f"unknown document id '{docid}' in {self.source}")
 

@@ -8,7 +8,6 @@ collide). The reranker's :attr:`stats` record model calls, tokens and time.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 
@@ -108,14 +107,3 @@ class Reranker:
 
     def score(self, candidates: CandidateList) -> np.ndarray:
         raise NotImplementedError
-
-
-def batches(items: list, size: int):
-    """Consecutive slices of at most ``size`` items."""
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
-def sigmoid(x: float) -> float:
-    """Numerically safe logistic function."""
-    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))

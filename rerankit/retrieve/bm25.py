@@ -12,10 +12,7 @@ optional stopwords and PyStemmer stemming), so their differences are the formula
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -23,6 +20,7 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
+from rerankit.data.atomic import atomic_folder
 from rerankit.data.corpus import Corpus, Document
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
@@ -161,10 +159,7 @@ class BM25:
         """Write the index to ``folder`` atomically (built in a sibling temp folder)."""
         if self._model is None or self.doc_ids is None:
             raise RuntimeError("nothing to save: index() first")
-        folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-        try:
+        with atomic_folder(folder) as tmp:
             meta = {"format": INDEX_FORMAT, "params": self.params(),
                     "num_docs": len(self.doc_ids)}
             (tmp / "rerankit.json").write_text(json.dumps(meta, indent=2))
@@ -175,13 +170,7 @@ class BM25:
             else:
                 with open(tmp / "rank_bm25.pkl", "wb") as handle:
                     pickle.dump(self._model, handle)
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(tmp, folder)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return folder
+        return Path(folder)
 
     @classmethod
     def load(cls, folder: str | Path, mmap: bool = True, quiet: bool | None = None) -> BM25:

@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -25,7 +23,7 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from rerankit.data.atomic import atomic_write
+from rerankit.data.atomic import atomic_folder, atomic_write
 from rerankit.data.corpus import Corpus, Document
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
@@ -241,10 +239,7 @@ class Dense:
         if self._index is None or self.doc_ids is None:
             raise RuntimeError("nothing to save: index() first")
         faiss = _faiss()
-        folder = Path(folder)
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-        try:
+        with atomic_folder(folder) as tmp:
             index = self._index
             if hasattr(faiss, "index_gpu_to_cpu") and "Gpu" in type(index).__name__:
                 index = faiss.index_gpu_to_cpu(index)
@@ -253,13 +248,7 @@ class Dense:
                     "num_docs": len(self.doc_ids)}
             (tmp / "rerankit.json").write_text(json.dumps(meta, indent=2))
             (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids.to_pylist()))
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(tmp, folder)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return folder
+        return Path(folder)
 
     def load(self, folder: str | Path) -> Dense:
         """Load an index saved by :meth:`save` into this retriever, refusing one built with
