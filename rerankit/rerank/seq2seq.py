@@ -1,0 +1,113 @@
+"""monoT5 / duoT5 (Nogueira et al. 2020; Pradeep et al. 2021): relevance from the logits
+of the words "true" and "false" at the first decoder step of an AutoModelForSeq2SeqLM.
+
+* :class:`MonoT5Reranker`: ``Query: q Document: d Relevant:`` -> P(true) over {true, false}
+  (reported as the log-odds, on one scale for all documents).
+* :class:`DuoT5Reranker`: ``Query: q Document0: a Document1: b Relevant:`` -> P(a above b);
+  every pair is scored in both orders and combined like the LLM pairwise reranker, then
+  aggregated (sum, Copeland, Bradley-Terry) over the sampled pairs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from rerankit.errors import InputFormatError, MissingDependencyError
+from rerankit.rerank.base import CandidateList, Reranker
+from rerankit.rerank.pairs import aggregate, sample_pairs, symmetric_preference
+
+MONO = "Query: {query} Document: {document} Relevant:"
+DUO = "Query: {query} Document0: {a} Document1: {b} Relevant:"
+
+
+class _T5Scorer:
+    """Batched first-decoder-step log-odds of "true" over "false"."""
+
+    def __init__(self, model: str | Path, batch_size: int, max_length: int, device: str,
+                 true_word: str = "true", false_word: str = "false") -> None:
+        try:
+            from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+        except ImportError:
+            raise MissingDependencyError("transformers", "llm", "monoT5/duoT5") from None
+        path = Path(model)
+        if (path.is_absolute() or str(model).startswith(".")) and not path.is_dir():
+            raise InputFormatError(str(model), "model folder does not exist")
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model))
+        self.model = AutoModelForSeq2SeqLM.from_pretrained(str(model)).to(device).eval()
+        self.ids = [self.tokenizer.encode(w, add_special_tokens=False)[0]
+                    for w in (true_word, false_word)]
+        self.batch_size, self.max_length, self.device = batch_size, max_length, device
+        self.calls = self.tokens = 0
+
+    def log_odds(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        out = []
+        start_id = self.model.config.decoder_start_token_id
+        for start in range(0, len(texts), self.batch_size):
+            batch = self.tokenizer(texts[start:start + self.batch_size], padding=True,
+                                   truncation=True, max_length=self.max_length,
+                                   return_tensors="pt").to(self.device)
+            decoder = torch.full((batch["input_ids"].shape[0], 1), start_id,
+                                 device=self.device)
+            with torch.no_grad():
+                logits = self.model(**batch, decoder_input_ids=decoder).logits[:, 0, :].float()
+            pair = torch.log_softmax(logits[:, self.ids], dim=-1)
+            out.append((pair[:, 0] - pair[:, 1]).cpu().numpy())
+            self.calls += 1
+            self.tokens += int(batch["attention_mask"].sum())
+        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+
+
+class MonoT5Reranker(Reranker):
+    """Pointwise seq2seq relevance (monoT5)."""
+
+    def __init__(self, model: str | Path, batch_size: int = 16, max_length: int = 512,
+                 device: str = "cpu", template: str = MONO) -> None:
+        super().__init__()
+        self.scorer = _T5Scorer(model, batch_size, max_length, device)
+        self.template = template
+        self.name = f"monot5-{Path(str(model)).name}"
+
+    def score_lists(self, lists: list[CandidateList]) -> list[np.ndarray]:
+        texts = [self.template.format(query=c.query, document=t) for c in lists for t in c.texts]
+        calls, tokens = self.scorer.calls, self.scorer.tokens
+        flat = self.scorer.log_odds(texts)
+        self.stats.model_calls += self.scorer.calls - calls
+        self.stats.tokens_in += self.scorer.tokens - tokens
+        bounds = np.cumsum([0] + [len(c.texts) for c in lists])
+        return [flat[bounds[i]:bounds[i + 1]] for i in range(len(lists))]
+
+
+class DuoT5Reranker(Reranker):
+    """Pairwise seq2seq preferences (duoT5), both orders, sampled pairs, aggregated."""
+
+    def __init__(self, model: str | Path, sampling: str = "all", budget: int | None = None,
+                 seed: int = 0, aggregation: str = "sum", batch_size: int = 16,
+                 max_length: int = 512, device: str = "cpu", template: str = DUO) -> None:
+        super().__init__()
+        self.scorer = _T5Scorer(model, batch_size, max_length, device)
+        self.template = template
+        self.sampling, self.budget, self.seed, self.aggregation = sampling, budget, seed, \
+            aggregation
+        self.name = f"duot5-{aggregation}-{Path(str(model)).name}"
+
+    def preferences(self, query: str, texts: list[str], pairs: list[tuple[int, int]]
+                    ) -> dict[tuple[int, int], float]:
+        """P(i above j) for each pair, from both presentation orders."""
+        prompts = [self.template.format(query=query, a=texts[x], b=texts[y])
+                   for i, j in pairs for x, y in ((i, j), (j, i))]
+        calls, tokens = self.scorer.calls, self.scorer.tokens
+        p_first = 1.0 / (1.0 + np.exp(-self.scorer.log_odds(prompts)))
+        self.stats.model_calls += self.scorer.calls - calls
+        self.stats.tokens_in += self.scorer.tokens - tokens
+        return {pair: symmetric_preference(p_first[2 * k], p_first[2 * k + 1])
+                for k, pair in enumerate(pairs)}
+
+    def score(self, candidates: CandidateList) -> np.ndarray:
+        n = len(candidates.texts)
+        pairs = sample_pairs(n, self.sampling, self.budget, self.seed)
+        prefs = self.preferences(candidates.query, candidates.texts, pairs)
+        return aggregate(n, prefs, self.aggregation) - 1e-9 * np.arange(n)
