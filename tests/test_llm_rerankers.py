@@ -121,3 +121,25 @@ def test_pairwise_reranking_with_a_sampling_budget(llm, candidates):
     b = sparse.rerank(queries, run, ds.corpus, depth=6)
     assert full.comparisons == 3 * 2 * 15 and sparse.comparisons == 3 * 2 * 6
     assert len(a) == len(b) == 18
+
+
+def test_first_token_listwise_orders_by_the_models_logits(llm, candidates):
+    import torch
+
+    from rerankit.rerank.llm import LETTERS, FirstTokenListwiseReranker
+
+    ds, queries, run = candidates
+    qid = queries.ids[0]
+    one = queries.subset([qid])
+    first = run.take(np.flatnonzero(np.asarray(run.qid.to_pylist()) == qid))
+    reranker = FirstTokenListwiseReranker(llm, window=8, max_words=25)
+    out = list(reranker.rerank(one, first, ds.corpus).to_dict()[qid])
+    docs = list(first.to_dict()[qid])
+    prompt = reranker.window_prompt(queries[qid], [ds.corpus[d].full_text for d in docs])
+    text = llm.tokenizer.apply_chat_template(prompt, add_generation_prompt=True, tokenize=False)
+    ids = llm.tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    with torch.no_grad():
+        logits = llm.model(**ids).logits[0, -1].float()
+    letter_ids = [llm.tokenizer.encode(c, add_special_tokens=False)[0] for c in LETTERS[:8]]
+    expected = [docs[i] for i in np.argsort(-logits[letter_ids].numpy(), kind="stable")]
+    assert out == expected and reranker.stats.model_calls == 1

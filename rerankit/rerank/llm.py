@@ -126,3 +126,43 @@ class PairwiseReranker(Reranker):
         scores = aggregate(n, prefs, self.aggregation)
         # documents never compared keep their initial order below the compared ones
         return scores - 1e-9 * np.arange(n)
+
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+class FirstTokenListwiseReranker(Reranker):
+    """FIRST-style listwise reranking (Reddy et al. 2024): one forward pass per window; the
+    window is ordered by the log-probability of each passage's identifier as the first
+    answer token, so nothing has to be generated or parsed. Windows of at most 26."""
+
+    def __init__(self, llm: LLM, window: int = 20, step: int = 10, passes: int = 1,
+                 template: str = "listwise_first", max_words: int = 100) -> None:
+        super().__init__()
+        if not 1 <= window <= len(LETTERS):
+            raise ValueError(f"window must be between 1 and {len(LETTERS)}, got {window}")
+        self.llm, self.template = llm, load_template(template)
+        self.window, self.step, self.passes, self.max_words = window, step, passes, max_words
+        self.name = f"first-{llm.name}"
+
+    def window_prompt(self, query: str, texts: list[str]) -> list[dict[str, str]]:
+        passages = "\n".join(f"{LETTERS[k]}. {_truncate(t, self.max_words)}"
+                             for k, t in enumerate(texts))
+        return [{"role": "user", "content": self.template.format(num=len(texts), query=query,
+                                                                 passages=passages)}]
+
+    def score(self, candidates: CandidateList) -> np.ndarray:
+        def permute(chunk: list[int]) -> list[int]:
+            prompt = self.window_prompt(candidates.query, [candidates.texts[i] for i in chunk])
+            usage = self.llm.usage
+            before = (usage.calls, usage.tokens_in)
+            (logprobs,) = self.llm.first_token_logprobs([prompt], list(LETTERS[:len(chunk)]))
+            self.stats.model_calls += usage.calls - before[0]
+            self.stats.tokens_in += usage.tokens_in - before[1]
+            return list(np.argsort(-logprobs, kind="stable"))
+
+        order = rerank_with_windows(list(range(len(candidates.texts))), permute,
+                                    self.window, self.step, self.passes)
+        scores = np.empty(len(order))
+        scores[order] = -np.arange(len(order), dtype=np.float64)
+        return scores
