@@ -93,3 +93,22 @@ def test_bradley_terry_is_the_maximum_likelihood():
 
     best = optimize.minimize(negative_log_likelihood, np.zeros(4), method="BFGS").x
     np.testing.assert_allclose(ours, best, atol=1e-4)
+
+
+@pytest.mark.parametrize("sort", ["sliding", "heap"])
+def test_prp_sorting_finds_the_true_top_k(sort):
+    from rerankit.rerank.pairs import heap_top_k, sliding_top_k
+
+    relevance = np.random.default_rng(5).permutation(30)
+    calls = []
+
+    def prefer(a, b):
+        calls.append((a, b))
+        return 1.0 if relevance[a] > relevance[b] else 0.0
+
+    algorithm = sliding_top_k if sort == "sliding" else heap_top_k
+    order = algorithm(30, prefer, 5)
+    assert list(order[:5]) == list(np.argsort(-relevance)[:5])
+    assert sorted(order) == list(range(30))
+    budget = 5 * 29 if sort == "sliding" else 30 * 2 + 5 * 2 * 5   # bubble passes / heap
+    assert len(calls) <= budget

@@ -143,3 +143,15 @@ def test_first_token_listwise_orders_by_the_models_logits(llm, candidates):
     letter_ids = [llm.tokenizer.encode(c, add_special_tokens=False)[0] for c in LETTERS[:8]]
     expected = [docs[i] for i in np.argsort(-logits[letter_ids].numpy(), kind="stable")]
     assert out == expected and reranker.stats.model_calls == 1
+
+
+@pytest.mark.parametrize("strategy", ["sliding", "heap"])
+def test_pairwise_sorting_strategies(llm, candidates, strategy):
+    from rerankit.rerank.llm import PairwiseReranker
+
+    ds, queries, run = candidates
+    reranker = PairwiseReranker(llm, strategy=strategy, top_k=2, max_words=25)
+    out = reranker.rerank(queries, run, ds.corpus, depth=5)
+    assert {q: set(d) for q, d in out.to_dict().items()} == \
+        {q: set(d) for q, d in run.top_k(5).to_dict().items()}
+    assert 0 < reranker.comparisons <= 3 * 2 * 10      # never more than all pairs, twice

@@ -8,7 +8,13 @@ import numpy as np
 
 from rerankit.llm.base import LLM
 from rerankit.rerank.base import CandidateList, Reranker
-from rerankit.rerank.pairs import aggregate, sample_pairs, symmetric_preference
+from rerankit.rerank.pairs import (
+    aggregate,
+    heap_top_k,
+    sample_pairs,
+    sliding_top_k,
+    symmetric_preference,
+)
 from rerankit.rerank.permutation import Repairs, parse_permutation, rerank_with_windows
 from rerankit.rerank.prompts import load_template
 
@@ -89,8 +95,12 @@ class PairwiseReranker(Reranker):
 
     def __init__(self, llm: LLM, sampling: str = "all", budget: int | None = None,
                  seed: int = 0, aggregation: str = "sum", window: int = 2, top: int = 3,
-                 template: str = "pairwise_prp", max_words: int = 100) -> None:
+                 template: str = "pairwise_prp", max_words: int = 100,
+                 strategy: str = "aggregate", top_k: int = 10) -> None:
         super().__init__()
+        if strategy not in ("aggregate", "sliding", "heap"):
+            raise ValueError(f"strategy must be aggregate, sliding or heap, got {strategy!r}")
+        self.strategy, self.top_k = strategy, top_k
         self.llm, self.template = llm, load_template(template)
         self.sampling, self.budget, self.seed = sampling, budget, seed
         self.aggregation, self.window, self.top = aggregation, window, top
@@ -120,6 +130,22 @@ class PairwiseReranker(Reranker):
 
     def score(self, candidates: CandidateList) -> np.ndarray:
         n = len(candidates.texts)
+        if self.strategy != "aggregate":
+            memo: dict[tuple[int, int], float] = {}
+
+            def prefer(a: int, b: int) -> float:
+                key = (min(a, b), max(a, b))
+                if key not in memo:
+                    self.comparisons += 2
+                    memo[key] = self.preferences(candidates.query, candidates.texts,
+                                                 [key])[0][key]
+                return memo[key] if a == key[0] else 1.0 - memo[key]
+
+            sort = sliding_top_k if self.strategy == "sliding" else heap_top_k
+            order = sort(n, prefer, self.top_k)
+            scores = np.empty(n)
+            scores[order] = -np.arange(n, dtype=np.float64)
+            return scores
         pairs = sample_pairs(n, self.sampling, self.budget, self.seed, self.window, self.top)
         self.comparisons += 2 * len(pairs)
         prefs, _ = self.preferences(candidates.query, candidates.texts, pairs)

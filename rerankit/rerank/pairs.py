@@ -80,3 +80,47 @@ def aggregate(n: int, preferences: dict[tuple[int, int], float],
         denominator = pair_terms.sum(axis=1) + 1.0 / (strength + 1.0)
         strength = won / denominator
     return np.log(strength)
+
+
+def sliding_top_k(n: int, prefer, k: int) -> list[int]:
+    """PRP-Sliding-k (Qin et al. 2023): ``k`` bubble passes from the bottom of the initial
+    order; ``prefer(a, b)`` is P(a above b). Returns the new order (top k settled)."""
+    order = list(range(n))
+    for settled in range(min(k, n)):
+        for i in range(n - 2, settled - 1, -1):
+            if prefer(order[i + 1], order[i]) > 0.5:
+                order[i], order[i + 1] = order[i + 1], order[i]
+    return order
+
+
+def heap_top_k(n: int, prefer, k: int) -> list[int]:
+    """PRP-Heapsort: a max-heap under ``prefer`` (P(a above b) > 0.5 means a first); the
+    first ``k`` pops form the top, the rest keep their initial order after them."""
+    heap = list(range(n))
+
+    def above(a: int, b: int) -> bool:
+        return prefer(a, b) > 0.5
+
+    def sift_down(start: int, end: int) -> None:
+        root = start
+        while 2 * root + 1 < end:
+            child = 2 * root + 1
+            if child + 1 < end and above(heap[child + 1], heap[child]):
+                child += 1
+            if above(heap[child], heap[root]):
+                heap[root], heap[child] = heap[child], heap[root]
+                root = child
+            else:
+                return
+
+    for start in range(n // 2 - 1, -1, -1):
+        sift_down(start, n)
+    top: list[int] = []
+    end = n
+    while end > 0 and len(top) < k:
+        top.append(heap[0])
+        end -= 1
+        heap[0] = heap[end]
+        sift_down(0, end)
+    chosen = set(top)
+    return top + [i for i in range(n) if i not in chosen]
