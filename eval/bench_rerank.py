@@ -1,0 +1,159 @@
+"""Reranking on SciFact (bundled): effectiveness, model calls, wall time, and the
+reranker's overhead over the raw model time, all from one run.
+
+1. Bi-encoder re-scoring (offline all-MiniLM-L6-v2) of BM25's top ``--bi-depth`` for every
+   test query; raw model time = SentenceTransformer.encode of the same texts.
+2. Qwen2.5-Coder-1.5B-Instruct (llama.cpp, CPU) on a seeded subset of queries: pointwise
+   yes/no and listwise (RankGPT, one window); raw model time = time inside the model calls.
+3. The pairwise budget curve (Qwen, PRP both orders): all pairs vs sampled pairs, nDCG@10
+   gain over BM25 and comparisons.
+
+Run: ``python eval/bench_rerank.py`` (defaults fit about 25 minutes of 2 CPU cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from offline_models import qwen
+
+from rerankit import datasets, evaluate
+from rerankit.rerank.llm import ListwiseReranker, PairwiseReranker, YesNoReranker
+from rerankit.rerank.pointwise import BiEncoderReranker
+from rerankit.retrieve.bm25 import BM25
+
+
+class TimedLLM:
+    """Delegates to an LLM and adds up the seconds spent inside it."""
+
+    def __init__(self, llm) -> None:
+        self.llm, self.seconds = llm, 0.0
+        self.name, self.usage = llm.name, llm.usage
+
+    def generate(self, prompts, max_new_tokens):
+        start = time.perf_counter()
+        try:
+            return self.llm.generate(prompts, max_new_tokens)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+    def first_token_logprobs(self, prompts, options):
+        start = time.perf_counter()
+        try:
+            return self.llm.first_token_logprobs(prompts, options)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+def ndcg(qrels, run) -> float:
+    return evaluate(qrels, run, ["ndcg_cut_10"])["ndcg_cut_10"]
+
+
+def timed_rerank(reranker, queries, candidates, corpus, depth):
+    start = time.perf_counter()
+    out = reranker.rerank(queries, candidates, corpus, depth=depth)
+    return out, time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bi-depth", type=int, default=20)
+    parser.add_argument("--llm-queries", type=int, default=25)
+    parser.add_argument("--llm-depth", type=int, default=10)
+    parser.add_argument("--pair-queries", type=int, default=8)
+    parser.add_argument("--pair-depth", type=int, default=6)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--results", type=Path,
+                        default=Path(__file__).parent / "results" / "rerank.json")
+    args = parser.parse_args()
+    results: dict = {}
+    data = datasets.load("scifact")
+    queries = data.judged_queries()
+    bm25 = BM25(quiet=True).index(data.corpus).retrieve(queries, k=100)
+
+    # 1. bi-encoder on every query
+    from sentence_transformers import SentenceTransformer
+
+    from rerankit.retrieve.dense import default_model
+
+    reranker = BiEncoderReranker(quiet=True)
+    reranker.encoder.encoder  # load the model before timing  # noqa: B018
+    out, wall = timed_rerank(reranker, queries, bm25, data.corpus, args.bi_depth)
+    top = bm25.top_k(args.bi_depth)
+    texts = [data.corpus[d].full_text for d in top.docid.to_pylist()]
+    raw = SentenceTransformer(default_model(), device="cpu")
+    start = time.perf_counter()
+    raw.encode(list(queries.texts), batch_size=32, normalize_embeddings=True)
+    raw.encode(texts, batch_size=32, normalize_embeddings=True)
+    raw_seconds = time.perf_counter() - start
+    results["bi-encoder"] = {"queries": len(queries), "depth": args.bi_depth,
+                             "ndcg_before": ndcg(data.qrels, top), "ndcg_after": ndcg(
+                                 data.qrels, out), "model_calls": reranker.stats.model_calls,
+                             "seconds": wall, "raw_model_seconds": raw_seconds}
+    print("bi-encoder", json.dumps(results["bi-encoder"]), flush=True)
+
+    # 2. Qwen pointwise and listwise on a seeded subset
+    from rerankit.llm.llamacpp import LlamaCppLLM
+
+    rng = np.random.default_rng(args.seed)
+    subset = queries.subset(sorted(rng.choice(list(queries.ids), args.llm_queries,
+                                              replace=False).tolist(), key=int))
+    candidates = bm25.take(np.flatnonzero(np.isin(np.asarray(bm25.qid.to_pylist()),
+                                                  list(subset.ids))))
+    base = candidates.top_k(args.llm_depth)
+    llm = TimedLLM(LlamaCppLLM(qwen(), n_ctx=8192))
+    for name, make in (("qwen-yes-no", lambda: YesNoReranker(llm, max_words=120)),
+                       ("qwen-listwise", lambda: ListwiseReranker(
+                           llm, window=args.llm_depth, step=args.llm_depth, max_words=60,
+                           max_new_tokens=6 * args.llm_depth)),
+                       ):
+        llm.seconds = 0.0
+        reranker = make()
+        out, wall = timed_rerank(reranker, subset, candidates, data.corpus, args.llm_depth)
+        results[name] = {"queries": len(subset), "depth": args.llm_depth,
+                         "ndcg_before": ndcg(data.qrels, base),
+                         "ndcg_after": ndcg(data.qrels, out),
+                         "model_calls": reranker.stats.model_calls,
+                         "tokens_in": reranker.stats.tokens_in,
+                         "tokens_out": reranker.stats.tokens_out,
+                         "repairs": reranker.stats.repairs, "seconds": wall,
+                         "raw_model_seconds": llm.seconds,
+                         "overhead": (wall - llm.seconds) / llm.seconds}
+        print(name, json.dumps(results[name]), flush=True)
+
+    # 3. pairwise budget curve
+    pair_subset = subset.subset(list(subset.ids)[:args.pair_queries])
+    pair_base = candidates.take(np.flatnonzero(np.isin(np.asarray(candidates.qid.to_pylist()),
+                                                       list(pair_subset.ids))))
+    before = ndcg(data.qrels, pair_base.top_k(args.pair_depth))
+    n_pairs = args.pair_depth * (args.pair_depth - 1) // 2
+    curve = []
+    for label, kwargs in (("all pairs", {}),
+                          ("random 1/3", {"sampling": "random", "budget": max(1, n_pairs // 3)}),
+                          ("neighbours", {"sampling": "neighbours", "window": 1}),
+                          ("top-2 vs rest", {"sampling": "top_vs_rest", "top": 2})):
+        reranker = PairwiseReranker(llm, seed=args.seed, max_words=80, **kwargs)
+        out, wall = timed_rerank(reranker, pair_subset, pair_base, data.corpus, args.pair_depth)
+        curve.append({"pairs": label, "comparisons": reranker.comparisons,
+                      "ndcg_before": before, "ndcg_after": ndcg(data.qrels, out),
+                      "seconds": wall})
+        print("pairwise", json.dumps(curve[-1]), flush=True)
+    full_gain = curve[0]["ndcg_after"] - before
+    for point in curve:
+        point["gain_kept"] = (point["ndcg_after"] - before) / full_gain if full_gain else None
+    results["pairwise-budget"] = curve
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
