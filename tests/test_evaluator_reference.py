@@ -171,3 +171,44 @@ def test_duplicates_built_in_memory_are_refused():
     twice = Qrels.from_arrays(["q", "q"], ["a", "a"], [1, 0])
     with pytest.raises(InputFormatError, match="duplicate judgements"):
         evaluate(twice, Run.from_dict({"q": {"a": 1.0}}), ["map"])
+
+
+def test_string_keys_do_not_depend_on_the_other_strings():
+    import pyarrow as pa
+
+    from rerankit.data.hashing import pair_keys, string_keys
+
+    short = pa.array(["d1", "abcdefgh", ""])
+    long = pa.array(["d1", "abcdefgh", "", "a-much-longer-document-identifier-than-8-bytes"])
+    assert (string_keys(short) == string_keys(long)[:3]).all()
+    codes = np.zeros(3, dtype=np.int32)
+    assert (pair_keys((codes, pa.array(["q"])), short) ==
+            pair_keys((np.zeros(4, dtype=np.int32), pa.array(["q"])), long)[:3]).all()
+
+
+def test_subset_of_a_run_with_short_ids_against_long_id_qrels():
+    """Regression: a run whose ids are all short, judged by qrels holding longer ids."""
+    qrels = Qrels.from_dict({"q1": {"7": 1, "doc-with-a-long-identifier": 1}, "q2": {"8": 1}})
+    run = Run.from_dict({"q1": {"7": 2.0, "3": 1.0}, "q2": {"8": 1.0}})
+    ours = evaluate(qrels, run, ["P_1", "recall_2"]).per_query
+    ref = pytrec_eval.RelevanceEvaluator(qrels.to_dict(), {"P.1", "recall.2"}).evaluate(
+        run.to_dict())
+    assert ours["q1"]["P_1"] == ref["q1"]["P_1"] == 1.0
+    assert ours["q2"]["recall_2"] == ref["q2"]["recall_2"] == 1.0
+
+
+def test_subset_of_a_real_scifact_run_matches_pytrec_eval():
+    from rerankit import datasets
+    from rerankit.retrieve.bm25 import BM25
+
+    data = datasets.load("scifact")
+    queries = data.judged_queries()
+    run = BM25(quiet=True).index(data.corpus).retrieve(queries, k=20)
+    subset = run.take(np.arange(0, len(run), 7))   # a sparse sample of rows
+    ours = evaluate(data.qrels, subset, ["ndcg_cut_10", "map"]).per_query
+    ref = pytrec_eval.RelevanceEvaluator(data.qrels.to_dict(), {"ndcg_cut.10", "map"}
+                                         ).evaluate(subset.to_dict())
+    assert ours.keys() == ref.keys()
+    for qid in ref:
+        assert ours[qid]["ndcg_cut_10"] == ref[qid]["ndcg_cut_10"]
+        assert ours[qid]["map"] == ref[qid]["map"]

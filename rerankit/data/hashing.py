@@ -41,10 +41,14 @@ def _chunk_keys(values: pa.Array) -> np.ndarray:
     words = np.ndarray(shape=(padded.size - 7,), dtype="<u8", buffer=padded, strides=(1,))
     keys = lengths.astype(np.uint64) * _MIX_A
     for word in range(int((lengths.max() + 7) // 8)):
-        remaining = np.clip(lengths - 8 * word, 0, 8)
-        chunk = words[np.minimum(starts + 8 * word, padded.size - 8)] & _BYTE_MASKS[remaining]
-        keys = (keys ^ chunk) * _MIX_B
-        keys ^= keys >> _SHIFT
+        remaining = lengths - 8 * word
+        chunk = words[np.minimum(starts + 8 * word, padded.size - 8)] & \
+            _BYTE_MASKS[np.clip(remaining, 0, 8)]
+        mixed = (keys ^ chunk) * _MIX_B
+        mixed ^= mixed >> _SHIFT
+        # a string is mixed once per 8-byte word it has, whatever else is in the array,
+        # so equal strings get equal keys in any two arrays (run vs qrels)
+        keys = np.where(remaining > 0, mixed, keys)
     return keys
 
 
