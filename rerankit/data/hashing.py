@@ -48,7 +48,11 @@ def _chunk_keys(values: pa.Array) -> np.ndarray:
         mixed ^= mixed >> _SHIFT
         # a string is mixed once per 8-byte word it has, whatever else is in the array,
         # so equal strings get equal keys in any two arrays (run vs qrels)
-        keys = np.where(remaining > 0, mixed, keys)
+        active = remaining > 0
+        if active.all():
+            keys = mixed
+        else:
+            np.copyto(keys, mixed, where=active)
     return keys
 
 
