@@ -125,12 +125,10 @@ def _trec_positions(codes: np.ndarray, score: np.ndarray, docid: pa.Array,
     bits = score.astype(np.float32)
     bits += np.float32(0.0)                                  # -0.0 ties with 0.0, as in C
     bits = bits.view(np.uint32)
-    negative = bits >= np.uint32(0x80000000)
-    np.invert(bits, out=bits, where=~negative)              # positives: ~bits, top bit 0
-    bits &= np.where(negative, np.uint32(0xFFFFFFFF), np.uint32(0x7FFFFFFF))
+    descending = np.where(bits >> 31, bits, ~bits & np.uint32(0x7FFFFFFF))
     key = codes.astype(np.uint64)
     key <<= np.uint64(32)
-    key |= bits
+    key |= descending
     if key.size > 1 and not np.all(key[1:] >= key[:-1]):
         order = np.argsort(key, kind="stable")
         _break_ties(key[order], order, docid)
@@ -177,9 +175,7 @@ def _match_judgements(keys: np.ndarray, codes: np.ndarray, group_query: np.ndarr
     sorted_keys = qrels.pair_keys[by_key]
     present = np.zeros(1 << _BITMAP_BITS, dtype=bool)
     present[sorted_keys >> _HIGH] = True
-    # the top bits of each key, read through a 32-bit view (no 64-bit temporary)
-    high = np.ascontiguousarray(keys).view(np.uint32)[1::2] >> np.uint32(32 - _BITMAP_BITS)
-    candidates = np.flatnonzero(present[high])
+    candidates = np.flatnonzero(present[keys >> _HIGH])
     slot = np.minimum(np.searchsorted(sorted_keys, keys[candidates]), sorted_keys.size - 1)
     hit = sorted_keys[slot] == keys[candidates]
     rows, judgement = candidates[hit], by_key[slot[hit]]
