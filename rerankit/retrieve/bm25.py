@@ -24,9 +24,13 @@ from rerankit.data.atomic import atomic_folder
 from rerankit.data.corpus import Corpus, Document
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
-from rerankit.errors import InputFormatError
 from rerankit.progress import progress_enabled
-from rerankit.retrieve.base import check_queries, documents_to_index, top_k_run
+from rerankit.retrieve.base import (
+    check_queries,
+    documents_to_index,
+    read_index_meta,
+    top_k_run,
+)
 
 INDEX_FORMAT = 1
 BM25S_VARIANTS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
@@ -176,17 +180,9 @@ class BM25:
     def load(cls, folder: str | Path, mmap: bool = True, quiet: bool | None = None) -> BM25:
         """Load an index saved by :meth:`save` (bm25s arrays memory-mapped by default)."""
         folder = Path(folder)
-        meta_path = folder / "rerankit.json"
-        if not meta_path.is_file():
-            raise InputFormatError(folder, "not a rerankit BM25 index (no rerankit.json)")
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format") != INDEX_FORMAT:
-            raise InputFormatError(folder, f"index format {meta.get('format')} is not "
-                                   f"supported by this rerankit (expects {INDEX_FORMAT}); "
-                                   "rebuild the index")
+        meta, doc_ids = read_index_meta(folder, "BM25", INDEX_FORMAT)
         retriever = cls(**meta["params"], quiet=quiet)
-        retriever.doc_ids = pa.array(json.loads((folder / "doc_ids.json").read_text()),
-                                     type=pa.string())
+        retriever.doc_ids = doc_ids
         retriever._tokenizer = retriever._new_tokenizer()
         retriever._tokenizer.load_vocab(str(folder))
         if retriever.engine == "bm25s":
@@ -198,8 +194,6 @@ class BM25:
         else:
             with open(folder / "rank_bm25.pkl", "rb") as handle:
                 retriever._model = pickle.load(handle)  # a file this class wrote
-        if len(retriever.doc_ids) != meta["num_docs"]:
-            raise InputFormatError(folder, "document ids do not match the index")
         return retriever
 
 

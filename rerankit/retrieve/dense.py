@@ -29,7 +29,12 @@ from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.progress import progress_enabled
-from rerankit.retrieve.base import check_queries, documents_to_index, top_k_run
+from rerankit.retrieve.base import (
+    check_queries,
+    documents_to_index,
+    read_index_meta,
+    top_k_run,
+)
 
 INDEX_FORMAT = 1
 IndexKind = Literal["flat", "hnsw", "ivf", "ivfpq"]
@@ -89,6 +94,7 @@ class Dense:
         self.doc_ids: pa.Array | None = None
         self._encoder = None
         self._index = None
+        self._fingerprint: str | None = None
         self.dimension: int | None = None
 
     @property
@@ -125,7 +131,13 @@ class Dense:
         return self._encoder
 
     def fingerprint(self) -> str:
-        """The model's identity: a hash of a local folder's files, or the hub name."""
+        """The model's identity: a hash of a local folder's files, or the hub name
+        (computed once per retriever: hashing a model folder reads all its weights)."""
+        if self._fingerprint is None:
+            self._fingerprint = self._compute_fingerprint()
+        return self._fingerprint
+
+    def _compute_fingerprint(self) -> str:
         folder = Path(self.model_name)
         if not folder.is_dir():
             return self.model_name
@@ -254,13 +266,7 @@ class Dense:
         """Load an index saved by :meth:`save` into this retriever, refusing one built with
         another model, normalisation or passage prefix (its vectors would not match)."""
         folder = Path(folder)
-        meta_path = folder / "rerankit.json"
-        if not meta_path.is_file():
-            raise InputFormatError(folder, "not a rerankit dense index (no rerankit.json)")
-        meta = json.loads(meta_path.read_text())
-        if meta.get("format") != INDEX_FORMAT:
-            raise InputFormatError(folder, f"index format {meta.get('format')} is not supported"
-                                   f" by this rerankit (expects {INDEX_FORMAT}); rebuild it")
+        meta, doc_ids = read_index_meta(folder, "dense", INDEX_FORMAT)
         saved = meta["params"]
         for key, mine in (("fingerprint", self.fingerprint()), ("normalize", self.normalize),
                           ("passage_prefix", self.passage_prefix)):
@@ -268,8 +274,7 @@ class Dense:
                 raise InputFormatError(folder, f"index was built with {key}={saved[key]!r}, "
                                        f"this retriever has {mine!r}")
         self.index_kind = saved["index"]
-        self.doc_ids = pa.array(json.loads((folder / "doc_ids.json").read_text()),
-                                type=pa.string())
+        self.doc_ids = doc_ids
         self.dimension = int(meta["dimension"])
         self._index = self._maybe_gpu(_faiss().read_index(str(folder / "faiss.index")))
         if self._index.ntotal != len(self.doc_ids) or self._index.d != self.dimension:
