@@ -62,6 +62,12 @@ def timed_rerank(reranker, queries, candidates, corpus, depth):
     return out, time.perf_counter() - start
 
 
+def save(path: Path, results: dict) -> None:
+    """Write what is measured so far (a long run keeps its finished parts)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2) + "\n")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -69,7 +75,7 @@ def main() -> None:
     parser.add_argument("--llm-queries", type=int, default=25)
     parser.add_argument("--llm-depth", type=int, default=10)
     parser.add_argument("--pair-queries", type=int, default=8)
-    parser.add_argument("--pair-depth", type=int, default=6)
+    parser.add_argument("--pair-depth", type=int, default=8)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--results", type=Path,
                         default=Path(__file__).parent / "results" / "rerank.json")
@@ -99,6 +105,7 @@ def main() -> None:
                                  data.qrels, out), "model_calls": reranker.stats.model_calls,
                              "seconds": wall, "raw_model_seconds": raw_seconds}
     print("bi-encoder", json.dumps(results["bi-encoder"]), flush=True)
+    save(args.results, results)
 
     # 2. Qwen pointwise and listwise on a seeded subset
     from rerankit.llm.llamacpp import LlamaCppLLM
@@ -128,6 +135,7 @@ def main() -> None:
                          "raw_model_seconds": llm.seconds,
                          "overhead": (wall - llm.seconds) / llm.seconds}
         print(name, json.dumps(results[name]), flush=True)
+        save(args.results, results)
 
     # 3. pairwise budget curve
     pair_subset = subset.subset(list(subset.ids)[:args.pair_queries])
@@ -139,7 +147,7 @@ def main() -> None:
     for label, kwargs in (("all pairs", {}),
                           ("random 1/3", {"sampling": "random", "budget": max(1, n_pairs // 3)}),
                           ("neighbours", {"sampling": "neighbours", "window": 1}),
-                          ("top-2 vs rest", {"sampling": "top_vs_rest", "top": 2})):
+                          ("top-1 vs rest", {"sampling": "top_vs_rest", "top": 1})):
         reranker = PairwiseReranker(llm, seed=args.seed, max_words=80, **kwargs)
         out, wall = timed_rerank(reranker, pair_subset, pair_base, data.corpus, args.pair_depth)
         curve.append({"pairs": label, "comparisons": reranker.comparisons,
@@ -150,8 +158,7 @@ def main() -> None:
     for point in curve:
         point["gain_kept"] = (point["ndcg_after"] - before) / full_gain if full_gain else None
     results["pairwise-budget"] = curve
-    args.results.parent.mkdir(parents=True, exist_ok=True)
-    args.results.write_text(json.dumps(results, indent=2) + "\n")
+    save(args.results, results)
     print(json.dumps(results, indent=2))
 
 

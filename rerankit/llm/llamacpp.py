@@ -1,8 +1,11 @@
 """llama.cpp backend (llama-cpp-python) for GGUF files, in process.
 
-Log-probabilities come from ``create_chat_completion(..., logprobs=True)``, which needs
-``logits_all=True`` in llama-cpp-python 0.3 (otherwise the scores are never filled and a
-yes/no scorer would silently return 0.5); responses are parsed like the HTTP backend's.
+Generation goes through ``create_chat_completion``. First-token log-probabilities are read
+straight from the last position's logits after evaluating the chat-formatted prompt (the
+model's own GGUF chat template), over the full vocabulary. That needs no ``logits_all``
+(which makes llama.cpp copy a vocabulary-sized row for every prompt token, several times
+slower on CPU), and prompts that share a prefix with the previous one (the instructions,
+the query) reuse its KV cache instead of evaluating it again.
 """
 
 from __future__ import annotations
@@ -13,25 +16,37 @@ import numpy as np
 
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.llm.base import Messages, Usage
-from rerankit.llm.openai_http import _choice, option_logprobs
+from rerankit.llm.openai_http import _choice
 
 
 class LlamaCppLLM:
     """A GGUF model through llama-cpp-python."""
 
     def __init__(self, gguf: str | Path, n_ctx: int = 4096, n_threads: int | None = None,
-                 top_logprobs: int = 20, seed: int = 0) -> None:
+                 seed: int = 0) -> None:
         try:
             from llama_cpp import Llama
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
         except ImportError:
             raise MissingDependencyError("llama-cpp-python", "llamacpp",
                                          "The llama.cpp LLM backend") from None
         path = Path(gguf)
         if not path.is_file():
             raise InputFormatError(str(path), "GGUF file does not exist")
-        self.model = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads,
-                           logits_all=True, seed=seed, verbose=False)
-        self.top_logprobs = top_logprobs
+        self.model = Llama(model_path=str(path), n_ctx=n_ctx, n_threads=n_threads, seed=seed,
+                           verbose=False)
+        template = self.model.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise InputFormatError(str(path), "GGUF file has no chat template "
+                                   "(tokenizer.chat_template)")
+        vocab = self.model._model
+
+        def special(token_id: int) -> str:
+            return vocab.token_get_text(token_id) if token_id != -1 else ""
+
+        self.formatter = Jinja2ChatFormatter(template=template,
+                                             eos_token=special(self.model.token_eos()),
+                                             bos_token=special(self.model.token_bos()))
         self.name = path.name
         self.usage = Usage()
 
@@ -46,8 +61,36 @@ class LlamaCppLLM:
         return [_choice(self._complete(m, max_tokens=max_new_tokens), self.name)["message"]
                 .get("content") or "" for m in prompts]
 
+    def prompt_tokens(self, messages: Messages) -> list[int]:
+        """The chat-formatted prompt as token ids, as ``create_chat_completion`` builds it."""
+        formatted = self.formatter(messages=messages)
+        return self.model.tokenize(formatted.prompt.encode("utf-8"),
+                                   add_bos=not formatted.added_special, special=True)
+
+    def next_token_logprobs(self, tokens: list[int]) -> np.ndarray:
+        """log-softmax of the logits after ``tokens`` (full vocabulary), reusing the KV cache
+        for the prefix this prompt shares with the previous one."""
+        model = self.model
+        if len(tokens) >= model.n_ctx():
+            raise InputFormatError(self.name, f"prompt of {len(tokens)} tokens does not fit "
+                                   f"the context of {model.n_ctx()}; raise n_ctx")
+        cached = model.input_ids[:model.n_tokens]
+        limit = min(len(cached), len(tokens) - 1)
+        same = np.flatnonzero(cached[:limit] != np.asarray(tokens[:limit]))
+        model.n_tokens = int(same[0]) if same.size else limit
+        model.eval(tokens[model.n_tokens:])
+        logits = np.ctypeslib.as_array(model._ctx.get_logits(), shape=(model.n_vocab(),))
+        logits = logits.astype(np.float64)
+        top = logits.max()
+        return logits - (top + np.log(np.exp(logits - top).sum()))
+
     def first_token_logprobs(self, prompts: list[Messages], options: list[str]) -> np.ndarray:
-        rows = [option_logprobs(_choice(self._complete(m, max_tokens=1, logprobs=True,
-                                                       top_logprobs=self.top_logprobs),
-                                        self.name), options, self.name) for m in prompts]
-        return np.asarray(rows, dtype=np.float64).reshape(len(prompts), len(options))
+        option_ids = [self.model.tokenize(o.encode("utf-8"), add_bos=False, special=False)[0]
+                      for o in options]
+        rows = np.empty((len(prompts), len(options)))
+        for row, messages in enumerate(prompts):
+            tokens = self.prompt_tokens(messages)
+            rows[row] = self.next_token_logprobs(tokens)[option_ids]
+            self.usage.calls += 1
+            self.usage.tokens_in += len(tokens)
+        return rows
