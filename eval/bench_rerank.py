@@ -15,14 +15,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).parent))
-from offline_models import qwen
 
 from rerankit import datasets, evaluate
 from rerankit.rerank.llm import ListwiseReranker, PairwiseReranker, YesNoReranker
@@ -109,6 +105,7 @@ def main() -> None:
 
     # 2. Qwen pointwise and listwise on a seeded subset
     from rerankit.llm.llamacpp import LlamaCppLLM
+    from rerankit.llm.offline import qwen
 
     rng = np.random.default_rng(args.seed)
     subset = queries.subset(sorted(rng.choice(list(queries.ids), args.llm_queries,

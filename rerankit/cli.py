@@ -238,8 +238,14 @@ def run_command(
     output: Annotated[Path | None, typer.Option(help="Output folder (default "
                                                 "runs/<config name>).")] = None,
     force: Annotated[bool, typer.Option(help="Replace a folder holding another run.")] = False,
+    cache: Annotated[Path | None, typer.Option(help="Score-cache file (default "
+                                               "$RERANKIT_CACHE/scores.sqlite).")] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the "
+                                           "score cache.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
-    """Run a benchmark config: retrieve, evaluate, write run.trec, metrics.json, manifest.json."""
+    """Run a pipeline config: retrieve, rerank, evaluate; print the metrics and the cost
+    ledger; write run.trec, metrics.json, manifest.json and ledger.json."""
     from rich.console import Console
     from rich.table import Table
 
@@ -250,16 +256,22 @@ def run_command(
     try:
         parsed = load_config(config)
         folder = output or Path("runs") / parsed.name
-        result = run_config(parsed, folder, force=force)
+        outcome = run_config(parsed, folder, force=force, quiet=quiet or None,
+                             cache=False if no_cache else cache)
     except (RerankitError, ValueError) as err:
         _fail(str(err))
-    table = Table(title=f"{parsed.name}: {result.num_queries} queries -> {folder}")
+    except KeyboardInterrupt:
+        _fail("interrupted; scores computed so far are in the score cache, and running the "
+              "same command again resumes from them")
+    table = Table(title=f"{parsed.name}: {outcome.metrics.num_queries} queries -> {folder}")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    for name, value in result.aggregate.items():
+    for name, value in outcome.metrics.aggregate.items():
         if name != "runid":
             table.add_row(name, f"{value:.4f}")
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    console.print(outcome.ledger.table())
 
 
 @app.command("leaderboard")

@@ -4,8 +4,6 @@ real BM25 candidates on SciFact."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -23,25 +21,6 @@ def scifact_candidates():
     queries = queries.subset(list(queries.ids)[:30])
     run = BM25(quiet=True).index(ds.corpus).retrieve(queries, k=20)
     return ds, queries, run
-
-
-@pytest.fixture(scope="module")
-def tiny_cross_encoder(tmp_path_factory) -> Path:
-    """A 2-layer BERT with random weights and a one-logit head, saved like any HF model."""
-    import torch
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
-
-    from rerankit.retrieve.dense import default_model
-
-    folder = tmp_path_factory.mktemp("tiny-cross-encoder")
-    tokenizer = BertTokenizerFast(vocab_file=str(Path(default_model()) / "vocab.txt"))
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
-                        num_attention_heads=2, intermediate_size=64, num_labels=1,
-                        max_position_embeddings=512)
-    torch.manual_seed(0)
-    BertForSequenceClassification(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 def test_cross_encoder_scores_equal_crossencoder_predict(tiny_cross_encoder, scifact_candidates):

@@ -24,9 +24,12 @@ def write(tmp_path, text, name="c.yaml"):
 def test_shipped_configs_validate():
     names = sorted(p.stem for p in CONFIGS.glob("*.yaml"))
     assert {"scifact-bm25", "scifact-dense", "scifact-hybrid", "cranfield-bm25",
-            "vaswani-bm25"} <= set(names)
+            "vaswani-bm25", "scifact-bm25-minilm"} <= set(names)
     for path in CONFIGS.glob("*.yaml"):
         assert load_config(path).name == path.stem
+
+
+BASE = "name: x\ndataset: {name: scifact}\nretriever: {type: bm25}\n"
 
 
 @pytest.mark.parametrize("text, message", [
@@ -38,6 +41,16 @@ def test_shipped_configs_validate():
      "at least two"),
     ("name: x\ndataset: {name: scifact}\nretriever: {type: bm25}\ndepth: 0\n", "'depth'"),
     ("name: [unclosed\n", "not valid YAML"),
+    (BASE + "rerankers: [{type: colbert}]\n", "'cross-encoder', 'bi-encoder'"),
+    (BASE + "rerankers: [{type: bi-encoder, params: {modle: x}}]\n",
+     "unknown parameter.*'modle'.*allowed: model, batch_size"),
+    (BASE + "rerankers: [{type: listwise}]\n", "needs an 'llm' section"),
+    (BASE + "rerankers: [{type: listwise, llm: {backend: llamacpp, model: m, "
+            "params: {temperature: 1}}}]\n", "'temperature'.*allowed: n_ctx"),
+    (BASE + "depth: 50\nrerankers: [{type: bi-encoder, depth: 100}]\n",
+     "depth 100 is larger than the 50 candidates"),
+    (BASE + "depth: 50\nrerankers: [{type: bi-encoder, depth: 20, cutoff: 30}]\n",
+     "cutoff 30 is larger than the 20 candidates"),
 ])
 def test_bad_configs_name_the_key(tmp_path, text, message):
     with pytest.raises(InputFormatError, match=message):
@@ -47,7 +60,7 @@ def test_bad_configs_name_the_key(tmp_path, text, message):
 def test_run_writes_outputs_and_refuses_to_overwrite(tmp_path):
     config = load_config(CONFIGS / "cranfield-bm25.yaml")
     out = tmp_path / "out"
-    result = run_config(config, out)
+    result = run_config(config, out).metrics
     assert result.num_queries == 225
     assert 0.35 < result["ndcg_cut_10"] < 0.40
     metrics = json.loads((out / "metrics.json").read_text())
@@ -66,7 +79,13 @@ def test_run_writes_outputs_and_refuses_to_overwrite(tmp_path):
 
 
 def test_bad_retriever_parameter_is_named(tmp_path):
-    config = load_config(write(tmp_path, "name: x\ndataset: {name: cranfield, on_empty: skip}\n"
-                                         "retriever: {type: bm25, params: {k2: 3}}\n"))
-    with pytest.raises(InputFormatError, match="bad retriever parameter"):
+    with pytest.raises(InputFormatError, match=r"unknown parameter.*'k2'.*allowed: engine"):
+        load_config(write(tmp_path, "name: x\ndataset: {name: cranfield}\n"
+                                    "retriever: {type: bm25, params: {k2: 3}}\n"))
+
+
+def test_missing_dataset_folder_is_named(tmp_path):
+    config = load_config(write(tmp_path, f"name: x\ndataset: {{path: {tmp_path}/nowhere}}\n"
+                                         "retriever: {type: bm25}\n"))
+    with pytest.raises(InputFormatError, match=r"nowhere.*does not exist"):
         run_config(config, tmp_path / "o")

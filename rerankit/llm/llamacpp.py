@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from rerankit.errors import InputFormatError, MissingDependencyError
+from rerankit.identity import file_digest
 from rerankit.llm.base import Messages, Usage
 from rerankit.llm.openai_http import _choice
 
@@ -47,8 +48,12 @@ class LlamaCppLLM:
         self.formatter = Jinja2ChatFormatter(template=template,
                                              eos_token=special(self.model.token_eos()),
                                              bos_token=special(self.model.token_bos()))
-        self.name = path.name
+        self.name, self.path = path.name, path
         self.usage = Usage()
+
+    def identity(self) -> str:
+        """The backend and the GGUF file's content hash (what the score cache keys on)."""
+        return f"llamacpp:{file_digest(self.path)}"
 
     def _complete(self, messages: Messages, **kwargs) -> dict:
         body = self.model.create_chat_completion(messages=messages, temperature=0, **kwargs)

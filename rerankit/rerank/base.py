@@ -8,16 +8,22 @@ collide). The reranker's :attr:`stats` record model calls, tokens and time.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from rerankit.compose import Composable
 from rerankit.data.corpus import Corpus
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
+from rerankit.identity import model_identity
 
 
 @dataclass
@@ -83,13 +89,54 @@ def scored_run(lists: list[CandidateList], scores: list[np.ndarray], name: str) 
                values.astype(np.float64), name, verified_unique=False).ranked()
 
 
-class Reranker:
-    """Base class: subclasses implement :meth:`score` for one query's candidates."""
+#: Constructor arguments that change how fast scores come, never what they are.
+NOT_SCORING = frozenset({"quiet", "batch_size", "device", "n_threads"})
+
+
+class Reranker(Composable):
+    """Base class: subclasses implement :meth:`score` for one query's candidates (or
+    :meth:`score_lists` for many at once).
+
+    The arguments a subclass's constructor was called with are recorded, so that
+    :meth:`fingerprint` (what the score cache keys on) covers every setting without each
+    subclass listing them again.
+    """
 
     name = "reranker"
+    #: True when a document's score depends only on its query and its own text, so the
+    #: score cache can key single documents; False keys the whole candidate list.
+    pointwise = False
+    #: True when :meth:`score_lists` batches model calls across queries (the pipeline then
+    #: hands it many queries at once); False: one query at a time.
+    batches_across_queries = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _recording_arguments(cls.__init__)
 
     def __init__(self) -> None:
         self.stats = RerankStats()
+
+    def fingerprint(self) -> dict:
+        """Everything that determines the scores: class, scoring arguments (models by content
+        hash or hub name, LLMs by their identity), and the prompt template's text."""
+        arguments = getattr(self, "_arguments", {})
+        described = {key: _describe(key, value) for key, value in sorted(arguments.items())
+                     if key not in NOT_SCORING}
+        identity: dict[str, Any] = {"reranker": type(self).__qualname__,
+                                    "arguments": described}
+        template = getattr(self, "template", None)
+        if isinstance(template, str):
+            identity["template"] = template
+        resolved = self.resolved_model()
+        if resolved is not None:
+            identity["model"] = model_identity(resolved)
+        return identity
+
+    def resolved_model(self) -> str | None:
+        """The model actually loaded when the argument left it to a default (else None)."""
+        return None
 
     def rerank(self, queries: Queries, candidates: Run, corpus: Corpus,
                depth: int | None = None) -> Run:
@@ -107,3 +154,35 @@ class Reranker:
 
     def score(self, candidates: CandidateList) -> np.ndarray:
         raise NotImplementedError
+
+
+def _recording_arguments(init):
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def wrapper(self, *args: Any, **kwargs: Any) -> None:
+        if not hasattr(self, "_arguments"):          # the outermost subclass records
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            self._arguments = {k: v for k, v in list(bound.arguments.items())[1:]}
+        init(self, *args, **kwargs)
+
+    return wrapper
+
+
+def _describe(key: str, value: Any) -> Any:
+    """A JSON-able identity for one constructor argument."""
+    if hasattr(value, "identity"):
+        return value.identity()
+    if key == "model" and isinstance(value, str | Path):
+        return model_identity(value)
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return [_describe(key, v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _describe(key, v) for k, v in sorted(value.items())}
+    raise TypeError(f"cannot fingerprint argument '{key}' of type {type(value).__name__}; "
+                    "give the reranker plain values or an object with identity()")

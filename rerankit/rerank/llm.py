@@ -29,6 +29,8 @@ class YesNoReranker(Reranker):
     relevance; both options are read from the same softmax, so scores compare across
     documents)."""
 
+    pointwise = True
+
     def __init__(self, llm: LLM, template: str = "pointwise_yes_no", max_words: int = 200,
                  yes: str = "Yes", no: str = "No") -> None:
         super().__init__()

@@ -21,6 +21,8 @@ from rerankit.rerank.base import CandidateList, Reranker
 class CrossEncoderReranker(Reranker):
     """Scores with a cross-encoder, all pairs of all queries batched together."""
 
+    pointwise = batches_across_queries = True
+
     def __init__(self, model: str | Path, batch_size: int = 32, max_length: int | None = None,
                  device: str | None = None, quiet: bool | None = None) -> None:
         super().__init__()
@@ -53,6 +55,8 @@ class CrossEncoderReranker(Reranker):
 class BiEncoderReranker(Reranker):
     """Re-scores candidates by the cosine of query and document embeddings."""
 
+    pointwise = batches_across_queries = True
+
     def __init__(self, model: str | Path | None = None, batch_size: int = 32,
                  query_prefix: str = "", passage_prefix: str = "",
                  quiet: bool | None = None) -> None:
@@ -62,18 +66,31 @@ class BiEncoderReranker(Reranker):
         self.encoder = Dense(model, batch_size=batch_size, query_prefix=query_prefix,
                              passage_prefix=passage_prefix, normalize=True, quiet=quiet)
         self.name = f"bi-encoder-{Path(self.encoder.model_name).name}"
+        self._memo: dict[str, np.ndarray] = {}
+
+    def resolved_model(self) -> str:
+        return self.encoder.model_name
 
     def score_lists(self, lists: list[CandidateList]) -> list[np.ndarray]:
         if not lists:
             return []
         queries = self.encoder.encode([c.query for c in lists], self.encoder.query_prefix)
         texts = [t for c in lists for t in c.texts]
-        documents = self.encoder.encode(texts, self.encoder.passage_prefix)
-        batch = self.encoder.batch_size
-        self.stats.model_calls += -(-len(lists) // batch) + -(-len(texts) // batch)
+        documents = self._documents(texts)
         bounds = np.cumsum([0] + [len(c.texts) for c in lists])
         return [(documents[bounds[i]:bounds[i + 1]] @ queries[i]).astype(np.float64)
                 for i in range(len(lists))]
+
+    def _documents(self, texts: list[str]) -> np.ndarray:
+        """Embeddings of ``texts``; each distinct text is encoded once per reranker (the
+        same document is a candidate for many queries)."""
+        new = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if new:
+            vectors = self.encoder.encode(new, self.encoder.passage_prefix)
+            self._memo.update(zip(new, vectors, strict=True))
+            self.stats.model_calls += -(-len(new) // self.encoder.batch_size)
+        self.stats.model_calls += 1                     # the query batch
+        return np.stack([self._memo[t] for t in texts])
 
 
 def _count_tokens(tokenizer, pairs: list[tuple[str, str]]) -> int:

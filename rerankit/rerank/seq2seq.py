@@ -64,6 +64,8 @@ class _T5Scorer:
 class MonoT5Reranker(Reranker):
     """Pointwise seq2seq relevance (monoT5)."""
 
+    pointwise = batches_across_queries = True
+
     def __init__(self, model: str | Path, batch_size: int = 16, max_length: int = 512,
                  device: str = "cpu", template: str = MONO) -> None:
         super().__init__()

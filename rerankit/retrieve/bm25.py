@@ -20,6 +20,7 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
+from rerankit.compose import Composable
 from rerankit.data.atomic import atomic_folder
 from rerankit.data.corpus import Corpus, Document
 from rerankit.data.queries import Queries
@@ -37,7 +38,7 @@ BM25S_VARIANTS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
 RANK_BM25_VARIANTS = ("okapi", "bm25l", "bm25plus")
 
 
-class BM25:
+class BM25(Composable):
     """BM25 retriever: ``BM25().index(corpus).retrieve(queries, k=1000) -> Run``."""
 
     def __init__(
@@ -77,6 +78,11 @@ class BM25:
     @property
     def name(self) -> str:
         return f"bm25-{self.engine}-{self.variant}"
+
+    @property
+    def is_indexed(self) -> bool:
+        """True once :meth:`index` or :meth:`load` has run."""
+        return self.doc_ids is not None and self._model is not None
 
     def params(self) -> dict:
         """Everything that determines the scores (for manifests and cache keys)."""

@@ -23,11 +23,13 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
+from rerankit.compose import Composable
 from rerankit.data.atomic import atomic_folder, atomic_write
 from rerankit.data.corpus import Corpus, Document
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, MissingDependencyError
+from rerankit.identity import model_identity
 from rerankit.progress import progress_enabled
 from rerankit.retrieve.base import (
     check_queries,
@@ -55,7 +57,7 @@ def cache_root() -> Path:
     return Path(os.environ.get("RERANKIT_CACHE", Path.home() / ".cache" / "rerankit"))
 
 
-class Dense:
+class Dense(Composable):
     """Dense retriever: ``Dense().index(corpus).retrieve(queries, k=1000) -> Run``."""
 
     def __init__(
@@ -101,6 +103,11 @@ class Dense:
     def name(self) -> str:
         return f"dense-{Path(self.model_name).name}-{self.index_kind}"
 
+    @property
+    def is_indexed(self) -> bool:
+        """True once :meth:`index` or :meth:`load` has run."""
+        return self.doc_ids is not None and self._index is not None
+
     def params(self) -> dict:
         """Everything that determines the scores (for manifests and cache keys)."""
         return {"model": self.model_name, "fingerprint": self.fingerprint(),
@@ -138,16 +145,7 @@ class Dense:
         return self._fingerprint
 
     def _compute_fingerprint(self) -> str:
-        folder = Path(self.model_name)
-        if not folder.is_dir():
-            return self.model_name
-        digest = hashlib.sha256()
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-            digest.update(str(path.relative_to(folder)).encode())
-            with open(path, "rb") as handle:
-                for block in iter(lambda h=handle: h.read(1 << 20), b""):
-                    digest.update(block)
-        return "sha256:" + digest.hexdigest()
+        return model_identity(self.model_name)
 
     def encode(self, texts: list[str], prefix: str = "") -> np.ndarray:
         """Embeddings (float32, one row per text), batched, with a progress bar on a TTY."""

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rerankit.compose import Composable
 from rerankit.data.columns import encode_strings, group_starts
 from rerankit.data.run import Run
 
@@ -59,7 +60,7 @@ def fuse(runs: Sequence[Run], method: str = "rrf", k: int = 60,
         parts.append(pa.table({"qid": pc.cast(ranked.qid, pa.string()),
                                "docid": pc.cast(ranked.docid, pa.string()),
                                "value": value}))
-    table = pa.concat_tables(parts).group_by(["qid", "docid"]).aggregate(
+    table = pa.concat_tables(parts).group_by(["qid", "docid"], use_threads=False).aggregate(
         [("value", "sum"), ("value", "count")])
     score = table["value_sum"].to_numpy()
     if method == "combmnz":
@@ -85,3 +86,40 @@ def _normalise(score: np.ndarray, rank: np.ndarray, starts: np.ndarray, counts: 
     deviation = score - mean
     std = np.sqrt(np.add.reduceat(deviation ** 2, starts) / counts)[group]
     return np.divide(deviation, std, out=np.zeros_like(score, dtype=float), where=std > 0)
+
+
+class Fusion(Composable):
+    """A retriever made of several retrievers whose runs are fused (see :func:`fuse`);
+    each part retrieves ``depth`` documents (default: the requested ``k``)."""
+
+    def __init__(self, retrievers: Sequence, method: str = "rrf", k: int = 60,
+                 normalisation: Normalisation = "minmax",
+                 weights: Sequence[float] | None = None, depth: int | None = None) -> None:
+        if len(retrievers) < 2:
+            raise ValueError("fusion needs at least two retrievers")
+        self.retrievers = list(retrievers)
+        self.options = {"method": method, "k": k, "normalisation": normalisation,
+                        "weights": weights}
+        self.depth = depth
+        fuse([Run.from_dict({"q": {"d": 1.0}})] * 2, **self.options)   # validate the options
+
+    @property
+    def name(self) -> str:
+        return f"{self.options['method']}-" + "+".join(r.name for r in self.retrievers)
+
+    @property
+    def is_indexed(self) -> bool:
+        return all(r.is_indexed for r in self.retrievers)
+
+    def params(self) -> dict:
+        return {"fusion": {k: v for k, v in self.options.items() if v is not None},
+                "depth": self.depth, "retrievers": [r.params() for r in self.retrievers]}
+
+    def index(self, corpus) -> Fusion:
+        for retriever in self.retrievers:
+            retriever.index(corpus)
+        return self
+
+    def retrieve(self, queries, k: int = 1000) -> Run:
+        runs = [r.retrieve(queries, self.depth or k) for r in self.retrievers]
+        return fuse(runs, name=self.name, **self.options).top_k(k)
