@@ -4,11 +4,13 @@ reranker's overhead over the raw model time, all from one run.
 1. Bi-encoder re-scoring (offline all-MiniLM-L6-v2) of BM25's top ``--bi-depth`` for every
    test query; raw model time = SentenceTransformer.encode of the same texts.
 2. Qwen2.5-Coder-1.5B-Instruct (llama.cpp, CPU) on a seeded subset of queries: pointwise
-   yes/no and listwise (RankGPT, one window); raw model time = time inside the model calls.
+   yes/no, listwise (RankGPT, one window; parse repairs and content-blind answers counted)
+   and first-token listwise (FIRST); raw model time = time inside the model calls.
 3. The pairwise budget curve (Qwen, PRP both orders): all pairs vs sampled pairs, nDCG@10
    gain over BM25 and comparisons.
 
-Run: ``python eval/bench_rerank.py`` (defaults fit about 25 minutes of 2 CPU cores).
+Run: ``python eval/bench_rerank.py [--parts bi-encoder qwen pairwise]`` (all parts: about
+45 minutes of 2 CPU cores); parts run again replace their entries in the results file.
 """
 
 from __future__ import annotations
@@ -21,7 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from rerankit import datasets, evaluate
-from rerankit.rerank.llm import ListwiseReranker, PairwiseReranker, YesNoReranker
+from rerankit.rerank.llm import (
+    FirstTokenListwiseReranker,
+    ListwiseReranker,
+    PairwiseReranker,
+    YesNoReranker,
+)
 from rerankit.rerank.pointwise import BiEncoderReranker
 from rerankit.retrieve.bm25 import BM25
 
@@ -67,6 +74,8 @@ def save(path: Path, results: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", nargs="+", default=["bi-encoder", "qwen", "pairwise"],
+                        choices=["bi-encoder", "qwen", "pairwise"])
     parser.add_argument("--bi-depth", type=int, default=20)
     parser.add_argument("--llm-queries", type=int, default=25)
     parser.add_argument("--llm-depth", type=int, default=10)
@@ -76,12 +85,36 @@ def main() -> None:
     parser.add_argument("--results", type=Path,
                         default=Path(__file__).parent / "results" / "rerank.json")
     args = parser.parse_args()
-    results: dict = {}
+    results: dict = json.loads(args.results.read_text()) if args.results.is_file() else {}
     data = datasets.load("scifact")
     queries = data.judged_queries()
     bm25 = BM25(quiet=True).index(data.corpus).retrieve(queries, k=100)
+    if "bi-encoder" in args.parts:
+        results["bi-encoder"] = bi_encoder(args, data, queries, bm25)
+        save(args.results, results)
+    rng = np.random.default_rng(args.seed)
+    subset = queries.subset(sorted(rng.choice(list(queries.ids), args.llm_queries,
+                                              replace=False).tolist(), key=int))
+    candidates = bm25.take(np.flatnonzero(np.isin(np.asarray(bm25.qid.to_pylist()),
+                                                  list(subset.ids))))
+    if "qwen" in args.parts or "pairwise" in args.parts:
+        from rerankit.llm.llamacpp import LlamaCppLLM
+        from rerankit.llm.offline import qwen
 
-    # 1. bi-encoder on every query
+        llm = TimedLLM(LlamaCppLLM(qwen(), n_ctx=8192))
+    if "qwen" in args.parts:
+        for name, entry in llm_rerankers(args, data, subset, candidates, llm):
+            results[name] = entry
+            save(args.results, results)
+    if "pairwise" in args.parts:
+        results["pairwise-budget"] = pairwise_curve(args, data, subset, candidates, llm)
+        save(args.results, results)
+    print(json.dumps(results, indent=2))
+
+
+def bi_encoder(args, data, queries, bm25) -> dict:
+    """Bi-encoder re-scoring of every query's top ``--bi-depth``; the raw model encodes
+    the same distinct texts with SentenceTransformer.encode."""
     from sentence_transformers import SentenceTransformer
 
     from rerankit.retrieve.dense import default_model
@@ -90,51 +123,48 @@ def main() -> None:
     reranker.encoder.encoder  # load the model before timing  # noqa: B018
     out, wall = timed_rerank(reranker, queries, bm25, data.corpus, args.bi_depth)
     top = bm25.top_k(args.bi_depth)
-    texts = [data.corpus[d].full_text for d in top.docid.to_pylist()]
+    texts = list(dict.fromkeys(data.corpus[d].full_text for d in top.docid.to_pylist()))
     raw = SentenceTransformer(default_model(), device="cpu")
     start = time.perf_counter()
     raw.encode(list(queries.texts), batch_size=32, normalize_embeddings=True)
     raw.encode(texts, batch_size=32, normalize_embeddings=True)
     raw_seconds = time.perf_counter() - start
-    results["bi-encoder"] = {"queries": len(queries), "depth": args.bi_depth,
-                             "ndcg_before": ndcg(data.qrels, top), "ndcg_after": ndcg(
-                                 data.qrels, out), "model_calls": reranker.stats.model_calls,
-                             "seconds": wall, "raw_model_seconds": raw_seconds}
-    print("bi-encoder", json.dumps(results["bi-encoder"]), flush=True)
-    save(args.results, results)
+    entry = {"queries": len(queries), "depth": args.bi_depth,
+             "ndcg_before": ndcg(data.qrels, top), "ndcg_after": ndcg(data.qrels, out),
+             "model_calls": reranker.stats.model_calls, "seconds": wall,
+             "raw_model_seconds": raw_seconds, "overhead": (wall - raw_seconds) / raw_seconds}
+    print("bi-encoder", json.dumps(entry), flush=True)
+    return entry
 
-    # 2. Qwen pointwise and listwise on a seeded subset
-    from rerankit.llm.llamacpp import LlamaCppLLM
-    from rerankit.llm.offline import qwen
 
-    rng = np.random.default_rng(args.seed)
-    subset = queries.subset(sorted(rng.choice(list(queries.ids), args.llm_queries,
-                                              replace=False).tolist(), key=int))
-    candidates = bm25.take(np.flatnonzero(np.isin(np.asarray(bm25.qid.to_pylist()),
-                                                  list(subset.ids))))
+def llm_rerankers(args, data, subset, candidates, llm):
+    """Qwen yes/no, RankGPT listwise and FIRST listwise on the seeded subset."""
     base = candidates.top_k(args.llm_depth)
-    llm = TimedLLM(LlamaCppLLM(qwen(), n_ctx=8192))
-    for name, make in (("qwen-yes-no", lambda: YesNoReranker(llm, max_words=120)),
-                       ("qwen-listwise", lambda: ListwiseReranker(
-                           llm, window=args.llm_depth, step=args.llm_depth, max_words=60,
-                           max_new_tokens=6 * args.llm_depth)),
-                       ):
+    makers = {
+        "qwen-yes-no": lambda: YesNoReranker(llm, max_words=120),
+        "qwen-listwise": lambda: ListwiseReranker(llm, window=args.llm_depth,
+                                                  step=args.llm_depth, max_words=60,
+                                                  max_new_tokens=6 * args.llm_depth),
+        "qwen-first-token": lambda: FirstTokenListwiseReranker(
+            llm, window=args.llm_depth, step=args.llm_depth, max_words=60),
+    }
+    for name, make in makers.items():
         llm.seconds = 0.0
         reranker = make()
         out, wall = timed_rerank(reranker, subset, candidates, data.corpus, args.llm_depth)
-        results[name] = {"queries": len(subset), "depth": args.llm_depth,
-                         "ndcg_before": ndcg(data.qrels, base),
-                         "ndcg_after": ndcg(data.qrels, out),
-                         "model_calls": reranker.stats.model_calls,
-                         "tokens_in": reranker.stats.tokens_in,
-                         "tokens_out": reranker.stats.tokens_out,
-                         "repairs": reranker.stats.repairs, "seconds": wall,
-                         "raw_model_seconds": llm.seconds,
-                         "overhead": (wall - llm.seconds) / llm.seconds}
-        print(name, json.dumps(results[name]), flush=True)
-        save(args.results, results)
+        entry = {"queries": len(subset), "depth": args.llm_depth,
+                 "ndcg_before": ndcg(data.qrels, base), "ndcg_after": ndcg(data.qrels, out),
+                 "model_calls": reranker.stats.model_calls,
+                 "tokens_in": reranker.stats.tokens_in, "tokens_out": reranker.stats.tokens_out,
+                 "repairs": reranker.stats.repairs, "seconds": wall,
+                 "raw_model_seconds": llm.seconds,
+                 "overhead": (wall - llm.seconds) / llm.seconds}
+        print(name, json.dumps(entry), flush=True)
+        yield name, entry
 
-    # 3. pairwise budget curve
+
+def pairwise_curve(args, data, subset, candidates, llm) -> list[dict]:
+    """PRP (both orders) over the top ``--pair-depth``: all pairs vs sampled pairs."""
     pair_subset = subset.subset(list(subset.ids)[:args.pair_queries])
     pair_base = candidates.take(np.flatnonzero(np.isin(np.asarray(candidates.qid.to_pylist()),
                                                        list(pair_subset.ids))))
@@ -154,9 +184,7 @@ def main() -> None:
     full_gain = curve[0]["ndcg_after"] - before
     for point in curve:
         point["gain_kept"] = (point["ndcg_after"] - before) / full_gain if full_gain else None
-    results["pairwise-budget"] = curve
-    save(args.results, results)
-    print(json.dumps(results, indent=2))
+    return curve
 
 
 if __name__ == "__main__":

@@ -292,6 +292,60 @@ def leaderboard_command(
     typer.echo(f"wrote {output}")
 
 
+@app.command("export")
+def export_command(
+    folders: Annotated[list[Path], typer.Argument(help="Result folders written by "
+                                                  "'rerankit run'.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="trec (one folder), beir "
+                                        "(.md or .csv table) or json.")] = "trec",
+    tag: Annotated[str | None, typer.Option(help="Run tag of a TREC export (default: the "
+                                            "config name).")] = None,
+) -> None:
+    """Export results for leaderboard submission; files are validated by reading back."""
+    from rerankit import export
+    from rerankit.errors import RerankitError
+
+    try:
+        if format == "trec":
+            if len(folders) != 1:
+                _fail("--format trec exports one result folder")
+            export.export_trec(folders[0], output, tag)
+        elif format == "beir":
+            export.export_beir(folders, output)
+        elif format == "json":
+            export.export_json(folders, output)
+        else:
+            _fail(f"unknown format '{format}'; choose trec, beir or json")
+    except RerankitError as err:
+        _fail(str(err))
+    typer.echo(f"wrote {output} (read back and validated)")
+
+
+@app.command("report")
+def report_command(
+    folders: Annotated[list[Path], typer.Argument(help="Result folders written by "
+                                                  "'rerankit run'.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for index.html "
+                                         "and the PNG plots.")] = Path("report"),
+    baseline: Annotated[Path | None, typer.Option(help="Folder the others are compared "
+                                                  "with (default: the first per dataset).")
+                        ] = None,
+    measure: Annotated[str, typer.Option("--measure", "-m")] = "ndcg_cut_10",
+    test: Annotated[str, typer.Option(help="t, wilcoxon or randomization.")
+                    ] = "randomization",
+) -> None:
+    """HTML report: effectiveness vs cost, per-query deltas with significance marks."""
+    from rerankit.errors import RerankitError
+    from rerankit.report import write_report
+
+    try:
+        page = write_report(folders, output, baseline, measure, test)
+    except RerankitError as err:
+        _fail(str(err))
+    typer.echo(f"wrote {page}")
+
+
 def np_all_nan(values) -> bool:
     """True when an array has no defined value."""
     import numpy as np

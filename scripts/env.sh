@@ -15,7 +15,7 @@ stamp="$venv/.installed-$(sha256sum "$RERANKIT_ROOT/pyproject.toml" | cut -c1-16
 if [ ! -f "$stamp" ]; then
   echo "rerankit: installing rerankit${extras:+[$extras]} into $venv" >&2
   "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
-  if [[ "$extras" == *test* || "$extras" == *dense* ]]; then
+  if [[ "$extras" == *test* || "$extras" == *dense* || "$extras" == *demo* ]]; then
     # The CPU build of torch first, so sentence-transformers does not pull a CUDA build.
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
   fi

@@ -23,6 +23,8 @@ from rerankit.rerank.permutation import (
     ("I think [3] is best", [2, 0, 1], {"missing": 2}),
     ("I cannot rank these.", [0, 1, 2], {"unparseable": 1}),
     ("", [0, 1, 2], {"unparseable": 1}),
+    ("[1] > [2] > [3]", [0, 1, 2], {"suspect_identity": 1}),
+    ("[3] > [2] > [1]", [2, 1, 0], {"suspect_reversed": 1}),
 ])
 def test_parse_permutation_repairs_and_counts(text, expected, repairs):
     counts = Repairs()

@@ -5,6 +5,8 @@ Parsing is forgiving and accountable: numbers are read in order from any text
 ("[3] > [1] > [2]", "3, 1, 2", "Ranking: 3 1 2"); duplicates are dropped, numbers outside
 1..n are ignored, identifiers the model forgot are appended in their previous order, and
 every repair is counted so a run can report how often the model's output was fixed.
+Complete answers that merely repeat or reverse the given order are counted too
+(``suspect_identity``, ``suspect_reversed``): the typical failure of small models.
 """
 
 from __future__ import annotations
@@ -50,6 +52,13 @@ def parse_permutation(text: str, n: int, repairs: Repairs | None = None) -> list
         order.append(number - 1)
     missing = [i for i in range(n) if i not in seen]
     repairs.add("missing", len(missing) if numbers else 0)
+    if n > 2 and len(order) == n:
+        # complete but content-blind: small models often copy the given order or reverse
+        # it whatever the passages say; counted so a run shows it (the order is kept)
+        if order == list(range(n)):
+            repairs.add("suspect_identity")
+        elif order == list(range(n - 1, -1, -1)):
+            repairs.add("suspect_reversed")
     return order + missing
 
 
