@@ -113,8 +113,9 @@ def main() -> None:
 
 
 def bi_encoder(args, data, queries, bm25) -> dict:
-    """Bi-encoder re-scoring of every query's top ``--bi-depth``; the raw model encodes
-    the same distinct texts with SentenceTransformer.encode."""
+    """Bi-encoder re-scoring of every query's top ``--bi-depth`` (standalone, so each
+    query's candidates are encoded in one call); the raw model makes the same calls with
+    SentenceTransformer.encode."""
     from sentence_transformers import SentenceTransformer
 
     from rerankit.retrieve.dense import default_model
@@ -123,11 +124,14 @@ def bi_encoder(args, data, queries, bm25) -> dict:
     reranker.encoder.encoder  # load the model before timing  # noqa: B018
     out, wall = timed_rerank(reranker, queries, bm25, data.corpus, args.bi_depth)
     top = bm25.top_k(args.bi_depth)
-    texts = list(dict.fromkeys(data.corpus[d].full_text for d in top.docid.to_pylist()))
+    by_query: dict[str, list[str]] = {}
+    for qid, docid in zip(top.qid.to_pylist(), top.docid.to_pylist(), strict=True):
+        by_query.setdefault(qid, []).append(data.corpus[docid].full_text)
     raw = SentenceTransformer(default_model(), device="cpu")
     start = time.perf_counter()
     raw.encode(list(queries.texts), batch_size=32, normalize_embeddings=True)
-    raw.encode(texts, batch_size=32, normalize_embeddings=True)
+    for texts in by_query.values():
+        raw.encode(texts, batch_size=32, normalize_embeddings=True)
     raw_seconds = time.perf_counter() - start
     entry = {"queries": len(queries), "depth": args.bi_depth,
              "ndcg_before": ndcg(data.qrels, top), "ndcg_after": ndcg(data.qrels, out),

@@ -118,14 +118,23 @@ class Pipeline:
 
     # ------------------------------------------------------------------ running
     def index(self, corpus: Corpus) -> Ledger:
-        """Index the corpus with the retriever unless it already is; the cost as a ledger."""
+        """Index the corpus with the retriever unless it already is, and let each reranker
+        prepare for it (e.g. embed it once); the costs as a ledger."""
         ledger = Ledger.empty()
         retriever = self.stages[0]
         if not retriever.component.is_indexed:
             start = time.perf_counter()
             retriever.component.index(corpus)
             ledger.setup_seconds[retriever.label] = time.perf_counter() - start
+        self.prepare(corpus, ledger)
         return ledger
+
+    def prepare(self, corpus: Corpus, ledger: Ledger) -> None:
+        """Every reranker's once-per-corpus work."""
+        for stage in self.stages[1:]:
+            start = time.perf_counter()
+            stage.component.prepare(corpus)
+            ledger.setup_seconds[stage.label] = time.perf_counter() - start
 
     def run(self, queries: Queries, corpus: Corpus) -> PipelineResult:
         """Run every query through every stage, ``batch_size`` queries at a time."""

@@ -134,6 +134,9 @@ class Reranker(Composable):
             identity["model"] = model_identity(resolved)
         return identity
 
+    def prepare(self, corpus: Corpus) -> None:
+        """Work done once per corpus before scoring (the pipeline calls it); none here."""
+
     def resolved_model(self) -> str | None:
         """The model actually loaded when the argument left it to a default (else None)."""
         return None

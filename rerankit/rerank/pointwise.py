@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from rerankit.data.corpus import Corpus
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.progress import progress_enabled
 from rerankit.rerank.base import CandidateList, Reranker
+from rerankit.retrieve.base import documents_to_index
 
 
 class CrossEncoderReranker(Reranker):
@@ -66,31 +68,34 @@ class BiEncoderReranker(Reranker):
         self.encoder = Dense(model, batch_size=batch_size, query_prefix=query_prefix,
                              passage_prefix=passage_prefix, normalize=True, quiet=quiet)
         self.name = f"bi-encoder-{Path(self.encoder.model_name).name}"
-        self._memo: dict[str, np.ndarray] = {}
+        self._vectors = np.zeros((0, 0), dtype=np.float32)
+        self._rows: dict[str, int] = {}
 
     def resolved_model(self) -> str:
         return self.encoder.model_name
+
+    def prepare(self, corpus: Corpus) -> None:
+        """Embed the whole corpus once (fixed chunks, cached on disk like the dense
+        retriever's), so candidates are looked up, not re-encoded for every query."""
+        ids, texts = documents_to_index(corpus, getattr(corpus, "source", "corpus"), "skip")
+        self._vectors = self.encoder.encode_corpus(ids, texts)
+        self._rows = {docid: row for row, docid in enumerate(ids)}
 
     def score_lists(self, lists: list[CandidateList]) -> list[np.ndarray]:
         if not lists:
             return []
         queries = self.encoder.encode([c.query for c in lists], self.encoder.query_prefix)
-        texts = [t for c in lists for t in c.texts]
-        documents = self._documents(texts)
-        bounds = np.cumsum([0] + [len(c.texts) for c in lists])
-        return [(documents[bounds[i]:bounds[i + 1]] @ queries[i]).astype(np.float64)
-                for i in range(len(lists))]
+        self.stats.model_calls += 1
+        return [(self._documents(c) @ queries[i]).astype(np.float64)
+                for i, c in enumerate(lists)]
 
-    def _documents(self, texts: list[str]) -> np.ndarray:
-        """Embeddings of ``texts``; each distinct text is encoded once per reranker (the
-        same document is a candidate for many queries)."""
-        new = list(dict.fromkeys(t for t in texts if t not in self._memo))
-        if new:
-            vectors = self.encoder.encode(new, self.encoder.passage_prefix)
-            self._memo.update(zip(new, vectors, strict=True))
-            self.stats.model_calls += -(-len(new) // self.encoder.batch_size)
-        self.stats.model_calls += 1                     # the query batch
-        return np.stack([self._memo[t] for t in texts])
+    def _documents(self, candidates: CandidateList) -> np.ndarray:
+        """The candidates' embeddings: prepared rows, or encoded now (one call per list, so
+        a score never depends on other queries' candidates)."""
+        if all(d in self._rows for d in candidates.doc_ids):
+            return self._vectors[[self._rows[d] for d in candidates.doc_ids]]
+        self.stats.model_calls += 1
+        return self.encoder.encode(candidates.texts, self.encoder.passage_prefix)
 
 
 def _count_tokens(tokenizer, pairs: list[tuple[str, str]]) -> int:

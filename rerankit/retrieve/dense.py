@@ -41,6 +41,7 @@ from rerankit.retrieve.base import (
 INDEX_FORMAT = 1
 IndexKind = Literal["flat", "hnsw", "ivf", "ivfpq"]
 HUB_MINILM = "sentence-transformers/all-MiniLM-L6-v2"
+ENCODE_CHUNK = 1024   # texts per encode call when encoding a corpus (see encode_chunks)
 
 
 def default_model() -> str:
@@ -98,6 +99,8 @@ class Dense(Composable):
         self._index = None
         self._fingerprint: str | None = None
         self.dimension: int | None = None
+        #: maps a function over chunks of texts, e.g. across Ray workers (None: here)
+        self.chunk_map = None
 
     @property
     def name(self) -> str:
@@ -154,10 +157,25 @@ class Dense(Composable):
                                           self.quiet), normalize_embeddings=self.normalize)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def encode_chunks(self, texts: list[str]) -> np.ndarray:
+        """Passage embeddings computed in fixed chunks of :data:`ENCODE_CHUNK` texts.
+
+        A text's embedding depends (in the last bits) on which texts share its padded
+        batch; fixed chunks make the result independent of who computes them, so a corpus
+        encoded across Ray workers (``chunk_map``) equals one encoded here, bit for bit."""
+        chunks = [texts[i:i + ENCODE_CHUNK] for i in range(0, len(texts), ENCODE_CHUNK)]
+        if self.chunk_map is not None and len(chunks) > 1:
+            parts = self.chunk_map(chunks)
+        else:
+            parts = [self.encode(chunk, self.passage_prefix) for chunk in chunks]
+        if not parts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
+
     def encode_corpus(self, ids: list[str], texts: list[str]) -> np.ndarray:
         """Document embeddings, from the cache when the same model saw the same corpus."""
         if not self.cache:
-            return self.encode(texts, self.passage_prefix)
+            return self.encode_chunks(texts)
         digest = hashlib.sha256()
         for part in (self.fingerprint(), self.passage_prefix, str(self.normalize)):
             digest.update(part.encode() + b"\0")
@@ -168,7 +186,7 @@ class Dense(Composable):
             cached = np.load(path, mmap_mode="r")
             if cached.shape[0] == len(texts):
                 return np.ascontiguousarray(cached)
-        vectors = self.encode(texts, self.passage_prefix)
+        vectors = self.encode_chunks(texts)
         with atomic_write(path, "wb") as handle:
             np.save(handle, vectors)
         return vectors
