@@ -243,6 +243,13 @@ def run_command(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the "
                                            "score cache.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+    engine: Annotated[str, typer.Option(help="local (in process) or ray.")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (e.g. "
+                                                "ray://head:10001 or head:6379); default: "
+                                                "start a local Ray on 127.0.0.1.")] = None,
+    workers: Annotated[int, typer.Option(help="Ray workers (actors).")] = 2,
+    cpus_per_worker: Annotated[int, typer.Option(help="CPUs per Ray worker.")] = 1,
+    gpus_per_worker: Annotated[float, typer.Option(help="GPUs per Ray worker.")] = 0.0,
 ) -> None:
     """Run a pipeline config: retrieve, rerank, evaluate; print the metrics and the cost
     ledger; write run.trec, metrics.json, manifest.json and ledger.json."""
@@ -253,11 +260,22 @@ def run_command(
     from rerankit.errors import RerankitError
     from rerankit.runner import run_config
 
+    if engine not in ("local", "ray"):
+        _fail(f"unknown engine '{engine}'; choose local or ray")
+    if engine == "local" and address is not None:
+        _fail("--address needs --engine ray")
     try:
+        ray = None
+        if engine == "ray":
+            from rerankit.distributed import RayOptions
+
+            if workers < 1 or cpus_per_worker < 1 or gpus_per_worker < 0:
+                _fail("--workers and --cpus-per-worker must be >= 1, --gpus-per-worker >= 0")
+            ray = RayOptions(address, workers, cpus_per_worker, gpus_per_worker)
         parsed = load_config(config)
         folder = output or Path("runs") / parsed.name
         outcome = run_config(parsed, folder, force=force, quiet=quiet or None,
-                             cache=False if no_cache else cache)
+                             cache=False if no_cache else cache, ray=ray)
     except (RerankitError, ValueError) as err:
         _fail(str(err))
     except KeyboardInterrupt:

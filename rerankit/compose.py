@@ -71,8 +71,8 @@ class Stage(_Operators):
     def describe(self) -> dict:
         """Identity of the stage (for manifests)."""
         component = self.component
-        identity = (component.fingerprint() if hasattr(component, "fingerprint")
-                    else {"retriever": component.name, "params": component.params()})
+        identity = ({"retriever": component.name, "params": component.params()}
+                    if hasattr(component, "retrieve") else component.fingerprint())
         return {"stage": self.label, **identity, "cutoff": self.cutoff, "depth": self.depth,
                 "fuse": self.fuse}
 

@@ -18,6 +18,7 @@ import platform
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -38,7 +39,10 @@ from rerankit.data.queries import Queries
 from rerankit.errors import InputFormatError
 from rerankit.evaluation.evaluator import EvaluationResult, evaluate
 from rerankit.identity import file_digest
-from rerankit.pipeline import Ledger, Pipeline
+from rerankit.pipeline import Ledger, Pipeline, ScoreCache
+
+if TYPE_CHECKING:
+    from rerankit.distributed import RayOptions
 
 
 @dataclass
@@ -120,7 +124,7 @@ def build_reranker(spec: RerankerConfig, quiet: bool | None):
 
 
 def build_pipeline(config: RunConfig, quiet: bool | None = None,
-                   cache: bool | Path | None = None) -> Pipeline:
+                   cache: bool | Path | ScoreCache | None = None) -> Pipeline:
     """The config's pipeline (``cache``: None follows the config, False disables, a path
     picks the file)."""
     stages = [Stage(build_retriever(config.retriever, config.dataset.on_empty, quiet),
@@ -149,8 +153,10 @@ def check_output(config: RunConfig, output: Path, force: bool) -> None:
 
 
 def run_config(config: RunConfig, output: Path, force: bool = False,
-               quiet: bool | None = None, cache: bool | Path | None = None) -> RunOutcome:
-    """Run ``config`` and write its outputs into ``output``."""
+               quiet: bool | None = None, cache: bool | Path | None = None,
+               ray: RayOptions | None = None) -> RunOutcome:
+    """Run ``config`` and write its outputs into ``output``; on a Ray cluster when ``ray``
+    is given (same bytes as in process)."""
     check_output(config, output, force)
     data = load_dataset(config)
     queries = select_queries(config, data)
@@ -158,7 +164,12 @@ def run_config(config: RunConfig, output: Path, force: bool = False,
         pipeline = build_pipeline(config, quiet, cache)
     except TypeError as err:
         raise InputFormatError("config", f"bad parameter: {err}") from None
-    result = pipeline.run(queries, data.corpus)
+    if ray is None:
+        result = pipeline.run(queries, data.corpus)
+    else:
+        from rerankit.distributed import run_on_ray
+
+        result = run_on_ray(config, pipeline, queries, data.corpus, ray)
     metrics = evaluate(data.qrels, result.run, config.measures)
     manifest = {"config": config.model_dump(mode="json"), "config_digest": config.digest(),
                 "dataset": data.name, "dataset_files": dataset_checksums(dataset_folder(config)),

@@ -55,7 +55,10 @@ def _key(stage: bytes, kind: bytes, query: str, texts: Iterable[str]) -> bytes:
 class ScoreCache:
     """Scores (float64 arrays) by key, in one SQLite file."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, defer_writes: bool = False) -> None:
+        #: with ``defer_writes`` new scores collect in :attr:`pending` for another process
+        #: (the Ray engine's driver, the single writer) to store
+        self.defer_writes, self.pending = defer_writes, []
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -98,6 +101,22 @@ class ScoreCache:
         """Store scores in one transaction (all or nothing)."""
         rows = [(key, np.ascontiguousarray(value, dtype="<f8").tobytes())
                 for key, value in items]
+        if self.defer_writes:
+            self.pending.extend(rows)
+            return
+        try:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?)", rows)
+        except sqlite3.DatabaseError as err:
+            raise self._unreadable(err) from None
+
+    def take_pending(self) -> list[tuple[bytes, bytes]]:
+        """The deferred writes so far (and forget them)."""
+        rows, self.pending = self.pending, []
+        return rows
+
+    def put_raw(self, rows: list[tuple[bytes, bytes]]) -> None:
+        """Store rows taken from another cache's :meth:`take_pending`, in one transaction."""
         try:
             with self._db:
                 self._db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?)", rows)

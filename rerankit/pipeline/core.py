@@ -269,7 +269,7 @@ class Pipeline:
         cache.put_many(items)
 
     def _open_cache(self) -> ScoreCache | None:
-        if self._cache is None and self.cache not in (None, False):
+        if self._cache is None and self.cache is not None and self.cache is not False:
             if isinstance(self.cache, ScoreCache):
                 self._cache = self.cache
             else:
