@@ -75,7 +75,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", nargs="+", default=["bi-encoder", "qwen", "pairwise"],
-                        choices=["bi-encoder", "qwen", "pairwise"])
+                        choices=["bi-encoder", "qwen", "qwen-yes-no", "qwen-listwise",
+                                 "qwen-first-token", "pairwise"])
     parser.add_argument("--bi-depth", type=int, default=20)
     parser.add_argument("--llm-queries", type=int, default=25)
     parser.add_argument("--llm-depth", type=int, default=10)
@@ -97,13 +98,14 @@ def main() -> None:
                                               replace=False).tolist(), key=int))
     candidates = bm25.take(np.flatnonzero(np.isin(np.asarray(bm25.qid.to_pylist()),
                                                   list(subset.ids))))
-    if "qwen" in args.parts or "pairwise" in args.parts:
+    llm_parts = [p for p in args.parts if p.startswith("qwen")]
+    if llm_parts or "pairwise" in args.parts:
         from rerankit.llm.llamacpp import LlamaCppLLM
         from rerankit.llm.offline import qwen
 
         llm = TimedLLM(LlamaCppLLM(qwen(), n_ctx=8192))
-    if "qwen" in args.parts:
-        for name, entry in llm_rerankers(args, data, subset, candidates, llm):
+    if llm_parts:
+        for name, entry in llm_rerankers(args, data, subset, candidates, llm, llm_parts):
             results[name] = entry
             save(args.results, results)
     if "pairwise" in args.parts:
@@ -141,7 +143,7 @@ def bi_encoder(args, data, queries, bm25) -> dict:
     return entry
 
 
-def llm_rerankers(args, data, subset, candidates, llm):
+def llm_rerankers(args, data, subset, candidates, llm, parts):
     """Qwen yes/no, RankGPT listwise and FIRST listwise on the seeded subset."""
     base = candidates.top_k(args.llm_depth)
     makers = {
@@ -153,6 +155,8 @@ def llm_rerankers(args, data, subset, candidates, llm):
             llm, window=args.llm_depth, step=args.llm_depth, max_words=60),
     }
     for name, make in makers.items():
+        if "qwen" not in parts and name not in parts:
+            continue
         llm.seconds = 0.0
         reranker = make()
         out, wall = timed_rerank(reranker, subset, candidates, data.corpus, args.llm_depth)
@@ -186,8 +190,9 @@ def pairwise_curve(args, data, subset, candidates, llm) -> list[dict]:
                       "seconds": wall})
         print("pairwise", json.dumps(curve[-1]), flush=True)
     full_gain = curve[0]["ndcg_after"] - before
-    for point in curve:
-        point["gain_kept"] = (point["ndcg_after"] - before) / full_gain if full_gain else None
+    for point in curve:     # a share of the all-pairs gain means something only if it is > 0
+        point["gain_kept"] = (point["ndcg_after"] - before) / full_gain if full_gain > 0 \
+            else None
     return curve
 
 

@@ -287,7 +287,7 @@ def run_command(
     for name, value in outcome.metrics.aggregate.items():
         if name != "runid":
             table.add_row(name, f"{value:.4f}")
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 140)
     console.print(table)
     console.print(outcome.ledger.table())
 

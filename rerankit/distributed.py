@@ -72,8 +72,8 @@ class PipelineWorker:
 
     def encode(self, where: tuple[str, int], chunk: list[str]):
         """One fixed chunk of passages through the named dense encoder."""
-        return dense_encoders(self.pipeline)[where].encode(chunk, dense_encoders(
-            self.pipeline)[where].passage_prefix)
+        encoder = dense_encoders(self.pipeline)[where]
+        return encoder.encode(chunk, encoder.passage_prefix)
 
     def run_batch(self, number: int, query_ids: list[str]):
         """Batch ``number`` through every stage: the number back, the run, its ledger and

@@ -143,7 +143,7 @@ class Pipeline:
         ids = list(queries.ids)
         batches = [ids[i:i + self.batch_size] for i in range(0, len(ids), self.batch_size)]
         runs = []
-        with _progress(len(ids), self.quiet) as advance:
+        with _QueryProgress(len(ids), self.quiet) as advance:
             for batch in batches:
                 run, batch_ledger = self.run_batch(queries.subset(batch), corpus)
                 runs.append(run)
@@ -330,7 +330,7 @@ def concat_runs(runs: Sequence[Run], name: str) -> Run:
     return Run(qid, docid, np.concatenate([r.score for r in runs]), name).ranked()
 
 
-class _progress:
+class _QueryProgress:
     """A Rich progress bar over queries, or nothing when progress is off."""
 
     def __init__(self, total: int, quiet: bool | None) -> None:

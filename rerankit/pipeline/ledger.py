@@ -94,8 +94,8 @@ class Ledger:
         from rich.table import Table
 
         table = Table(title=title)
-        for column in ("stage", "queries", "ms/query", "seconds", "model calls", "tokens in",
-                       "tokens out", "candidates", "cache hits", "setup s"):
+        for column in ("stage", "queries", "ms/query", "seconds", "calls", "tok in",
+                       "tok out", "scored", "cache hits", "setup s"):
             table.add_column(column, justify="left" if column == "stage" else "right")
         for t in self.totals():
             table.add_row(t["stage"], str(t["queries"]), f"{t['ms_per_query']:.1f}",

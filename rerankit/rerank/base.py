@@ -90,7 +90,7 @@ def scored_run(lists: list[CandidateList], scores: list[np.ndarray], name: str) 
 
 
 #: Constructor arguments that change how fast scores come, never what they are.
-NOT_SCORING = frozenset({"quiet", "batch_size", "device", "n_threads"})
+NOT_SCORING = frozenset({"quiet", "batch_size", "device", "n_threads", "corpus_limit"})
 
 
 class Reranker(Composable):

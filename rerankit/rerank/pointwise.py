@@ -61,13 +61,14 @@ class BiEncoderReranker(Reranker):
 
     def __init__(self, model: str | Path | None = None, batch_size: int = 32,
                  query_prefix: str = "", passage_prefix: str = "",
-                 quiet: bool | None = None) -> None:
+                 corpus_limit: int = 200_000, quiet: bool | None = None) -> None:
         super().__init__()
         from rerankit.retrieve.dense import Dense
 
         self.encoder = Dense(model, batch_size=batch_size, query_prefix=query_prefix,
                              passage_prefix=passage_prefix, normalize=True, quiet=quiet)
         self.name = f"bi-encoder-{Path(self.encoder.model_name).name}"
+        self.corpus_limit = corpus_limit
         self._vectors = np.zeros((0, 0), dtype=np.float32)
         self._rows: dict[str, int] = {}
 
@@ -76,7 +77,11 @@ class BiEncoderReranker(Reranker):
 
     def prepare(self, corpus: Corpus) -> None:
         """Embed the whole corpus once (fixed chunks, cached on disk like the dense
-        retriever's), so candidates are looked up, not re-encoded for every query."""
+        retriever's), so candidates are looked up, not re-encoded for every query; only for
+        corpora up to ``corpus_limit`` documents (beyond that, candidates are encoded per
+        query)."""
+        if len(corpus) > self.corpus_limit:
+            return
         ids, texts = documents_to_index(corpus, getattr(corpus, "source", "corpus"), "skip")
         self._vectors = self.encoder.encode_corpus(ids, texts)
         self._rows = {docid: row for row, docid in enumerate(ids)}
