@@ -14,8 +14,8 @@ from rerankit.errors import InputFormatError
 from rerankit.export import export_beir, export_json, export_trec
 from rerankit.runner import run_config
 
-CONFIG = "name: cranfield-{name}\ndataset: {{name: cranfield}}\nretriever: {{type: bm25, " \
-         "params: {{k1: {k1}, b: 0.75}}}}\ndepth: 100\n"
+CONFIG = ("name: cranfield-{name}\ndataset: {{name: cranfield, on_empty: skip}}\n"
+          "retriever: {{type: bm25, params: {{k1: {k1}, b: 0.75}}}}\ndepth: 100\n")
 
 
 @pytest.fixture(scope="module")

@@ -36,12 +36,12 @@ class TransformersLLM:
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(str(model), **extra).to(device).eval()
         self.batch_size, self.device = batch_size, device
-        self.identity_ = model_identity(Path(str(model)) / gguf_file if gguf_file else model)
+        self._identity = model_identity(Path(str(model)) / gguf_file if gguf_file else model)
         self.usage = Usage()
 
     def identity(self) -> str:
         """The backend and the model's content hash (local) or hub name."""
-        return f"transformers:{self.identity_}"
+        return f"transformers:{self._identity}"
 
     def _encode(self, prompts: list[Messages]):
         texts = [self.tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False)

@@ -38,11 +38,11 @@ class OpenAICompatibleLLM:
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.top_logprobs = top_logprobs
         self.name = f"{model}@{self.base_url}"
+        self.usage = Usage()
 
     def identity(self) -> str:
         """The endpoint and model name (a server's weights cannot be hashed from here)."""
         return f"openai:{self.model}@{self.base_url}"
-        self.usage = Usage()
 
     def _post(self, payload: dict) -> dict:
         url = f"{self.base_url}/chat/completions"
