@@ -33,6 +33,7 @@ from rerankit.errors import MissingDependencyError, RerankitError
 from rerankit.pipeline import Pipeline, PipelineResult, ScoreCache
 from rerankit.pipeline.core import concat_runs
 
+WORKER_PREFIX = "rerankit-worker-"   # actors are named, e.g. for `ray list actors`
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                     "NUMBA_NUM_THREADS", "RAYON_NUM_THREADS")
 
@@ -157,9 +158,10 @@ def _run(ray, config: RunConfig, pipeline: Pipeline, queries, corpus,
     actor = ray.remote(num_cpus=options.cpus_per_worker, num_gpus=options.gpus_per_worker,
                        max_restarts=2, max_task_retries=2,
                        runtime_env={"env_vars": env})(PipelineWorker)
-    workers = [actor.remote(config.model_dump_json(),
-                            str(cache.path) if cache is not None else None,
-                            options.cpus_per_worker) for _ in range(options.workers)]
+    run_id = os.urandom(4).hex()
+    workers = [actor.options(name=f"{WORKER_PREFIX}{run_id}-{i}").remote(
+        config.model_dump_json(), str(cache.path) if cache is not None else None,
+        options.cpus_per_worker) for i in range(options.workers)]
     # corpus encoding, sharded in the in-process engine's fixed chunks
     for where, encoder in dense_encoders(pipeline).items():
         encoder.chunk_map = _chunk_mapper(ray, workers, where)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
+import time
 
 import pytest
 
@@ -51,6 +53,41 @@ def test_reranking_on_ray_equals_in_process(ray_options, tiny_cross_encoder, tmp
     # the driver stored every worker's scores: a second run resumes all of them
     again = run_config(config, tmp_path / "ray", quiet=True, ray=ray_options)
     assert again.ledger.totals()[1]["cache_hits"] == 30 * 20
+    same_outputs(tmp_path / "local", tmp_path / "ray")
+
+
+def test_a_worker_that_dies_is_restarted_and_its_batch_retried(ray_options, tiny_cross_encoder,
+                                                               tmp_path):
+    from rerankit.distributed import WORKER_PREFIX
+
+    path = tmp_path / "c.yaml"
+    path.write_text("name: scifact-tiny-ce\ndataset: {name: scifact}\n"
+                    "retriever: {type: bm25, params: {backend: numpy}}\ndepth: 20\n"
+                    "queries: {limit: 80, seed: 5}\nbatch_size: 2\ncache: false\n"
+                    f"rerankers: [{{type: cross-encoder, params: {{model: '{tiny_cross_encoder}'"
+                    ", max_length: 256}}]\n")
+    config = load_config(path)
+    run_config(config, tmp_path / "local", quiet=True)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            run_config(config, tmp_path / "ray", quiet=True, ray=ray_options)
+        except BaseException as err:          # reported by the assertion below
+            errors.append(err)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    deadline = time.time() + 120
+    names: list[str] = []
+    while not names and time.time() < deadline:
+        names = [n for n in ray.util.list_named_actors() if n.startswith(WORKER_PREFIX)]
+        time.sleep(0.2)
+    time.sleep(4)                             # let the workers load and start on batches
+    assert names and thread.is_alive(), "the run ended before a worker could be killed"
+    ray.kill(ray.get_actor(names[0]), no_restart=False)
+    thread.join(timeout=600)
+    assert not errors, errors
     same_outputs(tmp_path / "local", tmp_path / "ray")
 
 
