@@ -281,7 +281,7 @@ def run_command(
     except KeyboardInterrupt:
         _fail("interrupted; scores computed so far are in the score cache, and running the "
               "same command again resumes from them")
-    table = Table(title=f"{parsed.name}: {outcome.metrics.num_queries} queries -> {folder}")
+    table = Table(title=f"{parsed.name} ({outcome.metrics.num_queries} queries)")
     table.add_column("measure")
     table.add_column("value", justify="right")
     for name, value in outcome.metrics.aggregate.items():
@@ -290,6 +290,7 @@ def run_command(
     console = Console(width=None if sys.stdout.isatty() else 140)
     console.print(table)
     console.print(outcome.ledger.table())
+    console.print(f"wrote {folder}/run.trec, metrics.json, manifest.json, ledger.json")
 
 
 @app.command("leaderboard")
