@@ -75,6 +75,11 @@ def test_aggregations_hand_worked():
     # 0 beats 1 (0.9), 1 beats 2 (0.8), 0 beats 2 (0.6)
     prefs = {(0, 1): 0.9, (1, 2): 0.8, (0, 2): 0.6}
     np.testing.assert_allclose(aggregate(3, prefs, "sum"), [1.5, 0.9, 0.6])
+    np.testing.assert_allclose(aggregate(3, prefs, "mean"), [0.75, 0.45, 0.3])
+    # neighbours only (0-1, 1-2): the middle document played twice, the ends once
+    chain = {(0, 1): 0.9, (1, 2): 0.6}
+    np.testing.assert_allclose(aggregate(3, chain, "sum"), [0.9, 0.7, 0.4])
+    np.testing.assert_allclose(aggregate(3, chain, "mean"), [0.9, 0.35, 0.4])
     np.testing.assert_allclose(aggregate(3, prefs, "copeland"), [2, 0, -2])
     strengths = aggregate(3, prefs, "bradley_terry")
     assert np.argsort(-strengths).tolist() == [0, 1, 2]

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 SAMPLERS = ("all", "random", "neighbours", "top_vs_rest")
-AGGREGATIONS = ("sum", "copeland", "bradley_terry")
+AGGREGATIONS = ("sum", "mean", "copeland", "bradley_terry")
 
 
 def symmetric_preference(p_i_first: float, p_j_first: float) -> float:
@@ -54,7 +54,9 @@ def aggregate(n: int, preferences: dict[tuple[int, int], float],
               method: str = "sum", iterations: int = 200) -> np.ndarray:
     """A score per document from ``{(i, j): P(i above j)}`` over the compared pairs.
 
-    ``sum``: sum of preference probabilities; ``copeland``: wins (P > 0.5) minus losses;
+    ``sum``: sum of preference probabilities; ``mean``: that divided by the number of
+    comparisons the document took part in (for sampled designs, where ``sum`` favours
+    documents compared more often); ``copeland``: wins (P > 0.5) minus losses;
     ``bradley_terry``: log-strengths maximising the likelihood of the (soft) outcomes,
     by Hunter's MM algorithm, with a weak prior so unbeaten documents stay finite.
     """
@@ -66,6 +68,9 @@ def aggregate(n: int, preferences: dict[tuple[int, int], float],
         wins[j, i] += 1.0 - p
     if method == "sum":
         return wins.sum(axis=1)
+    if method == "mean":
+        played = ((wins + wins.T) > 0).sum(axis=1)
+        return wins.sum(axis=1) / np.maximum(played, 1)
     if method == "copeland":
         compared = (wins + wins.T) > 0
         return np.where(compared, np.sign(wins - wins.T), 0.0).sum(axis=1)
