@@ -8,6 +8,8 @@ reranker's overhead over the raw model time, all from one run.
    and first-token listwise (FIRST); raw model time = time inside the model calls.
 3. The pairwise budget curve (Qwen, PRP both orders): all pairs vs sampled pairs, nDCG@10
    gain over BM25 and comparisons.
+4. Pairwise signal (Qwen, PRP both orders): how often, and by how much, the model prefers a
+   judged-relevant passage to a non-relevant one from the same BM25 top ``--pair-depth``.
 
 Run: ``python eval/bench_rerank.py [--parts bi-encoder qwen pairwise]`` (all parts: about
 45 minutes of 2 CPU cores); parts run again replace their entries in the results file.
@@ -76,7 +78,7 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", nargs="+", default=["bi-encoder", "qwen", "pairwise"],
                         choices=["bi-encoder", "qwen", "qwen-yes-no", "qwen-listwise",
-                                 "qwen-first-token", "pairwise"])
+                                 "qwen-first-token", "pairwise", "pairwise-signal"])
     parser.add_argument("--bi-depth", type=int, default=20)
     parser.add_argument("--llm-queries", type=int, default=25)
     parser.add_argument("--llm-depth", type=int, default=10)
@@ -99,7 +101,7 @@ def main() -> None:
     candidates = bm25.take(np.flatnonzero(np.isin(np.asarray(bm25.qid.to_pylist()),
                                                   list(subset.ids))))
     llm_parts = [p for p in args.parts if p.startswith("qwen")]
-    if llm_parts or "pairwise" in args.parts:
+    if llm_parts or {"pairwise", "pairwise-signal"} & set(args.parts):
         from rerankit.llm.llamacpp import LlamaCppLLM
         from rerankit.llm.offline import qwen
 
@@ -110,6 +112,9 @@ def main() -> None:
             save(args.results, results)
     if "pairwise" in args.parts:
         results["pairwise-budget"] = pairwise_curve(args, data, subset, candidates, llm)
+        save(args.results, results)
+    if "pairwise-signal" in args.parts:
+        results["pairwise-signal"] = pairwise_signal(args, data, subset, candidates, llm)
         save(args.results, results)
     print(json.dumps(results, indent=2))
 
@@ -194,6 +199,38 @@ def pairwise_curve(args, data, subset, candidates, llm) -> list[dict]:
         point["gain_kept"] = (point["ndcg_after"] - before) / full_gain if full_gain > 0 \
             else None
     return curve
+
+
+def pairwise_signal(args, data, subset, candidates, llm, pairs_per_query: int = 4,
+                    max_pairs: int = 40) -> dict:
+    """Both-order PRP preference P(relevant above non-relevant) for judged pairs taken from
+    each query's BM25 top ``--pair-depth`` (up to ``pairs_per_query`` per query)."""
+    reranker = PairwiseReranker(llm, max_words=80)
+    qrels = data.qrels.to_dict()
+    top = candidates.top_k(args.pair_depth)
+    row_query = np.asarray(top.qid.to_pylist())
+    preferences, position_a = [], []
+    for qid in subset.ids:
+        docs = top.take(np.flatnonzero(row_query == qid)).docid.to_pylist()
+        relevant = [i for i, d in enumerate(docs) if qrels.get(qid, {}).get(d, 0) > 0]
+        pairs = [(r, x) for r in relevant for x in range(len(docs)) if x not in relevant]
+        if not pairs:
+            continue
+        texts = [data.corpus[d].full_text for d in docs]
+        prefs, p_a = reranker.preferences(subset.get(qid), texts, pairs[:pairs_per_query])
+        preferences.extend(prefs.values())
+        position_a.extend(p_a.tolist())
+        if len(preferences) >= max_pairs:
+            break
+    prefs_array = np.asarray(preferences)
+    entry = {"pairs": len(preferences), "prompts": 2 * len(preferences),
+             "prefers_relevant": int((prefs_array > 0.5).sum()),
+             "preference_min": float(prefs_array.min()),
+             "preference_max": float(prefs_array.max()),
+             "preference_mean": float(prefs_array.mean()),
+             "p_first_position_mean": float(np.mean(position_a))}
+    print("pairwise-signal", json.dumps(entry), flush=True)
+    return entry
 
 
 if __name__ == "__main__":
