@@ -27,6 +27,18 @@ class InputFormatError(RerankitError, ValueError):
         super().__init__(f"{where}: {message}")
 
 
+class OutputWriteError(RerankitError, OSError):
+    """Writing an output failed (disk full, file too large, no permission); the target was
+    left as it was before, since rerankit writes through a temporary file or folder."""
+
+    def __init__(self, target: str | Path, cause: OSError) -> None:
+        self.target = str(target)
+        # a failure inside a nested atomic write keeps the innermost reason
+        self.reason = getattr(cause, "reason", None) or cause.strerror or str(cause)
+        super().__init__(f"could not write {self.target}: {self.reason}. Nothing was "
+                         f"written: {self.target} is as it was before")
+
+
 class UnknownMeasureError(RerankitError, ValueError):
     """A measure name that rerankit does not know."""
 

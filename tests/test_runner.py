@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import resource
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,3 +93,25 @@ def test_missing_dataset_folder_is_named(tmp_path):
                                          "retriever: {type: bm25}\n"))
     with pytest.raises(InputFormatError, match=r"nowhere.*does not exist"):
         run_config(config, tmp_path / "o")
+
+
+def _small_file_limit():
+    """In the child process: files may not grow past 50 kB, and writing past it fails with
+    EFBIG instead of killing the process, the way a full disk fails a write (ENOSPC)."""
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, 50_000))
+
+
+def test_failed_write_leaves_the_previous_results_and_a_clear_error(tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "rerankit", "run", str(CONFIGS / "cranfield-bm25.yaml"),
+               "--output", str(out), "--no-cache", "-q"]
+    subprocess.run(command, check=True, capture_output=True)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    failed = subprocess.run([*command, "--force"], capture_output=True, text=True,
+                            preexec_fn=_small_file_limit)
+    assert failed.returncode == 2
+    assert failed.stderr.strip() == (f"rerankit: error: could not write {out}: File too large. "
+                                     f"Nothing was written: {out} is as it was before")
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]      # no temporary folder left

@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from rerankit.errors import OutputWriteError
+
 
 @contextlib.contextmanager
 def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
@@ -17,6 +19,8 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
 
     If the body raises (or the process dies), ``path`` is left untouched and the
     temporary file is removed, so a half-written file never looks like a finished one.
+    An OS error while writing (disk full, file too large) becomes :class:`OutputWriteError`
+    naming ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -28,9 +32,11 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(err, OSError):
+            raise OutputWriteError(path, err) from err
         raise
 
 
@@ -39,7 +45,8 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
     """A temporary sibling folder to fill; on success it replaces ``path`` in one rename.
 
     An interrupted or failed write leaves ``path`` as it was (and removes the temporary
-    folder), so a half-built index or result folder never looks finished.
+    folder), so a half-built index or result folder never looks finished. An OS error while
+    writing becomes :class:`OutputWriteError` naming ``path``.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,6 +56,8 @@ def atomic_folder(path: str | Path) -> Iterator[Path]:
         if path.exists():
             shutil.rmtree(path)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(err, OSError):
+            raise OutputWriteError(path, err) from err
         raise
