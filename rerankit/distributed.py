@@ -170,8 +170,7 @@ def _run(ray, config: RunConfig, pipeline: Pipeline, queries, corpus,
     finally:
         for encoder in dense_encoders(pipeline).values():
             encoder.chunk_map = None
-    ids = list(queries.ids)
-    batches = [ids[i:i + pipeline.batch_size] for i in range(0, len(ids), pipeline.batch_size)]
+    batches = pipeline.query_batches(list(queries.ids))
     pool = ActorPool(workers)
     for job in enumerate(batches):
         pool.submit(lambda worker, job: worker.run_batch.remote(*job), job)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from rerankit.config import load_config
+from rerankit.data.atomic import atomic_folder
 from rerankit.errors import InputFormatError
 from rerankit.leaderboard import render
 from rerankit.runner import run_config
@@ -115,3 +116,14 @@ def test_failed_write_leaves_the_previous_results_and_a_clear_error(tmp_path):
                                      f"Nothing was written: {out} is as it was before")
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]      # no temporary folder left
+
+
+def test_atomic_folder_replaces_an_existing_folder_and_leaves_no_temporaries(tmp_path):
+    target = tmp_path / "results"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with atomic_folder(target) as staging:
+        (staging / "new.txt").write_text("new")
+        assert (target / "old.txt").read_text() == "old"      # untouched until the end
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["results"]

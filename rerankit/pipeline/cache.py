@@ -103,12 +103,8 @@ class ScoreCache:
                 for key, value in items]
         if self.defer_writes:
             self.pending.extend(rows)
-            return
-        try:
-            with self._db:
-                self._db.executemany("INSERT OR REPLACE INTO scores VALUES (?, ?)", rows)
-        except sqlite3.DatabaseError as err:
-            raise self._unreadable(err) from None
+        else:
+            self.put_raw(rows)
 
     def take_pending(self) -> list[tuple[bytes, bytes]]:
         """The deferred writes so far (and forget them)."""

@@ -136,12 +136,17 @@ class Pipeline:
             stage.component.prepare(corpus)
             ledger.setup_seconds[stage.label] = time.perf_counter() - start
 
+    def query_batches(self, ids: list[str]) -> list[list[str]]:
+        """Query ids in runs of ``batch_size``: the unit of work of every engine (the Ray
+        engine runs the same batches, which keeps its output identical)."""
+        return [ids[i:i + self.batch_size] for i in range(0, len(ids), self.batch_size)]
+
     def run(self, queries: Queries, corpus: Corpus) -> PipelineResult:
         """Run every query through every stage, ``batch_size`` queries at a time."""
         queries.check_not_empty()
         ledger = self.index(corpus)
         ids = list(queries.ids)
-        batches = [ids[i:i + self.batch_size] for i in range(0, len(ids), self.batch_size)]
+        batches = self.query_batches(ids)
         runs = []
         with _QueryProgress(len(ids), self.quiet) as advance:
             for batch in batches:
