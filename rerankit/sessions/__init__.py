@@ -4,13 +4,20 @@ what is rerankit's convention."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from rerankit.data.run import Run
 from rerankit.sessions.graphcm import read_graphcm
-from rerankit.sessions.labels import Enhance, LabelSource, LengthSource, Lists, judge
+from rerankit.sessions.labels import (
+    Enhance,
+    LabelSource,
+    LengthSource,
+    Lists,
+    judge,
+    resolve_source,
+)
 from rerankit.sessions.metrics import METRICS, SessionParams, session_metrics, u_measure
 from rerankit.sessions.model import SessionLog, read_jsonl
 
@@ -24,6 +31,7 @@ class SessionScores:
 
     session_ids: list[str]
     values: dict[str, np.ndarray]
+    labels: str = "clicks"          # the label source used (after ``"auto"``)
 
     def mean(self, metric: str) -> float:
         """Mean over the sessions where the metric is defined."""
@@ -43,12 +51,22 @@ class SessionScores:
 
 def evaluate_sessions(log: SessionLog, metrics: tuple[str, ...] = ("num", "umeasure", "sdcg",
                                                                    "nsdcg", "srbp"),
-                      params: SessionParams | None = None, labels: LabelSource = "clicks",
+                      params: SessionParams | None = None, labels: LabelSource = "auto",
                       enhance: Enhance = "forward", length: LengthSource = "unit",
                       run: Run | None = None) -> SessionScores:
     """Score the logged lists (log evaluation) or ``run``'s lists (system evaluation) of every
-    session, with labels from clicks (``enhance``), logged labels, or session qrels."""
+    session, with labels from clicks (``enhance``), logged grades, real gains, or session
+    qrels; ``"auto"`` takes the first of clicks, gains, labels, qrels the log has, and a
+    source the log lacks is an error (never a log of zeros).
+
+    With ``labels="gains"`` the logged values are the gains: ``params.gain`` is not applied
+    (a gain of 0.4 counts 0.4). A run is ranked as trec_eval ranks (score descending, ties by
+    document id descending), not in file order, as everywhere in rerankit."""
+    source = resolve_source(log, labels)
+    params = params or SessionParams()
+    if source == "gains":
+        params = replace(params, gain="linear", gain_map=())
     lists = Lists.shown(log) if run is None else Lists.from_run(log, run)
-    judged = judge(log, lists, labels, enhance, length)
-    values = session_metrics(judged, log.num_sessions, params or SessionParams(), tuple(metrics))
-    return SessionScores(log.session_ids, values)
+    judged = judge(log, lists, source, enhance, length)
+    values = session_metrics(judged, log.num_sessions, params, tuple(metrics))
+    return SessionScores(log.session_ids, values, source)
