@@ -18,11 +18,17 @@ from rerankit.sessions.labels import (
     judge,
     resolve_source,
 )
-from rerankit.sessions.metrics import METRICS, SessionParams, session_metrics, u_measure
+from rerankit.sessions.metrics import (
+    METRICS,
+    SessionParams,
+    per_query,
+    session_metrics,
+    u_measure,
+)
 from rerankit.sessions.model import SessionLog, read_jsonl
 
-__all__ = ["METRICS", "SessionLog", "SessionParams", "SessionScores", "evaluate_sessions",
-           "read_graphcm", "read_jsonl", "u_measure"]
+__all__ = ["METRICS", "SessionLog", "SessionParams", "SessionScores", "evaluate_queries",
+           "evaluate_sessions", "read_graphcm", "read_jsonl", "u_measure"]
 
 
 @dataclass(frozen=True)
@@ -42,11 +48,15 @@ class SessionScores:
         """How many sessions have no value (e.g. NUM without any relevant document)."""
         return int(np.isnan(self.values[metric]).sum())
 
-    def to_tsv_lines(self):
-        """``session_id<TAB>metric<TAB>value`` lines, ``nan`` for undefined values."""
+    def to_tsv_lines(self, satisfaction: np.ndarray | None = None):
+        """``session_id<TAB>metric<TAB>value`` lines, ``nan`` for undefined values; with
+        ``satisfaction`` (one per session or query, NaN: none) also a ``satisfaction`` line
+        for every unit that has one."""
         for i, sid in enumerate(self.session_ids):
             for metric, v in self.values.items():
                 yield f"{sid}\t{metric}\t{'nan' if np.isnan(v[i]) else repr(float(v[i]))}\n"
+            if satisfaction is not None and not np.isnan(satisfaction[i]):
+                yield f"{sid}\tsatisfaction\t{float(satisfaction[i])!r}\n"
 
 
 def evaluate_sessions(log: SessionLog, metrics: tuple[str, ...] = ("num", "umeasure", "sdcg",
@@ -62,11 +72,31 @@ def evaluate_sessions(log: SessionLog, metrics: tuple[str, ...] = ("num", "umeas
     With ``labels="gains"`` the logged values are the gains: ``params.gain`` is not applied
     (a gain of 0.4 counts 0.4). A run is ranked as trec_eval ranks (score descending, ties by
     document id descending), not in file order, as everywhere in rerankit."""
+    source, params, judged = _judged(log, params, labels, enhance, length, run)
+    values = session_metrics(judged, log.num_sessions, params, tuple(metrics))
+    return SessionScores(log.session_ids, values, source)
+
+
+def evaluate_queries(log: SessionLog, metrics: tuple[str, ...] = ("num", "umeasure", "sdcg",
+                                                                  "nsdcg", "srbp"),
+                     params: SessionParams | None = None, labels: LabelSource = "auto",
+                     enhance: Enhance = "forward", length: LengthSource = "unit",
+                     run: Run | None = None) -> SessionScores:
+    """Query-level values of the session metrics, one per interaction (ids
+    ``<session id>:<n>``): every interaction scored as a one-query session with the labels
+    of its whole session (see :func:`rerankit.sessions.metrics.per_query`), for correlation
+    with per-query satisfaction."""
+    source, params, judged = _judged(log, params, labels, enhance, length, run)
+    values = session_metrics(per_query(judged), log.num_interactions, params, tuple(metrics))
+    ids = [f"{log.session_ids[s]}:{o}" for s, o in
+           zip(log.inter_session.tolist(), log.interaction_ordinal().tolist(), strict=True)]
+    return SessionScores(ids, values, source)
+
+
+def _judged(log, params, labels, enhance, length, run):
     source = resolve_source(log, labels)
     params = params or SessionParams()
     if source == "gains":
         params = replace(params, gain="linear", gain_map=())
     lists = Lists.shown(log) if run is None else Lists.from_run(log, run)
-    judged = judge(log, lists, source, enhance, length)
-    values = session_metrics(judged, log.num_sessions, params, tuple(metrics))
-    return SessionScores(log.session_ids, values, source)
+    return source, params, judge(log, lists, source, enhance, length)

@@ -28,7 +28,7 @@ What comes from where:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -39,7 +39,7 @@ from rerankit.sessions.labels import Judged
 Gain = Literal["exp", "linear"]
 Position = Literal["end", "start"]
 METRICS = ("num", "umeasure", "sdcg", "nsdcg", "srbp", "ndcg_mean", "ndcg_max", "ndcg_first",
-           "ndcg_last")
+           "ndcg_last", "found")
 
 
 @dataclass(frozen=True)
@@ -141,12 +141,42 @@ def session_metrics(judged: Judged, num_sessions: int, params: SessionParams,
             out["sdcg"] = sdcg
         if "nsdcg" in metrics:
             out["nsdcg"] = _ratio(sdcg, ideal)
+    if "found" in metrics:
+        out["found"] = _found(judged, top, num_sessions)
     if "srbp" in metrics:
         out["srbp"] = _srbp(judged, top, repeat, num_sessions, params)
     aggregates = [m for m in metrics if m.startswith("ndcg_")]
     if aggregates:
         out.update(_query_ndcg(judged, top, repeat, num_sessions, params, aggregates))
     return {m: out[m] for m in metrics}
+
+
+def per_query(j: Judged) -> Judged:
+    """The same judgements with every interaction as a one-query session: its own list, no
+    reformulation, labels as in the whole session (so click enhancement still counts later
+    clicks), and its session's ideal set. Scoring it gives query-level values of every
+    session metric (query-level NUM = U of the query's list / U of the session's ideal)."""
+    n = j.inter_session.size
+    order = np.argsort(j.ideal_session, kind="stable")
+    ideal_session = j.ideal_session[order]
+    starts = np.searchsorted(ideal_session, j.inter_session, side="left")
+    counts = np.searchsorted(ideal_session, j.inter_session, side="right") - starts
+    inter = np.repeat(np.arange(n), counts)
+    offsets = np.arange(inter.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    rows = order[np.repeat(starts, counts) + offsets]
+    return replace(j, item_session=j.item_inter, ideal_session=inter,
+                   ideal_doc=j.ideal_doc[rows], ideal_rel=j.ideal_rel[rows],
+                   ideal_length=j.ideal_length[rows], inter_session=np.arange(n),
+                   inter_ordinal=np.ones(n, dtype=np.int64))
+
+
+def _found(j: Judged, top: np.ndarray, n: int) -> np.ndarray:
+    """Distinct documents with a positive label in the trailtext's top k of the session:
+    the simple "gold" measure for Sakai's intuitiveness test."""
+    key = j.item_session[top] * np.int64(int(j.item_doc.max(initial=0)) + 1) + j.item_doc[top]
+    relevant = np.unique(key[j.item_rel[top] > 0])
+    width = np.int64(int(j.item_doc.max(initial=0)) + 1)
+    return np.bincount(relevant // width, minlength=n).astype(float)
 
 
 def _repeated_in_list(j: Judged) -> np.ndarray:

@@ -112,10 +112,7 @@ class SessionLog:
                      click_counts: bool = False, allow_extra: bool = False) -> SessionLog:
         """Build from session dicts (the JSONL objects), validating every field; the
         ``source`` and 1-based record number name the place of any error."""
-        builder = _Builder(source, click_counts, allow_extra)
-        for number, record in enumerate(records, 1):
-            builder.add(record, number)
-        return builder.build()
+        return build_log(enumerate(records, 1), source, click_counts, allow_extra)
 
     def to_records(self) -> Iterator[dict]:
         """The sessions as JSONL-ready dicts (inverse of :meth:`from_records`)."""
@@ -180,8 +177,15 @@ def read_jsonl(path: str | Path, click_counts: bool = False, allow_extra: bool =
                 except json.JSONDecodeError as err:
                     raise InputFormatError(path, f"invalid JSON: {err.msg}", number) from None
 
-    builder = _Builder(str(path), click_counts, allow_extra)
-    for number, record in records():
+    return build_log(records(), str(path), click_counts, allow_extra)
+
+
+def build_log(numbered: Iterable[tuple[int, Any]], source: str, click_counts: bool = False,
+              allow_extra: bool = False) -> SessionLog:
+    """Build a log from (line number, session dict) pairs: the converters of other formats
+    give the line where each session starts, so errors point into the original file."""
+    builder = _Builder(source, click_counts, allow_extra)
+    for number, record in numbered:
         builder.add(record, number)
     return builder.build()
 
