@@ -5,10 +5,12 @@ what is rerankit's convention."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
 from rerankit.data.run import Run
+from rerankit.sessions.converters import read_sessions
 from rerankit.sessions.graphcm import read_graphcm
 from rerankit.sessions.labels import (
     Enhance,
@@ -27,8 +29,16 @@ from rerankit.sessions.metrics import (
 )
 from rerankit.sessions.model import SessionLog, read_jsonl
 
-__all__ = ["METRICS", "SessionLog", "SessionParams", "SessionScores", "evaluate_queries",
-           "evaluate_sessions", "read_graphcm", "read_jsonl", "u_measure"]
+__all__ = ["METRICS", "SessionLog", "SessionParams", "SessionScores", "demo_log_path",
+           "evaluate_queries", "evaluate_sessions", "read_graphcm", "read_jsonl",
+           "read_sessions", "u_measure"]
+
+
+def demo_log_path() -> Path:
+    """The shipped demo log: 80 SIMULATED sessions with clicks, graded labels and session and
+    query satisfaction, for trying the meta-evaluation (how it is generated:
+    tests/test_sessions_demo.py). Its correlations say nothing about real users."""
+    return Path(__file__).parent / "demo" / "satisfaction.jsonl"
 
 
 @dataclass(frozen=True)

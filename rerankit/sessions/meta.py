@@ -10,7 +10,8 @@ Every statistic is scipy's or a published formula, seeded and reproducible:
   (``scipy.stats.bootstrap``, units resampled in pairs);
 * the difference of two metrics' correlations with satisfaction, on the units where both and
   satisfaction are defined: a paired bootstrap CI of the difference, its two-sided bootstrap
-  p-value (twice the smaller tail of the bootstrap distribution around 0), and for Pearson
+  p-value (twice the smaller tail of the bootstrap distribution around 0, counted as
+  (k + 1) / (B + 1) so it is never 0), and for Pearson
   and Spearman (Pearson of ranks) Williams' t-test for dependent correlations sharing a
   variable (Steiger 1980, eq. 3; df = n - 3);
 * agreement matrices between metrics (Pearson, Spearman, Kendall across sessions);
@@ -412,8 +413,8 @@ def compare_correlations(values: Mapping[str, np.ndarray], satisfaction: np.ndar
             boot = _bootstrap((x, y, s), diff, vectorized, resamples, seed, confidence)
             dist = boot.bootstrap_distribution
             dist = dist[~np.isnan(dist)]
-            p_boot = min(1.0, 2 * min(np.mean(dist <= 0), np.mean(dist >= 0))) if dist.size \
-                else float("nan")
+            tail = min(np.sum(dist <= 0), np.sum(dist >= 0))
+            p_boot = min(1.0, 2 * (tail + 1) / (dist.size + 1)) if dist.size else float("nan")
             t, p_t = williams_test(r_as, r_bs, r_ab, n) if method != "kendall" else \
                 (float("nan"), float("nan"))
             out.append(CorrelationDifference(
