@@ -32,6 +32,7 @@ naming the columns (any order, case-insensitive), tab-separated values, empty ce
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -334,11 +335,10 @@ def _tsv_sessions(path: Path) -> list[tuple[int, dict]]:
 
 def _tsv_interaction(block: dict, path: Path, sid: str) -> dict:
     rows = sorted(block["rows"], key=lambda r: r[0])
-    ranks = [r[0] for r in rows]
-    if len(set(ranks)) != len(ranks):
-        dup = next(r for r in rows if ranks.count(r[0]) > 1)
-        raise InputFormatError(path, f"session '{sid}': two results at rank {dup[0]} of one "
-                               "query", dup[3])
+    for before, row in itertools.pairwise(rows):
+        if row[0] == before[0]:
+            raise InputFormatError(path, f"session '{sid}': two results at rank {row[0]} of "
+                                   f"one query (the other on line {before[3]})", row[3])
     entry: dict[str, Any] = {"results": [r[1] for r in rows]}
     for key in ("query_id", "query", "satisfaction"):
         if block.get(key) is not None:
