@@ -41,6 +41,7 @@ from rerankit.evaluation.stats import TESTS, paired_p_value
 
 CORRELATIONS = {"pearson": sps.pearsonr, "spearman": sps.spearmanr, "kendall": sps.kendalltau}
 METHODS = tuple(CORRELATIONS)
+_NAMES = {"pearson": "Pearson r", "spearman": "Spearman rho", "kendall": "Kendall tau"}
 
 
 # ---------------------------------------------------------------------- plain correlations
@@ -285,7 +286,7 @@ class MetaReport:
             out.append((title, table))
         for method, matrix in self.agreement.items():
             names = list(matrix)
-            title = f"Agreement between metrics across sessions ({method})"
+            title = f"Agreement between metrics across sessions: {_NAMES[method]}"
             table = Table()
             table.add_column("")
             for name in names:
