@@ -257,29 +257,29 @@ class MetaReport:
     def tables(self) -> list[tuple[str, object]]:
         """(title, rich table) pairs, long rather than wide, so they stay readable on narrow
         terminals; titles are separate lines, not squeezed to the table's width."""
-        from rich.table import Table
-
         out = []
         if self.correlations:
             title = (f"Correlation with satisfaction ({self._ci()} bootstrap CI, "
                      f"{self.settings['resamples']} resamples, seed {self.settings['seed']})")
-            table = Table()
+            table = _table()
             for name in ("metric", "level", "method", "r", "95% CI", "p", "n"):
                 table.add_column(name, justify="right" if name in ("r", "p", "n") else "left")
             for c in self.correlations:
                 table.add_row(c.metric, c.level, c.method, _f(c.r), _ci(c.ci_low, c.ci_high),
                               _p(c.p_value), str(c.n))
             out.append((title, table))
-        if self.differences:
-            title = ("Difference of correlations with satisfaction (a - b): bootstrap CI "
-                     "and p; Williams' t (Steiger 1980)")
-            table = Table()
-            for name in ("a - b", "level", "method", "diff", "95% CI", "p boot", "t", "p t",
-                         "n"):
-                table.add_column(name, justify="left" if name in ("a - b", "level", "method")
+        for level in ("session", "query"):
+            rows = [d for d in self.differences if d.level == level]
+            if not rows:
+                continue
+            title = (f"Difference of correlations with satisfaction, {level} level (a - b): "
+                     "bootstrap CI and p; Williams' t (Steiger 1980) and its p")
+            table = _table()
+            for name in ("a - b", "method", "diff", "95% CI", "p", "t", "p(t)", "n"):
+                table.add_column(name, justify="left" if name in ("a - b", "method")
                                  else "right")
-            for d in self.differences:
-                table.add_row(f"{d.metric_a} - {d.metric_b}", d.level, d.method,
+            for d in rows:
+                table.add_row(f"{d.metric_a} - {d.metric_b}", d.method,
                               _f(d.difference, sign=True), _ci(d.ci_low, d.ci_high),
                               _p(d.p_bootstrap), _f(d.williams_t, 2), _p(d.williams_p),
                               str(d.n))
@@ -287,7 +287,7 @@ class MetaReport:
         for method, matrix in self.agreement.items():
             names = list(matrix)
             title = f"Agreement between metrics across sessions: {_NAMES[method]}"
-            table = Table()
+            table = _table()
             table.add_column("")
             for name in names:
                 table.add_column(name, justify="right")
@@ -298,7 +298,7 @@ class MetaReport:
             gold = self.intuitiveness[0].gold
             title = (f"Intuitiveness (Sakai 2012): where a and b disagree, share agreeing "
                      f"with {gold}")
-            table = Table()
+            table = _table()
             for name in ("a", "b", "units", "pairs", "disagree", "a agrees", "b agrees"):
                 table.add_column(name, justify="left" if name in ("a", "b", "units")
                                  else "right")
@@ -309,7 +309,7 @@ class MetaReport:
         if self.power:
             p0 = self.power[0]
             title = f"Discriminative power ({p0.test} test over sessions, alpha={p0.alpha:g})"
-            table = Table()
+            table = _table()
             for name in ("metric", "system pairs", f"ASL < {p0.alpha:g}", "power",
                          "median ASL"):
                 table.add_column(name, justify="left" if name == "metric" else "right")
@@ -321,6 +321,14 @@ class MetaReport:
 
     def _ci(self) -> str:
         return f"{self.settings['confidence']:.0%}"
+
+
+def _table():
+    """A compact table (no borders, collapsed padding), so it fits 80 columns."""
+    from rich import box
+    from rich.table import Table
+
+    return Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, collapse_padding=True)
 
 
 def _f(x: float, digits: int = 3, sign: bool = False) -> str:
