@@ -319,3 +319,16 @@ def test_found_counts_distinct_relevant_documents_in_the_trail():
                                                              "labels": [1, 2]}]}
     scores = evaluate_sessions(SessionLog.from_records([record]), ("found",))
     assert scores.values["found"][0] == 2
+
+
+def test_graphcm_errors_name_the_split_file_and_line(tmp_path):
+    (tmp_path / "query_qid.dict").write_text("{'cheap flights': 1}")
+    (tmp_path / "url_uid.dict").write_text("{'clueweb-a': 1, 'clueweb-b': 2}")
+    (tmp_path / "human_label_for_GraphCM_per_query_quid.txt").write_text("")
+    (tmp_path / "train_per_query_quid.txt").write_text("5\t1\t[1, 2]\t[0, 0]\t[1, 0]\n")
+    (tmp_path / "valid_per_query_quid.txt").write_text("")
+    (tmp_path / "test_per_query_quid.txt").write_text("6\t1\t[1, 2]\t[0, 0]\t[0, 0]\n"
+                                                      "7\t1\t[1, 2]\t[0, 0]\t[2, 0]\n")
+    with pytest.raises(InputFormatError, match=r"test_per_query_quid\.txt, line 2: session "
+                       r"'7', interaction 1: field 'clicks' must be 0 or 1, got 2"):
+        read_graphcm(tmp_path)

@@ -180,10 +180,11 @@ def read_jsonl(path: str | Path, click_counts: bool = False, allow_extra: bool =
     return build_log(records(), str(path), click_counts, allow_extra)
 
 
-def build_log(numbered: Iterable[tuple[int, Any]], source: str, click_counts: bool = False,
+def build_log(numbered: Iterable[tuple[Any, Any]], source: str, click_counts: bool = False,
               allow_extra: bool = False) -> SessionLog:
     """Build a log from (line number, session dict) pairs: the converters of other formats
-    give the line where each session starts, so errors point into the original file."""
+    give the line where each session starts, so errors point into the original file. A
+    number may be a (file, line) pair when sessions come from several files."""
     builder = _Builder(source, click_counts, allow_extra)
     for number, record in numbered:
         builder.add(record, number)
@@ -224,8 +225,9 @@ class _Builder:
         self.doc_index: dict[str, int] = {}
         self.qrels: tuple[list[int], list[int], list[float]] = ([], [], [])
 
-    def fail(self, where: str, message: str, number: int) -> None:
-        raise InputFormatError(self.source, f"{where}: {message}", number)
+    def fail(self, where: str, message: str, number: int | tuple[str, int]) -> None:
+        source, line = number if isinstance(number, tuple) else (self.source, number)
+        raise InputFormatError(source, f"{where}: {message}", line)
 
     def doc(self, docid: str) -> int:
         if docid not in self.doc_index:
@@ -257,7 +259,7 @@ class _Builder:
         if not isinstance(interactions, list):
             self.fail(where, "field 'interactions' is missing or not a list", number)
         if sid in self.seen_sessions:
-            self.fail(where, "duplicate session id", number)
+            self.fail(where, "field 'session_id': duplicate session id", number)
         if not interactions:
             self.fail(where, "field 'interactions': has no queries", number)
         self.check_keys(record, SESSION_KEYS, where, number)
