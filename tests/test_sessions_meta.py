@@ -135,8 +135,8 @@ def test_intuitiveness_hand_worked():
     a = np.array([1.0, -1, 2, 1, 1, -1])
     b = np.array([-1.0, 1, -2, 1, 0, 1])
     gold = np.array([1.0, 1, 1, -1, -1, 0])
-    assert intuitiveness(a, b, gold) == (6, 4, 2 / 4, 1 / 4)
-    _, count, share, _ = intuitiveness(a, a, gold)
+    assert intuitiveness(a, b, gold) == (6, 4, 2 / 4, 1 / 4, 1)
+    _, count, share, _, _ = intuitiveness(a, a, gold)
     assert count == 0 and math.isnan(share)
 
 
@@ -263,3 +263,24 @@ def test_tables_fit_an_80_column_terminal(demo):
     rows = [line for line in console.export_text().splitlines() if "[" in line]
     assert rows and all(re.search(r"\[[-+]\d\.\d{3}, [-+]\d\.\d{3}\]", line) for line in rows)
     assert all(len(line.rstrip()) <= 80 for line in console.export_text().splitlines())
+
+
+def test_intuitiveness_over_system_pairs_with_a_metric_as_gold(demo):
+    log, _, _ = demo
+    runs = {"logged": None, "reversed": _reordered(log, "reversed", lambda d: d[::-1]),
+            "sorted": _reordered(log, "sorted", sorted)}
+    systems = {name: evaluate_sessions(log, ("num", "srbp", "nsdcg"), run=run).values
+               for name, run in runs.items()}
+    values = {m: systems["logged"][m] for m in ("num", "srbp")}
+    report = meta_evaluate(values, systems=systems, gold="nsdcg", resamples=20, test="t")
+    (item,) = report.intuitiveness
+    assert item.units == "system pairs" and [p.metric for p in report.power] == ["num", "srbp"]
+    counts = np.zeros(3)
+    for x, y in itertools.combinations(systems, 2):
+        for s in range(log.num_sessions):
+            da, db, dg = (systems[x][m][s] - systems[y][m][s] for m in ("num", "srbp", "nsdcg"))
+            if not np.isnan([da, db, dg]).any() and da * db < 0:
+                counts += [1, np.sign(da) == np.sign(dg), np.sign(db) == np.sign(dg)]
+    assert item.disagreements == counts[0] > 0
+    assert (item.a_agrees, item.b_agrees) == pytest.approx((counts[1] / counts[0],
+                                                            counts[2] / counts[0]))

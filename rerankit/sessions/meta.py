@@ -182,6 +182,7 @@ class Intuitiveness:
     disagreements: int    # pairs where a and b prefer different sides
     a_agrees: float       # share of disagreements where a agrees with gold
     b_agrees: float
+    gold_ties: int        # disagreements where the gold measure ties (neither agrees)
 
 
 @dataclass(frozen=True)
@@ -299,12 +300,14 @@ class MetaReport:
             title = (f"Intuitiveness (Sakai 2012): where a and b disagree, share agreeing "
                      f"with {gold}")
             table = _table()
-            for name in ("a", "b", "units", "pairs", "disagree", "a agrees", "b agrees"):
+            for name in ("a", "b", "units", "pairs", "disagree", "a agrees", "b agrees",
+                         "gold ties"):
                 table.add_column(name, justify="left" if name in ("a", "b", "units")
                                  else "right")
             for i in self.intuitiveness:
                 table.add_row(i.metric_a, i.metric_b, i.units, str(i.pairs),
-                              str(i.disagreements), _f(i.a_agrees), _f(i.b_agrees))
+                              str(i.disagreements), _f(i.a_agrees), _f(i.b_agrees),
+                              str(i.gold_ties))
             out.append((title, table))
         if self.power:
             p0 = self.power[0]
@@ -433,19 +436,20 @@ def compare_correlations(values: Mapping[str, np.ndarray], satisfaction: np.ndar
 
 
 def intuitiveness(a_diff: np.ndarray, b_diff: np.ndarray, gold_diff: np.ndarray
-                  ) -> tuple[int, int, float, float]:
+                  ) -> tuple[int, int, float, float, int]:
     """Sakai's intuitiveness from per-pair differences (side A minus side B) of two metrics
     and the gold measure: (pairs, disagreements, share of disagreements where a has the
-    gold's sign, same for b). A pair disagrees when a and b prefer opposite sides (ties in a
-    or b are not disagreements); a gold tie agrees with neither. NaN pairs are dropped."""
+    gold's sign, same for b, disagreements where the gold ties). A pair disagrees when a and
+    b prefer opposite sides (ties in a or b are not disagreements); a gold tie agrees with
+    neither. NaN pairs are dropped."""
     keep = ~(np.isnan(a_diff) | np.isnan(b_diff) | np.isnan(gold_diff))
     sa, sb, sg = np.sign(a_diff[keep]), np.sign(b_diff[keep]), np.sign(gold_diff[keep])
     disagree = sa * sb < 0
     count = int(disagree.sum())
     if not count:
-        return int(keep.sum()), 0, float("nan"), float("nan")
+        return int(keep.sum()), 0, float("nan"), float("nan"), 0
     return (int(keep.sum()), count, float(np.mean(sa[disagree] == sg[disagree])),
-            float(np.mean(sb[disagree] == sg[disagree])))
+            float(np.mean(sb[disagree] == sg[disagree])), int(np.sum(sg[disagree] == 0)))
 
 
 def session_pairs(n: int, max_pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -460,14 +464,15 @@ def session_pairs(n: int, max_pairs: int, seed: int) -> tuple[np.ndarray, np.nda
 
 
 def power_over_systems(systems: Mapping[str, Mapping[str, np.ndarray]], test: str = "randomization",
-                       alpha: float = 0.05, resamples: int = 1000, seed: int = 42
-                       ) -> list[Power]:
-    """Discriminative power of every metric: a paired test over the sessions both systems
-    have a value for, for every pair of systems (one seeded generator per metric)."""
+                       alpha: float = 0.05, resamples: int = 1000, seed: int = 42,
+                       metrics: list[str] | None = None) -> list[Power]:
+    """Discriminative power of every metric (default: those of the first system): a paired
+    test over the sessions both systems have a value for, for every pair of systems (one
+    seeded generator per metric)."""
     if test not in TESTS:
         raise ValueError(f"test must be one of {', '.join(TESTS)}, got {test!r}")
     names = list(systems)
-    metrics = list(systems[names[0]])
+    metrics = metrics if metrics is not None else list(systems[names[0]])
     out = []
     for metric in metrics:
         rng = np.random.default_rng(seed)
@@ -536,7 +541,7 @@ def meta_evaluate(values: Mapping[str, np.ndarray], satisfaction: np.ndarray | N
     _add_intuitiveness(report, values, satisfaction, systems, gold, gold_values, seed,
                        max_pairs)
     if systems is not None and len(systems) >= 2:
-        report.power.extend(power_over_systems(systems, test, alpha, resamples, seed))
+        report.power.extend(power_over_systems(systems, test, alpha, resamples, seed, names))
     elif systems is not None:
         report.notes.append("discriminative power needs at least two systems")
     return report
@@ -579,6 +584,5 @@ def _add_intuitiveness(report: MetaReport, values: Mapping[str, np.ndarray],
         diff = {m: values[m][i] - values[m][j] for m in names}
         diff[gold] = target[i] - target[j]
     for a, b in itertools.combinations([m for m in names if m != gold], 2):
-        pairs, count, a_share, b_share = intuitiveness(diff[a], diff[b], diff[gold])
-        report.intuitiveness.append(Intuitiveness(a, b, gold, units, pairs, count, a_share,
-                                                  b_share))
+        report.intuitiveness.append(Intuitiveness(a, b, gold, units,
+                                                  *intuitiveness(diff[a], diff[b], diff[gold])))

@@ -124,7 +124,9 @@ def _heatmaps(plt, report: MetaReport):
         for i in range(len(names)):
             for j in range(len(names)):
                 text = "n/a" if np.isnan(data[i, j]) else f"{data[i, j]:.2f}"
-                ax.text(j, i, text, ha="center", va="center", fontsize=7)
+                dark = not np.isnan(data[i, j]) and abs(data[i, j]) > 0.6
+                ax.text(j, i, text, ha="center", va="center", fontsize=7,
+                        color="white" if dark else "black")
         ax.set_title(f"agreement ({method})", fontsize=9)
         fig.colorbar(image, ax=ax, fraction=0.046)
     fig.tight_layout()
@@ -138,7 +140,8 @@ def _asl(plt, report: MetaReport):
                 label=f"{p.metric} ({p.power:.0%})")
     ax.axhline(report.power[0].alpha, color="grey", linestyle="--", linewidth=0.8)
     ax.set_xlabel("system pairs, sorted by ASL")
-    ax.set_ylabel("achieved significance level")
+    ax.set_yscale("log")
+    ax.set_ylabel("achieved significance level (log)")
     ax.set_title(f"ASL curves ({report.power[0].test} test)", fontsize=9)
     ax.legend(fontsize=8)
     fig.tight_layout()
