@@ -298,10 +298,10 @@ class MetaReport:
         if self.intuitiveness:
             gold = self.intuitiveness[0].gold
             title = (f"Intuitiveness (Sakai 2012): where a and b disagree, share agreeing "
-                     f"with {gold}")
+                     f"with {gold} (ties: disagreements where {gold} ties)")
             table = _table()
             for name in ("a", "b", "units", "pairs", "disagree", "a agrees", "b agrees",
-                         "gold ties"):
+                         "ties"):
                 table.add_column(name, justify="left" if name in ("a", "b", "units")
                                  else "right")
             for i in self.intuitiveness:
