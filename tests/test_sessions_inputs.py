@@ -112,6 +112,9 @@ def test_gain_map_turns_grades_into_cwl_style_gains():
     params = SessionParams(patience=10, depth=3, gain_map=((1, 0.2), (2, 0.4), (3, 0.6)))
     scores = evaluate_sessions(SessionLog.from_records([record]), ("umeasure",), params)
     assert scores.values["umeasure"][0] == pytest.approx(0.2 * 0.9 + 0.6 * 0.7)
+    as_dict = SessionParams(patience=10, depth=3, gain_map={3: 0.6, 1: 0.2, 2: 0.4})
+    assert evaluate_sessions(SessionLog.from_records([record]), ("umeasure",),
+                             as_dict).values["umeasure"][0] == scores.values["umeasure"][0]
     with pytest.raises(ValueError, match="grade 3 has no gain in the gain map"):
         evaluate_sessions(SessionLog.from_records([record]), ("umeasure",),
                           SessionParams(gain_map=((1, 0.2),)))

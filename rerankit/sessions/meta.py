@@ -513,7 +513,7 @@ def meta_evaluate(values: Mapping[str, np.ndarray], satisfaction: np.ndarray | N
         raise ValueError(f"unknown correlation {unknown[0]!r}; choose from {', '.join(METHODS)}")
     names = list(values)
     settings = {"resamples": resamples, "seed": seed, "confidence": confidence, "alpha": alpha,
-                "test": test, "methods": list(methods), "gold": gold,
+                "test": test, "methods": list(methods), "gold": gold, "max_pairs": max_pairs,
                 "bootstrap": "percentile, paired (scipy.stats.bootstrap)"}
     report = MetaReport(settings)
     pairs = compare if compare is not None else [(names[0], b) for b in names[1:]]

@@ -28,6 +28,7 @@ What comes from where:
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -55,9 +56,12 @@ class SessionParams:
     srbp_p: float = 0.8          # persistence
     srbp_b: float = 0.64         # balance between going down and reformulating
     position: Position = "end"   # U / NUM: an item's position at its end or its start
-    gain_map: tuple[tuple[float, float], ...] = ()   # (grade, gain) pairs, replaces `gain`
+    gain_map: tuple[tuple[float, float], ...] = ()   # (grade, gain) pairs or a dict; replaces
+    #                                                  `gain` (cwl-style real gains)
 
     def __post_init__(self) -> None:
+        if isinstance(self.gain_map, Mapping):
+            object.__setattr__(self, "gain_map", tuple(sorted(self.gain_map.items())))
         checks = [
             (self.depth >= 1, f"depth must be >= 1, got {self.depth}"),
             (self.patience > 0, f"L (patience) must be > 0, got {self.patience}"),
