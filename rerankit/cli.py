@@ -205,6 +205,9 @@ def session_command(
                                              "satisfaction or a metric (default: "
                                              "satisfaction without --systems, else found).")
                     ] = None,
+    methods: Annotated[str, typer.Option(help="With --meta: correlations, comma-separated "
+                                         "(Kendall's bootstrap is the slow one on big logs).")
+                       ] = "pearson,spearman,kendall",
     resamples: Annotated[int, typer.Option(help="Bootstrap / randomisation resamples.")
                          ] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
@@ -232,12 +235,15 @@ def session_command(
     try:
         if not meta and any((csv_out, report_dir, systems, compare, gold)):
             raise ValueError("--csv, --report, --systems, --compare and --gold need --meta")
+        if resamples < 1:
+            raise ValueError(f"--resamples must be >= 1, got {resamples}")
         result = _session_evaluate(
             data, data_format, metrics, run, labels, enhance, click_counts, allow_extra,
             qrels, length, position, depth, gain_kind, gain_map, num_l, num_c, sdcg_b,
             sdcg_bq, srbp_p, srbp_b, per_query is not None or meta)
-        report = _session_meta(result, systems or [], compare, gold, resamples, seed, test,
-                               alpha) if meta else None
+        chosen_methods = tuple(m.strip() for m in methods.split(",") if m.strip())
+        report = _session_meta(result, systems or [], compare, gold, chosen_methods,
+                               resamples, seed, test, alpha) if meta else None
         _session_write(result, report, per_session, per_query, json_out, csv_out, report_dir,
                        write_jsonl)
     except (RerankitError, ValueError) as err:
@@ -318,7 +324,8 @@ def _parse_gain_map(text: str) -> tuple[tuple[float, float], ...]:
 
 
 def _session_meta(result: dict, systems: list[Path], compare: str | None, gold: str | None,
-                  resamples: int, seed: int, test: str, alpha: float):
+                  methods: tuple[str, ...], resamples: int, seed: int, test: str,
+                  alpha: float):
     """The meta-evaluation of the scored metrics (and of --systems runs)."""
     from rerankit.data.run import Run
     from rerankit.sessions import evaluate_sessions
@@ -352,8 +359,8 @@ def _session_meta(result: dict, systems: list[Path], compare: str | None, gold: 
     queries = result["query_scores"]
     return meta_evaluate(scores.values, log.satisfaction,
                          queries.values if queries else None, log.inter_satisfaction,
-                         runs or None, pairs, gold, gold_values, resamples=resamples,
-                         seed=seed, alpha=alpha, test=test)
+                         runs or None, pairs, gold, gold_values, methods=methods,
+                         resamples=resamples, seed=seed, alpha=alpha, test=test)
 
 
 def _session_write(result: dict, report, per_session, per_query, json_out, csv_out,

@@ -113,11 +113,14 @@ _STATISTIC = {"pearson": (_vector_pearson, True), "spearman": (_vector_spearman,
 
 def _bootstrap(data: tuple[np.ndarray, ...], statistic, vectorized: bool, resamples: int,
                seed: int, confidence: float):
-    """Paired percentile bootstrap; NaN bounds when a resample is degenerate."""
+    """Paired percentile bootstrap; NaN bounds when a resample is degenerate. Resamples go in
+    batches of at most ~20M values, so a million sessions do not need 8 GB at once (the
+    batching does not change the resamples drawn)."""
+    batch = max(1, 20_000_000 // max(1, data[0].size * len(data)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return sps.bootstrap(data, statistic, paired=True, vectorized=vectorized,
-                             n_resamples=resamples, confidence_level=confidence,
+                             n_resamples=resamples, batch=batch, confidence_level=confidence,
                              method="percentile", random_state=seed)
 
 
