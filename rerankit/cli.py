@@ -139,97 +139,287 @@ def compare_command(
 
 @app.command("session")
 def session_command(
-    data: Annotated[Path, typer.Argument(help="Sessions: a JSONL file, or a GraphCM export "
+    data: Annotated[Path, typer.Argument(help="Sessions: JSONL, TREC Session XML (.xml), "
+                                         "TSV with a header (.tsv), or a GraphCM export "
                                          "folder (TREC Session 2014).")],
-    data_format: Annotated[str, typer.Option("--format", help="jsonl | graphcm (default: "
-                                             "graphcm for a folder, else jsonl)")] = "auto",
+    data_format: Annotated[str, typer.Option("--format", help="auto | jsonl | graphcm | "
+                                             "trec-xml | tsv (auto: folder graphcm, .xml "
+                                             "trec-xml, .tsv tsv, else jsonl)")] = "auto",
     metrics: Annotated[str, typer.Option(help="Comma-separated: num, umeasure, sdcg, nsdcg, "
-                                         "srbp, ndcg_mean, ndcg_max, ndcg_first, ndcg_last")
-                       ] = "num,umeasure,sdcg,nsdcg,srbp",
+                                         "srbp, ndcg_mean, ndcg_max, ndcg_first, ndcg_last, "
+                                         "found")] = "num,umeasure,sdcg,nsdcg,srbp",
     per_session: Annotated[Path | None, typer.Option(help="Write 'session<TAB>metric<TAB>"
-                                                     "value' lines here (nan: undefined).")
-                           ] = None,
+                                                     "value' lines here (nan: undefined), "
+                                                     "with a 'satisfaction' line per session "
+                                                     "that has one.")] = None,
+    per_query: Annotated[Path | None, typer.Option(help="The same per query "
+                                                   "('<session>:<n>'), each query scored "
+                                                   "as a one-query session.")] = None,
     run: Annotated[Path | None, typer.Option(help="Score a system's TREC run instead of the "
-                                             "logged lists; query ids '<session>:<n>'.")
-                   ] = None,
-    labels: Annotated[str, typer.Option(help="clicks | labels | qrels")] = "clicks",
+                                             "logged lists; query ids '<session>:<n>'. Rows "
+                                             "are ranked as trec_eval ranks them (score "
+                                             "descending, ties by document id descending), "
+                                             "not in file order.")] = None,
+    labels: Annotated[str, typer.Option(help="auto | clicks | labels | gains | qrels (auto: "
+                                        "the first of these the log has; a source the log "
+                                        "lacks is an error)")] = "auto",
     enhance: Annotated[str, typer.Option(help="Click labels: none | forward | session")
                        ] = "forward",
+    click_counts: Annotated[bool, typer.Option("--click-counts", help="Clicks are counts "
+                                               "(integers >= 0, used as grades); default: "
+                                               "clicks must be 0 or 1.")] = False,
+    allow_extra: Annotated[bool, typer.Option("--allow-extra", help="Ignore unknown JSONL "
+                                              "fields instead of failing.")] = False,
+    qrels: Annotated[Path | None, typer.Option(help="TREC qrels by topic for --format "
+                                               "trec-xml sessions.")] = None,
     length: Annotated[str, typer.Option(help="Reading cost: unit | lengths | dwell")] = "unit",
+    position: Annotated[str, typer.Option(help="U/NUM item position: end (pos = l1+..+lk) "
+                                          "| start (l1+..+l(k-1), cwl's convention)")
+                        ] = "end",
     depth: Annotated[int, typer.Option(help="Results read per query (k).")] = 10,
     gain_kind: Annotated[str, typer.Option("--gain", help="exp (2^r-1) | linear")] = "exp",
+    gain_map: Annotated[str | None, typer.Option(help="Grade-to-gain map replacing --gain, "
+                                                 "e.g. '1=0.2,2=0.4,3=0.6' (cwl gains).")
+                        ] = None,
     num_l: Annotated[float, typer.Option("--num-L", help="NUM / U patience L.")] = 20.0,
     num_c: Annotated[float, typer.Option("--num-c", help="Reformulation cost c.")] = 1.0,
     sdcg_b: Annotated[float, typer.Option(help="sDCG rank log base b.")] = 2.0,
     sdcg_bq: Annotated[float, typer.Option(help="sDCG query log base bq.")] = 4.0,
     srbp_p: Annotated[float, typer.Option(help="sRBP persistence p.")] = 0.8,
     srbp_b: Annotated[float, typer.Option(help="sRBP balance b.")] = 0.64,
-    meta: Annotated[bool, typer.Option("--meta", help="Also print the Kendall correlation "
-                                       "between metrics and with satisfaction.")] = False,
+    meta: Annotated[bool, typer.Option("--meta", help="Meta-evaluation: Pearson, Spearman "
+                                       "and Kendall with satisfaction (session and query "
+                                       "level) with bootstrap CIs and p-values, differences "
+                                       "of correlations (bootstrap, Williams' t), agreement "
+                                       "matrices, intuitiveness, and with --systems "
+                                       "discriminative power.")] = False,
+    systems: Annotated[list[Path] | None, typer.Option("--systems", help="With --meta: runs "
+                                                       "compared for discriminative power "
+                                                       "and intuitiveness, beside the "
+                                                       "scored lists. Repeatable.")] = None,
+    compare: Annotated[str | None, typer.Option(help="With --meta: metric pairs whose "
+                                                "correlations are compared, e.g. "
+                                                "'num:sdcg,num:srbp' (default: the first "
+                                                "metric against each other).")] = None,
+    gold: Annotated[str | None, typer.Option(help="Gold measure of the intuitiveness test: "
+                                             "satisfaction or a metric (default: "
+                                             "satisfaction without --systems, else found).")
+                    ] = None,
+    methods: Annotated[str, typer.Option(help="With --meta: correlations, comma-separated "
+                                         "(Kendall's bootstrap is the slow one on big logs).")
+                       ] = "pearson,spearman,kendall",
+    resamples: Annotated[int, typer.Option(help="Bootstrap / randomisation resamples.")
+                         ] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    test: Annotated[str, typer.Option(help="Discriminative power test: randomization | t | "
+                                      "wilcoxon")] = "randomization",
+    alpha: Annotated[float, typer.Option(help="Significance level of discriminative power.")
+                     ] = 0.05,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write means and the "
+                                                  "meta-evaluation as JSON here.")] = None,
+    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write the meta-evaluation "
+                                                 "as CSV (one row per number) here.")] = None,
+    report_dir: Annotated[Path | None, typer.Option("--report", help="Write the plots (PNG) "
+                                                    "and meta.json into this folder.")] = None,
     write_jsonl: Annotated[Path | None, typer.Option(help="Also save the sessions in the "
                                                      "JSONL format (e.g. after GraphCM).")
                            ] = None,
 ) -> None:
-    """Session-level evaluation (NUM, U-measure, sDCG, nsDCG, sRBP) of logs or systems."""
+    """Session-level evaluation (NUM, U-measure, sDCG, nsDCG, sRBP) of logs or systems, and
+    meta-evaluation of the metrics against satisfaction."""
     from rich.console import Console
-    from rich.table import Table
 
-    from rerankit.data.atomic import atomic_write
-    from rerankit.data.run import Run
     from rerankit.errors import RerankitError
-    from rerankit.sessions import (
-        SessionParams,
-        evaluate_sessions,
-        read_graphcm,
-        read_jsonl,
-    )
-    from rerankit.sessions.meta import correlation_matrix, satisfaction_correlation
 
-    chosen = tuple(m.strip() for m in metrics.split(",") if m.strip())
+    console = Console(width=None if sys.stdout.isatty() else 200)
     try:
-        params = SessionParams(depth=depth, patience=num_l, reformulation_cost=num_c,
-                               gain=gain_kind, sdcg_b=sdcg_b, sdcg_bq=sdcg_bq, srbp_p=srbp_p,
-                               srbp_b=srbp_b)
-        kind = data_format if data_format != "auto" else ("graphcm" if data.is_dir() else
-                                                          "jsonl")
-        if kind not in ("jsonl", "graphcm"):
-            raise ValueError(f"--format must be jsonl or graphcm, got {kind!r}")
-        log = read_graphcm(data) if kind == "graphcm" else read_jsonl(data)
-        scores = evaluate_sessions(log, chosen, params, labels=labels, enhance=enhance,
-                                   length=length, run=Run.read_trec(run) if run else None)
+        if not meta and any((csv_out, report_dir, systems, compare, gold)):
+            raise ValueError("--csv, --report, --systems, --compare and --gold need --meta")
+        if resamples < 1:
+            raise ValueError(f"--resamples must be >= 1, got {resamples}")
+        result = _session_evaluate(
+            data, data_format, metrics, run, labels, enhance, click_counts, allow_extra,
+            qrels, length, position, depth, gain_kind, gain_map, num_l, num_c, sdcg_b,
+            sdcg_bq, srbp_p, srbp_b, per_query is not None or meta)
+        chosen_methods = tuple(m.strip() for m in methods.split(",") if m.strip())
+        report = _session_meta(result, systems or [], compare, gold, chosen_methods,
+                               resamples, seed, test, alpha) if meta else None
+        _session_write(result, report, per_session, per_query, json_out, csv_out, report_dir,
+                       write_jsonl)
     except (RerankitError, ValueError) as err:
         _fail(str(err))
+    title, table = _session_table(result)
+    console.print(title, highlight=False)
+    console.print(table)
+    for note in result["notes"] + (report.notes if report else []):
+        typer.echo(f"rerankit: note: {note}", err=True)
+    if report is not None:
+        for title, table in report.tables():
+            console.print()
+            console.print(title, highlight=False)
+            console.print(table)
+
+
+def _session_evaluate(data, data_format, metrics, run, labels, enhance, click_counts,
+                      allow_extra, qrels, length, position, depth, gain_kind, gain_map, num_l,
+                      num_c, sdcg_b, sdcg_bq, srbp_p, srbp_b, queries: bool) -> dict:
+    """Read the log, score it (and per query when asked); the notes say what to know."""
+    import numpy as np
+
+    from rerankit.data.run import Run
+    from rerankit.sessions import SessionParams, evaluate_queries, evaluate_sessions
+    from rerankit.sessions.converters import read_sessions
+    from rerankit.sessions.labels import resolve_source
+
+    chosen = tuple(m.strip() for m in metrics.split(",") if m.strip())
+    params = SessionParams(depth=depth, patience=num_l, reformulation_cost=num_c,
+                           gain=gain_kind, sdcg_b=sdcg_b, sdcg_bq=sdcg_bq, srbp_p=srbp_p,
+                           srbp_b=srbp_b, position=position,
+                           gain_map=_parse_gain_map(gain_map) if gain_map else ())
+    log = read_sessions(data, data_format, click_counts, allow_extra, qrels)
+    source = resolve_source(log, labels)
+    scored_run = Run.read_trec(run) if run else None
+    options = {"params": params, "labels": source, "enhance": enhance, "length": length}
+    scores = evaluate_sessions(log, chosen, run=scored_run, **options)
+    notes = []
+    if labels == "auto":
+        notes.append(f"labels=auto: scoring with {source}")
+    if source == "gains" and (gain_map or gain_kind != "exp"):
+        notes.append("labels=gains: the logged gains are used as they are; --gain and "
+                     "--gain-map do not apply")
+    if not _has_positive(log, source):
+        notes.append(f"no session has a positive {source} value: NUM and nsDCG are "
+                     "undefined and U, sDCG and sRBP are 0 for every session")
+    query_scores = evaluate_queries(log, chosen, run=scored_run, **options) if queries \
+        else None
+    return {"log": log, "scores": scores, "query_scores": query_scores, "metrics": chosen,
+            "source": source, "enhance": enhance, "run": run, "run_obj": scored_run,
+            "options": options,
+            "notes": notes, "satisfaction": log.satisfaction,
+            "has_satisfaction": bool(np.any(~np.isnan(log.satisfaction)))}
+
+
+def _has_positive(log, source: str) -> bool:
+    import numpy as np
+
+    column = {"clicks": log.item_click, "labels": log.item_label, "gains": log.item_gain,
+              "qrels": log.qrels_grade}[source]
+    return bool(np.any(np.nan_to_num(column) > 0))
+
+
+def _parse_gain_map(text: str) -> tuple[tuple[float, float], ...]:
+    pairs = []
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        grade, sep, value = part.partition("=")
+        try:
+            if not sep:
+                raise ValueError
+            pairs.append((float(grade), float(value)))
+        except ValueError:
+            raise ValueError(f"--gain-map: expected GRADE=GAIN pairs such as "
+                             f"'1=0.2,2=0.4', got {part!r}") from None
+    if not pairs:
+        raise ValueError("--gain-map is empty")
+    return tuple(pairs)
+
+
+def _session_meta(result: dict, systems: list[Path], compare: str | None, gold: str | None,
+                  methods: tuple[str, ...], resamples: int, seed: int, test: str,
+                  alpha: float):
+    """The meta-evaluation of the scored metrics (and of --systems runs)."""
+    from rerankit.data.run import Run
+    from rerankit.sessions import evaluate_sessions
+    from rerankit.sessions.meta import meta_evaluate
+
+    log, scores, chosen = result["log"], result["scores"], result["metrics"]
+    gold = gold or ("satisfaction" if result["has_satisfaction"] and not systems else "found")
+    extra = () if gold in chosen or gold == "satisfaction" else (gold,)
+    gold_values = None
+    if extra:
+        gold_values = evaluate_sessions(log, extra, run=result["run_obj"],
+                                         **result["options"]).values[gold]
+    runs = {}
+    if systems:
+        base = result["run"].stem if result["run"] else "logged"
+        runs[base] = {**scores.values, **({gold: gold_values} if extra else {})}
+        for path in systems:
+            name = path.stem
+            if name in runs:
+                raise ValueError(f"--systems: two systems named '{name}'")
+            runs[name] = evaluate_sessions(log, (*chosen, *extra), run=Run.read_trec(path),
+                                           **result["options"]).values
+    pairs = None
+    if compare:
+        pairs = []
+        for part in filter(None, (p.strip() for p in compare.split(","))):
+            a, sep, b = part.partition(":")
+            if not sep:
+                raise ValueError(f"--compare: expected METRIC:METRIC, got {part!r}")
+            pairs.append((a.strip(), b.strip()))
+    queries = result["query_scores"]
+    return meta_evaluate(scores.values, log.satisfaction,
+                         queries.values if queries else None, log.inter_satisfaction,
+                         runs or None, pairs, gold, gold_values, methods=methods,
+                         resamples=resamples, seed=seed, alpha=alpha, test=test)
+
+
+def _session_write(result: dict, report, per_session, per_query, json_out, csv_out,
+                   report_dir, write_jsonl) -> None:
+    """Every requested output file, each written atomically."""
+    import json
+
+    from rerankit.data.atomic import atomic_write
+
+    log, scores = result["log"], result["scores"]
     if write_jsonl:
         log.write_jsonl(write_jsonl)
-    if per_session:
-        with atomic_write(per_session) as handle:
-            handle.writelines(scores.to_tsv_lines())
-    console = Console()
-    table = Table(title=f"{log.num_sessions} sessions, {log.num_interactions} queries "
-                        f"({'run ' + run.name if run else 'logged lists'}; labels={labels}"
-                        f"{', enhance=' + enhance if labels == 'clicks' else ''})")
+    for path, values, satisfaction in ((per_session, scores, log.satisfaction),
+                                       (per_query, result["query_scores"],
+                                        log.inter_satisfaction)):
+        if path:
+            with atomic_write(path) as handle:
+                handle.writelines(values.to_tsv_lines(satisfaction))
+    summary = {"sessions": log.num_sessions, "queries": log.num_interactions,
+               "labels": result["source"], "lists": str(result["run"] or "logged"),
+               "means": {m: _json_number(scores.mean(m)) for m in result["metrics"]},
+               "undefined": {m: scores.undefined(m) for m in result["metrics"]},
+               "meta": report.to_dict() if report else None}
+    if json_out:
+        with atomic_write(json_out) as handle:
+            json.dump(summary, handle, indent=2, allow_nan=False)
+            handle.write("\n")
+    if csv_out:
+        with atomic_write(csv_out) as handle:
+            handle.write(report.csv_text())
+    if report_dir:
+        from rerankit.sessions.plots import write_plots
+
+        write_plots(report, scores.values, log.satisfaction, report_dir)
+        with atomic_write(Path(report_dir) / "meta.json") as handle:
+            json.dump(summary, handle, indent=2, allow_nan=False)
+            handle.write("\n")
+
+
+def _json_number(x: float) -> float | None:
+    return None if x != x else x
+
+
+def _session_table(result: dict):
+    from rich.table import Table
+
+    log, scores, run = result["log"], result["scores"], result["run"]
+    enhance = f", enhance={result['enhance']}" if result["source"] == "clicks" else ""
+    title = (f"{log.num_sessions} sessions, {log.num_interactions} queries "
+             f"({'run ' + run.name if run else 'logged lists'}; labels={result['source']}"
+             f"{enhance})")
+    table = Table()
     for column in ("metric", "mean", "sessions scored", "undefined"):
         table.add_column(column, justify="left" if column == "metric" else "right")
-    for metric in chosen:
+    for metric in result["metrics"]:
         undefined = scores.undefined(metric)
         table.add_row(metric, f"{scores.mean(metric):.4f}", str(log.num_sessions - undefined),
                       str(undefined))
-    console.print(table)
-    if meta:
-        matrix = correlation_matrix(scores.values, "kendall")
-        corr = Table(title="Kendall tau between metrics across sessions")
-        corr.add_column("")
-        for metric in chosen:
-            corr.add_column(metric, justify="right")
-        for a in chosen:
-            corr.add_row(a, *(f"{matrix[a][b]:.3f}" for b in chosen))
-        console.print(corr)
-        if not np_all_nan(log.satisfaction):
-            sat = satisfaction_correlation(scores.values, log.satisfaction)
-            for metric, row in sat.items():
-                console.print(f"{metric}: correlation with satisfaction (n={int(row['n'])}) "
-                              f"pearson {row['pearson']:.3f} spearman {row['spearman']:.3f} "
-                              f"kendall {row['kendall']:.3f}")
+    return title, table
 
 
 @app.command("run")
@@ -363,13 +553,6 @@ def report_command(
     except RerankitError as err:
         _fail(str(err))
     typer.echo(f"wrote {page}")
-
-
-def np_all_nan(values) -> bool:
-    """True when an array has no defined value."""
-    import numpy as np
-
-    return bool(np.isnan(values).all())
 
 
 def main() -> None:

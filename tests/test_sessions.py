@@ -233,7 +233,7 @@ def _reversed_run(log):
     ({"session_id": "a", "interactions": [{"results": ["x"], "labels": [-3]}]},
      "must be an integer >= -2"),
     ({"session_id": "a", "interactions": [{"results": ["x"], "clicks": [-1]}]},
-     "clicks must be numbers >= 0"),
+     "field .clicks. must be 0 or 1, got -1"),
 ])
 def test_bad_sessions_are_named(record, message):
     with pytest.raises(InputFormatError, match=message):

@@ -4,18 +4,41 @@ what is rerankit's convention."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
 from rerankit.data.run import Run
+from rerankit.sessions.converters import read_sessions
 from rerankit.sessions.graphcm import read_graphcm
-from rerankit.sessions.labels import Enhance, LabelSource, LengthSource, Lists, judge
-from rerankit.sessions.metrics import METRICS, SessionParams, session_metrics, u_measure
+from rerankit.sessions.labels import (
+    Enhance,
+    LabelSource,
+    LengthSource,
+    Lists,
+    judge,
+    resolve_source,
+)
+from rerankit.sessions.metrics import (
+    METRICS,
+    SessionParams,
+    per_query,
+    session_metrics,
+    u_measure,
+)
 from rerankit.sessions.model import SessionLog, read_jsonl
 
-__all__ = ["METRICS", "SessionLog", "SessionParams", "SessionScores", "evaluate_sessions",
-           "read_graphcm", "read_jsonl", "u_measure"]
+__all__ = ["METRICS", "SessionLog", "SessionParams", "SessionScores", "demo_log_path",
+           "evaluate_queries", "evaluate_sessions", "read_graphcm", "read_jsonl",
+           "read_sessions", "u_measure"]
+
+
+def demo_log_path() -> Path:
+    """The shipped demo log: 80 SIMULATED sessions with clicks, graded labels and session and
+    query satisfaction, for trying the meta-evaluation (how it is generated:
+    tests/test_sessions_demo.py). Its correlations say nothing about real users."""
+    return Path(__file__).parent / "demo" / "satisfaction.jsonl"
 
 
 @dataclass(frozen=True)
@@ -24,6 +47,7 @@ class SessionScores:
 
     session_ids: list[str]
     values: dict[str, np.ndarray]
+    labels: str = "clicks"          # the label source used (after ``"auto"``)
 
     def mean(self, metric: str) -> float:
         """Mean over the sessions where the metric is defined."""
@@ -34,21 +58,55 @@ class SessionScores:
         """How many sessions have no value (e.g. NUM without any relevant document)."""
         return int(np.isnan(self.values[metric]).sum())
 
-    def to_tsv_lines(self):
-        """``session_id<TAB>metric<TAB>value`` lines, ``nan`` for undefined values."""
+    def to_tsv_lines(self, satisfaction: np.ndarray | None = None):
+        """``session_id<TAB>metric<TAB>value`` lines, ``nan`` for undefined values; with
+        ``satisfaction`` (one per session or query, NaN: none) also a ``satisfaction`` line
+        for every unit that has one."""
         for i, sid in enumerate(self.session_ids):
             for metric, v in self.values.items():
                 yield f"{sid}\t{metric}\t{'nan' if np.isnan(v[i]) else repr(float(v[i]))}\n"
+            if satisfaction is not None and not np.isnan(satisfaction[i]):
+                yield f"{sid}\tsatisfaction\t{float(satisfaction[i])!r}\n"
 
 
 def evaluate_sessions(log: SessionLog, metrics: tuple[str, ...] = ("num", "umeasure", "sdcg",
                                                                    "nsdcg", "srbp"),
-                      params: SessionParams | None = None, labels: LabelSource = "clicks",
+                      params: SessionParams | None = None, labels: LabelSource = "auto",
                       enhance: Enhance = "forward", length: LengthSource = "unit",
                       run: Run | None = None) -> SessionScores:
     """Score the logged lists (log evaluation) or ``run``'s lists (system evaluation) of every
-    session, with labels from clicks (``enhance``), logged labels, or session qrels."""
+    session, with labels from clicks (``enhance``), logged grades, real gains, or session
+    qrels; ``"auto"`` takes the first of clicks, gains, labels, qrels the log has, and a
+    source the log lacks is an error (never a log of zeros).
+
+    With ``labels="gains"`` the logged values are the gains: ``params.gain`` is not applied
+    (a gain of 0.4 counts 0.4). A run is ranked as trec_eval ranks (score descending, ties by
+    document id descending), not in file order, as everywhere in rerankit."""
+    source, params, judged = _judged(log, params, labels, enhance, length, run)
+    values = session_metrics(judged, log.num_sessions, params, tuple(metrics))
+    return SessionScores(log.session_ids, values, source)
+
+
+def evaluate_queries(log: SessionLog, metrics: tuple[str, ...] = ("num", "umeasure", "sdcg",
+                                                                  "nsdcg", "srbp"),
+                     params: SessionParams | None = None, labels: LabelSource = "auto",
+                     enhance: Enhance = "forward", length: LengthSource = "unit",
+                     run: Run | None = None) -> SessionScores:
+    """Query-level values of the session metrics, one per interaction (ids
+    ``<session id>:<n>``): every interaction scored as a one-query session with the labels
+    of its whole session (see :func:`rerankit.sessions.metrics.per_query`), for correlation
+    with per-query satisfaction."""
+    source, params, judged = _judged(log, params, labels, enhance, length, run)
+    values = session_metrics(per_query(judged), log.num_interactions, params, tuple(metrics))
+    ids = [f"{log.session_ids[s]}:{o}" for s, o in
+           zip(log.inter_session.tolist(), log.interaction_ordinal().tolist(), strict=True)]
+    return SessionScores(ids, values, source)
+
+
+def _judged(log, params, labels, enhance, length, run):
+    source = resolve_source(log, labels)
+    params = params or SessionParams()
+    if source == "gains":
+        params = replace(params, gain="linear", gain_map=())
     lists = Lists.shown(log) if run is None else Lists.from_run(log, run)
-    judged = judge(log, lists, labels, enhance, length)
-    values = session_metrics(judged, log.num_sessions, params or SessionParams(), tuple(metrics))
-    return SessionScores(log.session_ids, values)
+    return source, params, judge(log, lists, source, enhance, length)

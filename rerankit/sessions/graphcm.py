@@ -13,7 +13,7 @@ import ast
 from pathlib import Path
 
 from rerankit.errors import InputFormatError
-from rerankit.sessions.model import SessionLog
+from rerankit.sessions.model import SessionLog, build_log
 
 SPLITS = ("train", "valid", "test")
 LABELS_FILE = "human_label_for_GraphCM_per_query_quid.txt"
@@ -28,7 +28,7 @@ def read_graphcm(folder: str | Path) -> SessionLog:
     labels = {}
     for _, fields in _lines(folder / LABELS_FILE, 6):
         labels[(fields[0], fields[1], tuple(fields[2]))] = fields[5]
-    sessions: dict[str, dict] = {}
+    sessions: dict[str, tuple[tuple[str, int], dict]] = {}
     for split in SPLITS:
         path = folder / f"{split}_per_query_quid.txt"
         for number, (sid, qid, uids, _vtypes, clicks) in _lines(path, 5):
@@ -44,9 +44,10 @@ def read_graphcm(folder: str | Path) -> SessionLog:
             label = labels.get((sid, qid, tuple(uids)))
             if label is not None:
                 interaction["labels"] = label
-            sessions.setdefault(str(sid), {"session_id": str(sid), "interactions": []})
-            sessions[str(sid)]["interactions"].append(interaction)
-    return SessionLog.from_records(sessions.values(), str(folder))
+            first = sessions.setdefault(str(sid), ((str(path), number),
+                                                   {"session_id": str(sid), "interactions": []}))
+            first[1]["interactions"].append(interaction)
+    return build_log(sessions.values(), str(folder))
 
 
 def _literal(path: Path) -> dict:

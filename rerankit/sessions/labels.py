@@ -6,7 +6,13 @@ Sources (``labels=``):
   d at interaction i or later; ``session`` the maximum click on d anywhere in the session;
 * ``"labels"``: the graded labels in the log (topic-level judgements such as TREC Session's),
   rel(i, d) = the label of d in that session whatever i;
-* ``"qrels"``: the session's judgements, rel(i, d) = qrels(d).
+* ``"gains"``: the real-valued gains in the log (e.g. cwl gain files' 0.2/0.4/0.6), used as
+  labels like ``"labels"``; the metrics then use them as gains as they are;
+* ``"qrels"``: the session's judgements, rel(i, d) = qrels(d);
+* ``"auto"`` (:func:`resolve_source`): the first of clicks, gains, labels, qrels the log has.
+
+Asking for a source the log has no values of is an error naming the missing field, never a
+log of zeros.
 
 The lists may be the ones logged (log evaluation) or a system's (system evaluation): a
 document the log never showed gets rel = 0 from clicks and labels. A document shown twice in
@@ -36,9 +42,33 @@ from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
 from rerankit.sessions.model import SessionLog
 
-LabelSource = Literal["clicks", "labels", "qrels"]
+LabelSource = Literal["auto", "clicks", "labels", "gains", "qrels"]
+SOURCES = ("clicks", "gains", "labels", "qrels")
+_FIELD = {"clicks": "'clicks' or 'clicked'", "labels": "'labels'", "gains": "'gains'",
+          "qrels": "'qrels'"}
 Enhance = Literal["none", "forward", "session"]
 LengthSource = Literal["unit", "lengths", "dwell"]
+
+
+def resolve_source(log: SessionLog, labels: str) -> str:
+    """The label source to use: ``labels`` itself if the log has values for it, the first
+    source the log holds for ``"auto"``; an error naming the missing field otherwise."""
+    holds = log.holds()
+    if labels == "auto":
+        for source in SOURCES:
+            if holds[source]:
+                return source
+        raise InputFormatError(log.source, "nothing to score with: no session has "
+                               f"{', '.join(_FIELD[s] for s in SOURCES)}")
+    if labels not in SOURCES:
+        raise ValueError(f"labels must be auto, {', '.join(SOURCES)}, got {labels!r}")
+    if not holds[labels]:
+        present = [s for s in SOURCES if holds[s]]
+        hint = f"; it has {', '.join(present)} (use --labels {present[0]} or auto)" \
+            if present else ""
+        raise InputFormatError(log.source, f"labels={labels!r} but no session has field "
+                               f"{_FIELD[labels]}{hint}")
+    return labels
 
 
 @dataclass(frozen=True)
@@ -103,11 +133,10 @@ class Judged:
     inter_ordinal: np.ndarray      # per interaction of the log: 1-based position in session
 
 
-def judge(log: SessionLog, lists: Lists, labels: LabelSource = "clicks",
+def judge(log: SessionLog, lists: Lists, labels: LabelSource = "auto",
           enhance: Enhance = "forward", length: LengthSource = "unit") -> Judged:
     """Relevance and length of every list item, and each session's ideal set."""
-    if labels not in ("clicks", "labels", "qrels"):
-        raise ValueError(f"labels must be clicks, labels or qrels, got {labels!r}")
+    labels = resolve_source(log, labels)
     if enhance not in ("none", "forward", "session"):
         raise ValueError(f"enhance must be none, forward or session, got {enhance!r}")
     if length not in ("unit", "lengths", "dwell"):
@@ -116,10 +145,17 @@ def judge(log: SessionLog, lists: Lists, labels: LabelSource = "clicks",
     item_session = log.inter_session[lists.item_inter]
     cost = {"unit": None, "lengths": log.item_length, "dwell": log.item_dwell}[length]
     if cost is not None and np.isnan(cost).any():
-        raise ValueError(f"length={length!r} needs '{length}' values for every shown result")
+        first = int(np.flatnonzero(np.isnan(cost))[0])
+        inter = int(log.item_inter[first])
+        field_name = "lengths" if length == "lengths" else "dwell"
+        raise InputFormatError(log.source, f"length={length!r} needs field '{field_name}' for "
+                               f"every shown result; session "
+                               f"'{log.session_ids[log.inter_session[inter]]}', interaction "
+                               f"{int(log.interaction_ordinal()[inter])} has none")
 
     # Events: what the log says about (session, document) at an interaction.
-    event_value = log.item_click if labels == "clicks" else log.item_label
+    event_value = {"clicks": log.item_click, "labels": log.item_label,
+                   "gains": log.item_gain, "qrels": log.item_label}[labels]
     has_value = ~np.isnan(event_value)
     mode = enhance if labels == "clicks" else "session"
     if lists.logged and labels != "qrels":

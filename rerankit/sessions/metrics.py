@@ -9,8 +9,13 @@ What comes from where:
 * Our conventions, as the specification fixes them (the paper's exact formulas are not
   available): U-measure over the trailtext (Sakai and Dou 2013) with patience ``L``, the
   reformulation item of cost ``c`` before every query but the first, depth ``k``, gains
-  ``exp`` (2^r - 1) or ``linear``, a document credited once per session (first time it has a
-  positive label), lengths per result or 1. Every one of these is a parameter.
+  ``exp`` (2^r - 1) or ``linear`` or a grade -> gain map (cwl-style real gains), a document
+  credited once per session (first time it has a positive label), lengths per result or 1.
+  Every one of these is a parameter.
+* Position convention (``position``): ``"end"`` (default, the specification's) counts an
+  item's position at its end, pos_k = l_1 + ... + l_k; ``"start"`` at its beginning,
+  pos_k = l_1 + ... + l_(k-1), which is cwl's U-measure (its weight of item k is
+  max(0, 1 - start_k / L)). Same L, same lengths, ``position="start"``: cwl's weights.
 * rerankit's own conventions: labels and the ideal set use the full logged lists, the
   trailtext only the top ``k``; a session whose ideal U is 0 has no NUM (NaN), is left out of
   means and is counted; with variable lengths NUM can exceed 1 slightly, as the gain-ordered
@@ -23,7 +28,8 @@ What comes from where:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -32,8 +38,9 @@ from rerankit.data.columns import group_starts
 from rerankit.sessions.labels import Judged
 
 Gain = Literal["exp", "linear"]
+Position = Literal["end", "start"]
 METRICS = ("num", "umeasure", "sdcg", "nsdcg", "srbp", "ndcg_mean", "ndcg_max", "ndcg_first",
-           "ndcg_last")
+           "ndcg_last", "found")
 
 
 @dataclass(frozen=True)
@@ -48,8 +55,13 @@ class SessionParams:
     sdcg_bq: float = 4.0         # query discount base
     srbp_p: float = 0.8          # persistence
     srbp_b: float = 0.64         # balance between going down and reformulating
+    position: Position = "end"   # U / NUM: an item's position at its end or its start
+    gain_map: tuple[tuple[float, float], ...] = ()   # (grade, gain) pairs or a dict; replaces
+    #                                                  `gain` (cwl-style real gains)
 
     def __post_init__(self) -> None:
+        if isinstance(self.gain_map, Mapping):
+            object.__setattr__(self, "gain_map", tuple(sorted(self.gain_map.items())))
         checks = [
             (self.depth >= 1, f"depth must be >= 1, got {self.depth}"),
             (self.patience > 0, f"L (patience) must be > 0, got {self.patience}"),
@@ -59,10 +71,38 @@ class SessionParams:
             (self.sdcg_bq > 1, f"sDCG bq must be > 1, got {self.sdcg_bq}"),
             (0 < self.srbp_p < 1, f"sRBP p must be in (0, 1), got {self.srbp_p}"),
             (0 < self.srbp_b <= 1, f"sRBP b must be in (0, 1], got {self.srbp_b}"),
+            (self.position in ("end", "start"),
+             f"position must be end or start, got {self.position!r}"),
+            (all(math.isfinite(g) and v >= 0 and math.isfinite(v) for g, v in self.gain_map),
+             "gain map values must be finite numbers >= 0"),
+            (len({g for g, _ in self.gain_map}) == len(self.gain_map),
+             "gain map lists a grade twice"),
         ]
         for ok, message in checks:
             if not ok:
                 raise ValueError(message)
+
+    def gain_of(self, rel: np.ndarray) -> np.ndarray:
+        """Gain of every grade: the gain map's value, else ``gain`` (grades <= 0 give 0
+        unless mapped). A positive grade missing from a gain map is an error."""
+        if not self.gain_map:
+            return gain(rel, self.gain)
+        grades = np.array([g for g, _ in self.gain_map], dtype=float)
+        values = np.array([v for _, v in self.gain_map], dtype=float)
+        order = np.argsort(grades)
+        grades, values = grades[order], values[order]
+        slot = np.minimum(np.searchsorted(grades, rel), grades.size - 1)
+        found = grades[slot] == rel
+        missing = ~found & (rel > 0)
+        if missing.any():
+            listed = ", ".join(f"{_grade_text(g)}={v:g}" for g, v in self.gain_map)
+            raise ValueError(f"grade {_grade_text(rel[missing][0])} has no gain in the gain "
+                             f"map ({listed})")
+        return np.where(found, values[slot], 0.0)
+
+
+def _grade_text(g: float) -> str:
+    return str(int(g)) if float(g).is_integer() else str(g)
 
 
 def gain(rel: np.ndarray, kind: Gain) -> np.ndarray:
@@ -71,11 +111,16 @@ def gain(rel: np.ndarray, kind: Gain) -> np.ndarray:
     return np.expm1(positive * math.log(2.0)) if kind == "exp" else positive
 
 
-def u_measure(gains: np.ndarray, lengths: np.ndarray, patience: float) -> float:
-    """U of one trailtext: sum g_k max(0, 1 - pos_k / L), pos_k = l_1 + ... + l_k."""
+def u_measure(gains: np.ndarray, lengths: np.ndarray, patience: float,
+              position: Position = "end") -> float:
+    """U of one trailtext: sum g_k max(0, 1 - pos_k / L), pos_k = l_1 + ... + l_k
+    (``position="end"``) or l_1 + ... + l_(k-1) (``"start"``, cwl's convention)."""
     if patience <= 0:
         raise ValueError(f"L (patience) must be > 0, got {patience}")
-    positions = np.cumsum(np.asarray(lengths, dtype=float))
+    if position not in ("end", "start"):
+        raise ValueError(f"position must be end or start, got {position!r}")
+    lengths = np.asarray(lengths, dtype=float)
+    positions = np.cumsum(lengths) - (lengths if position == "start" else 0.0)
     return float(np.sum(np.asarray(gains, float) * np.maximum(0.0, 1.0 - positions / patience)))
 
 
@@ -100,12 +145,42 @@ def session_metrics(judged: Judged, num_sessions: int, params: SessionParams,
             out["sdcg"] = sdcg
         if "nsdcg" in metrics:
             out["nsdcg"] = _ratio(sdcg, ideal)
+    if "found" in metrics:
+        out["found"] = _found(judged, top, num_sessions)
     if "srbp" in metrics:
         out["srbp"] = _srbp(judged, top, repeat, num_sessions, params)
     aggregates = [m for m in metrics if m.startswith("ndcg_")]
     if aggregates:
         out.update(_query_ndcg(judged, top, repeat, num_sessions, params, aggregates))
     return {m: out[m] for m in metrics}
+
+
+def per_query(j: Judged) -> Judged:
+    """The same judgements with every interaction as a one-query session: its own list, no
+    reformulation, labels as in the whole session (so click enhancement still counts later
+    clicks), and its session's ideal set. Scoring it gives query-level values of every
+    session metric (query-level NUM = U of the query's list / U of the session's ideal)."""
+    n = j.inter_session.size
+    order = np.argsort(j.ideal_session, kind="stable")
+    ideal_session = j.ideal_session[order]
+    starts = np.searchsorted(ideal_session, j.inter_session, side="left")
+    counts = np.searchsorted(ideal_session, j.inter_session, side="right") - starts
+    inter = np.repeat(np.arange(n), counts)
+    offsets = np.arange(inter.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    rows = order[np.repeat(starts, counts) + offsets]
+    return replace(j, item_session=j.item_inter, ideal_session=inter,
+                   ideal_doc=j.ideal_doc[rows], ideal_rel=j.ideal_rel[rows],
+                   ideal_length=j.ideal_length[rows], inter_session=np.arange(n),
+                   inter_ordinal=np.ones(n, dtype=np.int64))
+
+
+def _found(j: Judged, top: np.ndarray, n: int) -> np.ndarray:
+    """Distinct documents with a positive label in the trailtext's top k of the session:
+    the simple "gold" measure for Sakai's intuitiveness test."""
+    key = j.item_session[top] * np.int64(int(j.item_doc.max(initial=0)) + 1) + j.item_doc[top]
+    relevant = np.unique(key[j.item_rel[top] > 0])
+    width = np.int64(int(j.item_doc.max(initial=0)) + 1)
+    return np.bincount(relevant // width, minlength=n).astype(float)
 
 
 def _repeated_in_list(j: Judged) -> np.ndarray:
@@ -131,6 +206,8 @@ def _u_actual(j: Judged, top: np.ndarray, n: int, p: SessionParams) -> np.ndarra
     reformulations = (j.inter_ordinal[inter] - 1) * p.reformulation_cost
     within_session = _cumsum_within(length, session)
     position = within_session + reformulations
+    if p.position == "start":
+        position = position - length
     # A document is credited once: at its first positive-labelled item in the trail.
     positive = rel > 0
     key = session * np.int64(max(int(doc.max(initial=0)) + 1, 1)) + doc
@@ -139,15 +216,17 @@ def _u_actual(j: Judged, top: np.ndarray, n: int, p: SessionParams) -> np.ndarra
     starts = group_starts(key[candidates])
     credited = np.zeros(rel.size, dtype=bool)
     credited[candidates[starts]] = True
-    value = np.where(credited, gain(rel, p.gain), 0.0) * np.maximum(0.0, 1 - position / p.patience)
+    value = np.where(credited, p.gain_of(rel), 0.0) * np.maximum(0.0, 1 - position / p.patience)
     return np.bincount(session, weights=value, minlength=n)
 
 
 def _u_ideal(j: Judged, n: int, p: SessionParams) -> np.ndarray:
-    gains = gain(j.ideal_rel, p.gain)
+    gains = p.gain_of(j.ideal_rel)
     order = np.lexsort((j.ideal_doc, j.ideal_length, -gains, j.ideal_session))
     session = j.ideal_session[order]
     position = _cumsum_within(j.ideal_length[order], session)
+    if p.position == "start":
+        position = position - j.ideal_length[order]
     value = gains[order] * np.maximum(0.0, 1 - position / p.patience)
     return np.bincount(session, weights=value, minlength=n)
 
@@ -164,23 +243,23 @@ def _sdcg(j: Judged, top: np.ndarray, repeat: np.ndarray, n: int,
     query_discount = np.log(j.inter_ordinal + p.sdcg_bq - 1) / math.log(p.sdcg_bq)
     rank_discount = np.log(j.item_rank[top] + p.sdcg_b - 1) / math.log(p.sdcg_b)
     which = j.item_inter[top]
-    gains = np.where(repeat[top], 0.0, gain(j.item_rel[top], p.gain))
+    gains = np.where(repeat[top], 0.0, p.gain_of(j.item_rel[top]))
     value = gains / rank_discount / query_discount[which]
     sdcg = np.bincount(j.item_session[top], weights=value, minlength=n)
     # Ideal session: every query returns the ideal ranking of the judged documents.
-    ideal_dcg = _ideal_dcg(j, n, p.depth, p.gain, p.sdcg_b)
+    ideal_dcg = _ideal_dcg(j, n, p, p.sdcg_b)
     per_query = np.bincount(j.inter_session, weights=1.0 / query_discount, minlength=n)
     return sdcg, ideal_dcg * per_query
 
 
-def _ideal_dcg(j: Judged, n: int, depth: int, kind: Gain, base: float) -> np.ndarray:
-    order = np.lexsort((-j.ideal_rel, j.ideal_session))
+def _ideal_dcg(j: Judged, n: int, p: SessionParams, base: float) -> np.ndarray:
+    order = np.lexsort((-p.gain_of(j.ideal_rel), j.ideal_session))
     session, rel = j.ideal_session[order], j.ideal_rel[order]
     starts = group_starts(session)
     rank = np.arange(1, session.size + 1) - np.repeat(starts, np.diff(np.append(starts,
                                                                                 session.size)))
-    keep = rank <= depth
-    value = gain(rel[keep], kind) / (np.log(rank[keep] + base - 1) / math.log(base))
+    keep = rank <= p.depth
+    value = p.gain_of(rel[keep]) / (np.log(rank[keep] + base - 1) / math.log(base))
     return np.bincount(session[keep], weights=value, minlength=n)
 
 
@@ -198,11 +277,11 @@ def _srbp(j: Judged, top: np.ndarray, repeat: np.ndarray, n: int,
 def _query_ndcg(j: Judged, top: np.ndarray, repeat: np.ndarray, n: int, p: SessionParams,
                 aggregates: list[str]) -> dict[str, np.ndarray]:
     discount = np.log2(j.item_rank[top] + 1.0)
-    gains = np.where(repeat[top], 0.0, gain(j.item_rel[top], p.gain))
+    gains = np.where(repeat[top], 0.0, p.gain_of(j.item_rel[top]))
     dcg = np.bincount(j.item_inter[top], weights=gains / discount,
                       minlength=j.inter_session.size)
     session = j.inter_session
-    ideal = _ideal_dcg(j, n, p.depth, p.gain, 2.0)[session]
+    ideal = _ideal_dcg(j, n, p, 2.0)[session]
     ndcg = _ratio(dcg, ideal)
     out = {}
     starts = group_starts(session)

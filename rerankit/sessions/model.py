@@ -7,17 +7,23 @@ JSONL format (one session per line; only ``session_id`` and ``interactions`` req
      "qrels": {"doc-7": 2, "doc-9": 0},                     # optional session judgements
      "interactions": [
        {"query_id": "798", "query": "bollywood growth",     # id and/or text
-        "results": ["doc-1", "doc-2", "doc-3"],             # ranked list shown
-        "clicks": [0, 1, 0],                                # optional, aligned flags/grades
+        "results": ["doc-1", "doc-2", "doc-3"],             # ranked list shown (required)
+        "clicks": [0, 1, 0],                                # optional, aligned 0/1 flags
         "clicked": ["doc-2"],                               # optional, instead of "clicks"
         "dwell": [0, 35.5, 0],                              # optional seconds, aligned
         "lengths": [120, 80, 95],                           # optional cost of reading each
-        "labels": [1, 2, 0]}]}                              # optional graded labels, aligned
+        "labels": [1, 2, 0],                                # optional integer grades
+        "gains": [0.2, 0.6, 0],                             # optional real gains >= 0
+        "satisfaction": 4}]}                                # optional, this query's
 
-Aligned lists must have the results' length. A document may appear twice in one list
-(real logs do this): each occurrence is an item the user reads. An interaction may have no
-results (the user still reformulated). Columns make a million sessions a handful of numpy
-arrays, which is what the vectorised metrics in :mod:`rerankit.sessions.metrics` need.
+Aligned lists must have the results' length. Clicks are 0 or 1 (``true``/``false`` too);
+click counts (integers >= 0, used as graded labels) are accepted only with
+``click_counts=True``. Keys other than these are an error unless ``allow_extra=True`` (a
+misspelt ``"satisfation"`` must not silently drop the labels). A document may appear twice
+in one list (real logs do this): each occurrence is an item the user reads. An interaction
+may have no results (``"results": []``; the user still reformulated). Columns make a million
+sessions a handful of numpy arrays, which is what the vectorised metrics in
+:mod:`rerankit.sessions.metrics` need.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +40,18 @@ import numpy as np
 from rerankit.data.atomic import atomic_write
 from rerankit.errors import InputFormatError
 
-_ALIGNED = ("clicks", "dwell", "lengths", "labels")
+_ALIGNED = ("clicks", "dwell", "lengths", "labels", "gains")
+SESSION_KEYS = frozenset({"session_id", "interactions", "satisfaction", "qrels"})
+INTERACTION_KEYS = frozenset({"index", "query_id", "query", "results", "clicks", "clicked",
+                              *_ALIGNED, "satisfaction"})
 
 
 @dataclass(frozen=True)
 class SessionLog:
     """Sessions in columns. Items (shown results) are sorted by interaction then rank;
-    interactions by session then order. Missing optional values are NaN."""
+    interactions by session then order. Missing optional values are NaN (a click column
+    that is NaN everywhere means the log has no clicks, which is not the same as a log
+    where nobody clicked)."""
 
     session_ids: list[str]
     satisfaction: np.ndarray        # float per session (NaN: none)
@@ -50,7 +61,7 @@ class SessionLog:
     item_inter: np.ndarray          # int64 per item: interaction index
     item_rank: np.ndarray           # int64 per item: 1-based rank in its list
     item_doc: np.ndarray            # int64 per item: index into doc_ids
-    item_click: np.ndarray          # float per item (0: not clicked)
+    item_click: np.ndarray          # float per item (0: not clicked, NaN: no click data)
     item_label: np.ndarray          # float per item (NaN: no label)
     item_length: np.ndarray         # float per item (NaN: not given)
     item_dwell: np.ndarray          # float per item (NaN: not given)
@@ -58,6 +69,16 @@ class SessionLog:
     qrels_session: np.ndarray       # int64 per session judgement
     qrels_doc: np.ndarray           # int64 per session judgement: index into doc_ids
     qrels_grade: np.ndarray         # float per session judgement
+    item_gain: np.ndarray | None = None          # float per item (NaN: none); None: none
+    inter_satisfaction: np.ndarray | None = None  # float per interaction (NaN: none)
+    source: str = field(default="sessions", compare=False)
+
+    def __post_init__(self) -> None:
+        if self.item_gain is None:
+            object.__setattr__(self, "item_gain", np.full(self.item_doc.size, np.nan))
+        if self.inter_satisfaction is None:
+            object.__setattr__(self, "inter_satisfaction",
+                               np.full(self.inter_session.size, np.nan))
 
     @property
     def num_sessions(self) -> int:
@@ -77,15 +98,21 @@ class SessionLog:
 
         return ranks_within_groups(self.inter_session)
 
+    def holds(self) -> dict[str, bool]:
+        """Which label sources and satisfaction levels the log has values for."""
+        defined = lambda v: bool(v.size and not np.isnan(v).all())  # noqa: E731
+        return {"clicks": defined(self.item_click), "labels": defined(self.item_label),
+                "gains": defined(self.item_gain), "qrels": bool(self.qrels_session.size),
+                "satisfaction": defined(self.satisfaction),
+                "query_satisfaction": defined(self.inter_satisfaction)}
+
     # ------------------------------------------------------------------ building
     @classmethod
-    def from_records(cls, records: Iterable[Mapping[str, Any]], source: str = "sessions"
-                     ) -> SessionLog:
-        """Build from session dicts (the JSONL objects), validating every field."""
-        builder = _Builder(source)
-        for number, record in enumerate(records, 1):
-            builder.add(record, number)
-        return builder.build()
+    def from_records(cls, records: Iterable[Mapping[str, Any]], source: str = "sessions",
+                     click_counts: bool = False, allow_extra: bool = False) -> SessionLog:
+        """Build from session dicts (the JSONL objects), validating every field; the
+        ``source`` and 1-based record number name the place of any error."""
+        return build_log(enumerate(records, 1), source, click_counts, allow_extra)
 
     def to_records(self) -> Iterator[dict]:
         """The sessions as JSONL-ready dicts (inverse of :meth:`from_records`)."""
@@ -102,18 +129,19 @@ class SessionLog:
                 entry: dict[str, Any] = {"query_id": self.query_ids[i],
                                          "query": self.query_texts[i],
                                          "results": [self.doc_ids[d] for d in
-                                                     self.item_doc[lo:hi].tolist()],
-                                         "clicks": [_number(c) for c in
-                                                    self.item_click[lo:hi].tolist()]}
-                for name, column in (("dwell", self.item_dwell), ("lengths", self.item_length),
-                                     ("labels", self.item_label)):
+                                                     self.item_doc[lo:hi].tolist()]}
+                for name, column in (("clicks", self.item_click), ("dwell", self.item_dwell),
+                                     ("lengths", self.item_length),
+                                     ("labels", self.item_label), ("gains", self.item_gain)):
                     values = column[lo:hi]
                     if values.size and not np.isnan(values).all():
                         entry[name] = [_number(v) for v in values.tolist()]
+                if not math.isnan(self.inter_satisfaction[i]):
+                    entry["satisfaction"] = _number(self.inter_satisfaction[i])
                 interactions.append(entry)
             record: dict[str, Any] = {"session_id": sid, "interactions": interactions}
             if not math.isnan(self.satisfaction[s]):
-                record["satisfaction"] = float(self.satisfaction[s])
+                record["satisfaction"] = _number(self.satisfaction[s])
             if s in judged:
                 record["qrels"] = judged[s]
             yield record
@@ -127,37 +155,66 @@ class SessionLog:
         return path
 
 
-def read_jsonl(path: str | Path) -> SessionLog:
-    """Read sessions from the JSONL format; errors name the file, line and session."""
+def read_jsonl(path: str | Path, click_counts: bool = False, allow_extra: bool = False
+               ) -> SessionLog:
+    """Read sessions from the JSONL format; errors name the file, line, session and field."""
     path = Path(path)
     if not path.is_file():
         raise InputFormatError(path, "sessions file not found")
 
-    def records() -> Iterator[Mapping[str, Any]]:
-        with open(path, encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
+    def records() -> Iterator[tuple[int, Any]]:
+        with open(path, "rb") as handle:
+            for number, raw in enumerate(handle, 1):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    raise InputFormatError(path, f"not UTF-8 text ({err.reason})",
+                                           number) from None
                 if not line.strip():
                     continue
                 try:
-                    yield json.loads(line)
+                    yield number, json.loads(line)
                 except json.JSONDecodeError as err:
                     raise InputFormatError(path, f"invalid JSON: {err.msg}", number) from None
 
-    return SessionLog.from_records(records(), str(path))
+    return build_log(records(), str(path), click_counts, allow_extra)
+
+
+def build_log(numbered: Iterable[tuple[Any, Any]], source: str, click_counts: bool = False,
+              allow_extra: bool = False) -> SessionLog:
+    """Build a log from (line number, session dict) pairs: the converters of other formats
+    give the line where each session starts, so errors point into the original file. A
+    number may be a (file, line) pair when sessions come from several files."""
+    builder = _Builder(source, click_counts, allow_extra)
+    for number, record in numbered:
+        builder.add(record, number)
+    return builder.build()
 
 
 def _number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else float(value)
 
 
+def _real(value: Any) -> float:
+    """A JSON number as a finite float, else NaN (bools and strings are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return math.nan
+    x = float(value)
+    return x if math.isfinite(x) else math.nan
+
+
 class _Builder:
     """Accumulates validated sessions into column lists."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, click_counts: bool = False, allow_extra: bool = False
+                 ) -> None:
         self.source = source
+        self.click_counts = click_counts
+        self.allow_extra = allow_extra
         self.session_ids: list[str] = []
         self.seen_sessions: set[str] = set()
         self.satisfaction: list[float] = []
+        self.inter_satisfaction: list[float] = []
         self.inter_session: list[int] = []
         self.query_ids: list[str] = []
         self.query_texts: list[str] = []
@@ -168,103 +225,160 @@ class _Builder:
         self.doc_index: dict[str, int] = {}
         self.qrels: tuple[list[int], list[int], list[float]] = ([], [], [])
 
-    def fail(self, message: str, number: int) -> None:
-        raise InputFormatError(self.source, message, number)
+    def fail(self, where: str, message: str, number: int | tuple[str, int]) -> None:
+        source, line = number if isinstance(number, tuple) else (self.source, number)
+        raise InputFormatError(source, f"{where}: {message}", line)
 
-    def doc(self, docid: Any) -> int:
-        key = str(docid)
-        if key not in self.doc_index:
-            self.doc_index[key] = len(self.doc_index)
-        return self.doc_index[key]
+    def doc(self, docid: str) -> int:
+        if docid not in self.doc_index:
+            self.doc_index[docid] = len(self.doc_index)
+        return self.doc_index[docid]
 
-    def add(self, record: Mapping[str, Any], number: int) -> None:
+    def check_keys(self, obj: Mapping[str, Any], allowed: frozenset[str], where: str,
+                   number: int) -> None:
+        if self.allow_extra:
+            return
+        extra = sorted(map(str, set(obj) - allowed))
+        if extra:
+            self.fail(where, f"unknown field{'s' if len(extra) > 1 else ''} "
+                      f"{', '.join(repr(k) for k in extra)} (known: "
+                      f"{', '.join(sorted(allowed))}; use --allow-extra / allow_extra=True "
+                      "to ignore)", number)
+
+    def add(self, record: Any, number: int) -> None:
+        if not isinstance(record, Mapping):
+            self.fail("session", f"expected a JSON object, got {type(record).__name__}",
+                      number)
         sid = record.get("session_id")
-        if sid is None or not isinstance(record.get("interactions"), list):
-            self.fail("a session needs 'session_id' and a list 'interactions'", number)
+        if sid is None or isinstance(sid, bool) or not isinstance(sid, (str, int)):
+            self.fail("session", "field 'session_id' is missing or not a string/integer",
+                      number)
         sid = str(sid)
+        where = f"session '{sid}'"
+        interactions = record.get("interactions")
+        if not isinstance(interactions, list):
+            self.fail(where, "field 'interactions' is missing or not a list", number)
         if sid in self.seen_sessions:
-            self.fail(f"duplicate session id '{sid}'", number)
-        if not record["interactions"]:
-            self.fail(f"session '{sid}' has no queries", number)
+            self.fail(where, "field 'session_id': duplicate session id", number)
+        if not interactions:
+            self.fail(where, "field 'interactions': has no queries", number)
+        self.check_keys(record, SESSION_KEYS, where, number)
         self.seen_sessions.add(sid)
         s = len(self.session_ids)
         self.session_ids.append(sid)
-        satisfaction = record.get("satisfaction")
-        self.satisfaction.append(float("nan") if satisfaction is None else float(satisfaction))
-        indices = [it.get("index") for it in record["interactions"] if isinstance(it, Mapping)]
-        if any(i is not None for i in indices) and len(set(indices)) != len(indices):
-            self.fail(f"session '{sid}' has duplicate interaction indices", number)
-        for position, interaction in enumerate(record["interactions"], 1):
+        self.satisfaction.append(self.score(record.get("satisfaction"), where, number))
+        indices = [it.get("index") for it in interactions if isinstance(it, Mapping)]
+        if any(i is not None for i in indices) and len(set(map(str, indices))) != len(indices):
+            self.fail(where, "field 'index': duplicate interaction indices", number)
+        for position, interaction in enumerate(interactions, 1):
             self.add_interaction(sid, s, position, interaction, number)
-        for docid, grade in (record.get("qrels") or {}).items():
+        qrels = record.get("qrels")
+        if qrels is not None and not isinstance(qrels, Mapping):
+            self.fail(where, "field 'qrels' must be an object {document id: grade}, got "
+                      f"{type(qrels).__name__}", number)
+        for docid, grade in (qrels or {}).items():
             self.qrels[0].append(s)
-            self.qrels[1].append(self.doc(docid))
-            self.qrels[2].append(self.grade(grade, sid, f"qrels of '{docid}'", number))
+            self.qrels[1].append(self.doc(str(docid)))
+            self.qrels[2].append(self.grade(grade, f"{where}, field 'qrels' of '{docid}'",
+                                            number))
 
-    def grade(self, value: Any, sid: str, what: str, number: int) -> float:
-        try:
-            grade = float(value)
-        except (TypeError, ValueError):
-            grade = float("nan")
+    def score(self, value: Any, where: str, number: int) -> float:
+        """A satisfaction label: a finite number, or absent."""
+        if value is None:
+            return math.nan
+        x = _real(value)
+        if math.isnan(x):
+            self.fail(where, f"field 'satisfaction' must be a number, got {value!r}", number)
+        return x
+
+    def grade(self, value: Any, where: str, number: int) -> float:
+        grade = _real(value)
         if math.isnan(grade) or not grade.is_integer() or grade < -2:
-            self.fail(f"session '{sid}': {what} must be an integer >= -2, got {value!r}",
-                      number)
+            self.fail(where, f"must be an integer >= -2, got {value!r} (real-valued gains go "
+                      "in 'gains', or map grades to gains with a gain map)", number)
         return grade
 
     def add_interaction(self, sid: str, s: int, position: int, it: Any, number: int) -> None:
         where = f"session '{sid}', interaction {position}"
-        if not isinstance(it, Mapping) or not isinstance(it.get("results", []), list):
-            self.fail(f"{where}: expected an object with a list 'results'", number)
-        results = [str(d) for d in it.get("results", [])]
+        if not isinstance(it, Mapping):
+            self.fail(where, f"expected an object, got {type(it).__name__}", number)
+        self.check_keys(it, INTERACTION_KEYS, where, number)
+        if "results" not in it:
+            self.fail(where, "field 'results' is missing (give [] for a query with no "
+                      "results)", number)
+        raw = it["results"]
+        if not isinstance(raw, list):
+            self.fail(where, f"field 'results' must be a list, got {type(raw).__name__}",
+                      number)
+        bad = [d for d in raw if isinstance(d, bool) or not isinstance(d, (str, int))]
+        if bad:
+            self.fail(where, f"field 'results': document ids are strings, got {bad[0]!r}",
+                      number)
+        results = [str(d) for d in raw]
         i = len(self.query_ids)
         self.inter_session.append(s)
         qid = it.get("query_id")
         text = it.get("query")
         self.query_ids.append(str(qid) if qid is not None else f"{sid}:{position}")
         self.query_texts.append(str(text) if text is not None else "")
+        self.inter_satisfaction.append(self.score(it.get("satisfaction"), where, number))
         aligned = {name: it.get(name) for name in _ALIGNED}
         if it.get("clicked") is not None:
             if aligned["clicks"] is not None:
-                self.fail(f"{where}: give either 'clicks' or 'clicked', not both", number)
+                self.fail(where, "give either field 'clicks' or 'clicked', not both", number)
+            if not isinstance(it["clicked"], list):
+                self.fail(where, "field 'clicked' must be a list of document ids", number)
             unknown = [d for d in map(str, it["clicked"]) if d not in results]
             if unknown:
-                self.fail(f"{where}: click on document '{unknown[0]}' that was not shown",
-                          number)
+                self.fail(where, f"field 'clicked': click on document '{unknown[0]}' that "
+                          "was not shown", number)
             clicked = set(map(str, it["clicked"]))
             aligned["clicks"] = [1 if d in clicked else 0 for d in results]
         for name, values in aligned.items():
             if values is not None and (not isinstance(values, list) or
                                        len(values) != len(results)):
-                count = len(values) if isinstance(values, list) else "no"
-                self.fail(f"{where}: '{name}' has {count} values for {len(results)} results",
+                count = f"{len(values)} values" if isinstance(values, list) else "no list"
+                self.fail(where, f"field '{name}' has {count} for {len(results)} results",
                           number)
         for rank, docid in enumerate(results, 1):
             self.item_inter.append(i)
             self.item_rank.append(rank)
             self.item_doc.append(self.doc(docid))
-        self.columns["clicks"].extend(self.non_negative(aligned["clicks"], len(results), where,
-                                                        "clicks", number, default=0.0))
-        self.columns["dwell"].extend(self.non_negative(aligned["dwell"], len(results), where,
-                                                       "dwell", number))
-        self.columns["lengths"].extend(self.non_negative(aligned["lengths"], len(results), where,
-                                                         "lengths", number))
+        n = len(results)
+        self.columns["clicks"].extend(self.clicks(aligned["clicks"], n, where, number))
+        for name in ("dwell", "lengths", "gains"):
+            self.columns[name].extend(self.non_negative(aligned[name], n, where, name, number))
         labels = aligned["labels"]
         self.columns["labels"].extend(
-            [float("nan")] * len(results) if labels is None else
-            [self.grade(v, sid, f"interaction {position} label", number) for v in labels])
+            [math.nan] * n if labels is None else
+            [self.grade(v, f"{where}, field 'labels'", number) for v in labels])
 
-    def non_negative(self, values: list | None, n: int, where: str, name: str, number: int,
-                     default: float = float("nan")) -> list[float]:
+    def clicks(self, values: list | None, n: int, where: str, number: int) -> list[float]:
         if values is None:
-            return [default] * n
+            return [math.nan] * n
         out = []
         for value in values:
-            try:
-                x = float(value)
-            except (TypeError, ValueError):
-                x = float("nan")
+            x = 1.0 if value is True else 0.0 if value is False else _real(value)
+            if self.click_counts:
+                if math.isnan(x) or x < 0 or not x.is_integer():
+                    self.fail(where, f"field 'clicks': click counts must be integers >= 0, "
+                              f"got {value!r}", number)
+            elif x not in (0.0, 1.0):
+                self.fail(where, f"field 'clicks' must be 0 or 1, got {value!r} (counts: "
+                          "--click-counts / click_counts=True; grades: 'labels'; real "
+                          "gains: 'gains')", number)
+            out.append(x)
+        return out
+
+    def non_negative(self, values: list | None, n: int, where: str, name: str,
+                     number: int) -> list[float]:
+        if values is None:
+            return [math.nan] * n
+        out = []
+        for value in values:
+            x = _real(value)
             if math.isnan(x) or x < 0:
-                self.fail(f"{where}: {name} must be numbers >= 0, got {value!r}", number)
+                self.fail(where, f"field '{name}' must be numbers >= 0, got {value!r}", number)
             out.append(x)
         return out
 
@@ -282,4 +396,6 @@ class _Builder:
             as_int(self.item_doc), as_float(self.columns["clicks"]),
             as_float(self.columns["labels"]), as_float(self.columns["lengths"]),
             as_float(self.columns["dwell"]), doc_ids, as_int(self.qrels[0]),
-            as_int(self.qrels[1]), as_float(self.qrels[2]))
+            as_int(self.qrels[1]), as_float(self.qrels[2]),
+            item_gain=as_float(self.columns["gains"]),
+            inter_satisfaction=as_float(self.inter_satisfaction), source=self.source)

@@ -1,0 +1,337 @@
+"""Getting session logs in without silent surprises (issues 13 and 16): label sources chosen
+from what the log holds, real-valued gains, both position conventions, clicks 0/1 (counts
+opt-in), per-query satisfaction, and every malformed input named by file, line, session and
+field, through the API and the CLI (never a traceback). Expected numbers are worked by hand
+or computed by plain loops written here."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from rerankit import datasets
+from rerankit.cli import app
+from rerankit.data.run import Run
+from rerankit.errors import InputFormatError
+from rerankit.sessions import (
+    SessionLog,
+    SessionParams,
+    evaluate_queries,
+    evaluate_sessions,
+    read_graphcm,
+    read_jsonl,
+    u_measure,
+)
+
+runner = CliRunner()
+
+NO_CLICKS = {"session_id": "img", "satisfaction": 4, "interactions": [
+    {"results": ["a", "b", "c"], "labels": [2, 0, 1]},
+    {"results": ["d", "a"], "labels": [3, 2]}]}
+
+
+def write(tmp_path, *records, name="s.jsonl"):
+    path = tmp_path / name
+    path.write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n"
+                            for r in records))
+    return path
+
+
+def cli(*args):
+    result = runner.invoke(app, ["session", *map(str, args)])
+    assert "Traceback" not in result.output
+    return result
+
+
+# ---------------------------------------------------------------------- label sources
+def test_auto_labels_score_a_log_without_clicks_with_its_labels():
+    log = SessionLog.from_records([NO_CLICKS])
+    auto = evaluate_sessions(log, ("num", "umeasure"))
+    explicit = evaluate_sessions(log, ("num", "umeasure"), labels="labels")
+    assert auto.labels == "labels"
+    np.testing.assert_array_equal(auto.values["num"], explicit.values["num"])
+    assert auto.values["umeasure"][0] > 0
+
+
+def test_asking_for_clicks_a_log_lacks_names_the_missing_field():
+    log = SessionLog.from_records([NO_CLICKS])
+    with pytest.raises(InputFormatError, match="no session has field 'clicks' or 'clicked'; "
+                       "it has labels"):
+        evaluate_sessions(log, labels="clicks")
+    with pytest.raises(InputFormatError, match="'qrels'"):
+        evaluate_sessions(log, labels="qrels")
+
+
+def test_a_log_with_nothing_to_score_is_an_error_not_zeros():
+    log = SessionLog.from_records([{"session_id": "x", "interactions": [{"results": ["a"]}]}])
+    with pytest.raises(InputFormatError, match="nothing to score with"):
+        evaluate_sessions(log)
+
+
+def test_cli_on_a_log_without_clicks(tmp_path):
+    path = write(tmp_path, NO_CLICKS)
+    bad = cli(path, "--labels", "clicks")
+    assert bad.exit_code == 2 and "no session has field 'clicks'" in bad.output
+    good = cli(path)
+    assert good.exit_code == 0, good.output
+    assert "labels=auto: scoring with labels" in good.output
+
+
+def test_cli_notes_when_no_label_is_positive(tmp_path):
+    path = write(tmp_path, {"session_id": "z", "interactions": [
+        {"results": ["a", "b"], "clicks": [0, 0]}]})
+    result = cli(path)
+    assert result.exit_code == 0
+    assert "no session has a positive clicks value" in result.output
+
+
+def test_trec_log_still_defaults_to_clicks():
+    log = read_graphcm(datasets.path("trec-session-2014"))
+    assert evaluate_sessions(log, ("num",)).labels == "clicks"
+
+
+# ---------------------------------------------------------------------- gains
+def test_real_valued_gains_are_used_as_they_are():
+    record = {"session_id": "g", "interactions": [
+        {"results": ["a", "b", "c"], "gains": [0.2, 0, 0.6]}]}
+    scores = evaluate_sessions(SessionLog.from_records([record]), ("umeasure", "num", "sdcg"),
+                               SessionParams(patience=10, depth=3))
+    assert scores.labels == "gains"
+    assert scores.values["umeasure"][0] == pytest.approx(0.2 * 0.9 + 0.6 * 0.7)
+    assert scores.values["num"][0] == pytest.approx(0.6 / (0.6 * 0.9 + 0.2 * 0.8))
+    assert scores.values["sdcg"][0] == pytest.approx(0.2 + 0.6 / math.log2(3 + 1))
+
+
+def test_gain_map_turns_grades_into_cwl_style_gains():
+    record = {"session_id": "g", "interactions": [
+        {"results": ["a", "b", "c"], "labels": [1, 0, 3]}]}
+    params = SessionParams(patience=10, depth=3, gain_map=((1, 0.2), (2, 0.4), (3, 0.6)))
+    scores = evaluate_sessions(SessionLog.from_records([record]), ("umeasure",), params)
+    assert scores.values["umeasure"][0] == pytest.approx(0.2 * 0.9 + 0.6 * 0.7)
+    as_dict = SessionParams(patience=10, depth=3, gain_map={3: 0.6, 1: 0.2, 2: 0.4})
+    assert evaluate_sessions(SessionLog.from_records([record]), ("umeasure",),
+                             as_dict).values["umeasure"][0] == scores.values["umeasure"][0]
+    with pytest.raises(ValueError, match="grade 3 has no gain in the gain map"):
+        evaluate_sessions(SessionLog.from_records([record]), ("umeasure",),
+                          SessionParams(gain_map=((1, 0.2),)))
+
+
+def test_cli_gain_map(tmp_path):
+    path = write(tmp_path, {"session_id": "g", "interactions": [
+        {"results": ["a", "b", "c"], "labels": [1, 0, 3]}]})
+    out = tmp_path / "per.tsv"
+    result = cli(path, "--gain-map", "1=0.2,2=0.4,3=0.6", "--num-L", "10", "--depth", "3",
+                 "--metrics", "umeasure", "--per-session", out)
+    assert result.exit_code == 0, result.output
+    assert float(out.read_text().split("\t")[2]) == pytest.approx(0.6)
+    assert cli(path, "--gain-map", "1:0.2").exit_code == 2
+
+
+def test_fractional_label_points_to_gains():
+    with pytest.raises(InputFormatError, match=r"field 'labels'.*got 0\.4.*'gains'"):
+        SessionLog.from_records([{"session_id": "f", "interactions": [
+            {"results": ["a"], "labels": [0.4]}]}])
+
+
+# ---------------------------------------------------------------------- position convention
+def test_start_position_is_cwl_weighting():
+    lengths, gains = (100, 300, 100, 100, 400), (0, 1, 0, 0, 3)
+    # cwl: weight of item k is max(0, 1 - (l_1 + ... + l_(k-1)) / L)
+    assert u_measure(gains, lengths, 1000, position="start") == pytest.approx(
+        1 * (1 - 100 / 1000) + 3 * (1 - 600 / 1000))
+    assert u_measure(gains, lengths, 1000) == pytest.approx(0.6)        # end: unchanged
+
+
+def test_start_position_on_the_worked_example():
+    record = {"session_id": "w", "interactions": [
+        {"results": ["a", "b", "c"], "clicks": [0, 0, 0]},
+        {"results": ["b", "d", "e"], "clicks": [1, 0, 0]},
+        {"results": ["f", "a", "g"], "clicks": [0, 1, 1]}]}
+    params = SessionParams(depth=3, patience=10, position="start")
+    scores = evaluate_sessions(SessionLog.from_records([record]), ("umeasure", "num"), params)
+    # a at 0, b at 1 gain; g at 10 gains nothing; ideal a, b, g at 0, 1, 2
+    assert scores.values["umeasure"][0] == pytest.approx(1.0 + 0.9)
+    assert scores.values["num"][0] == pytest.approx(1.9 / 2.7)
+
+
+def test_start_position_matches_a_plain_loop_on_all_real_sessions():
+    log = read_graphcm(datasets.path("trec-session-2014"))
+    scores = evaluate_sessions(log, ("umeasure",), SessionParams(patience=20, position="start"),
+                               labels="labels")
+    for i, record in enumerate(log.to_records()):
+        best = {}
+        for it in record["interactions"]:
+            for d, g in zip(it["results"], it.get("labels", []), strict=False):
+                best[d] = max(best.get(d, -1), g)
+        u, pos, credited = 0.0, 0.0, set()
+        for k, it in enumerate(record["interactions"]):
+            pos += 1 if k else 0
+            for d in it["results"][:10]:
+                r = best.get(d, 0)
+                if r > 0 and d not in credited:
+                    credited.add(d)
+                    u += (2 ** r - 1) * max(0.0, 1 - pos / 20)
+                pos += 1
+        assert scores.values["umeasure"][i] == pytest.approx(u, abs=1e-12)
+
+
+# ---------------------------------------------------------------------- clicks
+@pytest.mark.parametrize("value", [2, 0.5, "1", None])
+def test_clicks_must_be_zero_or_one(value):
+    with pytest.raises(InputFormatError, match="field 'clicks' must be 0 or 1"):
+        SessionLog.from_records([{"session_id": "c", "interactions": [
+            {"results": ["a"], "clicks": [value]}]}])
+
+
+def test_click_counts_are_opt_in_and_used_as_grades():
+    record = {"session_id": "c", "interactions": [{"results": ["a", "b"], "clicks": [2, True]}]}
+    log = SessionLog.from_records([record], click_counts=True)
+    scores = evaluate_sessions(log, ("umeasure",), SessionParams(patience=10))
+    assert scores.values["umeasure"][0] == pytest.approx(3 * 0.9 + 1 * 0.8)
+    with pytest.raises(InputFormatError, match="click counts must be integers >= 0"):
+        SessionLog.from_records([{"session_id": "c", "interactions": [
+            {"results": ["a"], "clicks": [0.5]}]}], click_counts=True)
+
+
+def test_cli_click_counts(tmp_path):
+    path = write(tmp_path, {"session_id": "c", "interactions": [
+        {"results": ["a"], "clicks": [2]}]})
+    refused = cli(path)
+    assert refused.exit_code == 2 and "--click-counts" in refused.output
+    assert cli(path, "--click-counts").exit_code == 0
+
+
+# ---------------------------------------------------------------------- satisfaction
+def test_query_and_session_satisfaction_are_read_and_round_trip(tmp_path):
+    record = {"session_id": "s", "satisfaction": 3.5, "interactions": [
+        {"results": ["a"], "clicks": [1], "satisfaction": 4},
+        {"results": ["b"], "clicks": [0]}]}
+    log = SessionLog.from_records([record])
+    assert log.satisfaction[0] == 3.5
+    assert log.inter_satisfaction[0] == 4 and math.isnan(log.inter_satisfaction[1])
+    back = read_jsonl(log.write_jsonl(tmp_path / "r.jsonl"))
+    assert list(back.to_records()) == list(log.to_records())
+
+
+def test_per_session_output_has_satisfaction(tmp_path):
+    path = write(tmp_path, {"session_id": "s", "satisfaction": 3.5, "interactions": [
+        {"results": ["a"], "clicks": [1], "satisfaction": 4}]})
+    per_session, per_query = tmp_path / "s.tsv", tmp_path / "q.tsv"
+    result = cli(path, "--per-session", per_session, "--per-query", per_query)
+    assert result.exit_code == 0, result.output
+    assert "s\tsatisfaction\t3.5\n" in per_session.read_text()
+    assert "s:1\tsatisfaction\t4.0\n" in per_query.read_text()
+
+
+# ---------------------------------------------------------------------- bad input
+BAD = [
+    ({"session_id": "a", "interactions": [{"results": ["x"], "clikcs": [1]}]},
+     r"session 'a', interaction 1: unknown field 'clikcs'"),
+    ({"session_id": "a", "satisfation": 3, "interactions": [{"results": ["x"]}]},
+     r"session 'a': unknown field 'satisfation'"),
+    ({"session_id": "a", "interactions": [{"labels": [1, 2]}]},
+     r"session 'a', interaction 1: field 'results' is missing"),
+    ({"session_id": "a", "satisfaction": "high", "interactions": [{"results": ["x"]}]},
+     r"session 'a': field 'satisfaction' must be a number, got 'high'"),
+    ({"session_id": "a", "interactions": [{"results": ["x"], "satisfaction": "ok"}]},
+     r"session 'a', interaction 1: field 'satisfaction' must be a number"),
+    ({"session_id": "a", "qrels": [["x", 1]], "interactions": [{"results": ["x"]}]},
+     r"session 'a': field 'qrels' must be an object"),
+    ({"session_id": "a", "qrels": {"x": "high"}, "interactions": [{"results": ["x"]}]},
+     r"session 'a', field 'qrels' of 'x': must be an integer"),
+    ({"session_id": "a", "interactions": [{"results": "x"}]},
+     r"session 'a', interaction 1: field 'results' must be a list"),
+    ({"session_id": "a", "interactions": [{"results": [None]}]},
+     r"session 'a', interaction 1: field 'results': document ids are strings"),
+    ({"session_id": "a", "interactions": [{"results": ["x"], "gains": [-0.1]}]},
+     r"session 'a', interaction 1: field 'gains' must be numbers >= 0"),
+    ({"session_id": "a", "interactions": [{"results": ["x"], "clicked": "x"}]},
+     r"session 'a', interaction 1: field 'clicked' must be a list"),
+    ({"interactions": [{"results": ["x"]}]}, r"session: field 'session_id' is missing"),
+    ([1, 2], r"session: expected a JSON object"),
+    ({"session_id": "a", "interactions": ["x"]}, r"session 'a', interaction 1: expected an "
+     "object"),
+]
+
+
+@pytest.mark.parametrize("record, message", BAD)
+def test_bad_sessions_name_file_line_session_field(tmp_path, record, message):
+    path = write(tmp_path, NO_CLICKS | {"session_id": "ok"}, record)
+    with pytest.raises(InputFormatError, match=rf"s\.jsonl, line 2: {message}"):
+        read_jsonl(path)
+    result = cli(path)
+    assert result.exit_code == 2
+    assert "s.jsonl, line 2:" in result.output
+
+
+def test_allow_extra_ignores_unknown_fields(tmp_path):
+    path = write(tmp_path, {"session_id": "a", "device": "phone", "interactions": [
+        {"results": ["x"], "clicks": [1], "position_bias": 0.3}]})
+    with pytest.raises(InputFormatError, match="unknown field 'device'"):
+        read_jsonl(path)
+    assert read_jsonl(path, allow_extra=True).num_sessions == 1
+    assert cli(path, "--allow-extra").exit_code == 0
+
+
+def test_invalid_utf8_names_the_line(tmp_path):
+    path = tmp_path / "s.jsonl"
+    path.write_bytes(json.dumps(NO_CLICKS).encode() + b"\n\xff\xfe\n")
+    with pytest.raises(InputFormatError, match=r"line 2: not UTF-8"):
+        read_jsonl(path)
+
+
+def test_missing_lengths_name_the_session(tmp_path):
+    log = SessionLog.from_records([NO_CLICKS])
+    with pytest.raises(InputFormatError, match=r"field 'lengths'.*session 'img', interaction 1"):
+        evaluate_sessions(log, length="lengths")
+
+
+# ---------------------------------------------------------------------- runs
+def test_run_is_ranked_by_score_then_docid_not_by_file_order():
+    log = SessionLog.from_records([{"session_id": "r", "interactions": [
+        {"results": ["a", "b", "c"], "labels": [3, 0, 0]}]}])
+    # file order a, b, c; scores put c first, a and b tie (ties: document id descending)
+    run = Run.from_arrays(["r:1"] * 3, ["a", "b", "c"], [1.0, 1.0, 2.0], "sys")
+    scores = evaluate_sessions(log, ("umeasure",), SessionParams(patience=10), run=run)
+    assert scores.values["umeasure"][0] == pytest.approx(7 * (1 - 3 / 10))   # c, b, a
+
+
+# ---------------------------------------------------------------------- query level
+def test_query_level_values_equal_one_query_sessions_with_the_session_qrels():
+    qrels = {"a": 2, "b": 1, "d": 3}
+    record = {"session_id": "q", "qrels": qrels, "interactions": [
+        {"results": ["a", "b", "c"]}, {"results": ["d", "a"]}, {"results": ["e"]}]}
+    split = [{"session_id": f"q:{k}", "qrels": qrels, "interactions": [it]}
+             for k, it in enumerate(record["interactions"], 1)]
+    metrics = ("num", "umeasure", "sdcg", "nsdcg", "srbp", "found")
+    per_query = evaluate_queries(SessionLog.from_records([record]), metrics, labels="qrels")
+    alone = evaluate_sessions(SessionLog.from_records(split), metrics, labels="qrels")
+    assert per_query.session_ids == alone.session_ids
+    for metric in metrics:
+        np.testing.assert_allclose(per_query.values[metric], alone.values[metric],
+                                   rtol=0, atol=1e-12)
+
+
+def test_found_counts_distinct_relevant_documents_in_the_trail():
+    record = {"session_id": "f", "interactions": [
+        {"results": ["a", "b", "a"], "labels": [1, 0, 1]}, {"results": ["a", "c"],
+                                                             "labels": [1, 2]}]}
+    scores = evaluate_sessions(SessionLog.from_records([record]), ("found",))
+    assert scores.values["found"][0] == 2
+
+
+def test_graphcm_errors_name_the_split_file_and_line(tmp_path):
+    (tmp_path / "query_qid.dict").write_text("{'cheap flights': 1}")
+    (tmp_path / "url_uid.dict").write_text("{'clueweb-a': 1, 'clueweb-b': 2}")
+    (tmp_path / "human_label_for_GraphCM_per_query_quid.txt").write_text("")
+    (tmp_path / "train_per_query_quid.txt").write_text("5\t1\t[1, 2]\t[0, 0]\t[1, 0]\n")
+    (tmp_path / "valid_per_query_quid.txt").write_text("")
+    (tmp_path / "test_per_query_quid.txt").write_text("6\t1\t[1, 2]\t[0, 0]\t[0, 0]\n"
+                                                      "7\t1\t[1, 2]\t[0, 0]\t[2, 0]\n")
+    with pytest.raises(InputFormatError, match=r"test_per_query_quid\.txt, line 2: session "
+                       r"'7', interaction 1: field 'clicks' must be 0 or 1, got 2"):
+        read_graphcm(tmp_path)
