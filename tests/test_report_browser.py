@@ -149,15 +149,21 @@ def test_page_is_self_contained(report):
     assert "Plotly.newPlot" in text and len(text) < 12_000_000
 
 
-def test_different_datasets_query_sets_no_texts_and_deep_runs(results, tmp_path):
+@pytest.fixture(scope="module")
+def mixed(results, tmp_path_factory) -> tuple[Path, Path, Path]:
     """A BEIR copy of Cranfield without corpus.jsonl, two runs on different seeded subsets,
-    one 150 deep; reported beside the embedded-Cranfield runs."""
-    copy = tmp_path / "cranfield-copy"
+    one 150 deep, reported beside an embedded-Cranfield run: (page, run a, run b)."""
+    root = tmp_path_factory.mktemp("mixed")
+    copy = root / "cranfield-copy"
     shutil.copytree(CRANFIELD, copy)
-    subset = make_result(tmp_path, "copy-a", {"path": str(copy)}, limit=50, seed=1)
-    deep = make_result(tmp_path, "copy-b", {"path": str(copy)}, limit=40, seed=2, depth=150)
+    subset = make_result(root, "copy-a", {"path": str(copy)}, limit=50, seed=1)
+    deep = make_result(root, "copy-b", {"path": str(copy)}, limit=40, seed=2, depth=150)
     (copy / "corpus.jsonl").unlink()
-    page = write_report([results[0], subset, deep], tmp_path / "report")
+    return write_report([results[0], subset, deep], root / "report"), subset, deep
+
+
+def test_different_datasets_query_sets_no_texts_and_deep_runs(mixed):
+    page, subset, deep = mixed
     data = page_data(page)
     assert [g["name"] for g in data["groups"]] == ["cranfield", "cranfield-copy"]
     copied = data["groups"][1]
@@ -346,3 +352,26 @@ def test_report_in_headless_chromium(browser, results, report):
     assert wide.stat().st_size > 50_000 and narrow.stat().st_size > 20_000
     # a phone-width window scrolls tables inside their boxes, not the whole page
     assert browser.execute_script("return document.documentElement.scrollWidth") <= 400
+
+
+def test_mixed_report_in_headless_chromium(browser, mixed):
+    """Two datasets, different query sets, no document texts: the page says so and the
+    drill-down switches datasets."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    page, subset, deep = mixed
+    browser.set_window_size(1280, 900)
+    browser.get(page.as_uri())
+    WebDriverWait(browser, 30).until(lambda d: d.find_elements(
+        By.CSS_SELECTOR, "#dd-queries tbody tr"))
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+    Select(browser.find_element(By.ID, "dd-group")).select_by_visible_text("cranfield-copy")
+    assert "ids only" in browser.find_element(By.ID, "dd-count").text
+    common = sorted(set(read_run(subset)) & set(read_run(deep)))
+    assert sorted(column(browser, "dd-queries", 1)) == common
+    browser.find_element(By.CSS_SELECTOR, f'#dd-queries tr[data-qid="{common[0]}"]').click()
+    rows = browser.find_elements(By.CSS_SELECTOR, "#dd-side-b table.ranking tbody tr")
+    assert [r.get_attribute("data-doc") for r in rows] == read_run(deep)[common[0]][:10]
+    assert not browser.find_elements(By.CSS_SELECTOR, "#dd-side-b .snippet")
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

@@ -27,6 +27,7 @@ from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
 from rerankit.evaluation import compare, evaluate, parse_measures
+from rerankit.evaluation.measures import SUMMARY_ONLY
 from rerankit.reporting.results import Collection, Result, load_collection
 
 #: Rows per query the page embeds (and ranks it can show); deeper rows are counted only.
@@ -90,6 +91,8 @@ class Group:
 def resolve_measure(measure: str) -> str:
     """trec_eval's name of a measure or alias (``nDCG@10`` -> ``ndcg_cut_10``)."""
     (resolved,) = parse_measures([measure])
+    if resolved.family in SUMMARY_ONLY:
+        raise InputFormatError("--measure", f"'{measure}' has no per-query values to compare")
     return resolved.name
 
 
