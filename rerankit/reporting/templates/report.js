@@ -28,16 +28,18 @@
     const header = table.tHead.rows[0].cells[index];
     const numeric = header.dataset.type !== "text";
     const body = table.tBodies[0];
-    const rows = Array.from(body.rows);
+    // each row's key is read once (thousands of queries sort in milliseconds)
+    const keyed = Array.from(body.rows, (row) => [cellValue(row, index, numeric), row]);
     const sign = direction === "ascending" ? 1 : -1;
-    rows.sort((a, b) => {
-      const x = cellValue(a, index, numeric), y = cellValue(b, index, numeric);
+    keyed.sort(([x], [y]) => {
       if (x === null || y === null) return (x === null) - (y === null);  // blanks last
       return sign * (numeric ? x - y : collator.compare(x, y));
     });
     for (const cell of table.tHead.rows[0].cells) cell.removeAttribute("aria-sort");
     header.setAttribute("aria-sort", direction);
-    body.append(...rows);
+    const fragment = document.createDocumentFragment();
+    for (const [, row] of keyed) fragment.appendChild(row);
+    body.appendChild(fragment);
   }
 
   function makeSortable(table) {
@@ -53,7 +55,7 @@
       });
     });
   }
-  document.querySelectorAll("table.sortable").forEach(makeSortable);
+  document.querySelectorAll("table.sortable:not([data-manual])").forEach(makeSortable);
 
   // ------------------------------------------------------------ charts
   const plotConfig = { responsive: true, displaylogo: false,
@@ -91,54 +93,75 @@
     state.query = null;
   }
 
-  function queryRows() {
+  // The query table is drawn from the data: filter, then sort, then at most SHOWN rows go
+  // into the page, so it stays responsive with thousands of queries.
+  const SHOWN = 500;
+  const COLUMNS = [
+    (q) => q.qid, (q) => q.text, (q) => q.a, (q) => q.b, (q) => q.delta, (q) => q.ua,
+    (q) => q.ub];
+  const querySort = { column: 0, direction: "ascending" };
+
+  function queryData() {
     const group = DATA.groups[state.group];
     const A = group.runs[state.a], B = group.runs[state.b];
-    $("dd-col-a").textContent = `A ${DATA.measure}`;
-    $("dd-col-b").textContent = `B ${DATA.measure}`;
     return group.queries.map((qid, i) => {
       const delta = B.values[i] - A.values[i];
       const text = group.texts ? group.texts[i] : "";
-      const kind = delta > 0 ? "improved" : delta < 0 ? "hurt" : "unchanged";
-      return `<tr data-qid="${escape(qid)}" data-index="${i}" data-kind="${kind}" ` +
-        `data-search="${escape((qid + " " + text).toLowerCase())}">` +
-        `<td>${escape(qid)}</td><td>${escape(text)}</td>` +
-        `<td data-value="${A.values[i]}">${fmt(A.values[i])}</td>` +
-        `<td data-value="${B.values[i]}">${fmt(B.values[i])}</td>` +
-        `<td data-value="${delta}" class="${delta > 0 ? "pos" : delta < 0 ? "neg" : ""}">` +
-        `${signed(delta)}</td>` +
-        `<td data-value="${A.unjudged[i]}">${pct(A.unjudged[i])}</td>` +
-        `<td data-value="${B.unjudged[i]}">${pct(B.unjudged[i])}</td></tr>`;
-    }).join("");
+      return { qid, text, i, delta, a: A.values[i], b: B.values[i], ua: A.unjudged[i],
+               ub: B.unjudged[i], search: (qid + " " + text).toLowerCase(),
+               kind: delta > 0 ? "improved" : delta < 0 ? "hurt" : "unchanged" };
+    });
+  }
+
+  function queryRow(q) {
+    return `<tr data-qid="${escape(q.qid)}" data-kind="${q.kind}">` +
+      `<td>${escape(q.qid)}</td><td>${escape(q.text)}</td>` +
+      `<td>${fmt(q.a)}</td><td>${fmt(q.b)}</td>` +
+      `<td class="${q.delta > 0 ? "pos" : q.delta < 0 ? "neg" : ""}">${signed(q.delta)}</td>` +
+      `<td>${pct(q.ua)}</td><td>${pct(q.ub)}</td></tr>`;
   }
 
   function renderQueries() {
-    const table = $("dd-queries");
-    const sorted = table.tHead.querySelector("th[aria-sort]");
-    table.tBodies[0].innerHTML = queryRows();
-    if (sorted) sortTable(table, sorted.cellIndex, sorted.getAttribute("aria-sort"));
-    filterQueries();
-  }
-
-  function filterQueries() {
+    const group = DATA.groups[state.group];
+    $("dd-col-a").textContent = `A ${DATA.measure}`;
+    $("dd-col-b").textContent = `B ${DATA.measure}`;
+    const all = queryData();
+    const counts = { improved: 0, hurt: 0, unchanged: 0 };
+    for (const q of all) counts[q.kind] += 1;
     const kind = $("dd-filter").value;
     const needle = $("dd-search").value.trim().toLowerCase();
-    let shown = 0, total = 0;
-    for (const row of $("dd-queries").tBodies[0].rows) {
-      total += 1;
-      const visible = (kind === "all" || row.dataset.kind === kind) &&
-        (!needle || row.dataset.search.includes(needle));
-      row.hidden = !visible;
-      shown += visible;
-      row.classList.toggle("picked", row.dataset.qid === state.query);
-    }
-    const group = DATA.groups[state.group];
-    const counts = { improved: 0, hurt: 0, unchanged: 0 };
-    for (const row of $("dd-queries").tBodies[0].rows) counts[row.dataset.kind] += 1;
-    $("dd-count").textContent = `${shown} of ${total} queries shown; B vs A: ` +
-      `${counts.improved} improved, ${counts.hurt} hurt, ${counts.unchanged} unchanged` +
+    const chosen = all.filter((q) => (kind === "all" || q.kind === kind) &&
+      (!needle || q.search.includes(needle)));
+    const key = COLUMNS[querySort.column];
+    const sign = querySort.direction === "ascending" ? 1 : -1;
+    const text = querySort.column < 2;
+    chosen.sort((x, y) => {
+      const a = key(x), b = key(y);
+      if (a === null || b === null) return (a === null) - (b === null);
+      return sign * (text ? collator.compare(a, b) : a - b) ||
+        collator.compare(x.qid, y.qid);
+    });
+    const table = $("dd-queries");
+    for (const cell of table.tHead.rows[0].cells) cell.removeAttribute("aria-sort");
+    table.tHead.rows[0].cells[querySort.column].setAttribute("aria-sort", querySort.direction);
+    table.tBodies[0].innerHTML = chosen.slice(0, SHOWN).map(queryRow).join("");
+    $("dd-count").textContent = `${chosen.length} of ${all.length} queries match` +
+      (chosen.length > SHOWN ? ` (the first ${SHOWN} are listed: filter or search to narrow)`
+        : "") + `; B vs A: ${counts.improved} improved, ${counts.hurt} hurt, ` +
+      `${counts.unchanged} unchanged` +
       (group.docs.snippets ? "" : " (no document texts: ids only)");
+    markPicked();
   }
+
+  Array.from($("dd-queries").tHead.rows[0].cells).forEach((header, column) => {
+    header.addEventListener("click", () => {
+      const first = column < 2 ? "ascending" : "descending";
+      querySort.direction = querySort.column === column && querySort.direction === first
+        ? (first === "ascending" ? "descending" : "ascending") : first;
+      querySort.column = column;
+      renderQueries();
+    });
+  });
 
   function rowsOf(run, index) {
     const start = run.offsets[index], end = run.offsets[index + 1];
@@ -211,9 +234,15 @@
     $("dd-side-a").innerHTML = ranking(group, A, B, index, false);
     $("dd-side-b").innerHTML = ranking(group, B, A, index, true);
     detail.hidden = false;
-    for (const row of $("dd-queries").tBodies[0].rows) {
-      row.classList.toggle("picked", row.dataset.qid === state.query);
-    }
+    markPicked();
+  }
+
+  function markPicked() {
+    const body = $("dd-queries").tBodies[0];
+    for (const row of body.querySelectorAll("tr.picked")) row.classList.remove("picked");
+    if (state.query === null) return;
+    const row = body.querySelector(`tr[data-qid="${CSS.escape(state.query)}"]`);
+    if (row) row.classList.add("picked");
   }
 
   function choose(group, a, b, query) {
@@ -236,8 +265,8 @@
   $("dd-b").addEventListener("change", (e) => {
     state.b = Number(e.target.value); renderQueries(); renderDetail();
   });
-  $("dd-filter").addEventListener("change", filterQueries);
-  $("dd-search").addEventListener("input", filterQueries);
+  $("dd-filter").addEventListener("change", renderQueries);
+  $("dd-search").addEventListener("input", renderQueries);
   $("dd-k").addEventListener("change", (e) => { state.k = Number(e.target.value); renderDetail(); });
   $("dd-queries").tBodies[0].addEventListener("click", (e) => {
     const row = e.target.closest("tr");
@@ -245,6 +274,5 @@
     state.query = row.dataset.qid;
     renderDetail();
   });
-  sortTable($("dd-queries"), 0, "ascending");   // query ids in natural order
   renderQueries();
 })();
