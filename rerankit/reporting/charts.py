@@ -116,9 +116,10 @@ def holes_figure(group: Group) -> dict:
                                                      "color": "#444"},
                              hovertemplate="%{x}<br>unjudged@10 %{y:.1%}<extra></extra>"))
     fig.update_layout(**_LAYOUT, barmode="group",
-                      yaxis={"title": "nDCG@10", "rangemode": "tozero"},
+                      yaxis={"title": "nDCG@10", "range": [0, 1.05], "dtick": 0.25},
                       yaxis2={"title": "unjudged@10", "overlaying": "y", "side": "right",
-                              "tickformat": ".0%", "rangemode": "tozero"})
+                              "tickformat": ".0%", "range": [0, 1.05], "dtick": 0.25,
+                              "showgrid": False})
     return _figure(fig)
 
 
