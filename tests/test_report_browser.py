@@ -345,6 +345,14 @@ def test_report_in_headless_chromium(browser, results, report):
     WebDriverWait(browser, 10).until(lambda d: d.find_elements(
         By.CSS_SELECTOR, "#deltas .hoverlayer .hovertext"))
     assert "query" in browser.find_element(By.CSS_SELECTOR, "#deltas .hoverlayer").text
+    # ... and clicking it opens that query (the largest gain of run 2 over run 1) below
+    n1 = ndcg10(qrels, run_dict(results[1]))
+    best = max(n1[q] - na[q] for q in na)
+    ActionChains(browser).move_to_element(bars[0]).click().perform()
+    WebDriverWait(browser, 10).until(lambda d: d.find_element(
+        By.ID, "dd-b").get_attribute("value") == "1")
+    title = browser.find_element(By.ID, "dd-title").text
+    assert any(title.startswith(f"Query {q}:") for q in na if n1[q] - na[q] == best)
 
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
     wide = screenshot(browser, "report-1280.png", 1280)
