@@ -535,8 +535,9 @@ def export_command(
 def report_command(
     folders: Annotated[list[Path], typer.Argument(help="Result folders written by "
                                                   "'rerankit run'.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for index.html "
-                                         "and the PNG plots.")] = Path("report"),
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for index.html, "
+                                         "one self-contained page (opens offline).")
+                      ] = Path("report"),
     baseline: Annotated[Path | None, typer.Option(help="Folder the others are compared "
                                                   "with (default: the first per dataset).")
                         ] = None,
@@ -544,9 +545,10 @@ def report_command(
     test: Annotated[str, typer.Option(help="t, wilcoxon or randomization.")
                     ] = "randomization",
 ) -> None:
-    """HTML report: effectiveness vs cost, per-query deltas with significance marks."""
+    """HTML report for error analysis: runs, comparisons, effectiveness vs cost, per-query
+    deltas, judged holes, and a per-query drill-down of two runs' rankings."""
     from rerankit.errors import RerankitError
-    from rerankit.report import write_report
+    from rerankit.reporting import write_report
 
     try:
         page = write_report(folders, output, baseline, measure, test)
