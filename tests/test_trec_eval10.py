@@ -1,0 +1,189 @@
+"""``rerankit eval`` against trec_eval 10.0 itself: its own regression suite (the Makefile's
+quicktest, byte for byte) and a differential property test against the binary.
+
+The binary is built once per session from ``../shared/tools/trec_eval-10.0``; without that
+folder or a C compiler these tests skip (CI always has both).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from rerankit.cli import app
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SOURCE = SHARED / "tools" / "trec_eval-10.0"
+BUILD = SHARED / "tools" / "build-trec-eval"
+ROOT = Path(__file__).resolve().parents[1]
+PREFS_FORMATS = ("-R prefs", "-R qrels_prefs", "-R qrels_jg")
+PREFS_PENDING = importlib.util.find_spec("rerankit.evaluation.prefs") is None
+
+
+def _quicktests() -> list[tuple[list[str], str]]:
+    """(trec_eval arguments, expected output file) of every quicktest command."""
+    if not (SOURCE / "Makefile").is_file():
+        return []
+    text = (SOURCE / "Makefile").read_text()
+    block = text.split("quicktest:", 1)[1].split("\n\n", 1)[0]
+    cases = []
+    for line in block.splitlines():
+        line = line.strip()
+        if not line.startswith("./trec_eval"):
+            continue
+        command, expected = line.split("|")
+        cases.append((shlex.split(command)[1:], shlex.split(expected)[-1]))
+    return cases
+
+
+QUICKTESTS = _quicktests()
+QRELS_CASES = [c for c in QUICKTESTS if not any(f in " ".join(c[0]) for f in PREFS_FORMATS)]
+PREFS_CASES = [c for c in QUICKTESTS if c not in QRELS_CASES]
+
+
+def _case_id(case: tuple[list[str], str]) -> str:
+    return " ".join(case[0])
+
+
+@pytest.fixture(scope="session")
+def trec_eval(tmp_path_factory) -> Path:
+    """The trec_eval 10.0 binary, built from the shared source into a temporary folder."""
+    if not SOURCE.is_dir():
+        pytest.skip(f"trec_eval 10.0 source not found at {SOURCE}")
+    if not (shutil.which("cc") or shutil.which("gcc")) or not shutil.which("make"):
+        pytest.skip("building trec_eval 10.0 needs a C compiler and make")
+    folder = tmp_path_factory.mktemp("trec_eval10")
+    subprocess.run([str(BUILD), str(folder)], check=True, capture_output=True)
+    return folder / "trec_eval"
+
+
+def _rerankit_cli(args: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rerankit", "eval", *args], cwd=SOURCE,
+                          input=stdin, capture_output=True, check=False,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_the_quicktest_list_was_found():
+    if not SOURCE.is_dir():
+        pytest.skip(f"trec_eval 10.0 source not found at {SOURCE}")
+    assert len(QRELS_CASES) >= 10 and len(PREFS_CASES) == 5
+
+
+@pytest.mark.parametrize("case", QRELS_CASES, ids=_case_id)
+def test_quicktest_output_is_byte_identical(case, trec_eval):
+    args, expected = case
+    done = _rerankit_cli(args)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout == (SOURCE / expected).read_bytes()
+
+
+@pytest.mark.parametrize("case", PREFS_CASES, ids=_case_id)
+@pytest.mark.xfail(PREFS_PENDING, reason="-R prefs/qrels_prefs/qrels_jg belong to the PREFS "
+                   "helper (rerankit.evaluation.prefs), not merged yet", strict=True)
+def test_quicktest_preference_formats_are_byte_identical(case, trec_eval):
+    args, expected = case
+    done = _rerankit_cli(args)
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout == (SOURCE / expected).read_bytes()
+
+
+def test_run_read_from_stdin_like_trec_eval(trec_eval):
+    run = (SOURCE / "test" / "results.comment.test").read_bytes()
+    qrels = str(SOURCE / "test" / "qrels.comment.test")
+    ours = _rerankit_cli(["-q", qrels, "-"], stdin=run)
+    theirs = subprocess.run([str(trec_eval), "-q", qrels, "-"], input=run,
+                            capture_output=True, check=True)
+    assert ours.returncode == 0, ours.stderr.decode()
+    assert ours.stdout == theirs.stdout
+
+
+# ------------------------------------------------------------------ differential test
+QIDS = ["1", "2", "10", "q7", "é"]
+DOCS = ["d1", "d2", "d3", "d10", "D1", "a", "é", "z-9", "d4", "d5"]
+SCORES = [0.0, -0.0, 1.0, 1.00000001, 1.00000003, 2.5, -3.25, 1e-9, 7.0, 1.0000000000000002]
+SEPARATORS = [" ", "\t", "\t  ", "   "]
+FAMILIES = ["official", "all_trec", "ndcg_cut.1,3,5", "map_cut.2,5", "P.1,2,3", "recall.2,4",
+            "success.1,2", "ndcg", "Rprec", "bpref", "recip_rank", "num_rel_ret"]
+
+grades = st.dictionaries(st.sampled_from(DOCS), st.integers(-1, 3), min_size=1, max_size=8
+                         ).filter(lambda g: max(g.values()) >= 0)  # trec_eval reads out of
+# bounds when every grade of a query is negative: not a case anyone can compare with
+scores = st.dictionaries(st.sampled_from(DOCS), st.sampled_from(SCORES), min_size=1,
+                         max_size=9)
+
+
+@st.composite
+def layouts(draw, lines: list[list[str]], comments: bool) -> str:
+    """``lines`` as text with random separators, line ends and (non-consecutive, never
+    last: trec_eval mis-reads those in qrels) comment lines."""
+    out = []
+    for fields in lines:
+        if comments and draw(st.booleans()) and (not out or not out[-1].startswith("#")):
+            out.append("# a comment")
+        out.append("".join(f + draw(st.sampled_from(SEPARATORS)) for f in fields[:-1])
+                   + fields[-1])
+    end = draw(st.sampled_from(["\n", "\r\n"]))
+    return "".join(line + end for line in out)
+
+
+@st.composite
+def cases(draw):
+    qrels = draw(st.dictionaries(st.sampled_from(QIDS), grades, min_size=1, max_size=4))
+    run = draw(st.dictionaries(st.sampled_from(QIDS), scores, min_size=1, max_size=4))
+    qrels_lines = [[q, "0", d, str(g)] for q, docs in qrels.items() for d, g in docs.items()]
+    run_lines = [[q, "Q0", d, str(draw(st.integers(0, 99))), repr(s), "tagA"]
+                 for q, docs in run.items() for d, s in docs.items()]
+    run_lines = draw(st.permutations(run_lines))
+    flags = []
+    for flag in ("-q", "-c", "-n", "-J"):
+        if draw(st.booleans()):
+            flags.append(flag)
+    if draw(st.booleans()):
+        flags += ["-M", str(draw(st.integers(1, 5)))]
+    if draw(st.booleans()):
+        flags += ["-l", str(draw(st.integers(0, 3)))]
+    if draw(st.booleans()):
+        flags += ["-N", "100"]
+    for family in draw(st.lists(st.sampled_from(FAMILIES), min_size=1, max_size=3,
+                                unique=True)):
+        flags += ["-m", family]
+    return (qrels, draw(layouts(qrels_lines, comments=True)),
+            draw(layouts(run_lines, comments=True)), run, flags)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=cases())
+def test_output_equals_trec_eval_10(case, trec_eval):
+    qrels, qrels_text, run_text, run, flags = case
+    with tempfile.TemporaryDirectory() as folder:
+        qrels_path, run_path = Path(folder) / "qrels", Path(folder) / "run"
+        qrels_path.write_text(qrels_text, encoding="utf-8")
+        run_path.write_text(run_text, encoding="utf-8")
+        ours = CliRunner().invoke(app, ["eval", *flags, str(qrels_path), str(run_path)])
+        if "-c" not in flags and not set(qrels) & set(run):
+            # trec_eval: "No queries with both results and relevance info" (exit 7)
+            assert ours.exit_code == 2 and "no query of the run has judgements" in ours.stderr
+            return
+        reference_qrels = qrels_path
+        if "-c" not in flags:
+            # trec_eval 10.0 stops (exit 4) at a judged query the run lacks unless -c; its
+            # documented behaviour, kept by rerankit, is to skip it: compare with that.
+            reference_qrels = Path(folder) / "qrels-with-results"
+            reference_qrels.write_text("".join(
+                line for line in qrels_text.splitlines(keepends=True)
+                if not line.startswith("#") and line.split()[0] in run), encoding="utf-8")
+        theirs = subprocess.run([str(trec_eval), *flags, str(reference_qrels), str(run_path)],
+                                capture_output=True, check=True)
+    assert ours.exit_code == 0, ours.stderr
+    assert ours.stdout.splitlines() == theirs.stdout.decode("utf-8").splitlines()
