@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from rerankit.errors import InputFormatError, UnknownMeasureError
-from rerankit.evaluation.evaluator import EvaluationResult, RunLike, as_run
+from rerankit.evaluation.evaluator import EvaluationResult, RunLike, ZScoresLike, as_run
 from rerankit.evaluation.prefs_counts import PREFS_FAMILIES, preference_values
 from rerankit.evaluation.prefs_files import PREFS_FORMATS, read_group_judgements
 from rerankit.evaluation.prefs_jg import (
@@ -34,6 +34,8 @@ from rerankit.evaluation.prefs_jg import (
     rprec_mult_avgjg,
 )
 from rerankit.evaluation.prefs_ranking import rank_run
+from rerankit.evaluation.trec_output import format_value
+from rerankit.evaluation.zscores import ZScores
 
 ORDER = ("runid", "num_q", *PREFS_FAMILIES, *JG_FAMILIES)
 COUNT_FAMILIES = {"num_q", "prefs_num_prefs_poss", "prefs_num_prefs_ful",
@@ -145,13 +147,19 @@ def _defaults(family: str) -> list[GroupMeasure]:
 
 @dataclass(frozen=True)
 class PreferenceResult(EvaluationResult):
-    """An :class:`EvaluationResult` whose measures are :class:`GroupMeasure`; prints counts
-    as integers (``prefs_num_prefs_*``) like trec_eval."""
+    """An :class:`EvaluationResult` whose measures are :class:`GroupMeasure`s, which the
+    general measure registry does not list: printing and lookups go through them."""
+
+    @property
+    def per_query(self) -> dict[str, dict[str, float]]:
+        names = [m.name for m in self.measures if m.family not in SUMMARY_ONLY]
+        return {qid: {name: float(self.values[name][i]) for name in names}
+                for i, qid in enumerate(self.query_ids)}
 
     def to_trec_eval(self, per_query: bool = False, summary: bool = True) -> str:
         return format_group_measures(self, per_query=per_query, summary=summary)
 
-    def __getitem__(self, measure: str) -> float:
+    def __getitem__(self, measure: str) -> float | str:
         if measure in self.aggregate:
             return self.aggregate[measure]
         (resolved,) = _parse_one(measure)
@@ -159,27 +167,25 @@ class PreferenceResult(EvaluationResult):
 
 
 def format_group_measures(result: EvaluationResult, per_query: bool, summary: bool) -> str:
-    """trec_eval's text (``%-22s\\t%s\\t%6.4f``, counts as ``%ld``) for group measures."""
+    """trec_eval's text for group measures (``%-22s\t%s\t%6.4f``, counts as ``%ld``; with
+    z-scores ``Z`` + name and ``%6.4f`` for every number), through the general
+    :func:`~rerankit.evaluation.trec_output.format_value`."""
     lines: list[str] = []
     if per_query:
         for i, qid in enumerate(result.query_ids):
             for m in result.measures:
                 if m.family not in SUMMARY_ONLY:
-                    lines.append(_line(m, qid, result.values[m.name][i]))
+                    lines.append(_line(m, qid, result.values[m.name][i], result.zscores))
     if summary:
         for m in result.measures:
-            lines.append(_line(m, "all", result.aggregate[m.name]))
+            lines.append(_line(m, "all", result.aggregate[m.name], result.zscores))
     return "".join(lines)
 
 
-def _line(m: GroupMeasure, qid: str, value: float | str) -> str:
-    if m.value_kind == "text":
-        text = str(value)
-    elif m.value_kind == "count":
-        text = str(int(value))
-    else:
-        text = f"{value:6.4f}"
-    return f"{m.name:<22}\t{qid}\t{text}\n"
+def _line(m: GroupMeasure, qid: str, value: float | str, zscores: bool) -> str:
+    z = "Z" if zscores and m.value_kind != "text" else ""
+    text = format_value(m.value_kind, value, zscores)
+    return f"{z}{m.name:<22}\t{qid}\t{text}\n"
 
 
 def evaluate_preferences(
@@ -192,6 +198,9 @@ def evaluate_preferences(
     average_complete: bool = False,
     judged_only: bool = False,
     max_docs: int | None = None,
+    num_docs_in_coll: int = 0,
+    zscores: ZScoresLike | None = None,
+    compat: str = "10",
 ) -> PreferenceResult:
     """Evaluate ``run`` against judgement groups; numbers and text equal trec_eval 10.0's
     ``trec_eval -R rel_format``.
@@ -209,7 +218,16 @@ def evaluate_preferences(
         judged_only: qrels_jg only: rank only judged documents (``-J``; the preference
             measures ignore it, as in trec_eval).
         max_docs: evaluate only the top ``max_docs`` documents per query (``-M``).
+        num_docs_in_coll: trec_eval ``-N``; accepted and, as in trec_eval, unused here.
+        zscores: a z-scores file or :class:`ZScores` (``-Z``): every per-query value
+            becomes a z-score against its (query, measure) mean and standard deviation.
+        compat: "10" only: trec_eval 9.0.x's preference semantics are not reproduced.
     """
+    if compat != "10":
+        raise ValueError(f"-R {rel_format} follows trec_eval 10.0 only (compat '10'), got "
+                         f"compat '{compat}'")
+    if num_docs_in_coll < 0:
+        raise ValueError(f"num_docs_in_coll must be >= 0, got {num_docs_in_coll}")
     if rel_format not in PREFS_FORMATS:
         raise ValueError(f"rel_format must be one of {', '.join(PREFS_FORMATS)}, got "
                          f"'{rel_format}' (ordinary qrels: rerankit.evaluation.evaluate)")
@@ -233,6 +251,11 @@ def evaluate_preferences(
             f"{judgements.query_ids[:3]}): are these the right files?")
     per_query = _per_query_values(wanted, judgements, ranked, evaluated, relevance_level,
                                   judged_only)
+    query_ids = judgements.query_ids
+    evaluated_ids = [query_ids[q] for q in evaluated.tolist()]
+    table = ZScores.read(zscores) if isinstance(zscores, (str, Path)) else zscores
+    if table is not None:
+        per_query = {name: table.convert(evaluated_ids, name, v) for name, v in per_query.items()}
     aggregate: dict[str, float] = {}
     for m in wanted:
         if m.family == "runid":
@@ -242,17 +265,17 @@ def evaluate_preferences(
         else:
             total = float(np.cumsum(per_query[m.name])[-1])   # sequential, as trec_eval
             aggregate[m.name] = total if m.family in COUNT_FAMILIES else total / evaluated.size
-    query_ids = judgements.query_ids
     return PreferenceResult(
         measures=wanted,
         run_name=run.name,
-        query_ids=[query_ids[q] for q in evaluated.tolist()],
+        query_ids=evaluated_ids,
         values=per_query,
         aggregate=aggregate,
         num_queries=int(evaluated.size),
         ignored_run_queries=ranked.ignored_queries,
         queries_without_results=[q for q, has in zip(query_ids, ranked.has_results,
                                                      strict=True) if not has],
+        zscores=table is not None,
     )
 
 
