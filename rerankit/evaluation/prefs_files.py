@@ -92,7 +92,7 @@ def read_group_judgements(path: str | Path, rel_format: str) -> GroupJudgements:
         subgroup = pa.array(np.full(len(level), "0"), type=pa.string())
     else:
         subgroup = None
-    return GroupJudgements(path.name, rel_format, columns["qid"], columns["jg"], subgroup,
+    return GroupJudgements(str(path), rel_format, columns["qid"], columns["jg"], subgroup,
                            columns["docno"], level, line)
 
 
@@ -116,10 +116,12 @@ def _split_fields(path: Path, names: tuple[str, ...]) -> tuple[dict[str, pa.Arra
     if text.endswith("\n"):
         lines.pop()
     lines = pa.array(lines, type=pa.string())
-    fields = pc.ascii_split_whitespace(lines)
+    trimmed = pc.ascii_trim_whitespace(lines)
+    fields = pc.ascii_split_whitespace(trimmed)
     count = pc.list_value_length(fields).to_numpy(zero_copy_only=False)
     comment = pc.starts_with(lines, "#").to_numpy(zero_copy_only=False)
-    data_line = ~comment & (count > 0)
+    blank = pc.equal(trimmed, "").to_numpy(zero_copy_only=False)
+    data_line = ~comment & ~blank
     if not data_line.any():
         raise InputFormatError(path, "file has no data lines")
     bad = np.flatnonzero(data_line & (count != len(names)))
