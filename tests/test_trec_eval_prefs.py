@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rerankit import datasets
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, UnknownMeasureError
 from rerankit.evaluation.prefs import evaluate_preferences, parse_group_measures
@@ -129,6 +130,18 @@ def test_run_file_path_and_summary_only_output(trec_eval):
         trec_eval, ["-q", "-n", *args]).stdout.decode()
 
 
+@pytest.mark.parametrize(("measure", "rel_format"), [("all_prefs", "qrels_prefs"),
+                                                    ("qrels_jg", "qrels_jg")])
+def test_real_collection_matches_the_binary(measure, rel_format, trec_eval):
+    """AQUAINT's graded qrels (50 topics, up to 1,390 judged documents each) and a BM25 run."""
+    folder = datasets.path("aquaint")
+    args = [str(folder / "trec_aq_303-689.qrels"), str(folder / "aq_bm25.res")]
+    theirs = _binary(trec_eval, ["-q", "-m", measure, "-R", rel_format, *args])
+    ours = evaluate_preferences(*args, measure, rel_format)
+    assert ours.num_queries == 50
+    assert ours.to_trec_eval(per_query=True) == theirs.stdout.decode()
+
+
 # ------------------------------------------------------------------ generated inputs
 QIDS = ["1", "2", "10", "q7"]
 DOCS = ["d1", "d2", "d3", "d10", "D1", "a", "z-9", "é"]
@@ -204,7 +217,7 @@ def _compare(trec_eval: Path, rel_format: str, judgement_lines: list[str], run_l
         assert ours.to_trec_eval(per_query=True) == theirs.stdout.decode()
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_generated_prefs_match_the_binary(data, trec_eval):
     lines = data.draw(prefs_files())
@@ -214,7 +227,7 @@ def test_generated_prefs_match_the_binary(data, trec_eval):
     _compare(trec_eval, "prefs", lines, run_lines, ["all_prefs"], opts, [])
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_generated_qrels_prefs_match_the_binary(data, trec_eval):
     lines = data.draw(qrels_files([0, 1, 2, 3]))
@@ -224,7 +237,7 @@ def test_generated_qrels_prefs_match_the_binary(data, trec_eval):
     _compare(trec_eval, "qrels_prefs", lines, run_lines, ["all_prefs"], opts, [])
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(data=st.data())
 def test_generated_qrels_jg_match_the_binary(data, trec_eval):
     lines = data.draw(qrels_files([-1, 0, 1, 2, 3]))

@@ -22,6 +22,7 @@ arrays raise :class:`InputFormatError` instead.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 
 import numpy as np
@@ -87,14 +88,21 @@ def preference_values(judgements: GroupJudgements, ranked: RankedRun,
     for i, q in enumerate(evaluated.tolist()):
         k = slot[q]
         n, r = int(num_judged[q]), int(njr[q])
-        counts = np.zeros((n, n), dtype=np.uint16)
-        groups = []
+        jgs = []
         for g in range(query_starts[k], query_starts[k + 1]):
             rows = slice(starts[g], starts[g + 1])
             group_rows = _Rows(jsg[rows], level[rows], pos[rows], docid[rows], line[rows])
             where = (judgements.source, judgements.query_ids[q], jg[starts[g]].as_py())
-            groups.append(_judgment_group(group_rows, r, n, counts, where))
-        for family, value in _query_values(groups, counts, r).items():
+            jgs.append(_judgment_group(group_rows, r, where))
+        groups = [_counted(jg) for jg in jgs]
+        if len(jgs) == 1 and jgs[0].distinct_pairs:
+            pairs = None  # every pair has one preference: the pair measures are the simple ones
+        else:
+            counts = np.zeros((n, n), dtype=np.uint16)  # 16 bits, as trec_eval's
+            for jg_ in jgs:
+                counts[np.ix_(jg_.docs, jg_.docs)] += jg_.prefs.astype(np.uint16)
+            pairs = _pairs(counts, r)
+        for family, value in _query_values(groups, pairs).items():
             out[family][i] = value
     return out
 
@@ -135,45 +143,37 @@ def _positions(judgements: GroupJudgements, ranked: RankedRun):
     return query[order], order, pos[order], num_judged, njr
 
 
-def _judgment_group(rows: _Rows, njr: int, n: int, counts: np.ndarray,
-                    where: tuple[str, str, str]) -> _Group:
-    """Preference matrix of one jg, its counts, and its share of the query's pair counts."""
+def _judgment_group(rows: _Rows, njr: int, where: tuple[str, str, str]
+                    ) -> _ClassesGroup | _ArrayGroup:
+    """The jg's preferences: equivalence classes (one sub-group) or a preference array."""
     docs, local = np.unique(rows.pos, return_inverse=True)
     new_jsg = np.ones(len(rows.level), dtype=bool)
     new_jsg[1:] = ~_same(rows.jsg)
     if new_jsg.sum() == 1:
-        jg = _ClassesGroup(rows, docs, local, njr, where)
-    else:
-        jg = _ArrayGroup(rows, docs, local, new_jsg, njr, where)
-    prefs = jg.prefs
-    counts[np.ix_(docs, docs)] += prefs.astype(np.uint16)
-    k = jg.k
-    ful_ret = int(np.triu(prefs[:k, :k], 1).sum())
-    ful_imp = int(prefs[:k, k:].sum())
-    group = _Group(
-        ful_ret=ful_ret,
-        poss_ret=ful_ret + int(np.tril(prefs[:k, :k], -1).sum()),
-        ful_imp=ful_imp,
-        poss_imp=ful_imp + int(prefs[k:, :k].sum()),
-        notoccur=int(prefs[k:, k:].sum()),
-        rnonrel=0.0, rnonrel_ret=0.0,
-    )
+        return _ClassesGroup(rows, docs, local, njr, where)
+    return _ArrayGroup(rows, docs, local, new_jsg, njr, where)
+
+
+def _counted(jg: _ClassesGroup | _ArrayGroup) -> _Group:
+    ful_ret, not_ret, ful_imp, not_imp, notoccur = jg.counts()
+    group = _Group(ful_ret=ful_ret, poss_ret=ful_ret + not_ret, ful_imp=ful_imp,
+                   poss_imp=ful_imp + not_imp, notoccur=notoccur, rnonrel=0.0, rnonrel_ret=0.0)
     group.rnonrel, group.rnonrel_ret = _rnonrel(jg, group)
     return group
 
 
 class _ClassesGroup:
-    """A jg with one sub-group: equivalence classes of equal level, highest first."""
+    """A jg with one sub-group: equivalence classes of equal level, highest first. Counted
+    from the sorted positions of each class's lines, without a pair matrix."""
 
     def __init__(self, rows: _Rows, docs: np.ndarray, local: np.ndarray, njr: int,
                  where: tuple[str, str, str]) -> None:
         new_level = np.ones(len(rows.level), dtype=bool)
         new_level[1:] = rows.level[1:] != rows.level[:-1]
         ec = np.cumsum(new_level) - 1
-        m = docs.size
-        self.cnt = np.zeros((int(ec[-1]) + 1, m), dtype=np.int64)
-        np.add.at(self.cnt, (ec, local), 1)
-        split = np.flatnonzero((self.cnt > 0).sum(axis=0) > 1)
+        classes = int(ec[-1]) + 1
+        levels_of_doc = np.bincount(np.unique(local * classes + ec) // classes)
+        split = np.flatnonzero(levels_of_doc > 1)
         if split.size:
             mine = np.flatnonzero(local == split[0])
             source, qid, jg = where
@@ -182,40 +182,77 @@ class _ClassesGroup:
                 f"levels in the same sub-group (query '{qid}', judgment group '{jg}', lines "
                 f"{', '.join(str(x) for x in sorted(rows.line[mine].tolist()))}); trec_eval "
                 "stops on this", int(max(rows.line[mine])))
-        self.prefs = self.cnt.T @ _below(self.cnt)
-        self.njr, self.k = njr, int(np.searchsorted(docs, njr))
-        self.local, self.ec = local, ec
+        bounds = np.append(np.flatnonzero(new_level), len(ec))
+        self.positions = [rows.pos[a:b] for a, b in pairwise(bounds.tolist())]  # sorted
+        self.docs, self.local, self.ec, self.njr = docs, local, ec, njr
+        self.distinct_pairs = docs.size == local.size   # no document on two lines
         rel = rows.level > 0
         ret = rows.pos < njr
         self.num_rel, self.num_rel_ret = int(rel.sum()), int((rel & ret).sum())
         self.num_nonrel, self.num_nonrel_ret = int((~rel).sum()), int((~rel & ret).sum())
         self.where = where
 
+    @cached_property
+    def prefs(self) -> np.ndarray:
+        """P[a, b] = lines of a times lines of b, for a in a higher class than b."""
+        cnt = np.zeros((len(self.positions), self.docs.size))
+        np.add.at(cnt, (self.ec, self.local), 1.0)
+        return np.rint(cnt.T @ _below(cnt)).astype(np.int64)
+
+    def counts(self) -> tuple[int, int, int, int, int]:
+        """Preferences fulfilled and not, both retrieved; fulfilled and not, one retrieved;
+        neither retrieved."""
+        ret = [p[: np.searchsorted(p, self.njr)] for p in self.positions]
+        n_ret = np.array([r.size for r in ret], dtype=np.int64)
+        n_out = np.array([p.size for p in self.positions], dtype=np.int64) - n_ret
+        ret_above = np.cumsum(n_ret) - n_ret            # retrieved lines in higher classes
+        out_above = np.cumsum(n_out) - n_out
+        ful_ret = _pairs_below(ret)
+        both = int((ret_above * n_ret).sum())
+        return (ful_ret, both - ful_ret, int((ret_above * n_out).sum()),
+                int((out_above * n_ret).sum()), int((out_above * n_out).sum()))
+
     def recount(self, limit: int, retrieved_only: bool) -> tuple[int, int]:
         """trec_eval's recount for the Rnonrel measures: the lowest class (assumed to be the
-        non-relevant one) is cut to its first ``limit`` lines; pairs within it count too."""
-        last = self.cnt.shape[0] - 1
-        members = self.local[self.ec == last]          # sorted by position
-        cnt, k = self.cnt, self.k
+        non-relevant one) is cut to its first ``limit`` lines, and preferences are counted
+        between higher classes and from every line (pairs within the lowest class and of a
+        line with itself included) to the kept ones; fulfilled = the preferred one is
+        retrieved and ranked above."""
+        positions = self.positions
         if retrieved_only:
-            cnt = cnt[:, :k]
-            taken = members[members < k][:limit]
-            overrun = members.size < limit and members.size == taken.size
-        else:
-            taken = members[:limit]
-            overrun = members.size < limit
-        if overrun:
+            positions = [p[: np.searchsorted(p, self.njr)] for p in positions]
+        members = positions[-1]
+        taken = members[:limit]
+        if members.size < limit and members.size == self.positions[-1].size:
             source, qid, jg = self.where
             raise InputFormatError(
                 source, f"query '{qid}', judgment group '{jg}': the lowest level has fewer "
                 "documents than there are relevant ones, so trec_eval's "
                 "prefs_avgjg_Rnonrel reads past its data (undefined result); give all "
                 "non-relevant documents level 0")
-        middle = cnt.copy()
-        middle[last] = 0
-        pairs = cnt.T @ _below(middle)
-        pairs += np.outer(cnt.sum(axis=0), np.bincount(taken, minlength=cnt.shape[1]))
-        return _fulfilled(pairs, k), int(pairs.sum())
+        capped = [np.minimum(p, self.njr) for p in positions]  # a < b and a retrieved
+        ful = _pairs_below(positions[:-1], capped[:-1])
+        poss = _pairs_total(positions[:-1])
+        everything = np.sort(np.concatenate(positions))
+        ful += int(np.searchsorted(everything, np.minimum(taken, self.njr)).sum())
+        poss += everything.size * taken.size
+        return ful, poss
+
+
+def _pairs_below(positions: list[np.ndarray], targets: list[np.ndarray] | None = None) -> int:
+    """Pairs (a, b), a in a higher class than b, with position a < target of b (the
+    position of b unless ``targets`` says otherwise)."""
+    targets = positions if targets is None else targets
+    total, higher = 0, np.zeros(0, dtype=np.int64)
+    for p, t in zip(positions, targets, strict=True):
+        total += int(np.searchsorted(higher, t).sum())
+        higher = np.sort(np.concatenate([higher, p]))
+    return total
+
+
+def _pairs_total(positions: list[np.ndarray]) -> int:
+    sizes = np.array([p.size for p in positions], dtype=np.int64)
+    return int(((np.cumsum(sizes) - sizes) * sizes).sum())
 
 
 class _ArrayGroup:
@@ -260,11 +297,19 @@ class _ArrayGroup:
         self.prefs = closure.astype(np.int64)
         self.njr, self.k = njr, int(np.searchsorted(docs, njr))
         self.docs = docs
+        self.distinct_pairs = False
         ret = docs < njr
         self.num_rel, self.num_rel_ret = int((self.rel > 0).sum()), int(
             ((self.rel > 0) & ret).sum())
         self.num_nonrel, self.num_nonrel_ret = int((self.rel == 0).sum()), int(
             ((self.rel == 0) & ret).sum())
+
+    def counts(self) -> tuple[int, int, int, int, int]:
+        """As :meth:`_ClassesGroup.counts`, as sums over blocks of the preference array
+        (documents in position order: the first ``k`` are the retrieved ones)."""
+        prefs, k = self.prefs, self.k
+        return (int(np.triu(prefs[:k, :k], 1).sum()), int(np.tril(prefs[:k, :k], -1).sum()),
+                int(prefs[:k, k:].sum()), int(prefs[k:, :k].sum()), int(prefs[k:, k:].sum()))
 
     def recount(self, limit: int, retrieved_only: bool) -> tuple[int, int]:
         """trec_eval's recount for the Rnonrel measures: non-relevant documents after the
@@ -337,14 +382,19 @@ def _ratio(ful: int, poss: int) -> float:
     return float(ful) / float(poss) if poss else float("nan")
 
 
-def _query_values(groups: list[_Group], counts: np.ndarray, njr: int) -> dict[str, float]:
-    """The query's value of every prefs family, summed in trec_eval's order."""
+def _query_values(groups: list[_Group], pairs: tuple[float, float, float] | None
+                  ) -> dict[str, float]:
+    """The query's value of every prefs family, summed in trec_eval's order; ``pairs``
+    (prefs_pair, _ret, _imp) None when they equal the simple ratios."""
     ful_ret = sum(g.ful_ret for g in groups)
     ful = ful_ret + sum(g.ful_imp for g in groups)
     poss_ret = sum(g.poss_ret for g in groups)
     poss_imp = poss_ret + sum(g.poss_imp for g in groups)
     poss = poss_imp + sum(g.notoccur for g in groups)
-    pair, pair_ret, pair_imp = _pairs(counts, njr)
+    simp = float(ful) / poss if poss else 0.0
+    simp_ret = float(ful_ret) / poss_ret if poss_ret else 0.0
+    simp_imp = float(ful) / poss_imp if poss_imp else 0.0
+    pair, pair_ret, pair_imp = pairs if pairs is not None else (simp, simp_ret, simp_imp)
 
     def avg(parts: list[tuple[int, int]]) -> float:
         total = 0.0
@@ -363,16 +413,16 @@ def _query_values(groups: list[_Group], counts: np.ndarray, njr: int) -> dict[st
         "prefs_num_prefs_poss": float(poss),
         "prefs_num_prefs_ful": float(ful),
         "prefs_num_prefs_ful_ret": float(ful_ret),
-        "prefs_simp": float(ful) / poss if poss else 0.0,
+        "prefs_simp": simp,
         "prefs_pair": pair,
         "prefs_avgjg": avg([(g.ful_ret + g.ful_imp, g.poss_ret + g.poss_imp + g.notoccur)
                             for g in groups]),
         "prefs_avgjg_Rnonrel": avg_ratios([g.rnonrel for g in groups]),
-        "prefs_simp_ret": float(ful_ret) / poss_ret if poss_ret else 0.0,
+        "prefs_simp_ret": simp_ret,
         "prefs_pair_ret": pair_ret,
         "prefs_avgjg_ret": avg([(g.ful_ret, g.poss_ret) for g in groups]),
         "prefs_avgjg_Rnonrel_ret": avg_ratios([g.rnonrel_ret for g in groups]),
-        "prefs_simp_imp": float(ful) / poss_imp if poss_imp else 0.0,
+        "prefs_simp_imp": simp_imp,
         "prefs_pair_imp": pair_imp,
         "prefs_avgjg_imp": avg([(g.ful_ret + g.ful_imp, g.poss_ret + g.poss_imp)
                                 for g in groups]),
