@@ -359,8 +359,11 @@ def _parse_name(spec: str) -> list[Measure]:
 def _parse_alias(spec: str) -> Measure:
     head, _, cut = spec.partition("@")
     family = _ALIASES.get(head.lower())
-    if family is None or not cut.isdigit() or int(cut) < 1:
+    if family is None:
         _fail(spec)
+    if not cut.isdigit() or int(cut) < 1:
+        raise UnknownMeasureError(f"bad parameter '{cut}' in measure '{spec}': the cut-off "
+                                  "after @ must be a positive integer")
     return Measure(family, float(int(cut)))
 
 
