@@ -53,6 +53,7 @@ class JudgedRanking:
     relevance_level: int
     compat: str = "10"              # "10": trec_eval 10.0 semantics, "9": 9.0.x
     num_docs_in_coll: int = 0       # trec_eval -N (used by utility)
+    judged_only: bool = False       # trec_eval -J was applied (rows and num_ret reflect it)
 
     @property
     def num_queries(self) -> int:
@@ -128,7 +129,7 @@ def judge_ranking(
         num_ret = np.bincount(query, minlength=len(query_ids)).astype(np.int64)
     return JudgedRanking(query_ids, has_results, num_ret, query, rank, grade, qrels_query,
                          qrels.grade.astype(np.int64), relevance_level, compat,
-                         num_docs_in_coll)
+                         num_docs_in_coll, judged_only)
 
 
 def check_compat(compat: str) -> None:

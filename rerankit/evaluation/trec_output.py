@@ -1,7 +1,7 @@
 """trec_eval's text output: ``measure<TAB>qid|all<TAB>value`` with its exact layout.
 
 The name is left-aligned in 22 characters (``%-22s``). Counts print as integers (``%ld``),
-other values as ``%6.4f``, text as is; relstring per query in single quotes. With z-scores
+other values as ``%6.4f``, text as the kernel gives it (relstring with its quotes). With z-scores
 (``-Z``) every numeric line, counts included, prints ``Z`` + name and ``%6.4f``; runid and
 relstring lines are unchanged. Per query (``-q``): queries in trec_eval's order, measures in
 its order, summary-only measures (runid, num_q, gm_*) left out; then, unless ``-n``, the
@@ -10,6 +10,7 @@ summary lines, where per-query-only measures (relstring) are left out.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 from rerankit.evaluation.evaluator import SUMMARY_ONLY_RULES
@@ -25,6 +26,8 @@ def format_value(kind: str, value: float | str, zscores: bool = False) -> str:
         return str(value)
     if kind == "count" and not zscores:
         return str(int(value))  # C's (long) cast: truncation toward zero
+    if math.isnan(value):  # glibc keeps a NaN's sign (0.0 / 0.0 is -nan on x86)
+        return ("-nan" if math.copysign(1.0, value) < 0 else "nan").rjust(6)
     return f"{value:6.4f}"
 
 
@@ -38,8 +41,6 @@ def format_trec_eval(result: EvaluationResult, per_query: bool, summary: bool) -
             for m in printed:
                 kind = value_kind(m.family)
                 value = format_value(kind, result.values[m.name][i], result.zscores)
-                if kind == "text":
-                    value = f"'{value}'"
                 lines.append(_line(m.name, qid, value, result.zscores and kind != "text"))
     if summary:
         for m in result.measures:
