@@ -41,17 +41,21 @@ class Gains:
         top = int(jr.qrels_grade[judged].max()) if judged.any() else 0
         given = [(int(name), float(value)) for name, value in pairs if name != "p"]
         given_levels = {level for level, _ in given}
-        self.param_levels = np.array(sorted(given_levels), dtype=np.int64)
+        self.param_gains = np.array([gain for _, gain in given])
         entries = given + [(level, float(level)) for level in range(top + 1)
                            if level not in given_levels]
         entries.sort(key=functools.cmp_to_key(lambda a, b: int(a[1] - b[1])))
         self.entries = entries
-        size = max([top] + [level for level, _ in entries]) + 1
+        # levels above every grade in the qrels match no document: left out of the arrays
+        size = top + 1
+        self.overridden = np.zeros(size, dtype=bool)
         self.gain_of_level = np.zeros(size)
         walk_of_level = np.zeros(size, dtype=np.int64)
         for walk, (level, gain) in enumerate(reversed(entries)):
-            self.gain_of_level[level] = gain
-            walk_of_level[level] = walk
+            if level < size:
+                self.gain_of_level[level] = gain
+                walk_of_level[level] = walk
+                self.overridden[level] = level in given_levels
 
         rel = jr.row_rel
         self.row_gain = np.where(rel >= 0, self.gain_of_level[np.clip(rel, 0, size - 1)], 0.0)
@@ -79,13 +83,6 @@ class Gains:
         ideal_term = self.ideal_gain / log2_of_rank_plus_one(position)
         self.idcg = np.bincount(self.ideal_query, weights=ideal_term, minlength=nq)
         self.ideal_cum = sequential_cumsum(ideal_term, self.ideal_query)
-
-    def ideal_prefix(self, count: np.ndarray) -> np.ndarray:
-        """Ideal DCG of the first ``count`` ideal documents, per query (count <= length)."""
-        out = np.zeros(count.size)
-        some = count > 0
-        out[some] = self.ideal_cum[(self.ideal_start + count - 1)[some]]
-        return out
 
 
 def _gains(s: RankingStats, pairs: tuple | None) -> Gains:
@@ -247,20 +244,20 @@ def rbp(s: RankingStats, pairs: tuple | None) -> np.ndarray:
 
 
 def _gain_range(s: RankingStats, gains: Gains) -> tuple[np.ndarray, np.ndarray]:
-    """Smallest and largest gain in each query's gain list: the parameter levels plus
-    the grades 0 .. the query's highest grade."""
+    """Smallest and largest gain in each query's gain list: the parameter gains plus
+    grade = gain for the other grades from 0 to the query's highest."""
     jr = s.jr
     nq = jr.num_queries
     judged = jr.qrels_grade >= 0
     top = np.full(nq, -1, dtype=np.int64)
     np.maximum.at(top, jr.qrels_query[judged], jr.qrels_grade[judged])
     levels = np.arange(gains.gain_of_level.size)
-    in_list = levels[None, :] <= top[:, None]
-    in_list[:, gains.param_levels] = True
-    table = np.where(in_list, gains.gain_of_level[None, :], np.nan)
-    with np.errstate(all="ignore"):
-        return np.nanmin(table, axis=1, initial=np.inf), np.nanmax(table, axis=1,
-                                                                    initial=-np.inf)
+    in_list = (levels[None, :] <= top[:, None]) & ~gains.overridden[None, :]
+    table = np.where(in_list, levels[None, :].astype(np.float64), np.nan)
+    extra = gains.param_gains
+    low = np.fmin(np.nanmin(table, axis=1, initial=np.inf), extra.min(initial=np.inf))
+    high = np.fmax(np.nanmax(table, axis=1, initial=-np.inf), extra.max(initial=-np.inf))
+    return low, high
 
 
 def rbp_resid(s: RankingStats, pairs: tuple | None) -> np.ndarray:

@@ -16,8 +16,11 @@ trec_eval's rules, reproduced (trec_eval.c, meas_init.c):
   ``relstring``, and the gain measures ``ndcg``, ``G``, ``rbp``...) print as
   ``family_<parameters as given>``.
 
-Where trec_eval silently accepts malformed parameters (``P.5x``, ``ndcg.a=3``), rerankit
-raises :class:`UnknownMeasureError` naming the measure instead of guessing.
+Where trec_eval silently accepts malformed parameters (``P.5x``, ``ndcg.a=3``, a gain
+level given twice), rerankit raises :class:`UnknownMeasureError` naming the measure
+instead of guessing. trec_eval shares one parameter list between ``dcg``, ``ideal_dcg``
+and ``ndcg`` and aborts when two of them are requested and one has parameters; rerankit
+gives each its own.
 
 rerankit's additions: aliases (``nDCG@10``...), trec_eval's output names as input
 (``P_5``, ``iprec_at_recall_0.10``), which add single cut-offs to their family, and the
