@@ -187,3 +187,84 @@ def test_output_equals_trec_eval_10(case, trec_eval):
                                 capture_output=True, check=True)
     assert ours.exit_code == 0, ours.stderr
     assert ours.stdout.splitlines() == theirs.stdout.decode("utf-8").splitlines()
+
+
+# ------------------------------------------------------------------ compat, verify, errors
+COMMENT_QRELS = SOURCE / "test" / "qrels.comment.test"
+COMMENT_RUN = SOURCE / "test" / "results.comment.test"
+
+
+def test_compat_switch_records_semantics_and_float32_ties():
+    from rerankit.evaluation.evaluator import evaluate
+
+    qrels = {"q": {"a": 1}}
+    run = {"q": {"a": 1.00000003, "b": 1.00000001}}  # equal as float32, not as doubles
+    new, old = evaluate(qrels, run, ["P_1"]), evaluate(qrels, run, ["P_1"], compat="9")
+    assert new["P_1"] == 1.0        # a first: its double score is higher
+    assert old["P_1"] == 0.0        # a float32 tie, broken by docid descending: b first
+    assert (new.semantics, new.compat) == ("trec_eval 10.0", "10")
+    assert (old.semantics, old.compat) == ("trec_eval 9.0.x", "9")
+    assert '"semantics": "trec_eval 9.0.x"' in old.to_json()
+
+
+def test_complete_prints_skipped_queries_only_in_compat_10(tmp_path):
+    if not SOURCE.is_dir():
+        pytest.skip(f"trec_eval 10.0 source not found at {SOURCE}")
+    qrels = tmp_path / "qrels"
+    qrels.write_text("1 0 a 1\n2 0 b 1\n")
+    run = tmp_path / "run"
+    run.write_text("1 Q0 a 1 2.0 t\n")
+    args = ["eval", "-q", "-c", "-m", "P.1", "-m", "num_rel", str(qrels), str(run)]
+    new = CliRunner().invoke(app, args).stdout
+    old = CliRunner().invoke(app, [*args, "--compat", "9"]).stdout
+    assert "P_1                   \t2\t0.0000\n" in new and "\t2\t" not in old
+    assert new.endswith("num_rel               \tall\t2\nP_1                   \tall\t0.5000\n")
+
+
+def test_verify_uses_the_trec_eval_10_binary(trec_eval, monkeypatch):
+    from rerankit.errors import VerificationError
+    from rerankit.evaluation import kernels
+    from rerankit.evaluation.evaluator import evaluate
+
+    monkeypatch.setenv("TREC_EVAL", str(trec_eval))
+    evaluate(COMMENT_QRELS, COMMENT_RUN, ["official", "ndcg_cut.10", "MRR@10"], verify=True,
+             average_complete=True, max_docs=50)
+    monkeypatch.setitem(kernels.KERNELS, "P", lambda s, k: kernels.KERNELS["recall"](s, k))
+    with pytest.raises(VerificationError, match="P_10 for query"):
+        evaluate(COMMENT_QRELS, COMMENT_RUN, ["P.10"], verify=True)
+
+
+def test_verify_without_a_binary_says_what_is_needed(monkeypatch):
+    from rerankit.errors import VerificationError
+    from rerankit.evaluation.evaluator import evaluate
+
+    monkeypatch.delenv("TREC_EVAL", raising=False)
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(VerificationError, match=r"needs the trec_eval 10\.0 binary: set TREC_EVAL"):
+        evaluate({"q": {"a": 1}}, {"q": {"a": 1.0}}, ["P_1"], verify=True)
+
+
+def test_unknown_measure_fails_before_any_file_is_read(tmp_path):
+    done = CliRunner().invoke(app, ["eval", "-m", "P.5", "-m", "ndgc_cut.10",
+                                    str(tmp_path / "absent-qrels"), str(tmp_path / "absent")])
+    assert done.exit_code == 2
+    assert "ndgc_cut" in done.stderr and "absent" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("1 map 0.5\n", "line 1: expected 4 whitespace-separated fields"),
+    ("1 map 0.5 0.1\n\n", "line 2: expected 4"),
+    ("1 map 0.5 0.1\n1 P_5 high 0.1\n", "line 2: mean 'high' is not a number"),
+    ("1 map 0.5 0.1\n1 map 0.4 0.1\n", "line 2: measure 'map' appears twice for query '1'"),
+])
+def test_zscores_file_errors_name_line_and_field(tmp_path, content, message):
+    zscores = tmp_path / "z"
+    zscores.write_text(content)
+    qrels = tmp_path / "qrels"
+    qrels.write_text("1 0 a 1\n")
+    run = tmp_path / "run"
+    run.write_text("1 Q0 a 1 2.0 t\n")
+    done = CliRunner().invoke(app, ["eval", "-Z", str(zscores), str(qrels), str(run)])
+    assert done.exit_code == 2
+    assert f"{zscores}, {message}" in done.stderr

@@ -9,8 +9,9 @@ reference, but it turns any disagreement into an error instead of a number nobod
 * ``compat="9"``: pytrec_eval (trec_eval 9.0.x's C code) recomputes every per-query value,
   which must be identical as a double.
 
-``recip_rank_cut_k`` (rerankit's MRR@k, not a trec_eval measure) is checked as trec_eval's
-``recip_rank`` where ``success_k`` is 1, and 0 otherwise: the same quantity.
+``recip_rank_cut_k`` (rerankit's MRR@k, not a trec_eval measure) is checked per query as
+trec_eval's ``recip_rank`` where ``success_k`` is 1, and 0 otherwise: the same quantity (its
+"all" line is the mean of those, computed as every other mean that is checked).
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ def verify_with_binary(result: EvaluationResult, qrels: Qrels, run: Run, options
     for (name, qid), value in ours.items():
         expected = theirs.get((name, qid))
         if name[len(prefix):] in derived:
+            if qid == "all":  # a mean of the values checked per query, not printed by trec_eval
+                continue
             expected = _derived_value(theirs, prefix, derived[name[len(prefix):]], qid)
         elif name == "runid" and _tag(result.run_name) != result.run_name:
             expected = value  # a name the TREC format cannot hold: written as "rerankit"
