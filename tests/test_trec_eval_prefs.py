@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from rerankit import datasets
@@ -145,7 +145,7 @@ def test_real_collection_matches_the_binary(measure, rel_format, trec_eval):
 # ------------------------------------------------------------------ generated inputs
 QIDS = ["1", "2", "10", "q7"]
 DOCS = ["d1", "d2", "d3", "d10", "D1", "a", "z-9", "é"]
-LEVELS = [0.0, 0.5, 1.0, 2.0, 3.0]
+LEVELS = [-1.0, 0.0, 0.5, 1.0, 2.0, 3.0]
 SCORES = [0.0, -0.0, 1.0, 1.5, 2.0, -1.0, 1e-9, 1.0000000000000002]
 
 
@@ -165,7 +165,7 @@ def runs(draw, judged: list[str], complete: bool) -> list[str]:
 @st.composite
 def options(draw) -> dict:
     return {"average_complete": draw(st.booleans()),
-            "max_docs": draw(st.one_of(st.none(), st.integers(1, 5)))}
+            "max_docs": draw(st.one_of(st.none(), st.integers(0, 5)))}
 
 
 @st.composite
@@ -211,9 +211,13 @@ def _compare(trec_eval: Path, rel_format: str, judgement_lines: list[str], run_l
             args += ["-M", str(opts["max_docs"])]
         for m in measures:
             args += ["-m", m]
+        try:
+            ours = evaluate_preferences(rel, run, measures, rel_format, **opts)
+        except InputFormatError as err:  # trec_eval's result is undefined there
+            assume("reads past its data" not in str(err))
+            raise
         theirs = _binary(trec_eval, [*args, str(rel), str(run)])
         assert theirs.returncode == 0, theirs.stderr.decode()
-        ours = evaluate_preferences(rel, run, measures, rel_format, **opts)
         assert ours.to_trec_eval(per_query=True) == theirs.stdout.decode()
 
 

@@ -217,7 +217,8 @@ def evaluate_preferences(
             trec_eval's stand-in ranking, and average over all of them (``-c``).
         judged_only: qrels_jg only: rank only judged documents (``-J``; the preference
             measures ignore it, as in trec_eval).
-        max_docs: evaluate only the top ``max_docs`` documents per query (``-M``).
+        max_docs: evaluate only the top ``max_docs`` documents per query (``-M``; 0 as
+            trec_eval: nothing counts as retrieved).
         num_docs_in_coll: trec_eval ``-N``; accepted and, as in trec_eval, unused here.
         zscores: a z-scores file or :class:`ZScores` (``-Z``): every per-query value
             becomes a z-score against its (query, measure) mean and standard deviation.
@@ -285,7 +286,8 @@ def _per_query_values(wanted, judgements, ranked, evaluated, relevance_level,
     if not computed:
         return {}
     if judgements.rel_format != "qrels_jg":
-        by_family = preference_values(judgements, ranked, evaluated)
+        rnonrel = any(m.family.startswith("prefs_avgjg_Rnonrel") for m in computed)
+        by_family = preference_values(judgements, ranked, evaluated, rnonrel)
         return {m.name: by_family[m.family] for m in computed}
     stats = JudgmentGroupStats(judgements, ranked, relevance_level, judged_only)
     values = {}

@@ -66,10 +66,11 @@ class _Rows:
     line: np.ndarray
 
 
-def preference_values(judgements: GroupJudgements, ranked: RankedRun,
-                      evaluated: np.ndarray) -> dict[str, np.ndarray]:
+def preference_values(judgements: GroupJudgements, ranked: RankedRun, evaluated: np.ndarray,
+                      rnonrel: bool = True) -> dict[str, np.ndarray]:
     """``{family: value per evaluated query}`` for every family in :data:`PREFS_FAMILIES`;
-    ``evaluated`` are indices into the sorted judged query ids, in output order."""
+    ``evaluated`` are indices into the sorted judged query ids, in output order. Without
+    ``rnonrel`` the two Rnonrel families are left 0 (and cannot raise)."""
     query, order, pos, num_judged, njr = _positions(judgements, ranked)
     jg = judgements.group.take(pa.array(order))
     jsg = judgements.subgroup.take(pa.array(order))
@@ -94,7 +95,7 @@ def preference_values(judgements: GroupJudgements, ranked: RankedRun,
             group_rows = _Rows(jsg[rows], level[rows], pos[rows], docid[rows], line[rows])
             where = (judgements.source, judgements.query_ids[q], jg[starts[g]].as_py())
             jgs.append(_judgment_group(group_rows, r, where))
-        groups = [_counted(jg) for jg in jgs]
+        groups = [_counted(jg, rnonrel) for jg in jgs]
         if len(jgs) == 1 and jgs[0].distinct_pairs:
             pairs = None  # every pair has one preference: the pair measures are the simple ones
         else:
@@ -154,11 +155,12 @@ def _judgment_group(rows: _Rows, njr: int, where: tuple[str, str, str]
     return _ArrayGroup(rows, docs, local, new_jsg, njr, where)
 
 
-def _counted(jg: _ClassesGroup | _ArrayGroup) -> _Group:
+def _counted(jg: _ClassesGroup | _ArrayGroup, rnonrel: bool) -> _Group:
     ful_ret, not_ret, ful_imp, not_imp, notoccur = jg.counts()
     group = _Group(ful_ret=ful_ret, poss_ret=ful_ret + not_ret, ful_imp=ful_imp,
                    poss_imp=ful_imp + not_imp, notoccur=notoccur, rnonrel=0.0, rnonrel_ret=0.0)
-    group.rnonrel, group.rnonrel_ret = _rnonrel(jg, group)
+    if rnonrel:
+        group.rnonrel, group.rnonrel_ret = _rnonrel(jg, group)
     return group
 
 
@@ -168,6 +170,12 @@ class _ClassesGroup:
 
     def __init__(self, rows: _Rows, docs: np.ndarray, local: np.ndarray, njr: int,
                  where: tuple[str, str, str]) -> None:
+        source, qid, jg = where
+        if rows.level[0] == -3.0:
+            raise InputFormatError(
+                source, f"query '{qid}', judgment group '{jg}': its highest level is -3, "
+                "which trec_eval uses as a marker, so it drops this group's lowest level; "
+                "use other levels", int(rows.line[0]))
         new_level = np.ones(len(rows.level), dtype=bool)
         new_level[1:] = rows.level[1:] != rows.level[:-1]
         ec = np.cumsum(new_level) - 1
@@ -176,7 +184,6 @@ class _ClassesGroup:
         split = np.flatnonzero(levels_of_doc > 1)
         if split.size:
             mine = np.flatnonzero(local == split[0])
-            source, qid, jg = where
             raise InputFormatError(
                 source, f"document '{rows.docid[int(mine[0])].as_py()}' has two different "
                 f"levels in the same sub-group (query '{qid}', judgment group '{jg}', lines "

@@ -50,8 +50,8 @@ def rank_run(run: Run, query_ids: list[str], docid_order: str, max_docs: int | N
              average_complete: bool) -> RankedRun:
     """Rank ``run`` for the queries ``query_ids`` (``docid_order``: how ties are broken,
     "ascending" or "descending"); ``max_docs`` keeps the top rows of each query (``-M``)."""
-    if max_docs is not None and max_docs < 1:
-        raise ValueError(f"max_docs must be >= 1, got {max_docs}")
+    if max_docs is not None and max_docs < 0:
+        raise ValueError(f"max_docs must be >= 0, got {max_docs}")
     if len(run) and np.isnan(np.sum(run.score)):
         run.check_finite(run.name)
     qid = pc.cast(run.qid, pa.string())
