@@ -9,9 +9,13 @@ counted once. A preference "a over b" is *fulfilled* when a is ranked above b (a
 and b not counts as ranked above), and falls into one of three areas: both retrieved
 (``_ret``), exactly one retrieved (``_imp``), neither retrieved.
 
-Each jg is a small dense matrix ``P[a, b]`` = number of times a is preferred to b; every
-count is a sum over a block of it. The ``prefs_pair*`` measures use the sum of these
-matrices over the jgs of a query. Loops run over queries and judgment groups only.
+A jg of equivalence classes is counted from the sorted positions of each class's lines
+(``searchsorted``, no pair matrix); a jg with sub-groups is a dense boolean matrix
+``P[a, b]`` (a preferred to b) over its own documents, and every count is a sum over a block
+of it. The ``prefs_pair*`` measures need, per document pair, the preferences summed over a
+query's jgs; they are built (a matrix over the query's judged documents) only when a pair
+can carry more than one preference, otherwise they equal the ``prefs_simp*`` ratios.
+Python loops run over queries, judgment groups and levels only.
 
 Quirks of trec_eval reproduced on purpose: ``prefs_avgjg_Rnonrel`` and its ``_ret`` form
 (see :func:`_rnonrel`); a jg whose ratio is 0/0 in those two makes the query's value 0;
@@ -72,13 +76,13 @@ def preference_values(judgements: GroupJudgements, ranked: RankedRun, evaluated:
     ``evaluated`` are indices into the sorted judged query ids, in output order. Without
     ``rnonrel`` the two Rnonrel families are left 0 (and cannot raise)."""
     query, order, pos, num_judged, njr = _positions(judgements, ranked)
-    jg = judgements.group.take(pa.array(order))
+    group_id = judgements.group.take(pa.array(order))
     jsg = judgements.subgroup.take(pa.array(order))
     level = judgements.level[order]
     docid = judgements.docid.take(pa.array(order))
     line = judgements.line[order]
     new_group = np.ones(len(order), dtype=bool)
-    new_group[1:] = (query[1:] != query[:-1]) | ~_same(jg)
+    new_group[1:] = (query[1:] != query[:-1]) | ~_same(group_id)
     starts = np.append(np.flatnonzero(new_group), len(order))
     query_starts = np.searchsorted(starts, group_starts(query))
     query_starts = np.append(query_starts, starts.size - 1)
@@ -93,15 +97,15 @@ def preference_values(judgements: GroupJudgements, ranked: RankedRun, evaluated:
         for g in range(query_starts[k], query_starts[k + 1]):
             rows = slice(starts[g], starts[g + 1])
             group_rows = _Rows(jsg[rows], level[rows], pos[rows], docid[rows], line[rows])
-            where = (judgements.source, judgements.query_ids[q], jg[starts[g]].as_py())
+            where = (judgements.source, judgements.query_ids[q], group_id[starts[g]].as_py())
             jgs.append(_judgment_group(group_rows, r, where))
-        groups = [_counted(jg, rnonrel) for jg in jgs]
+        groups = [_counted(one, rnonrel) for one in jgs]
         if len(jgs) == 1 and jgs[0].distinct_pairs:
             pairs = None  # every pair has one preference: the pair measures are the simple ones
         else:
             counts = np.zeros((n, n), dtype=np.uint16)  # 16 bits, as trec_eval's
-            for jg_ in jgs:
-                counts[np.ix_(jg_.docs, jg_.docs)] += jg_.prefs.astype(np.uint16)
+            for one in jgs:
+                counts[np.ix_(one.docs, one.docs)] += one.prefs.astype(np.uint16)
             pairs = _pairs(counts, r)
         for family, value in _query_values(groups, pairs).items():
             out[family][i] = value
