@@ -228,7 +228,9 @@ def test_generated_prefs_match_the_binary(data, trec_eval):
     opts = data.draw(options())
     judged = sorted({line.split()[0] for line in lines})
     run_lines = data.draw(runs(judged, opts["average_complete"]))
-    _compare(trec_eval, "prefs", lines, run_lines, ["all_prefs"], opts, [])
+    flags = data.draw(st.sampled_from([[], ["-J"], ["-l", "2"]]))  # no effect on prefs
+    opts.update(judged_only="-J" in flags, relevance_level=2 if "-l" in flags else 1)
+    _compare(trec_eval, "prefs", lines, run_lines, ["all_prefs"], opts, flags)
 
 
 @settings(max_examples=25, deadline=None)

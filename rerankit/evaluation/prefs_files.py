@@ -112,10 +112,9 @@ def _split_fields(path: Path, names: tuple[str, ...]) -> tuple[dict[str, pa.Arra
     if "\0" in text:
         line = text.count("\n", 0, text.index("\0")) + 1
         raise InputFormatError(path, "contains a NUL character", line)
-    lines = text.split("\n")
+    lines = pc.split_pattern(pa.array([text], type=pa.large_string()), "\n").flatten()
     if text.endswith("\n"):
-        lines.pop()
-    lines = pa.array(lines, type=pa.string())
+        lines = lines.slice(0, len(lines) - 1)
     trimmed = pc.ascii_trim_whitespace(lines)
     fields = pc.ascii_split_whitespace(trimmed)
     count = pc.list_value_length(fields).to_numpy(zero_copy_only=False)
@@ -132,7 +131,8 @@ def _split_fields(path: Path, names: tuple[str, ...]) -> tuple[dict[str, pa.Arra
             f"found {count[i]}: {lines[i].as_py()!r}", i + 1)
     rows = np.flatnonzero(data_line)
     kept = fields.take(pa.array(rows))
-    columns = {name: pc.list_element(kept, k) for k, name in enumerate(names)}
+    columns = {name: pc.cast(pc.list_element(kept, k), pa.string())
+               for k, name in enumerate(names)}
     return columns, rows + 1
 
 
