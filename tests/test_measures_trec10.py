@@ -351,6 +351,7 @@ def test_compat_9_equals_pytrec_eval_unrounded(files, qrels, level):
 DOCS = ["d1", "d2", "d3", "d4", "d5", "d6", "d7", "d8", "d9", "d10", "d11", "d12"]
 RANDOM_SPECS = [["all_trec"], ["yaap", "dcg", "ideal_dcg", "relstring.4"],
                 ["ndcg.0=0.5,2=3.5", "G.1=2.5,2=1", "ndcg_rel.3=1,1=3", "Rndcg.2=2"],
+                ["ideal_dcg.7=2,1=0.25", "G.1=-1", "ndcg_rel.0=2,1=0", "Rndcg.3=0.5,1=4"],
                 ["rbp.p=0.7,2=0.5"], ["rbp"],
                 ["Rprec_mult.0.3,1.5", "11pt_avg.0.9,0.1,0.5", "iprec_at_recall.0.25,0.75",
                  "utility.1.5,-0.5,-1,0.1", "set_F.2", "unj.2,4", "relative_P.3,6"]]
@@ -369,20 +370,21 @@ def random_inputs(draw):
         run[q] = draw(st.dictionaries(st.sampled_from(DOCS),
                                       st.sampled_from([0.5, 1.0, 2.0, 3.0, 4.5, 7.0]),
                                       min_size=1, max_size=12))
-    return qrels, run, draw(st.integers(0, 3)), draw(st.sampled_from(RANDOM_SPECS))
+    return (qrels, run, draw(st.integers(0, 3)), draw(st.sampled_from(RANDOM_SPECS)),
+            draw(st.booleans()))
 
 
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(case=random_inputs())
 def test_random_rankings_equal_trec_eval(case, trec_eval, tmp_path):
-    qrels, run, level, specs = case
+    qrels, run, level, specs, judged_only = case
     qrels_path, run_path = tmp_path / "qrels", tmp_path / "run"
     qrels_path.write_text("".join(f"{q} 0 {d} {g}\n" for q, docs in qrels.items()
                                   for d, g in docs.items()))
     run_path.write_text("".join(f"{q} Q0 {d} 0 {s} tag\n" for q, docs in run.items()
                                 for d, s in docs.items()))
-    _compare(trec_eval, qrels_path, run_path, specs, level)
+    _compare(trec_eval, qrels_path, run_path, specs, level, judged_only)
 
 
 # ------------------------------------------------------------------ names and errors
