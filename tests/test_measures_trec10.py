@@ -160,6 +160,10 @@ def _compare(trec_eval, qrels, run, specs, level=1, judged_only=False):
     ("rel_level", "results", 2, ["all_trec", "relstring.20"]),
     ("rel_level", "results", 1, ["all_trec", "yaap"]),
     ("rel_level", "results", 1, GAIN_PARAMS),
+    # gains less than 1 apart: trec_eval's comparator truncates their difference to 0
+    ("rel_level", "results", 2, ["ndcg.3=2.6,2=3.4,1=2.9"]),
+    ("rel_level", "results", 1, ["Rndcg.3=2.5,1=3,2=2.9"]),
+    ("aq_qrels", "aq_run", 1, ["G.2=1.5,1=2", "ndcg_rel.2=1.5,1=2"]),
     ("rel_level", "results", 2, ["dcg.2=4"]),
     ("rel_level", "results", 1, ["ideal_dcg.1=0.5,3=2"]),
     ("rel_level", "results", 3, MEAS_PARAMS),
