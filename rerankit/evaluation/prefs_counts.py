@@ -9,24 +9,25 @@ counted once. A preference "a over b" is *fulfilled* when a is ranked above b (a
 and b not counts as ranked above), and falls into one of three areas: both retrieved
 (``_ret``), exactly one retrieved (``_imp``), neither retrieved.
 
-A jg of equivalence classes is counted from the sorted positions of each class's lines
-(``searchsorted``, no pair matrix); a jg with sub-groups is a dense boolean matrix
-``P[a, b]`` (a preferred to b) over its own documents, and every count is a sum over a block
-of it. The ``prefs_pair*`` measures need, per document pair, the preferences summed over a
-query's jgs; they are built (a matrix over the query's judged documents) only when a pair
-can carry more than one preference, otherwise they equal the ``prefs_simp*`` ratios.
-Python loops run over queries, judgment groups and levels only.
+Equivalence-class groups are counted together, vectorised
+(:mod:`rerankit.evaluation.prefs_classes`); a group with sub-groups is a dense boolean
+matrix ``P[a, b]`` (a preferred to b) over its own documents, every count a sum over a
+block of it. The ``prefs_pair*`` measures need, per document pair, the preferences summed
+over a query's groups: built (a matrix over the query's judged documents) only for queries
+where a pair can carry more than one preference; elsewhere they equal the ``prefs_simp*``
+ratios. Per-query values are sums over groups in group order (``np.bincount``).
 
 Quirks of trec_eval reproduced on purpose: ``prefs_avgjg_Rnonrel`` and its ``_ret`` form
-(see :func:`_rnonrel`); a jg whose ratio is 0/0 in those two makes the query's value 0;
-pair counts are 16-bit as in trec_eval. Inputs on which trec_eval aborts or reads past its
+set the number of non-relevant documents N to the number of relevant ones R: with N <= R
+they add R * (R - N) preferences (the retrieved relevant ones as fulfilled; the possible
+ones counted with *all* relevant documents, also in the _ret form), with N > R they recount
+with part of the non-relevant documents; a group whose ratio is then 0/0 makes the query's
+value 0; pair counts are 16-bit. Inputs on which trec_eval stops, aborts or reads past its
 arrays raise :class:`InputFormatError` instead.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
 from itertools import pairwise
 
 import numpy as np
@@ -35,6 +36,7 @@ import pyarrow.compute as pc
 
 from rerankit.data.columns import group_starts
 from rerankit.errors import InputFormatError
+from rerankit.evaluation.prefs_classes import GroupCounts, Lines, count_class_groups
 from rerankit.evaluation.prefs_files import GroupJudgements
 from rerankit.evaluation.prefs_ranking import RankedRun
 
@@ -46,70 +48,49 @@ PREFS_FAMILIES = (
 )
 
 
-@dataclass
-class _Group:
-    """Counts of one judgment group (``poss_*`` include the fulfilled ones)."""
-
-    ful_ret: int
-    poss_ret: int
-    ful_imp: int
-    poss_imp: int
-    notoccur: int
-    rnonrel: float
-    rnonrel_ret: float
-
-
-@dataclass(frozen=True)
-class _Rows:
-    """One judgment group's lines, sorted by (jsg, level descending, position)."""
-
-    jsg: pa.Array
-    level: np.ndarray
-    pos: np.ndarray          # position of the line's document (see module docstring)
-    docid: pa.Array
-    line: np.ndarray
-
-
 def preference_values(judgements: GroupJudgements, ranked: RankedRun, evaluated: np.ndarray,
                       rnonrel: bool = True) -> dict[str, np.ndarray]:
     """``{family: value per evaluated query}`` for every family in :data:`PREFS_FAMILIES`;
     ``evaluated`` are indices into the sorted judged query ids, in output order. Without
     ``rnonrel`` the two Rnonrel families are left 0 (and cannot raise)."""
-    query, order, pos, num_judged, njr = _positions(judgements, ranked)
-    group_id = judgements.group.take(pa.array(order))
-    jsg = judgements.subgroup.take(pa.array(order))
-    level = judgements.level[order]
-    docid = judgements.docid.take(pa.array(order))
-    line = judgements.line[order]
-    new_group = np.ones(len(order), dtype=bool)
-    new_group[1:] = (query[1:] != query[:-1]) | ~_same(group_id)
-    starts = np.append(np.flatnonzero(new_group), len(order))
-    query_starts = np.searchsorted(starts, group_starts(query))
-    query_starts = np.append(query_starts, starts.size - 1)
-    first_query = query[group_starts(query)]
-
-    out = {f: np.zeros(len(evaluated)) for f in PREFS_FAMILIES}
-    slot = {int(q): k for k, q in enumerate(first_query)}
-    for i, q in enumerate(evaluated.tolist()):
+    lines, num_judged = _sorted_lines(judgements, ranked, evaluated)
+    starts = group_starts(lines.group)
+    num_groups = starts.size
+    group_query = lines.query[starts]
+    subgroups = np.bincount(lines.group, weights=lines.new_subgroup, minlength=num_groups)
+    in_classes = subgroups[lines.group] == 1
+    counts = GroupCounts(*(np.zeros(num_groups, dtype=np.int64) for _ in range(5)),
+                         np.zeros(num_groups), np.zeros(num_groups),
+                         np.zeros(num_groups, dtype=bool))
+    count_class_groups(lines, np.flatnonzero(in_classes), counts, rnonrel)
+    arrays = {}
+    bounds = np.append(starts, lines.group.size)
+    for g in np.flatnonzero(subgroups > 1).tolist():
+        group = _ArrayGroup(lines, np.arange(bounds[g], bounds[g + 1]))
+        found = group.counts()
+        (counts.ful_ret[g], counts.not_ret[g], counts.ful_imp[g], counts.not_imp[g],
+         counts.notoccur[g]) = found
+        if rnonrel:
+            counts.rnonrel[g], counts.rnonrel_ret[g] = group.rnonrel(found)
+        arrays[g] = group
+    values = _query_values(counts, group_query, evaluated, len(lines.query_ids))
+    groups_of = np.bincount(group_query, minlength=len(lines.query_ids))
+    simple = (groups_of[group_query] == 1) & counts.distinct
+    slot = {q: k for k, q in enumerate(evaluated.tolist())}
+    for q in np.unique(group_query[~simple]).tolist():
+        mine = np.flatnonzero(group_query == q)
+        njr = int(lines.njr[starts[mine[0]]])
+        pair_counts = np.zeros((num_judged[q], num_judged[q]), dtype=np.uint16)  # as C
+        for g in mine.tolist():
+            if g in arrays:
+                docs, prefs = arrays[g].docs, arrays[g].prefs
+            else:
+                docs, prefs = _class_prefs(lines, np.arange(bounds[g], bounds[g + 1]))
+            pair_counts[np.ix_(docs, docs)] += prefs.astype(np.uint16)
         k = slot[q]
-        n, r = int(num_judged[q]), int(njr[q])
-        jgs = []
-        for g in range(query_starts[k], query_starts[k + 1]):
-            rows = slice(starts[g], starts[g + 1])
-            group_rows = _Rows(jsg[rows], level[rows], pos[rows], docid[rows], line[rows])
-            where = (judgements.source, judgements.query_ids[q], group_id[starts[g]].as_py())
-            jgs.append(_judgment_group(group_rows, r, where))
-        groups = [_counted(one, rnonrel) for one in jgs]
-        if len(jgs) == 1 and jgs[0].distinct_pairs:
-            pairs = None  # every pair has one preference: the pair measures are the simple ones
-        else:
-            counts = np.zeros((n, n), dtype=np.uint16)  # 16 bits, as trec_eval's
-            for one in jgs:
-                counts[np.ix_(one.docs, one.docs)] += one.prefs.astype(np.uint16)
-            pairs = _pairs(counts, r)
-        for family, value in _query_values(groups, pairs).items():
-            out[family][i] = value
-    return out
+        (values["prefs_pair"][k], values["prefs_pair_ret"][k],
+         values["prefs_pair_imp"][k]) = _pairs(pair_counts, njr)
+    return values
 
 
 def _same(values: pa.Array) -> np.ndarray:
@@ -120,8 +101,10 @@ def _same(values: pa.Array) -> np.ndarray:
     return pc.equal(values.slice(1), values.slice(0, n - 1)).to_numpy(zero_copy_only=False)
 
 
-def _positions(judgements: GroupJudgements, ranked: RankedRun):
-    """Lines sorted as trec_eval processes them, and each line's document position."""
+def _sorted_lines(judgements: GroupJudgements, ranked: RankedRun, evaluated: np.ndarray
+                  ) -> tuple[Lines, np.ndarray]:
+    """The evaluated queries' lines in processing order, each with its document's position;
+    and the number of judged documents per query."""
     query_ids, query = judgements.query_ids, judgements.query
     docs = pa.table({"q": pa.array(query), "d": judgements.docid}).group_by(
         ["q", "d"]).aggregate([])
@@ -145,170 +128,79 @@ def _positions(judgements: GroupJudgements, ranked: RankedRun):
     order = pc.sort_indices(table, sort_keys=[("q", "ascending"), ("g", "ascending"),
                                               ("s", "ascending"), ("l", "descending"),
                                               ("p", "ascending")]).to_numpy()
-    return query[order], order, pos[order], num_judged, njr
+    order = order[np.isin(query[order], evaluated)]
+    query = query[order]
+    taken = pa.array(order)
+    group_name = judgements.group.take(taken)
+    new_query = np.ones(order.size, dtype=bool)
+    new_query[1:] = query[1:] != query[:-1]
+    new_group = new_query.copy()
+    new_group[1:] |= ~_same(group_name)
+    new_subgroup = new_group.copy()
+    new_subgroup[1:] |= ~_same(judgements.subgroup.take(taken))
+    return Lines(judgements.source, query_ids, query, np.cumsum(new_group) - 1, group_name,
+                 new_subgroup, judgements.level[order], pos[order], njr[query],
+                 judgements.docid.take(taken), judgements.line[order]), num_judged
 
 
-def _judgment_group(rows: _Rows, njr: int, where: tuple[str, str, str]
-                    ) -> _ClassesGroup | _ArrayGroup:
-    """The jg's preferences: equivalence classes (one sub-group) or a preference array."""
-    docs, local = np.unique(rows.pos, return_inverse=True)
-    new_jsg = np.ones(len(rows.level), dtype=bool)
-    new_jsg[1:] = ~_same(rows.jsg)
-    if new_jsg.sum() == 1:
-        return _ClassesGroup(rows, docs, local, njr, where)
-    return _ArrayGroup(rows, docs, local, new_jsg, njr, where)
-
-
-def _counted(jg: _ClassesGroup | _ArrayGroup, rnonrel: bool) -> _Group:
-    ful_ret, not_ret, ful_imp, not_imp, notoccur = jg.counts()
-    group = _Group(ful_ret=ful_ret, poss_ret=ful_ret + not_ret, ful_imp=ful_imp,
-                   poss_imp=ful_imp + not_imp, notoccur=notoccur, rnonrel=0.0, rnonrel_ret=0.0)
-    if rnonrel:
-        group.rnonrel, group.rnonrel_ret = _rnonrel(jg, group)
-    return group
-
-
-class _ClassesGroup:
-    """A jg with one sub-group: equivalence classes of equal level, highest first. Counted
-    from the sorted positions of each class's lines, without a pair matrix."""
-
-    def __init__(self, rows: _Rows, docs: np.ndarray, local: np.ndarray, njr: int,
-                 where: tuple[str, str, str]) -> None:
-        source, qid, jg = where
-        if rows.level[0] == -3.0:
-            raise InputFormatError(
-                source, f"query '{qid}', judgment group '{jg}': its highest level is -3, "
-                "which trec_eval uses as a marker, so it drops this group's lowest level; "
-                "use other levels", int(rows.line[0]))
-        new_level = np.ones(len(rows.level), dtype=bool)
-        new_level[1:] = rows.level[1:] != rows.level[:-1]
-        ec = np.cumsum(new_level) - 1
-        classes = int(ec[-1]) + 1
-        levels_of_doc = np.bincount(np.unique(local * classes + ec) // classes)
-        split = np.flatnonzero(levels_of_doc > 1)
-        if split.size:
-            mine = np.flatnonzero(local == split[0])
-            raise InputFormatError(
-                source, f"document '{rows.docid[int(mine[0])].as_py()}' has two different "
-                f"levels in the same sub-group (query '{qid}', judgment group '{jg}', lines "
-                f"{', '.join(str(x) for x in sorted(rows.line[mine].tolist()))}); trec_eval "
-                "stops on this", int(max(rows.line[mine])))
-        bounds = np.append(np.flatnonzero(new_level), len(ec))
-        self.positions = [rows.pos[a:b] for a, b in pairwise(bounds.tolist())]  # sorted
-        self.docs, self.local, self.ec, self.njr = docs, local, ec, njr
-        self.distinct_pairs = docs.size == local.size   # no document on two lines
-        rel = rows.level > 0
-        ret = rows.pos < njr
-        self.num_rel, self.num_rel_ret = int(rel.sum()), int((rel & ret).sum())
-        self.num_nonrel, self.num_nonrel_ret = int((~rel).sum()), int((~rel & ret).sum())
-        self.where = where
-
-    @cached_property
-    def prefs(self) -> np.ndarray:
-        """P[a, b] = lines of a times lines of b, for a in a higher class than b."""
-        cnt = np.zeros((len(self.positions), self.docs.size))
-        np.add.at(cnt, (self.ec, self.local), 1.0)
-        return np.rint(cnt.T @ _below(cnt)).astype(np.int64)
-
-    def counts(self) -> tuple[int, int, int, int, int]:
-        """Preferences fulfilled and not, both retrieved; fulfilled and not, one retrieved;
-        neither retrieved."""
-        ret = [p[: np.searchsorted(p, self.njr)] for p in self.positions]
-        n_ret = np.array([r.size for r in ret], dtype=np.int64)
-        n_out = np.array([p.size for p in self.positions], dtype=np.int64) - n_ret
-        ret_above = np.cumsum(n_ret) - n_ret            # retrieved lines in higher classes
-        out_above = np.cumsum(n_out) - n_out
-        ful_ret = _pairs_below(ret)
-        both = int((ret_above * n_ret).sum())
-        return (ful_ret, both - ful_ret, int((ret_above * n_out).sum()),
-                int((out_above * n_ret).sum()), int((out_above * n_out).sum()))
-
-    def recount(self, limit: int, retrieved_only: bool) -> tuple[int, int]:
-        """trec_eval's recount for the Rnonrel measures: the lowest class (assumed to be the
-        non-relevant one) is cut to its first ``limit`` lines, and preferences are counted
-        between higher classes and from every line (pairs within the lowest class and of a
-        line with itself included) to the kept ones; fulfilled = the preferred one is
-        retrieved and ranked above."""
-        positions = self.positions
-        if retrieved_only:
-            positions = [p[: np.searchsorted(p, self.njr)] for p in positions]
-        members = positions[-1]
-        taken = members[:limit]
-        if members.size < limit and members.size == self.positions[-1].size:
-            source, qid, jg = self.where
-            raise InputFormatError(
-                source, f"query '{qid}', judgment group '{jg}': the lowest level has fewer "
-                "documents than there are relevant ones, so trec_eval's "
-                "prefs_avgjg_Rnonrel reads past its data (undefined result); give all "
-                "non-relevant documents level 0")
-        capped = [np.minimum(p, self.njr) for p in positions]  # a < b and a retrieved
-        ful = _pairs_below(positions[:-1], capped[:-1])
-        poss = _pairs_total(positions[:-1])
-        everything = np.sort(np.concatenate(positions))
-        ful += int(np.searchsorted(everything, np.minimum(taken, self.njr)).sum())
-        poss += everything.size * taken.size
-        return ful, poss
-
-
-def _pairs_below(positions: list[np.ndarray], targets: list[np.ndarray] | None = None) -> int:
-    """Pairs (a, b), a in a higher class than b, with position a < target of b (the
-    position of b unless ``targets`` says otherwise)."""
-    targets = positions if targets is None else targets
-    total, higher = 0, np.zeros(0, dtype=np.int64)
-    for p, t in zip(positions, targets, strict=True):
-        total += int(np.searchsorted(higher, t).sum())
-        higher = np.sort(np.concatenate([higher, p]))
-    return total
-
-
-def _pairs_total(positions: list[np.ndarray]) -> int:
-    sizes = np.array([p.size for p in positions], dtype=np.int64)
-    return int(((np.cumsum(sizes) - sizes) * sizes).sum())
+def _class_prefs(lines: Lines, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """An equivalence-class group as a matrix: its documents' positions and P[a, b] = lines
+    of a times lines of b, for a in a higher class than b."""
+    docs, local = np.unique(lines.pos[rows], return_inverse=True)
+    level = lines.level[rows]
+    new_class = np.r_[True, level[1:] != level[:-1]]
+    cnt = np.zeros((int(new_class.sum()), docs.size))
+    np.add.at(cnt, (np.cumsum(new_class) - 1, local), 1.0)
+    below = np.cumsum(cnt[::-1], axis=0)[::-1] - cnt
+    return docs, np.rint(cnt.T @ below).astype(np.int64)
 
 
 class _ArrayGroup:
     """A jg with several sub-groups: preferences within each, closed under transitivity."""
 
-    def __init__(self, rows: _Rows, docs: np.ndarray, local: np.ndarray, new_jsg: np.ndarray,
-                 njr: int, where: tuple[str, str, str]) -> None:
-        source, qid, jg = where
+    def __init__(self, lines: Lines, rows: np.ndarray) -> None:
+        docs, local = np.unique(lines.pos[rows], return_inverse=True)
+        new_jsg = lines.new_subgroup[rows].copy()
+        new_jsg[0] = True
+        level, line, njr = lines.level[rows], lines.line[rows], int(lines.njr[rows[0]])
+        source, where = lines.source, lines.where(int(rows[0]))
         m = docs.size
         # trec_eval keeps the level of a document's last line in processing order and
         # stops when that level moves between 0 and a positive value.
         by_doc = np.lexsort((np.arange(local.size), local))
         prev, cur = by_doc[:-1], by_doc[1:]
         same = local[prev] == local[cur]
-        before, after = rows.level[prev], rows.level[cur]
+        before, after = level[prev], level[cur]
         clash = same & (((before > 0) & (after == 0)) | ((before == 0) & (after > 0)))
         if clash.any():
             a, b = int(prev[clash][0]), int(cur[clash][0])
             raise InputFormatError(
-                source, f"document '{rows.docid[b].as_py()}' is non-relevant (level 0) and "
-                f"relevant in judgment group '{jg}' of query '{qid}' (lines "
-                f"{rows.line[a]} and {rows.line[b]}); trec_eval stops on this",
-                int(rows.line[b]))
+                source, f"document '{lines.docid[int(rows[b])].as_py()}' is non-relevant "
+                f"(level 0) and relevant in one judgment group ({where}, lines "
+                f"{line[a]} and {line[b]}); trec_eval stops on this",
+                int(line[b]))
         last_line = np.zeros(m, dtype=np.int64)
         np.maximum.at(last_line, local, np.arange(local.size))
-        self.rel = rows.level[last_line]
+        self.rel = level[last_line]
         adjacency = np.zeros((m, m), dtype=bool)
         bounds = np.append(np.flatnonzero(new_jsg), local.size)
         for start, stop in pairwise(bounds.tolist()):
-            sub, lv = local[start:stop], rows.level[start:stop]
+            sub, lv = local[start:stop], level[start:stop]
             above, below = np.nonzero(lv[:, None] > lv[None, :])
             adjacency[sub[above], sub[below]] = True
         closure = _transitive_closure(adjacency)
         conflict = np.argwhere(closure & closure.T)
         if conflict.size:
-            a, b = (rows.docid[int(np.flatnonzero(local == x)[0])].as_py() for x in conflict[0])
+            a, b = (lines.docid[int(rows[np.flatnonzero(local == x)[0]])].as_py()
+                    for x in conflict[0])
             raise InputFormatError(
-                source, f"judgment group '{jg}' of query '{qid}' prefers '{a}' to '{b}' and "
+                source, f"{where}: the group prefers '{a}' to '{b}' and "
                 f"'{b}' to '{a}' (through its sub-groups); a judgment group must be "
                 "consistent (put disagreeing users in different groups); trec_eval aborts on "
-                "this", int(rows.line.max()))
+                "this", int(line.max()))
         self.prefs = closure.astype(np.int64)
         self.njr, self.k = njr, int(np.searchsorted(docs, njr))
         self.docs = docs
-        self.distinct_pairs = False
         ret = docs < njr
         self.num_rel, self.num_rel_ret = int((self.rel > 0).sum()), int(
             ((self.rel > 0) & ret).sum())
@@ -316,8 +208,9 @@ class _ArrayGroup:
             ((self.rel == 0) & ret).sum())
 
     def counts(self) -> tuple[int, int, int, int, int]:
-        """As :meth:`_ClassesGroup.counts`, as sums over blocks of the preference array
-        (documents in position order: the first ``k`` are the retrieved ones)."""
+        """Preferences fulfilled and not, both retrieved; fulfilled and not, one retrieved;
+        neither retrieved: sums over blocks of the preference array (documents in position
+        order, the first ``k`` retrieved)."""
         prefs, k = self.prefs, self.k
         return (int(np.triu(prefs[:k, :k], 1).sum()), int(np.tril(prefs[:k, :k], -1).sum()),
                 int(prefs[:k, k:].sum()), int(prefs[k:, :k].sum()), int(prefs[k:, k:].sum()))
@@ -337,17 +230,24 @@ class _ArrayGroup:
             keep[self.k:] = False
         prefs = self.prefs[np.ix_(keep, keep)]
         k = int(keep[: self.k].sum())
-        return _fulfilled(prefs, k), int(prefs.sum())
+        return int(np.triu(prefs, 1)[:k].sum()), int(prefs.sum())
 
-
-def _below(cnt: np.ndarray) -> np.ndarray:
-    """For each class, the element-wise sum of all lower classes."""
-    return np.cumsum(cnt[::-1], axis=0)[::-1] - cnt
-
-
-def _fulfilled(prefs: np.ndarray, k: int) -> int:
-    """Preferences a > b with a ranked above b and a retrieved (a in the first k)."""
-    return int(np.triu(prefs, 1)[:k].sum())
+    def rnonrel(self, counts: tuple[int, int, int, int, int]) -> tuple[float, float]:
+        """The ratios for prefs_avgjg_Rnonrel and _ret (see :func:`_rnonrel_note`)."""
+        ful_ret, not_ret, ful_imp, not_imp, notoccur = counts
+        r, n = self.num_rel, self.num_nonrel
+        if r >= n:
+            ful = ful_ret + ful_imp + self.num_rel_ret * (r - n)
+            poss = ful_ret + not_ret + ful_imp + not_imp + notoccur + self.num_rel * (r - n)
+        else:
+            ful, poss = self.recount(r, retrieved_only=False)
+        r, n = self.num_rel_ret, self.num_nonrel_ret
+        if r >= n:
+            ful_r = ful_ret + self.num_rel_ret * (r - n)
+            poss_r = ful_ret + not_ret + self.num_rel * (r - n)
+        else:  # trec_eval cuts after num_rel (not num_rel_ret) zeros here
+            ful_r, poss_r = self.recount(self.num_rel, retrieved_only=True)
+        return _ratio(ful, poss), _ratio(ful_r, poss_r)
 
 
 def _transitive_closure(adjacency: np.ndarray) -> np.ndarray:
@@ -363,80 +263,57 @@ def _transitive_closure(adjacency: np.ndarray) -> np.ndarray:
     return reach
 
 
-def _rnonrel(jg: _ClassesGroup | _ArrayGroup, g: _Group) -> tuple[float, float]:
-    """The jg's ratios for prefs_avgjg_Rnonrel and prefs_avgjg_Rnonrel_ret.
-
-    trec_eval sets the number of non-relevant documents to R, the number of relevant ones:
-    with fewer it adds R * (R - N) preferences (retrieved relevant ones as fulfilled; the
-    possible ones are counted with *all* relevant documents, also in the _ret form), with
-    more it recounts (see the groups' ``recount``; the _ret form's cut uses all relevant
-    documents in the preference-array case).
-    """
-    r, n = jg.num_rel, jg.num_nonrel
-    if r >= n:
-        ful = g.ful_ret + g.ful_imp + jg.num_rel_ret * (r - n)
-        poss = g.poss_ret + g.poss_imp + g.notoccur + jg.num_rel * (r - n)
-    else:
-        ful, poss = jg.recount(r, retrieved_only=False)
-    r_ret, n_ret = jg.num_rel_ret, jg.num_nonrel_ret
-    if r_ret >= n_ret:
-        ful_ret = g.ful_ret + jg.num_rel_ret * (r_ret - n_ret)
-        poss_ret = g.poss_ret + jg.num_rel * (r_ret - n_ret)
-    else:
-        limit = jg.num_rel if isinstance(jg, _ArrayGroup) else r_ret
-        ful_ret, poss_ret = jg.recount(limit, retrieved_only=True)
-    return _ratio(ful, poss), _ratio(ful_ret, poss_ret)
-
 
 def _ratio(ful: int, poss: int) -> float:
     """ful / poss as C doubles divide: 0 / 0 is NaN."""
     return float(ful) / float(poss) if poss else float("nan")
 
 
-def _query_values(groups: list[_Group], pairs: tuple[float, float, float] | None
-                  ) -> dict[str, float]:
-    """The query's value of every prefs family, summed in trec_eval's order; ``pairs``
-    (prefs_pair, _ret, _imp) None when they equal the simple ratios."""
-    ful_ret = sum(g.ful_ret for g in groups)
-    ful = ful_ret + sum(g.ful_imp for g in groups)
-    poss_ret = sum(g.poss_ret for g in groups)
-    poss_imp = poss_ret + sum(g.poss_imp for g in groups)
-    poss = poss_imp + sum(g.notoccur for g in groups)
-    simp = float(ful) / poss if poss else 0.0
-    simp_ret = float(ful_ret) / poss_ret if poss_ret else 0.0
-    simp_imp = float(ful) / poss_imp if poss_imp else 0.0
-    pair, pair_ret, pair_imp = pairs if pairs is not None else (simp, simp_ret, simp_imp)
+def _query_values(c: GroupCounts, group_query: np.ndarray, evaluated: np.ndarray, nq: int
+                  ) -> dict[str, np.ndarray]:
+    """Every family per evaluated query: sums over the query's groups in group order."""
 
-    def avg(parts: list[tuple[int, int]]) -> float:
-        total = 0.0
-        for f, p in parts:
-            if p:
-                total += float(f) / float(p)
-        return total / len(groups) if total > 0.0 else 0.0
+    def total(per_group: np.ndarray) -> np.ndarray:
+        return np.bincount(group_query, weights=per_group, minlength=nq)[evaluated]
 
-    def avg_ratios(ratios: list[float]) -> float:
-        total = 0.0
-        for x in ratios:
-            total += x
-        return total / len(groups) if total > 0.0 else 0.0  # NaN > 0 is false, as in C
+    def ratio(ful: np.ndarray, poss: np.ndarray) -> np.ndarray:
+        out = np.zeros(ful.size)
+        np.divide(ful, poss, out=out, where=poss > 0)
+        return out
 
+    num_groups = total(np.ones(group_query.size))
+
+    def average(per_group: np.ndarray) -> np.ndarray:
+        summed = total(per_group)
+        with np.errstate(invalid="ignore"):
+            keep = summed > 0.0                     # NaN > 0 is false, as in C
+        out = np.zeros(summed.size)
+        out[keep] = summed[keep] / num_groups[keep]
+        return out
+
+    ful_ret, ful_imp = c.ful_ret, c.ful_ret + c.ful_imp
+    poss_ret = c.ful_ret + c.not_ret
+    poss_imp = poss_ret + c.ful_imp + c.not_imp
+    poss = poss_imp + c.notoccur
+    ful_q, ful_ret_q = total(ful_imp), total(ful_ret)
+    poss_q, poss_ret_q, poss_imp_q = total(poss), total(poss_ret), total(poss_imp)
+    simp, simp_ret, simp_imp = (ratio(ful_q, poss_q), ratio(ful_ret_q, poss_ret_q),
+                                ratio(ful_q, poss_imp_q))
     return {
-        "prefs_num_prefs_poss": float(poss),
-        "prefs_num_prefs_ful": float(ful),
-        "prefs_num_prefs_ful_ret": float(ful_ret),
+        "prefs_num_prefs_poss": poss_q,
+        "prefs_num_prefs_ful": ful_q,
+        "prefs_num_prefs_ful_ret": ful_ret_q,
         "prefs_simp": simp,
-        "prefs_pair": pair,
-        "prefs_avgjg": avg([(g.ful_ret + g.ful_imp, g.poss_ret + g.poss_imp + g.notoccur)
-                            for g in groups]),
-        "prefs_avgjg_Rnonrel": avg_ratios([g.rnonrel for g in groups]),
+        "prefs_pair": simp.copy(),
+        "prefs_avgjg": average(ratio(ful_imp.astype(float), poss.astype(float))),
+        "prefs_avgjg_Rnonrel": average(c.rnonrel),
         "prefs_simp_ret": simp_ret,
-        "prefs_pair_ret": pair_ret,
-        "prefs_avgjg_ret": avg([(g.ful_ret, g.poss_ret) for g in groups]),
-        "prefs_avgjg_Rnonrel_ret": avg_ratios([g.rnonrel_ret for g in groups]),
+        "prefs_pair_ret": simp_ret.copy(),
+        "prefs_avgjg_ret": average(ratio(ful_ret.astype(float), poss_ret.astype(float))),
+        "prefs_avgjg_Rnonrel_ret": average(c.rnonrel_ret),
         "prefs_simp_imp": simp_imp,
-        "prefs_pair_imp": pair_imp,
-        "prefs_avgjg_imp": avg([(g.ful_ret + g.ful_imp, g.poss_ret + g.poss_imp)
-                                for g in groups]),
+        "prefs_pair_imp": simp_imp.copy(),
+        "prefs_avgjg_imp": average(ratio(ful_imp.astype(float), poss_imp.astype(float))),
     }
 
 
