@@ -233,7 +233,7 @@ class _ArrayGroup:
         return int(np.triu(prefs, 1)[:k].sum()), int(prefs.sum())
 
     def rnonrel(self, counts: tuple[int, int, int, int, int]) -> tuple[float, float]:
-        """The ratios for prefs_avgjg_Rnonrel and _ret (see :func:`_rnonrel_note`)."""
+        """The ratios for prefs_avgjg_Rnonrel and _ret (see the module docstring)."""
         ful_ret, not_ret, ful_imp, not_imp, notoccur = counts
         r, n = self.num_rel, self.num_nonrel
         if r >= n:
