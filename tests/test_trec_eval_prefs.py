@@ -353,3 +353,15 @@ def test_a_judged_query_without_results_is_left_out_and_listed(trec_eval, tmp_pa
     complete = evaluate_preferences(rel, run, "all_prefs", "prefs", average_complete=True)
     assert complete.to_trec_eval(per_query=True) == _binary(
         trec_eval, ["-c", *args]).stdout.decode()
+
+
+def test_layout_variants_read_as_trec_eval_reads_them(trec_eval, tmp_path):
+    """CRLF line ends, tabs and padding, a '#' inside a document id, no final newline."""
+    rel, run = tmp_path / "prefs", tmp_path / "run"
+    rel.write_bytes(b"# users' preferences\r\nq1\tu  s d#1 2\r\n  q1 u s d2\t1 \r\n"
+                    b"# second query\r\nq2 u s d1 1\r\nq2 u s d3 0")
+    run.write_text("q1 Q0 d2 1 0.5 r\nq1 Q0 d#1 2 0.7 r\nq2 Q0 d3 1 0.7 r\nq2 Q0 d1 2 0.6 r\n")
+    theirs = _binary(trec_eval, ["-q", "-m", "all_prefs", "-R", "prefs", str(rel), str(run)])
+    assert theirs.returncode == 0, theirs.stderr.decode()
+    ours = evaluate_preferences(rel, run, "all_prefs", "prefs")
+    assert ours.to_trec_eval(per_query=True) == theirs.stdout.decode()
