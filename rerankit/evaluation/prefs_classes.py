@@ -74,10 +74,8 @@ def count_class_groups(lines: Lines, rows: np.ndarray, counts: GroupCounts,
     last = rank == classes[g] - 1
     _check(lines, rows, g, lv, p, cls, new_class, counts)
 
-    def per_group(weights: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
-        groups = g if where is None else g[where]
-        w = weights if where is None else weights[where]
-        return np.rint(np.bincount(groups, weights=w, minlength=num_groups)).astype(np.int64)
+    def per_group(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(g[mask], minlength=num_groups)
 
     def per_class(mask: np.ndarray) -> np.ndarray:
         return np.bincount(cls[mask], minlength=cls[-1] + 1)
@@ -103,9 +101,8 @@ def count_class_groups(lines: Lines, rows: np.ndarray, counts: GroupCounts,
         return
 
     rel = lv > 0
-    num_rel, num_rel_ret = per_group(rel.astype(float)), per_group((rel & ret).astype(float))
-    num_nonrel = per_group((~rel).astype(float))
-    num_nonrel_ret = per_group((~rel & ret).astype(float))
+    num_rel, num_rel_ret = per_group(rel), per_group(rel & ret)
+    num_nonrel, num_nonrel_ret = per_group(~rel), per_group(~rel & ret)
     is_last_class = np.zeros(n_all.size, dtype=bool)
     is_last_class[cls[last]] = True
     start = g * width
