@@ -25,7 +25,11 @@ import numpy as np
 from rerankit.errors import InputFormatError, UnknownMeasureError
 from rerankit.evaluation.evaluator import EvaluationResult, RunLike, ZScoresLike, as_run
 from rerankit.evaluation.prefs_counts import PREFS_FAMILIES, preference_values
-from rerankit.evaluation.prefs_files import PREFS_FORMATS, read_group_judgements
+from rerankit.evaluation.prefs_files import (
+    PREFS_FORMATS,
+    GroupJudgements,
+    read_group_judgements,
+)
 from rerankit.evaluation.prefs_jg import (
     JG_FAMILIES,
     JudgmentGroupStats,
@@ -33,7 +37,7 @@ from rerankit.evaluation.prefs_jg import (
     p_avgjg,
     rprec_mult_avgjg,
 )
-from rerankit.evaluation.prefs_ranking import rank_run
+from rerankit.evaluation.prefs_ranking import RankedRun, rank_run
 from rerankit.evaluation.trec_output import format_value
 from rerankit.evaluation.zscores import ZScores
 
@@ -238,6 +242,7 @@ def evaluate_preferences(
         measures = DEFAULT_MEASURES[rel_format]
     wanted = parse_group_measures(measures if isinstance(measures, str) else list(measures),
                                   rel_format)
+    table = ZScores.read(zscores) if isinstance(zscores, (str, Path)) else zscores
     judgements = read_group_judgements(rel_path, rel_format)
     run = as_run(run)
     if len(run) == 0:
@@ -254,7 +259,6 @@ def evaluate_preferences(
                                   judged_only)
     query_ids = judgements.query_ids
     evaluated_ids = [query_ids[q] for q in evaluated.tolist()]
-    table = ZScores.read(zscores) if isinstance(zscores, (str, Path)) else zscores
     if table is not None:
         per_query = {name: table.convert(evaluated_ids, name, v) for name, v in per_query.items()}
     aggregate: dict[str, float] = {}
@@ -280,8 +284,10 @@ def evaluate_preferences(
     )
 
 
-def _per_query_values(wanted, judgements, ranked, evaluated, relevance_level,
-                      judged_only) -> dict[str, np.ndarray]:
+def _per_query_values(wanted: list[GroupMeasure], judgements: GroupJudgements,
+                      ranked: RankedRun, evaluated: np.ndarray, relevance_level: int,
+                      judged_only: bool) -> dict[str, np.ndarray]:
+    """Each requested measure's value per evaluated query (before z-scores)."""
     computed = [m for m in wanted if m.family not in SUMMARY_ONLY]
     if not computed:
         return {}
