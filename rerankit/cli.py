@@ -94,25 +94,22 @@ def eval_command(
     from rerankit.evaluation.measures import parse_measures
     from rerankit.evaluation.ranking import check_compat
 
-    measures = measure or ["official"]
     try:
         check_compat(compat)
         if results_format != "trec_results":
             raise ValueError(f"unknown results format '{results_format}' (-T): rerankit, like "
                              "trec_eval, reads 'trec_results' only")
+        options = dict(relevance_level=level, average_complete=complete,
+                       judged_only=judged_only, max_docs=max_docs, num_docs_in_coll=num_docs,
+                       zscores=zscores, compat=compat)
         if rel_format != "qrels":
-            result = _evaluate_preferences(qrels, run, measures, rel_format, query=query,
-                                           complete=complete, level=level,
-                                           judged_only=judged_only, max_docs=max_docs,
-                                           num_docs=num_docs, zscores=zscores, compat=compat)
+            result = _evaluate_preferences(qrels, run, measure, rel_format, **options)
         else:
+            measures = measure or ["official"]
             parse_measures(measures)  # an unknown measure fails before any file is read
             with _run_source(run) as run_path:
-                result = evaluate(qrels, run_path, measures, relevance_level=level,
-                                  average_complete=complete, judged_only=judged_only,
-                                  max_docs=max_docs, ignore_identical_ids=ignore_identical_ids,
-                                  verify=verify, compat=compat, num_docs_in_coll=num_docs,
-                                  zscores=zscores)
+                result = evaluate(qrels, run_path, measures, verify=verify,
+                                  ignore_identical_ids=ignore_identical_ids, **options)
     except (RerankitError, ValueError) as err:
         _fail(str(err).replace("\n", " "))
     if as_json:
@@ -122,9 +119,10 @@ def eval_command(
     _warn_about_coverage(result, complete)
 
 
-def _evaluate_preferences(qrels: Path, run: str, measures: list[str], rel_format: str,
+def _evaluate_preferences(qrels: Path, run: str, measures: list[str] | None, rel_format: str,
                           **options):
-    """``-R prefs | qrels_prefs | qrels_jg``: trec_eval's preference formats."""
+    """``-R prefs | qrels_prefs | qrels_jg``: trec_eval's preference formats (measures None:
+    the format's own default set)."""
     if rel_format not in ("prefs", "qrels_prefs", "qrels_jg"):
         raise ValueError(f"unknown rel_info format '{rel_format}' (-R): use qrels, prefs, "
                          "qrels_prefs or qrels_jg")

@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from rerankit.evaluation.zscores import ZScores
 
 _NOT_IN_PYTREC = {"runid", "num_q"}
+# Families whose per-query values pytrec_eval returns under rerankit's names.
+_PYTREC_CHECKS = {"num_ret", "num_rel", "num_rel_ret", "map", "gm_map", "Rprec", "bpref",
+                  "recip_rank", "iprec_at_recall", "P", "recall", "ndcg", "ndcg_cut", "map_cut",
+                  "success", "recip_rank_cut"}
 _DERIVED = "recip_rank_cut"
 
 
@@ -134,6 +138,13 @@ def verify_with_pytrec_eval(result: EvaluationResult, qrels: Qrels, run: Run,
     import pytrec_eval
 
     families = {m.family for m in result.measures} - _NOT_IN_PYTREC
+    unchecked = sorted(families - _PYTREC_CHECKS) + [
+        m.name for m in result.measures  # parameters other than cut-offs (ndcg gains)
+        if m.name != m.family and not isinstance(m.param, float)]
+    if unchecked:
+        raise VerificationError(
+            f"verify with compat 9 (pytrec_eval) cannot check {', '.join(unchecked)}; use "
+            "compat 10 to check every trec_eval measure with the trec_eval 10.0 binary")
     pytrec_measures = {("recip_rank" if f == _DERIVED else "map" if f == "gm_map" else f)
                        for f in families}
     evaluator = pytrec_eval.RelevanceEvaluator(
