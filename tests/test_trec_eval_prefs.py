@@ -9,6 +9,7 @@ folder (or a C compiler and make) these tests skip.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import resource
 import shutil
@@ -23,8 +24,10 @@ from hypothesis import strategies as st
 
 from rerankit import datasets
 from rerankit.data.run import Run
-from rerankit.errors import InputFormatError, UnknownMeasureError
+from rerankit.errors import InputFormatError, UnknownMeasureError, VerificationError
 from rerankit.evaluation.prefs import evaluate_preferences, parse_group_measures
+from rerankit.evaluation.prefs_files import read_group_judgements
+from rerankit.evaluation.prefs_verify import verify_with_trec_eval
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SOURCE = SHARED / "tools" / "trec_eval-10.0"
@@ -365,3 +368,21 @@ def test_layout_variants_read_as_trec_eval_reads_them(trec_eval, tmp_path):
     assert theirs.returncode == 0, theirs.stderr.decode()
     ours = evaluate_preferences(rel, run, "all_prefs", "prefs")
     assert ours.to_trec_eval(per_query=True) == theirs.stdout.decode()
+
+
+def test_verify_runs_the_binary_and_catches_a_difference(trec_eval, monkeypatch, tmp_path):
+    monkeypatch.setenv("TREC_EVAL", str(trec_eval))
+    rel, run = tmp_path / "prefs", tmp_path / "run"
+    rel.write_text("q1 u s d1 2\nq1 u s d2 1\nq1 v s d2 1\nq1 v t d3 0\nq2 u s d1 1\n")
+    run.write_text("q1 Q0 d1 1 0.5 my-run\nq1 Q0 d2 2 0.7 my-run\nq3 Q0 d2 1 1 my-run\n")
+    for rel_format, measures in (("prefs", "all_prefs"), ("qrels_jg", "qrels_jg")):
+        if rel_format == "qrels_jg":
+            rel.write_text("q1 u d1 2\nq1 u d2 1\nq1 v d2 0\nq2 u d1 1\n")
+        result = evaluate_preferences(rel, run, measures, rel_format, max_docs=5,
+                                      verify=True)  # q2 has no results: left out, as here
+        assert result.queries_without_results == ["q2"]
+        judgements = read_group_judgements(rel, rel_format)
+        wrong = dataclasses.replace(result, values={
+            k: v + (k == result.measures[2].name) for k, v in result.values.items()})
+        with pytest.raises(VerificationError, match=result.measures[2].name):
+            verify_with_trec_eval(wrong, judgements, Run.read_trec(run), [], None)

@@ -205,6 +205,7 @@ def evaluate_preferences(
     num_docs_in_coll: int = 0,
     zscores: ZScoresLike | None = None,
     compat: str = "10",
+    verify: bool = False,
 ) -> PreferenceResult:
     """Evaluate ``run`` against judgement groups; numbers and text equal trec_eval 10.0's
     ``trec_eval -R rel_format``.
@@ -227,6 +228,8 @@ def evaluate_preferences(
         zscores: a z-scores file or :class:`ZScores` (``-Z``): every per-query value
             becomes a z-score against its (query, measure) mean and standard deviation.
         compat: "10" only: trec_eval 9.0.x's preference semantics are not reproduced.
+        verify: run the trec_eval 10.0 binary (``$TREC_EVAL`` or on PATH) on the same input
+            and raise :class:`VerificationError` unless every line it prints is rerankit's.
     """
     if compat != "10":
         raise ValueError(f"-R {rel_format} follows trec_eval 10.0 only (compat '10'), got "
@@ -270,7 +273,7 @@ def evaluate_preferences(
         else:
             total = float(np.cumsum(per_query[m.name])[-1])   # sequential, as trec_eval
             aggregate[m.name] = total if m.family in COUNT_FAMILIES else total / evaluated.size
-    return PreferenceResult(
+    result = PreferenceResult(
         measures=wanted,
         run_name=run.name,
         query_ids=evaluated_ids,
@@ -282,6 +285,15 @@ def evaluate_preferences(
                                                      strict=True) if not has],
         zscores=table is not None,
     )
+    if verify:
+        from rerankit.evaluation.prefs_verify import verify_with_trec_eval
+
+        options = [f"-l{relevance_level}", *(["-c"] if average_complete else []),
+                   *(["-J"] if judged_only else []),
+                   *([f"-M{max_docs}"] if max_docs is not None else []),
+                   *([f"-N{num_docs_in_coll}"] if num_docs_in_coll else [])]
+        verify_with_trec_eval(result, judgements, run, options, table)
+    return result
 
 
 def _per_query_values(wanted: list[GroupMeasure], judgements: GroupJudgements,
