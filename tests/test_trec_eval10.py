@@ -186,7 +186,14 @@ def test_output_equals_trec_eval_10(case, trec_eval):
         theirs = subprocess.run([str(trec_eval), *flags, str(reference_qrels), str(run_path)],
                                 capture_output=True, check=True)
     assert ours.exit_code == 0, ours.stderr
-    assert ours.stdout.splitlines() == theirs.stdout.decode("utf-8").splitlines()
+    assert _comparable(ours.stdout) == _comparable(theirs.stdout.decode("utf-8"))
+
+
+def _comparable(output: str) -> list[str]:
+    """Output lines, without rbp's: trec_eval 10.0's rbp reads uninitialised gain bounds
+    (m_rbp.c), so inside all_trec its value depends on what ran before it on the stack;
+    tests/test_measures_trec10.py compares rbp with the binary run on rbp alone."""
+    return [line for line in output.splitlines() if not line.startswith("rbp ")]
 
 
 # ------------------------------------------------------------------ compat, verify, errors
