@@ -330,8 +330,10 @@ def test_qrels_jg_grade_must_be_an_integer(tmp_path):
 def test_measures_must_fit_the_judgement_format():
     with pytest.raises(UnknownMeasureError, match="cannot be computed from 'prefs'"):
         parse_group_measures(["map_avgjg"], "prefs")
-    with pytest.raises(UnknownMeasureError, match="unknown measure 'official'"):
+    with pytest.raises(UnknownMeasureError, match="'official' needs ordinary qrels"):
         parse_group_measures(["official"], "qrels_jg")
+    with pytest.raises(UnknownMeasureError, match="'prefs_smip' is not a trec_eval measure"):
+        parse_group_measures(["prefs_smip"], "prefs")
     with pytest.raises(UnknownMeasureError, match="duplicate"):
         parse_group_measures(["P_avgjg.5,5"], "qrels_jg")
     names = [m.name for m in parse_group_measures(

@@ -24,6 +24,7 @@ import numpy as np
 
 from rerankit.errors import InputFormatError, UnknownMeasureError
 from rerankit.evaluation.evaluator import EvaluationResult, RunLike, ZScoresLike, as_run
+from rerankit.evaluation.measures import parse_measures
 from rerankit.evaluation.prefs_counts import PREFS_FAMILIES, preference_values
 from rerankit.evaluation.prefs_files import (
     PREFS_FORMATS,
@@ -100,19 +101,31 @@ def parse_group_measures(specs: Sequence[str] | str, rel_format: str) -> list[Gr
     if isinstance(specs, str):
         specs = [specs]
     allowed = FORMAT_FAMILIES[rel_format]
+    offer = (f"'{rel_format}' judgements give: {', '.join(allowed)} (nicknames "
+             f"{', '.join(n for n, f in NICKNAMES.items() if set(f) <= set(allowed))})")
     measures: set[GroupMeasure] = set()
     for spec in specs:
-        for m in _parse_one(spec.strip()):
+        parsed = _parse_one(spec.strip())
+        if parsed is None:
+            raise UnknownMeasureError(f"measure '{spec}' {_why_unknown(spec.strip())}; {offer}")
+        for m in parsed:
             if m.family not in allowed:
-                raise UnknownMeasureError(
-                    f"measure '{m.name}' cannot be computed from '{rel_format}' judgements; "
-                    f"they give: {', '.join(allowed)} (nicknames "
-                    f"{', '.join(n for n, f in NICKNAMES.items() if set(f) <= set(allowed))})")
+                raise UnknownMeasureError(f"measure '{m.name}' cannot be computed from "
+                                          f"{offer}")
             measures.add(m)
     return sorted(measures, key=lambda m: m.sort_key)
 
 
-def _parse_one(spec: str) -> list[GroupMeasure]:
+def _why_unknown(spec: str) -> str:
+    try:
+        parse_measures([spec])
+    except UnknownMeasureError:
+        return "is not a trec_eval measure"
+    return "needs ordinary qrels (-R qrels)"
+
+
+def _parse_one(spec: str) -> list[GroupMeasure] | None:
+    """The measures ``spec`` names, or None when it names no group measure."""
     if spec in NICKNAMES:
         return [m for family in NICKNAMES[spec] for m in _defaults(family)]
     if spec in ORDER:
@@ -126,9 +139,7 @@ def _parse_one(spec: str) -> list[GroupMeasure]:
     for family in DEFAULT_PARAMS:
         if spec.startswith(family + "_"):
             return [GroupMeasure(family, _param(family, spec[len(family) + 1:], spec))]
-    raise UnknownMeasureError(
-        f"unknown measure '{spec}' for judgement groups; known: {', '.join(ORDER)}; "
-        f"nicknames: {', '.join(NICKNAMES)}")
+    return None
 
 
 def _param(family: str, text: str, spec: str) -> float:
@@ -166,8 +177,10 @@ class PreferenceResult(EvaluationResult):
     def __getitem__(self, measure: str) -> float | str:
         if measure in self.aggregate:
             return self.aggregate[measure]
-        (resolved,) = _parse_one(measure)
-        return self.aggregate[resolved.name]
+        parsed = _parse_one(measure)
+        if parsed is None or len(parsed) != 1 or parsed[0].name not in self.aggregate:
+            raise KeyError(f"measure '{measure}' was not computed")
+        return self.aggregate[parsed[0].name]
 
 
 def format_group_measures(result: EvaluationResult, per_query: bool, summary: bool) -> str:
