@@ -124,13 +124,16 @@ scores = st.dictionaries(st.sampled_from(DOCS), st.sampled_from(SCORES), min_siz
 
 
 @st.composite
-def layouts(draw, lines: list[list[str]], comments: bool) -> str:
-    """``lines`` as text with random separators, line ends and (non-consecutive, never
-    last: trec_eval mis-reads those in qrels) comment lines."""
+def layouts(draw, lines: list[list[str]], blank_lines: bool) -> str:
+    """``lines`` as text with random separators, line ends, comment lines (non-consecutive,
+    never last: trec_eval mis-reads those in qrels) and, in runs, blank lines (trec_eval
+    refuses them in qrels)."""
     out = []
     for fields in lines:
-        if comments and draw(st.booleans()) and (not out or not out[-1].startswith("#")):
+        if draw(st.booleans()) and (not out or not out[-1].startswith("#")):
             out.append("# a comment")
+        if blank_lines and draw(st.booleans()):
+            out.append(draw(st.sampled_from(["", "  ", "\t"])))
         out.append("".join(f + draw(st.sampled_from(SEPARATORS)) for f in fields[:-1])
                    + fields[-1])
     end = draw(st.sampled_from(["\n", "\r\n"]))
@@ -159,8 +162,8 @@ def cases(draw):
     for family in families:
         flags += ["-m", family]
     zscores = draw(st.none() | zscore_tables(families))
-    return (qrels, draw(layouts(qrels_lines, comments=True)),
-            draw(layouts(run_lines, comments=True)), run, flags, zscores)
+    return (qrels, draw(layouts(qrels_lines, blank_lines=False)),
+            draw(layouts(run_lines, blank_lines=True)), run, flags, zscores)
 
 
 @st.composite
