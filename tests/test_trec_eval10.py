@@ -295,3 +295,11 @@ def test_zscores_file_errors_name_line_and_field(tmp_path, content, message):
     done = CliRunner().invoke(app, ["eval", "-Z", str(zscores), str(qrels), str(run)])
     assert done.exit_code == 2
     assert f"{zscores}, {message}" in done.stderr
+
+
+def test_errors_in_a_run_from_stdin_name_stdin(tmp_path):
+    qrels = tmp_path / "qrels"
+    qrels.write_text("1 0 a 1\n")
+    done = CliRunner().invoke(app, ["eval", str(qrels), "-"], input="1 Q0 a 1 high t\n")
+    assert done.exit_code == 2
+    assert done.stderr.startswith("rerankit: error: <stdin>, line 1: score 'high'")
