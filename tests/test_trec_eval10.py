@@ -1,8 +1,10 @@
 """``rerankit eval`` against trec_eval 10.0 itself: its own regression suite (the Makefile's
-quicktest, byte for byte) and a differential property test against the binary.
+quicktest commands, output byte for byte equal to its expected files) and a differential
+property test against the binary.
 
 The binary is built once per session from ``../shared/tools/trec_eval-10.0``; without that
-folder or a C compiler these tests skip (CI always has both).
+folder (or, for the tests that run the binary, a C compiler) these tests skip (CI always has
+both).
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def test_the_quicktest_list_was_found():
 
 
 @pytest.mark.parametrize("case", QRELS_CASES, ids=_case_id)
-def test_quicktest_output_is_byte_identical(case, trec_eval):
+def test_quicktest_output_is_byte_identical(case):
     args, expected = case
     done = _rerankit_cli(args)
     assert done.returncode == 0, done.stderr.decode()
@@ -91,7 +93,7 @@ def test_quicktest_output_is_byte_identical(case, trec_eval):
 @pytest.mark.parametrize("case", PREFS_CASES, ids=_case_id)
 @pytest.mark.xfail(PREFS_PENDING, reason="-R prefs/qrels_prefs/qrels_jg belong to the PREFS "
                    "helper (rerankit.evaluation.prefs), not merged yet", strict=True)
-def test_quicktest_preference_formats_are_byte_identical(case, trec_eval):
+def test_quicktest_preference_formats_are_byte_identical(case):
     args, expected = case
     done = _rerankit_cli(args)
     assert done.returncode == 0, done.stderr.decode()
