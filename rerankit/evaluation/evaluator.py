@@ -132,7 +132,7 @@ def evaluate(
     max_docs: int | None = None,
     ignore_identical_ids: bool = False,
     verify: bool = False,
-    compat: str = "10",
+    compat: str | int = "10",
     num_docs_in_coll: int = 0,
     zscores: ZScoresLike | None = None,
 ) -> EvaluationResult:
@@ -160,6 +160,7 @@ def evaluate(
         zscores: a z-scores file or :class:`ZScores` (trec_eval ``-Z``): every value
             becomes a z-score against its (query, measure) mean and standard deviation.
     """
+    compat = str(compat)  # 10 or "10"
     check_compat(compat)
     wanted = parse_measures(list(measures) if measures is not None else list(DEFAULT_MEASURES))
     qrels = as_qrels(qrels)
