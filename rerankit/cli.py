@@ -103,10 +103,8 @@ def eval_command(
                        judged_only=judged_only, max_docs=max_docs, num_docs_in_coll=num_docs,
                        zscores=zscores, compat=compat)
         if rel_format != "qrels":
-            if verify:
-                raise ValueError(f"--verify is not available with -R {rel_format} (it checks "
-                                 "the qrels format only)")
-            result = _evaluate_preferences(qrels, run, measure, rel_format, **options)
+            result = _evaluate_preferences(qrels, run, measure, rel_format, verify=verify,
+                                           **options)
         else:
             measures = measure or ["official"]
             parse_measures(measures)  # an unknown measure fails before any file is read
