@@ -249,7 +249,7 @@ def _interpolated(s: RankingStats, levels: tuple[float, ...]) -> list[np.ndarray
     final = np.zeros(nq)
     has_rel = nrr > 0
     final[has_rel] = best_after[first[has_rel]]
-    final[(nrr == 0) & (s.num_ret == 0) & jr.has_results] = NEGATIVE_NAN
+    final[(nrr == 0) & (s.num_ret == 0) & (jr.has_results | jr.judged_only)] = NEGATIVE_NAN
     values = [np.zeros(nq) for _ in levels]
     skipping = np.ones(nq, dtype=bool)
     stopped = np.zeros(nq, dtype=bool)
