@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib.util
 import json
 import platform
 import statistics
@@ -151,12 +152,18 @@ def main() -> None:
         run_path, qrels_path = generate(args.data / f"synthetic-{args.queries}x{args.depth}",
                                         args.queries, args.depth)
     rows = args.queries * args.depth
-    with console.status("compiling ranx (not timed)"):
-        ranx_compile = warm_up_ranx(args.data)
-    with console.status(f"timing {', '.join(TOOLS)} in turn, {args.repeats} times"):
-        all_times, values = time_tools(TOOLS, qrels_path, run_path, args.repeats)
+    tools = dict(TOOLS)
+    ranx_compile = None
+    if importlib.util.find_spec("ranx") is None:
+        del tools["ranx"]
+        console.print("ranx is not installed: timing rerankit and pytrec_eval only")
+    else:
+        with console.status("compiling ranx (not timed)"):
+            ranx_compile = warm_up_ranx(args.data)
+    with console.status(f"timing {', '.join(tools)} in turn, {args.repeats} times"):
+        all_times, values = time_tools(tools, qrels_path, run_path, args.repeats)
     with console.status("timing one call per tool in a fresh process"):
-        fresh = time_fresh_processes(TOOLS, qrels_path, run_path)
+        fresh = time_fresh_processes(tools, qrels_path, run_path)
     timings = {name: statistics.median(times) for name, times in all_times.items()}
 
     identical = all(abs(values[tool][m] - values["rerankit"][m]) < 1e-9
@@ -180,9 +187,11 @@ def main() -> None:
                       "-" if tool == "rerankit" else f"{fresh[tool] / fresh['rerankit']:.1f}x",
                       *(f"{values[tool][m]:.6f}" for m in NAMES))
     console.print(table)
-    console.print(f"values identical across tools (1e-9): {identical}; ranx numba compilation "
-                  f"excluded in-process ({ranx_compile:.1f} s), from its disk cache in the fresh "
-                  "process; fresh process = interpreter start + imports + one call")
+    compile_note = ("" if ranx_compile is None else f"; ranx numba compilation excluded "
+                    f"in-process ({ranx_compile:.1f} s), from its disk cache in the fresh process")
+    console.print(f"values identical across tools (1e-9): {identical}{compile_note}; fresh "
+                  "process = interpreter start + imports + one call; rerankit with trec_eval "
+                  "10.0 semantics (its default)")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps({
         "rows": rows, "queries": args.queries, "depth": args.depth, "repeats": args.repeats,
@@ -192,6 +201,7 @@ def main() -> None:
         "fresh_process_seconds": fresh,
         "fresh_process_speedup": {t: fresh[t] / fresh["rerankit"] for t in fresh},
         "values": values, "identical": identical, "ranx_compile_seconds": ranx_compile,
+        "semantics": "trec_eval 10.0 (rerankit default)",
         "machine": platform.platform(), "python": platform.python_version(),
     }, indent=2) + "\n")
     if not identical:

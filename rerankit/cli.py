@@ -7,6 +7,9 @@ Heavy modules are imported inside the commands, so ``rerankit --help`` and
 from __future__ import annotations
 
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -34,47 +37,82 @@ def _fail(message: str) -> None:
 
 @app.command("eval")
 def eval_command(
-    qrels: Annotated[Path, typer.Argument(help="Qrels file (TREC or BEIR TSV).")],
-    run: Annotated[Path, typer.Argument(help="TREC run file.")],
+    qrels: Annotated[Path, typer.Argument(help="Qrels file (TREC or BEIR TSV; with -R, "
+                                          "trec_eval's prefs/qrels_prefs/qrels_jg formats).")],
+    run: Annotated[str, typer.Argument(help="TREC run file, or '-' to read it from stdin.")],
     measure: MeasureOpt = None,
-    query: Annotated[bool, typer.Option("-q", "--query-eval", help="Also print a value per "
-                                        "query (trec_eval -q).")] = False,
+    query: Annotated[bool, typer.Option("-q", "--query-eval", "--query_eval_wanted",
+                                        help="Also print a value per query (trec_eval -q).")
+                     ] = False,
     complete: Annotated[bool, typer.Option(
-        "-c", "--complete",
-        help="Average over all qrels queries; missing ones count 0 (trec_eval -c).")] = False,
-    level: Annotated[int, typer.Option("-l", "--level", help="Minimum grade counted as "
-                                       "relevant (trec_eval -l).")] = 1,
-    judged_only: Annotated[bool, typer.Option("-J", "--judged-only", help="Drop unjudged "
-                                              "documents first (trec_eval -J).")] = False,
+        "-c", "--complete", "--complete_rel_info_wanted",
+        help="Average over all qrels queries; one without results is evaluated as an empty "
+             "ranking and, with -q, printed (trec_eval -c).")] = False,
+    level: Annotated[int, typer.Option("-l", "--level", "--level_for_rel",
+                                       help="Minimum grade counted as relevant (trec_eval -l)."
+                                       )] = 1,
+    judged_only: Annotated[bool, typer.Option("-J", "--judged-only", "--Judged_docs_only",
+                                              help="Drop unjudged documents first "
+                                              "(trec_eval -J).")] = False,
     max_docs: Annotated[int | None, typer.Option(
-        "-M", "--max-docs",
+        "-M", "--max-docs", "--Max_retrieved_per_topic",
         help="Evaluate only the top N documents per query (trec_eval -M).")] = None,
-    no_summary: Annotated[bool, typer.Option("-n", "--no-summary", help="Omit the 'all' "
-                                             "lines (trec_eval -n).")] = False,
+    no_summary: Annotated[bool, typer.Option("-n", "--no-summary", "--nosummary",
+                                             help="Omit the 'all' lines (trec_eval -n).")
+                          ] = False,
+    num_docs: Annotated[int, typer.Option("-N", "--num-docs", "--Number_docs_in_coll",
+                                          help="Documents in the collection (trec_eval -N).")
+                        ] = 0,
+    zscores: Annotated[Path | None, typer.Option(
+        "-Z", "--zscores", "--Zscore",
+        help="Print z-scores against the 'qid measure mean std_dev' lines of this file "
+             "(trec_eval -Z).")] = None,
+    rel_format: Annotated[str, typer.Option(
+        "-R", "--rel-format", "--Rel_info_format",
+        help="Format of the qrels file: qrels, prefs, qrels_prefs, qrels_jg (trec_eval -R).")
+                          ] = "qrels",
+    results_format: Annotated[str, typer.Option(
+        "-T", "--results-format", "--Results_format",
+        help="Format of the run file: trec_results, the only one (trec_eval -T).")
+                              ] = "trec_results",
+    compat: Annotated[str, typer.Option(
+        "--compat", help="Semantics: 10 (trec_eval 10.0, default) or 9 (trec_eval 9.0.x, as "
+                         "pytrec_eval: float32 score ties, old truncation, -c without the "
+                         "skipped queries' lines).")] = "10",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of "
                                           "trec_eval's text.")] = False,
     ignore_identical_ids: Annotated[bool, typer.Option("--ignore-identical-ids", help="Drop "
                                     "documents whose id equals the query id (BEIR).")] = False,
-    verify: Annotated[bool, typer.Option("--verify", help="Recompute every per-query value "
-                                         "with trec_eval's C code (pytrec_eval) and fail on "
-                                         "any difference.")] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="Recompute every value with trec_eval "
+                                         "itself and fail on any difference: the trec_eval 10.0 "
+                                         "binary ($TREC_EVAL or on PATH) for --compat 10, "
+                                         "pytrec_eval for --compat 9.")] = False,
 ) -> None:
-    """Evaluate a run; output identical to trec_eval's for the same options."""
+    """Evaluate a run; output identical to trec_eval 10.0's for the same options."""
     from rerankit.errors import RerankitError
     from rerankit.evaluation.evaluator import evaluate
-    from rerankit.evaluation.measures import UNSUPPORTED_TREC
+    from rerankit.evaluation.measures import parse_measures
+    from rerankit.evaluation.ranking import check_compat
 
-    measures = measure or ["official"]
-    if "all_trec" in measures:
-        typer.echo("rerankit: note: all_trec without " + ", ".join(UNSUPPORTED_TREC) +
-                   " (not implemented)", err=True)
     try:
-        result = evaluate(qrels, run, measures, relevance_level=level,
-                          average_complete=complete, judged_only=judged_only,
-                          max_docs=max_docs, ignore_identical_ids=ignore_identical_ids,
-                          verify=verify)
+        check_compat(compat)
+        if results_format != "trec_results":
+            raise ValueError(f"unknown results format '{results_format}' (-T): rerankit, like "
+                             "trec_eval, reads 'trec_results' only")
+        options = dict(relevance_level=level, average_complete=complete,
+                       judged_only=judged_only, max_docs=max_docs, num_docs_in_coll=num_docs,
+                       zscores=zscores, compat=compat)
+        if rel_format != "qrels":
+            result = _evaluate_preferences(qrels, run, measure, rel_format, verify=verify,
+                                           **options)
+        else:
+            measures = measure or ["official"]
+            parse_measures(measures)  # an unknown measure fails before any file is read
+            with _run_source(run) as run_path:
+                result = evaluate(qrels, run_path, measures, verify=verify,
+                                  ignore_identical_ids=ignore_identical_ids, **options)
     except (RerankitError, ValueError) as err:
-        _fail(str(err))
+        _fail(str(err).replace("\n", " "))
     if as_json:
         typer.echo(result.to_json(per_query=query))
     else:
@@ -82,14 +120,54 @@ def eval_command(
     _warn_about_coverage(result, complete)
 
 
+def _evaluate_preferences(qrels: Path, run: str, measures: list[str] | None, rel_format: str,
+                          **options):
+    """``-R prefs | qrels_prefs | qrels_jg``: trec_eval's preference formats (measures None:
+    the format's own default set)."""
+    if rel_format not in ("prefs", "qrels_prefs", "qrels_jg"):
+        raise ValueError(f"unknown rel_info format '{rel_format}' (-R): use qrels, prefs, "
+                         "qrels_prefs or qrels_jg")
+    try:
+        from rerankit.evaluation.prefs import evaluate_preferences
+    except ImportError:
+        raise ValueError(f"-R {rel_format} is not available in this version of rerankit"
+                         ) from None
+    with _run_source(run) as run_path:
+        return evaluate_preferences(qrels, run_path, measures, rel_format, **options)
+
+
+@contextmanager
+def _run_source(run: str) -> Iterator[str]:
+    """The run's path; ``-`` (trec_eval's "read the run from stdin") is copied to a temporary
+    file first, and errors about it name ``<stdin>``."""
+    from rerankit.errors import RerankitError
+
+    if run != "-":
+        yield run
+        return
+    with tempfile.TemporaryDirectory(prefix="rerankit-stdin-") as folder:
+        path = Path(folder) / "stdin"
+        path.write_bytes(sys.stdin.buffer.read())
+        try:
+            yield str(path)
+        except RerankitError as err:
+            err.args = tuple(a.replace(str(path), "<stdin>") if isinstance(a, str) else a
+                             for a in err.args)
+            raise
+
+
 def _warn_about_coverage(result, complete: bool) -> None:
     notes = []
     if result.ignored_run_queries:
         notes.append(f"{len(result.ignored_run_queries)} run queries have no judgements and "
                      f"were ignored (e.g. {', '.join(result.ignored_run_queries[:3])})")
-    if result.queries_without_results and not complete:
-        notes.append(f"{len(result.queries_without_results)} judged queries have no results "
-                     "and are not averaged; use -c to count them as 0")
+    missing = result.queries_without_results
+    if missing and not complete:
+        notes.append(f"{len(missing)} judged queries have no results and are not averaged; "
+                     "use -c to count them as 0")
+    if complete and len(missing) == result.num_queries:
+        notes.append("no query of the run has judgements in the qrels, so every value is 0: "
+                     "are these the right files?")
     for note in notes:
         typer.echo(f"rerankit: note: {note}", err=True)
 

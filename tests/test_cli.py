@@ -96,20 +96,26 @@ def test_partial_overlap_is_reported_on_stderr(tmp_path):
     assert result.stdout.startswith("map")
 
 
-def test_all_trec_computes_what_rerankit_supports_and_says_what_it_skips():
+def test_all_trec_computes_every_trec_eval_measure():
     result = runner.invoke(app, ["eval", "-m", "all_trec", QRELS, BM25])
     assert result.exit_code == 0
-    assert "all_trec without relstring" in result.stderr
     assert "ndcg_cut_1000" in result.stdout and "success_10" in result.stdout
+    assert "set_F" in result.stdout and "unj_20" in result.stdout
     assert "recip_rank_cut" not in result.stdout
-    unsupported = runner.invoke(app, ["eval", "-m", "set_F", QRELS, BM25])
-    assert unsupported.exit_code == 2 and "not implemented" in unsupported.stderr
+    unknown = runner.invoke(app, ["eval", "-m", "set_G", QRELS, BM25])
+    assert unknown.exit_code == 2 and "set_G" in unknown.stderr
 
 
 def test_verify_cross_checks_with_trec_eval_code():
-    result = runner.invoke(app, ["eval", "--verify", "-J", "-M", "100", "-l", "2", "-m", "all",
-                                 "-m", "MRR@10", QRELS, LMD])
+    """--compat 9 checks with pytrec_eval (compat 10 uses the binary: test_trec_eval10.py)."""
+    families = ["official", "ndcg", "ndcg_cut", "map_cut", "recall", "success", "MRR@10"]
+    args = [a for family in families for a in ("-m", family)]
+    result = runner.invoke(app, ["eval", "--verify", "--compat", "9", "-J", "-M", "100", "-l",
+                                 "2", *args, QRELS, LMD])
     assert result.exit_code == 0, result.stderr
+    unchecked = runner.invoke(app, ["eval", "--verify", "--compat", "9", "-m", "set_F", QRELS,
+                                    LMD])
+    assert unchecked.exit_code == 2 and "cannot check set_F" in unchecked.stderr
 
 
 def test_session_command_on_the_real_export(tmp_path):

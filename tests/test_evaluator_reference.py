@@ -1,4 +1,4 @@
-"""rerankit's measures against pytrec_eval (trec_eval's C code) on real TREC runs.
+"""rerankit's measures (compat="9") against pytrec_eval (trec_eval 9.0.x's C code), real runs.
 
 Values must be identical as doubles, not just close: rerankit sums in trec_eval's order.
 """
@@ -11,7 +11,12 @@ import pytrec_eval
 
 from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run
-from rerankit.evaluation.evaluator import evaluate
+from rerankit.evaluation.evaluator import evaluate as evaluate_any
+
+
+def evaluate(*args, **options):
+    """pytrec_eval holds trec_eval 9.0.x's C code: compare with rerankit's compat 9."""
+    return evaluate_any(*args, compat="9", **options)
 
 FAMILIES = ["num_ret", "num_rel", "num_rel_ret", "map", "Rprec", "bpref", "recip_rank",
             "iprec_at_recall", "P", "recall", "ndcg", "ndcg_cut", "map_cut", "success"]

@@ -1,4 +1,19 @@
-"""``evaluate(qrels, run, measures)``: trec_eval-exact values, aggregate and per query."""
+"""``evaluate(qrels, run, measures)``: trec_eval-exact values, aggregate and per query.
+
+By default the semantics are trec_eval 10.0's; ``compat="9"`` gives trec_eval 9.0.x's (the
+version inside pytrec_eval). The differences, all reproduced exactly:
+
+* scores: compared as doubles (10.0) or as C floats, so scores equal at float32
+  precision tie (9.0.x);
+* measures that turn a fraction of R into a rank (iprec_at_recall, Rprec_mult, ...):
+  rounding (10.0) or truncation of ``x + 0.9`` and the like (9.0.x), see the kernels;
+* ``-c``: 10.0 evaluates a judged query without results as a ranking of one unjudged
+  document and prints it with ``-q``; 9.0.x skips it and only divides by all queries.
+
+How each value is printed and summarised (``measures.value_kind``,
+``measures.summary_rule``) is trec_eval's: counts are summed, most measures averaged,
+gm_* measures geometric means, relstring per query only, runid and num_q summary only.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pyarrow.compute as pc
 
 from rerankit.data.qrels import Qrels
@@ -18,15 +32,21 @@ from rerankit.errors import InputFormatError
 from rerankit.evaluation.kernels import KERNELS, MIN_GEO_MEAN, RankingStats
 from rerankit.evaluation.measures import (
     BEIR_CUTOFFS,
-    COUNT_FAMILIES,
-    SUMMARY_ONLY,
     Measure,
     parse_measures,
+    summary_rule,
+    value_kind,
 )
-from rerankit.evaluation.ranking import judge_ranking
+from rerankit.evaluation.ranking import check_compat, judge_ranking
+from rerankit.evaluation.zscores import ZScores
 
 QrelsLike = Qrels | Mapping[str, Mapping[str, int]] | str | Path
 RunLike = Run | Mapping[str, Mapping[str, float]] | str | Path
+ZScoresLike = ZScores | str | Path
+
+SEMANTICS = {"10": "trec_eval 10.0", "9": "trec_eval 9.0.x"}
+#: Summary rules whose measures trec_eval prints only in the summary ("all") lines.
+SUMMARY_ONLY_RULES = ("gmean", "runid", "num_q")
 
 DEFAULT_MEASURES = tuple(
     f"{family}.{','.join(str(k) for k in BEIR_CUTOFFS)}"
@@ -42,23 +62,32 @@ class EvaluationResult:
 
     measures: list[Measure]
     run_name: str
-    query_ids: list[str]                    # queries with results, in trec_eval order
+    query_ids: list[str]                    # queries evaluated (printed by -q), trec_eval order
     values: dict[str, np.ndarray]           # measure name -> value per query in query_ids
-    aggregate: dict[str, float]             # measure name -> summary value ("all")
+    aggregate: dict[str, float | str]       # measure name -> summary value ("all")
     num_queries: int                        # queries averaged over (trec_eval's num_q)
     ignored_run_queries: list[str] = field(default_factory=list)
     queries_without_results: list[str] = field(default_factory=list)
+    compat: str = "10"                      # "10" or "9": whose semantics
+    zscores: bool = False                   # values are z-scores (trec_eval -Z)
 
     @property
-    def per_query(self) -> dict[str, dict[str, float]]:
-        """``{qid: {measure: value}}`` for queries with results (pytrec_eval's form)."""
-        names = [m.name for m in self.measures if m.family not in SUMMARY_ONLY]
+    def semantics(self) -> str:
+        """The reference these numbers reproduce: "trec_eval 10.0" or "trec_eval 9.0.x"."""
+        return SEMANTICS[self.compat]
+
+    @property
+    def per_query(self) -> dict[str, dict[str, float | str]]:
+        """``{qid: {measure: value}}`` for the evaluated queries (pytrec_eval's form)."""
+        names = [(m.name, value_kind(m.family) == "text") for m in self.measures
+                 if summary_rule(m.family) not in SUMMARY_ONLY_RULES]
         return {
-            qid: {name: float(self.values[name][i]) for name in names}
+            qid: {name: (str(self.values[name][i]) if text else float(self.values[name][i]))
+                  for name, text in names}
             for i, qid in enumerate(self.query_ids)
         }
 
-    def __getitem__(self, measure: str) -> float:
+    def __getitem__(self, measure: str) -> float | str:
         """Aggregate value by trec_eval name or alias (``result["nDCG@10"]``)."""
         if measure in self.aggregate:
             return self.aggregate[measure]
@@ -81,9 +110,13 @@ class EvaluationResult:
         return format_trec_eval(self, per_query=per_query, summary=summary)
 
     def to_json(self, per_query: bool = False) -> str:
-        """JSON with ``aggregate`` (trec_eval names) and optionally ``per_query``."""
-        payload: dict = {"run": self.run_name, "num_q": self.num_queries,
+        """JSON with the semantics, ``aggregate`` (trec_eval names) and optionally
+        ``per_query``."""
+        payload: dict = {"run": self.run_name, "semantics": self.semantics,
+                         "compat": self.compat, "num_q": self.num_queries,
                          "aggregate": {k: v for k, v in self.aggregate.items() if k != "runid"}}
+        if self.zscores:
+            payload["zscores"] = True
         if per_query:
             payload["per_query"] = self.per_query
         return json.dumps(payload, indent=2, sort_keys=False)
@@ -99,6 +132,9 @@ def evaluate(
     max_docs: int | None = None,
     ignore_identical_ids: bool = False,
     verify: bool = False,
+    compat: str | int = "10",
+    num_docs_in_coll: int = 0,
+    zscores: ZScoresLike | None = None,
 ) -> EvaluationResult:
     """Evaluate ``run`` against ``qrels``; numbers equal trec_eval's.
 
@@ -106,78 +142,110 @@ def evaluate(
         qrels: :class:`Qrels`, ``{qid: {docid: grade}}``, or a qrels file path.
         run: :class:`Run`, ``{qid: {docid: score}}``, or a TREC run file path.
         measures: trec_eval names or aliases (see :func:`parse_measures`). Default: BEIR's
-            table, nDCG / MAP / Recall / P / MRR at k = 1, 3, 5, 10, 100, 1000.
+            table, nDCG / MAP / Recall / P / MRR at k = 1, 3, 5, 10, 100, 1000. Checked
+            before any file is read.
         relevance_level: minimum grade counted as relevant (trec_eval ``-l``).
-        average_complete: average over every qrels query, a query without results
-            counting 0 (trec_eval ``-c``). Otherwise only queries with results count.
+        average_complete: average over every qrels query (trec_eval ``-c``); a query
+            without results is evaluated as trec_eval does (see the module docstring).
+            Otherwise only queries with results are evaluated.
         judged_only: drop unjudged documents before measuring (trec_eval ``-J``).
         max_docs: evaluate only the top ``max_docs`` documents per query (``-M``).
         ignore_identical_ids: drop documents whose id equals the query id (BEIR's option,
             for corpora where queries are also documents, e.g. ArguAna, Quora).
-        verify: recompute every per-query value with trec_eval's C code (pytrec_eval) and
-            raise :class:`VerificationError` on any difference (slow on big runs).
+        verify: recompute every value with trec_eval itself and raise
+            :class:`VerificationError` on any difference: for ``compat="10"`` the trec_eval
+            10.0 binary (``$TREC_EVAL`` or ``trec_eval`` on PATH), for ``"9"`` pytrec_eval.
+        compat: ``"10"`` (trec_eval 10.0, default) or ``"9"`` (trec_eval 9.0.x, pytrec_eval).
+        num_docs_in_coll: documents in the collection (trec_eval ``-N``, for utility).
+        zscores: a z-scores file or :class:`ZScores` (trec_eval ``-Z``): every value
+            becomes a z-score against its (query, measure) mean and standard deviation.
     """
+    compat = str(compat)  # 10 or "10"
+    check_compat(compat)
+    wanted = parse_measures(list(measures) if measures is not None else list(DEFAULT_MEASURES))
     qrels = as_qrels(qrels)
     run = as_run(run)
-    wanted = parse_measures(list(measures) if measures is not None else list(DEFAULT_MEASURES))
-    jr = judge_ranking(qrels, run, relevance_level, max_docs, judged_only, ignore_identical_ids)
+    table = ZScores.read(zscores) if isinstance(zscores, (str, Path)) else zscores
+    jr = judge_ranking(qrels, run, relevance_level, max_docs, judged_only, ignore_identical_ids,
+                       compat, num_docs_in_coll)
     run_queries = set(pc.unique(run.qid).to_pylist())
     matched = jr.has_results
-    if not matched.any():
+    if not matched.any() and not (average_complete and compat == "10"):  # as trec_eval
         raise InputFormatError(
             run.name,
             f"no query of the run has judgements in {qrels.name} (run queries e.g. "
             f"{sorted(run_queries)[:3]}, qrels queries e.g. {jr.query_ids[:3]}): are these "
             "the right files?",
         )
+    evaluated = np.ones(jr.num_queries, bool) if average_complete and compat == "10" else matched
+    query_ids = [q for q, keep in zip(jr.query_ids, evaluated, strict=True) if keep]
+    averaged_over = jr.num_queries if average_complete else int(matched.sum())
     stats = RankingStats(jr)
-    averaged = np.ones(jr.num_queries, bool) if average_complete else matched
     values: dict[str, np.ndarray] = {}
-    aggregate: dict[str, float] = {}
+    aggregate: dict[str, float | str] = {}
     for m in wanted:
-        if m.family == "runid":
-            aggregate["runid"] = run.name
+        rule, kind = summary_rule(m.family), value_kind(m.family)
+        if rule == "runid":
+            aggregate[m.name] = run.name
             continue
-        if m.family == "num_q":
-            aggregate["num_q"] = int(averaged.sum())
+        if rule == "num_q":
+            aggregate[m.name] = averaged_over
             continue
-        per_query = KERNELS[m.family](stats, m.param)
-        values[m.name] = per_query[matched]
-        aggregate[m.name] = _summarise(m, per_query[averaged], int(averaged.sum()))
+        per_query = KERNELS[m.family](stats, m.param)[evaluated]
+        if kind == "text":  # relstring: printed per query only
+            values[m.name] = per_query
+            continue
+        per_query = np.asarray(per_query, dtype=np.float64)
+        held = np.log(np.maximum(per_query, MIN_GEO_MEAN)) if rule == "gmean" else per_query
+        if table is not None:
+            held = table.convert(query_ids, m.name, held)
+        values[m.name] = held if table is not None or rule != "gmean" else per_query
+        if rule == "none":
+            continue
+        aggregate[m.name] = _summarise(rule, held, averaged_over)
+        if average_complete and m.family == "num_rel":
+            # trec_eval -c recounts num_rel over the qrels: every grade > 0, whatever -l says
+            aggregate[m.name] = float(np.count_nonzero(jr.qrels_grade > 0))
     result = EvaluationResult(
         measures=wanted,
         run_name=run.name,
-        query_ids=[q for q, has in zip(jr.query_ids, matched, strict=True) if has],
+        query_ids=query_ids,
         values=values,
         aggregate=aggregate,
-        num_queries=int(averaged.sum()),
+        num_queries=averaged_over,
         ignored_run_queries=sorted(run_queries - set(jr.query_ids)),
         queries_without_results=[q for q, has in zip(jr.query_ids, matched, strict=True)
                                  if not has],
+        compat=compat,
+        zscores=table is not None,
     )
     if verify:
-        from rerankit.evaluation.verify import verify_with_trec_eval
+        from rerankit.evaluation.verify import verify_result
 
-        checked_run = run
-        if ignore_identical_ids:
-            same = pc.equal(pc.cast(run.qid, pa.string()), pc.cast(run.docid, pa.string()))
-            checked_run = run.take(np.flatnonzero(~same.to_numpy(zero_copy_only=False)))
-        if max_docs is not None:
-            checked_run = checked_run.top_k(max_docs)
-        verify_with_trec_eval(result, qrels, checked_run, relevance_level, judged_only)
+        verify_result(result, qrels, run, relevance_level=relevance_level,
+                      average_complete=average_complete, judged_only=judged_only,
+                      max_docs=max_docs, ignore_identical_ids=ignore_identical_ids,
+                      num_docs_in_coll=num_docs_in_coll, zscores=zscores)
     return result
 
 
-def _summarise(measure: Measure, values: np.ndarray, count: int) -> float:
-    """trec_eval's summary: sums for counts, geometric mean for gm_*, else the mean."""
-    if values.size == 0:
-        return 0.0
-    if measure.family in COUNT_FAMILIES:
-        return float(values.sum())
-    if measure.family == "gm_map":
-        logs = np.log(np.maximum(values, MIN_GEO_MEAN))
-        return math.exp(float(np.cumsum(logs)[-1]) / count)
-    return float(np.cumsum(values)[-1]) / count  # sequential, in qid order, like trec_eval
+def _summarise(rule: str, held: np.ndarray, averaged_over: int) -> float:
+    """trec_eval's summary of the per-query values it accumulated (in qid order).
+
+    Sums run sequentially from 0.0, as trec_eval's ``+=`` loop does (``np.cumsum``, not
+    ``np.sum``, whose pairwise order can differ in the last bit). ``held`` holds logs for
+    geometric means; queries averaged over but not evaluated (``-c`` in 9.0.x) add
+    log(MIN_GEO_MEAN) each, as trec_eval 9.0.x does, and nothing to sums and means.
+    """
+    total = float(np.cumsum(held)[-1]) if held.size else 0.0
+    if rule == "sum":
+        return total
+    if averaged_over == 0:
+        return total
+    if rule == "gmean":
+        total += (averaged_over - held.size) * math.log(MIN_GEO_MEAN)
+        return math.exp(total / averaged_over)
+    return total / averaged_over
 
 
 def as_qrels(qrels: QrelsLike) -> Qrels:

@@ -1,8 +1,30 @@
-"""Measure names: trec_eval's (``ndcg_cut_10``, ``P.5,10``) and BEIR/ir_measures-style
-aliases (``nDCG@10``, ``MRR@10``, ``R@100``), resolved to one canonical form.
+"""Measure names: trec_eval 10.0's (``ndcg_cut.10,20``, ``P_5``, ``utility.2,-1,0,0``,
+``ndcg.1=3,2=9``) and BEIR/ir_measures-style aliases (``nDCG@10``, ``MRR@10``, ``R@100``),
+resolved to :class:`Measure` objects named and ordered exactly as trec_eval prints them.
 
-Families are listed in trec_eval's output order; rerankit prints measures in that order,
-as trec_eval does, whatever order they were requested in.
+trec_eval's rules, reproduced (trec_eval.c, meas_init.c):
+* measures come out in the order of trec_eval's measure table (:data:`FAMILIES`), whatever
+  order they were requested in; cut-offs of one family in increasing order;
+* ``-m family.params`` sets a family's parameters; when one family is given parameters
+  twice, the first list is used and later ones are ignored (``-m P.5 -m P.10`` gives P_5
+  only, as trec_eval); a family named without parameters (or through a nickname) gets its
+  defaults unless parameters were given elsewhere;
+* integer cut-offs are read like C's ``atol`` (``ndcg_cut.23.4`` is cut-off 23, printed
+  ``ndcg_cut_23``), sorted, and must be positive and distinct; fractional cut-offs
+  (``iprec_at_recall``, ``Rprec_mult``) are sorted, distinct, printed with ``%3.2f``;
+  single-value measures with parameters (``utility``, ``11pt_avg``, ``set_F``,
+  ``relstring``, and the gain measures ``ndcg``, ``G``, ``rbp``...) print as
+  ``family_<parameters as given>``.
+
+Where trec_eval silently accepts malformed parameters (``P.5x``, ``ndcg.a=3``, a gain
+level given twice), rerankit raises :class:`UnknownMeasureError` naming the measure
+instead of guessing. trec_eval shares one parameter list between ``dcg``, ``ideal_dcg``
+and ``ndcg`` and aborts when two of them are requested and one has parameters; rerankit
+gives each its own.
+
+rerankit's additions: aliases (``nDCG@10``...), trec_eval's output names as input
+(``P_5``, ``iprec_at_recall_0.10``), which add single cut-offs to their family, and the
+family ``recip_rank_cut`` (BEIR's MRR@k), printed after trec_eval's measures.
 """
 
 from __future__ import annotations
@@ -15,45 +37,127 @@ from rerankit.errors import UnknownMeasureError
 TREC_CUTOFFS = (5, 10, 15, 20, 30, 100, 200, 500, 1000)
 BEIR_CUTOFFS = (1, 3, 5, 10, 100, 1000)
 RECALL_LEVELS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+RPREC_MULTIPLES = (0.2, 0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8, 2.0)
 
-# family -> default parameters (None: the family takes no parameter)
-FAMILIES: dict[str, tuple | None] = {
-    "runid": None,
-    "num_q": None,
-    "num_ret": None,
-    "num_rel": None,
-    "num_rel_ret": None,
-    "map": None,
-    "gm_map": None,
-    "Rprec": None,
-    "bpref": None,
-    "recip_rank": None,
-    "iprec_at_recall": RECALL_LEVELS,
-    "P": TREC_CUTOFFS,
-    "recall": TREC_CUTOFFS,
-    "ndcg": None,
-    "ndcg_cut": TREC_CUTOFFS,
-    "map_cut": TREC_CUTOFFS,
-    "success": (1, 5, 10),
+
+@dataclass(frozen=True)
+class Family:
+    """How trec_eval parameterises, prints and summarises one measure family.
+
+    ``params``: "none"; "cut_long" (one value per integer cut-off); "cut_double" (one value
+    per fractional cut-off); "doubles" (one value, a list of numbers); "pairs" (one value,
+    ``name=number`` pairs such as gains per relevance level).
+    ``kind``: printed as %ld ("count"), %6.4f ("float") or %s ("text").
+    ``summary``: the "all" line: "sum", "mean", "gmean" (geometric mean), "none" (no line),
+    "runid", "num_q". ``per_query``: whether ``-q`` prints a line per query.
+    """
+
+    params: str = "none"
+    default: tuple = ()
+    kind: str = "float"
+    summary: str = "mean"
+    per_query: bool = True
+
+
+_COUNT = Family(kind="count", summary="sum")
+_GAINS = Family(params="pairs")
+
+# trec_eval 10.0's measure table (measures.c), in its order, then rerankit's own families.
+FAMILIES: dict[str, Family] = {
+    "runid": Family(kind="text", summary="runid", per_query=False),
+    "num_q": Family(kind="count", summary="num_q", per_query=False),
+    "num_ret": _COUNT,
+    "num_rel": _COUNT,
+    "num_rel_ret": _COUNT,
+    "map": Family(),
+    "gm_map": Family(summary="gmean", per_query=False),
+    "Rprec": Family(),
+    "bpref": Family(),
+    "recip_rank": Family(),
+    "iprec_at_recall": Family(params="cut_double", default=RECALL_LEVELS),
+    "P": Family(params="cut_long", default=TREC_CUTOFFS),
+    "relstring": Family(params="doubles", default=(10.0,), kind="text", summary="none"),
+    "recall": Family(params="cut_long", default=TREC_CUTOFFS),
+    "infAP": Family(),
+    "gm_bpref": Family(summary="gmean", per_query=False),
+    "Rprec_mult": Family(params="cut_double", default=RPREC_MULTIPLES),
+    "utility": Family(params="doubles", default=(1.0, -1.0, 0.0, 0.0)),
+    "11pt_avg": Family(params="doubles", default=RECALL_LEVELS),
+    "binG": Family(),
+    "G": _GAINS,
+    "dcg": _GAINS,
+    "ideal_dcg": _GAINS,
+    "ndcg": _GAINS,
+    "ndcg_rel": _GAINS,
+    "Rndcg": _GAINS,
+    "ndcg_cut": Family(params="cut_long", default=TREC_CUTOFFS),
+    "map_cut": Family(params="cut_long", default=TREC_CUTOFFS),
+    "relative_P": Family(params="cut_long", default=TREC_CUTOFFS),
+    "success": Family(params="cut_long", default=(1, 5, 10)),
+    "set_P": Family(),
+    "set_relative_P": Family(),
+    "set_recall": Family(),
+    "set_map": Family(),
+    "set_F": Family(params="doubles", default=(1.0,)),
+    "num_nonrel_judged_ret": _COUNT,
+    # preference and multi-judge measures: computed by rerankit.evaluation.prefs
+    "prefs_num_prefs_poss": _COUNT,
+    "prefs_num_prefs_ful": _COUNT,
+    "prefs_num_prefs_ful_ret": _COUNT,
+    "prefs_simp": Family(),
+    "prefs_pair": Family(),
+    "prefs_avgjg": Family(),
+    "prefs_avgjg_Rnonrel": Family(),
+    "prefs_simp_ret": Family(),
+    "prefs_pair_ret": Family(),
+    "prefs_avgjg_ret": Family(),
+    "prefs_avgjg_Rnonrel_ret": Family(),
+    "prefs_simp_imp": Family(),
+    "prefs_pair_imp": Family(),
+    "prefs_avgjg_imp": Family(),
+    "map_avgjg": Family(),
+    "P_avgjg": Family(params="cut_long", default=TREC_CUTOFFS),
+    "Rprec_mult_avgjg": Family(params="cut_double", default=RPREC_MULTIPLES),
+    "yaap": Family(),
+    "rbp": _GAINS,
+    "rbp_resid": _GAINS,
+    "unj": Family(params="cut_long", default=(5, 10, 20)),
     # Not in trec_eval: reciprocal rank of the first relevant document within the top k
     # (BEIR's and ranx's MRR@k). Zero when none is in the top k.
-    "recip_rank_cut": TREC_CUTOFFS,
+    "recip_rank_cut": Family(params="cut_long", default=TREC_CUTOFFS),
 }
 FAMILY_ORDER = {name: i for i, name in enumerate(FAMILIES)}
-SUMMARY_ONLY = {"runid", "num_q", "gm_map"}
-COUNT_FAMILIES = {"num_ret", "num_rel", "num_rel_ret", "num_q"}
+PREFS_FAMILIES = frozenset(f for f in FAMILIES if f.startswith("prefs_") or
+                           f.endswith("_avgjg"))
 
-NICKNAMES = {
-    "official": ["runid", "num_q", "num_ret", "num_rel", "num_rel_ret", "map", "gm_map",
-                 "Rprec", "bpref", "recip_rank", "iprec_at_recall", "P"],
-    "all": [f for f in FAMILIES if f != "recip_rank_cut"],
-    # trec_eval's all_trec, restricted to the measures rerankit computes (see UNSUPPORTED)
-    "all_trec": [f for f in FAMILIES if f != "recip_rank_cut"],
+_OFFICIAL = ["runid", "num_q", "num_ret", "num_rel", "num_rel_ret", "map", "gm_map",
+             "Rprec", "bpref", "recip_rank", "iprec_at_recall", "P"]
+# trec_eval 10.0's nicknames (measures.c), plus rerankit's "all": every qrels measure of
+# trec_eval's table (all_trec, dcg, ideal_dcg and yaap).
+NICKNAMES: dict[str, list[str]] = {
+    "official": _OFFICIAL,
+    "set": ["runid", "num_q", "num_ret", "num_rel", "num_rel_ret", "utility", "set_P",
+            "set_recall", "set_relative_P", "set_map", "set_F"],
+    "all_trec": [
+        *_OFFICIAL, "relstring", "recall", "unj", "rbp", "rbp_resid", "infAP", "gm_bpref",
+        "utility", "11pt_avg", "ndcg", "relative_P", "Rprec_mult", "success", "map_cut", "ndcg_cut",
+        "ndcg_rel", "Rndcg", "binG", "G", "set_P", "set_recall", "set_relative_P", "set_map",
+        "set_F", "num_nonrel_judged_ret"],
+    "all_prefs": ["runid", "num_q", "prefs_num_prefs_poss", "prefs_num_prefs_ful",
+                  "prefs_num_prefs_ful_ret", "prefs_simp", "prefs_pair", "prefs_avgjg",
+                  "prefs_avgjg_Rnonrel", "prefs_simp_ret", "prefs_pair_ret", "prefs_avgjg_ret",
+                  "prefs_avgjg_Rnonrel_ret", "prefs_simp_imp", "prefs_pair_imp",
+                  "prefs_avgjg_imp"],
+    "prefs": ["runid", "num_q", "prefs_num_prefs_poss", "prefs_num_prefs_ful",
+              "prefs_num_prefs_ful_ret", "prefs_simp", "prefs_pair", "prefs_avgjg"],
+    "qrels_jg": ["runid", "num_q", "map_avgjg", "P_avgjg", "Rprec_mult_avgjg"],
 }
-# trec_eval measures in its all_trec set that rerankit does not compute (yet).
-UNSUPPORTED_TREC = ("relstring", "infAP", "gm_bpref", "Rprec_mult", "utility", "11pt_avg",
-                    "binG", "G", "ndcg_rel", "Rndcg", "relative_P", "set_P", "set_recall",
-                    "set_relative_P", "set_map", "set_F", "num_nonrel_judged_ret")
+NICKNAMES["all"] = [f for f in FAMILIES if f not in PREFS_FAMILIES and f != "recip_rank_cut"]
+
+# Kept for callers that predate value_kind/summary_rule.
+COUNT_FAMILIES = frozenset(f for f, spec in FAMILIES.items() if spec.kind == "count")
+SUMMARY_ONLY = frozenset(f for f, spec in FAMILIES.items() if not spec.per_query)
+UNSUPPORTED_TREC: tuple[str, ...] = ()  # every all_trec measure is computed
 
 _ALIASES = {
     "ndcg": "ndcg_cut", "map": "map_cut", "ap": "map_cut", "recall": "recall", "r": "recall",
@@ -62,61 +166,193 @@ _ALIASES = {
 }
 _BARE_ALIASES = {"mrr": "recip_rank", "rr": "recip_rank", "ap": "map", "r-prec": "Rprec",
                  "rprec": "Rprec", "ndcg": "ndcg", "map": "map", "bpref": "bpref"}
+_LEADING_INT = re.compile(r"[+-]?\d+(?:\.\d*)?")
+_LEVEL = re.compile(r"[+-]?\d+")
 
 
-@dataclass(frozen=True, order=True)
+def value_kind(family: str) -> str:
+    """How trec_eval prints the family's values: "count" (%ld), "float" (%6.4f), "text"."""
+    return _family(family).kind
+
+
+def summary_rule(family: str) -> str:
+    """How trec_eval summarises the family in its "all" line: "sum", "mean", "gmean"
+    (geometric mean of max(value, 0.00001)), "none" (no line), "runid", "num_q"."""
+    return _family(family).summary
+
+
+def printed_per_query(family: str) -> bool:
+    """Whether ``-q`` prints the family per query (not runid, num_q, gm_map, gm_bpref)."""
+    return _family(family).per_query
+
+
+def _family(family: str) -> Family:
+    try:
+        return FAMILIES[family]
+    except KeyError:
+        raise UnknownMeasureError(f"unknown measure family '{family}'") from None
+
+
+@dataclass(frozen=True)
 class Measure:
-    """One measure value to compute: a family and, for cut-off families, one parameter."""
+    """One printed value of a family: a cut-off (float) for the "cut" families, the
+    parameter tuple for the single-value parameterised families (numbers for "doubles",
+    ``(name, number)`` pairs for "pairs"), else None. ``label`` is the parameter text as
+    given on the command line, which trec_eval appends to the name of single-value
+    families (``utility_2,-1,0,0``)."""
 
     family: str
-    param: float | None = None
+    param: float | tuple | None = None
+    label: str | None = None
 
     @property
     def name(self) -> str:
         """The trec_eval output name, e.g. ``ndcg_cut_10``, ``iprec_at_recall_0.10``."""
-        if self.param is None:
-            return self.family
-        if self.family == "iprec_at_recall":
-            return f"{self.family}_{self.param:.2f}"
-        return f"{self.family}_{int(self.param)}"
+        kind = FAMILIES[self.family].params
+        if kind == "cut_long":
+            return f"{self.family}_{int(self.param)}"
+        if kind == "cut_double":
+            return f"{self.family}_{self.param:3.2f}"
+        return self.family if self.label is None else f"{self.family}_{self.label}"
 
     @property
     def sort_key(self) -> tuple[int, float]:
-        return FAMILY_ORDER[self.family], -1.0 if self.param is None else float(self.param)
+        cut = isinstance(self.param, float) and FAMILIES[self.family].params.startswith("cut")
+        return FAMILY_ORDER[self.family], float(self.param) if cut else -1.0
 
 
 def parse_measures(specs: list[str] | tuple[str, ...] | str) -> list[Measure]:
-    """Resolve measure names into :class:`Measure` objects, deduplicated, in output order.
+    """Resolve measure names into :class:`Measure` objects in trec_eval's output order
+    (see the module docstring for the rules).
 
-    Accepted forms: trec_eval families with parameters (``P.5,10``, ``ndcg_cut.10``),
-    trec_eval output names (``P_5``, ``recall_100``, ``iprec_at_recall_0.10``), families
-    alone for their default cut-offs (``P``), the nicknames ``official`` and ``all``, and
+    Accepted forms: trec_eval families with or without parameters (``P``, ``P.5,10``,
+    ``ndcg_cut.10,20,23.4``, ``utility.2,-1,0,0``, ``ndcg.1=3,2=9``, ``rbp.p=0.8``),
+    nicknames (``official``, ``set``, ``all_trec``, ``all_prefs``, ``prefs``,
+    ``qrels_jg``, ``all``), trec_eval output names (``P_5``, ``iprec_at_recall_0.10``) and
     aliases (``nDCG@10``, ``MAP@100``, ``R@1000``, ``Recall@100``, ``P@5``, ``MRR@10``,
     ``MRR``, ``Success@1``; case-insensitive).
     """
     if isinstance(specs, str):
         specs = [specs]
-    measures: set[Measure] = set()
-    for spec in specs:
-        measures.update(_parse_one(spec.strip()))
-    return sorted(measures, key=lambda m: m.sort_key)
+    marked: set[str] = set()
+    given: dict[str, list[Measure]] = {}
+    extra: list[Measure] = []
+    for raw_spec in specs:
+        spec = raw_spec.strip()
+        if not spec:
+            raise UnknownMeasureError("empty measure name")
+        head, dot, params = spec.partition(".")
+        if head in NICKNAMES:
+            if dot:
+                raise UnknownMeasureError(f"nickname '{head}' takes no parameters (got "
+                                          f"'{spec}')")
+            marked.update(NICKNAMES[head])
+        elif head in FAMILIES:
+            marked.add(head)
+            if dot:
+                parsed = _with_params(head, params, spec)
+                given.setdefault(head, parsed)  # trec_eval: the first list given wins
+        elif "@" in spec:
+            extra.append(_parse_alias(spec))
+        else:
+            extra.extend(_parse_name(spec))
+    chosen = [m for f in marked for m in given.get(f, _defaults(f))] + extra
+    unique = {m.name: m for m in chosen}
+    return sorted(unique.values(), key=lambda m: m.sort_key)
 
 
-def _parse_one(spec: str) -> list[Measure]:
-    if not spec:
-        raise UnknownMeasureError("empty measure name")
-    if spec in NICKNAMES:
-        return [m for family in NICKNAMES[spec] for m in _family_defaults(family)]
-    if spec in FAMILIES:
-        return _family_defaults(spec)
-    if "@" in spec:
-        return [_parse_alias(spec)]
-    if "." in spec and spec.split(".", 1)[0] in FAMILIES:
-        family, params = spec.split(".", 1)
-        return [_make(family, p, spec) for p in params.split(",") if p != ""] or _fail(spec)
+def _defaults(family: str) -> list[Measure]:
+    spec = FAMILIES[family]
+    if spec.params == "none":
+        return [Measure(family)]
+    if spec.params.startswith("cut"):
+        return [Measure(family, float(p)) for p in spec.default]
+    return [Measure(family, tuple(spec.default))]
+
+
+def _with_params(family: str, params: str, spec: str) -> list[Measure]:
+    kind = FAMILIES[family].params
+    if kind == "none":
+        raise UnknownMeasureError(f"measure '{family}' takes no parameters (got '{spec}')")
+    if params == "":
+        raise UnknownMeasureError(f"measure '{spec}': empty parameter list after '.'")
+    tokens = params.split(",")
+    if kind == "pairs":
+        return [Measure(family, _pairs(family, tokens, spec), params)]
+    if kind == "cut_long":
+        values = [_atol(t, spec) for t in tokens]
+    else:
+        values = [_number(t, spec) for t in tokens]
+    if kind == "doubles":
+        if family == "utility" and len(values) != 4:
+            raise UnknownMeasureError(f"measure '{spec}': utility takes 4 coefficients "
+                                      f"(relevant retrieved, nonrelevant retrieved, "
+                                      f"relevant missed, nonrelevant missed)")
+        return [Measure(family, tuple(values), params)]
+    values.sort()
+    if len(set(values)) != len(values):
+        raise UnknownMeasureError(f"measure '{spec}': duplicate cut-offs")
+    if kind == "cut_long" and values[0] <= 0:
+        raise UnknownMeasureError(f"measure '{spec}': cut-offs must be positive")
+    return [Measure(family, float(v)) for v in values]
+
+
+def _atol(token: str, spec: str) -> int:
+    """C's atol on a decimal number: the integer part (``23.4`` -> 23)."""
+    token = token.strip()
+    if not _LEADING_INT.fullmatch(token):
+        raise UnknownMeasureError(f"measure '{spec}': cut-off '{token}' is not a number")
+    return int(token.split(".")[0])
+
+
+def _number(token: str, spec: str) -> float:
+    try:
+        value = float(token)
+    except ValueError:
+        value = float("nan")
+    if token.strip() == "" or value != value or value in (float("inf"), float("-inf")):
+        raise UnknownMeasureError(f"measure '{spec}': parameter '{token}' is not a number")
+    return value
+
+
+def _pairs(family: str, tokens: list[str], spec: str) -> tuple[tuple[str, float], ...]:
+    """``level=gain`` pairs (and ``p=persistence`` for rbp, rbp_resid)."""
+    pairs: list[tuple[str, float]] = []
+    levels: set[int] = set()
+    for token in tokens:
+        name, eq, value = token.partition("=")
+        if not eq or "=" in value:
+            raise UnknownMeasureError(f"measure '{spec}': parameters must be "
+                                      f"level=gain pairs, got '{token}'")
+        number = _number(value, spec)
+        if name == "p" and family in ("rbp", "rbp_resid"):
+            pairs.append((name, number))
+            continue
+        if not _LEVEL.fullmatch(name):
+            raise UnknownMeasureError(f"measure '{spec}': '{name}' is not a relevance level "
+                                      "(an integer)")
+        level = int(name)
+        if level < 0:
+            raise UnknownMeasureError(f"measure '{spec}': gains for negative relevance "
+                                      "levels (unjudged documents) are not supported")
+        if level in levels:
+            raise UnknownMeasureError(f"measure '{spec}': relevance level {level} is given "
+                                      "twice")
+        levels.add(level)
+        pairs.append((name, number))
+    return tuple(pairs)
+
+
+def _parse_name(spec: str) -> list[Measure]:
+    """trec_eval output names (``P_5``, ``iprec_at_recall_0.10``) and bare aliases."""
     match = re.fullmatch(r"(.+?)_(\d+(?:\.\d+)?)", spec)
-    if match and match.group(1) in FAMILIES and FAMILIES[match.group(1)] is not None:
-        return [_make(match.group(1), match.group(2), spec)]
+    if match and match.group(1) in FAMILIES:
+        family, value = match.groups()
+        kind = FAMILIES[family].params
+        if kind == "cut_long" and value.isdigit() and int(value) > 0:
+            return [Measure(family, float(int(value)))]
+        if kind == "cut_double":
+            return [Measure(family, float(value))]
     lowered = spec.lower()
     if lowered in _BARE_ALIASES:
         return [Measure(_BARE_ALIASES[lowered])]
@@ -126,39 +362,17 @@ def _parse_one(spec: str) -> list[Measure]:
 def _parse_alias(spec: str) -> Measure:
     head, _, cut = spec.partition("@")
     family = _ALIASES.get(head.lower())
-    if family is None or not cut:
+    if family is None:
         _fail(spec)
-    return _make(family, cut, spec)
-
-
-def _make(family: str, value: str, spec: str) -> Measure:
-    if FAMILIES[family] is None:
-        raise UnknownMeasureError(f"measure '{family}' takes no parameter (got '{spec}')")
-    try:
-        number = float(value)
-    except ValueError:
-        raise UnknownMeasureError(f"bad parameter '{value}' in measure '{spec}'") from None
-    if family == "iprec_at_recall":
-        if not 0.0 <= number <= 1.0:
-            raise UnknownMeasureError(f"recall level must be in [0, 1], got '{spec}'")
-        return Measure(family, number)
-    if number < 1 or number != int(number):
-        raise UnknownMeasureError(f"cut-off must be a positive integer, got '{spec}'")
-    return Measure(family, float(int(number)))
-
-
-def _family_defaults(family: str) -> list[Measure]:
-    params = FAMILIES[family]
-    if params is None:
-        return [Measure(family)]
-    return [Measure(family, float(p)) for p in params]
+    if not cut.isdigit() or int(cut) < 1:
+        raise UnknownMeasureError(f"bad parameter '{cut}' in measure '{spec}': the cut-off "
+                                  "after @ must be a positive integer")
+    return Measure(family, float(int(cut)))
 
 
 def _fail(spec: str) -> list[Measure]:
-    if spec.split(".", 1)[0] in UNSUPPORTED_TREC:
-        raise UnknownMeasureError(f"trec_eval measure '{spec}' is not implemented in rerankit")
-    known = ", ".join(FAMILIES)
     raise UnknownMeasureError(
-        f"unknown measure '{spec}'. Known families: {known}; nicknames: "
-        f"{', '.join(NICKNAMES)}; aliases such as nDCG@10, MAP@100, R@100, P@5, MRR@10"
+        f"unknown measure '{spec}': expected a trec_eval measure (e.g. P.5,10, ndcg_cut_10, "
+        f"utility.1,-1,0,0), a nickname ({', '.join(NICKNAMES)}) or an alias such as "
+        "nDCG@10, MAP@100, R@100, P@5, MRR@10"
     )

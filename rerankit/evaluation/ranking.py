@@ -1,19 +1,21 @@
 """Align a run with qrels the way trec_eval does, touching every run row only a few times.
 
 The result, :class:`JudgedRanking`, keeps per query the number of documents retrieved
-and, for the retrieved documents that are judged (grade >= 0, usually a few percent of
-a run), their query, 1-based rank and grade, ordered by query and rank. Every measure is
-a function of these (see :mod:`rerankit.evaluation.kernels`), so the measure kernels never
+and, for the retrieved documents that are in the qrels (usually a few percent of a run),
+their query, 1-based rank and grade, ordered by query and rank. Every measure is a
+function of these (see :mod:`rerankit.evaluation.kernels`), so the measure kernels never
 see the millions of unjudged rows.
 
 trec_eval's conventions, reproduced exactly:
 * only queries present in the qrels are evaluated; run queries without qrels are ignored;
-* scores are compared as 32-bit floats (trec_eval stores them as C ``float``), and ties
-  are broken by document id in descending byte order; the rank column is ignored;
-* a judgement with a negative grade means "pooled but unjudged": neither relevant nor
-  judged non-relevant;
+* scores are compared as doubles (trec_eval 10.0; ``compat="9"``: as 32-bit floats, the C
+  ``float`` of trec_eval 9.0.x), ties broken by document id in descending byte order
+  (``strcmp``); the rank column is ignored;
+* a judgement with a negative grade means "pooled but unjudged" (trec_eval's
+  RELVALUE_UNJUDGED): its row keeps grade :data:`UNJUDGED`, neither relevant nor judged
+  non-relevant;
 * ``max_docs`` (``-M``) keeps the top rows of every query after ranking;
-* ``judged_only`` (``-J``) drops unjudged documents after ranking, keeping the order.
+* ``judged_only`` (``-J``) then drops every document without a grade >= 0, keeping the order.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ from rerankit.errors import InputFormatError
 
 _BITMAP_BITS = 24
 _HIGH = np.uint64(64 - _BITMAP_BITS)
+UNJUDGED = -2          # row_rel of a retrieved document judged with a negative grade
+COMPAT = ("10", "9")   # trec_eval versions whose semantics rerankit reproduces
 
 
 @dataclass(frozen=True)
@@ -41,12 +45,15 @@ class JudgedRanking:
     query_ids: list[str]            # every qrels query, sorted as trec_eval sorts them
     has_results: np.ndarray         # bool per query: the run has rows for it
     num_ret: np.ndarray             # int64 per query: documents evaluated (after -M, -J)
-    row_query: np.ndarray           # judged retrieved rows: query index, sorted
-    row_rank: np.ndarray            # judged retrieved rows: 1-based rank
-    row_rel: np.ndarray             # judged retrieved rows: grade (>= 0)
+    row_query: np.ndarray           # retrieved rows in the qrels: query index, sorted
+    row_rank: np.ndarray            # retrieved rows in the qrels: 1-based rank
+    row_rel: np.ndarray             # retrieved rows in the qrels: grade, or UNJUDGED
     qrels_query: np.ndarray         # int64 per judgement: index into query_ids
     qrels_grade: np.ndarray         # int64 per judgement
     relevance_level: int
+    compat: str = "10"              # "10": trec_eval 10.0 semantics, "9": 9.0.x
+    num_docs_in_coll: int = 0       # trec_eval -N (used by utility)
+    judged_only: bool = False       # trec_eval -J was applied (rows and num_ret reflect it)
 
     @property
     def num_queries(self) -> int:
@@ -60,16 +67,22 @@ def judge_ranking(
     max_docs: int | None = None,
     judged_only: bool = False,
     ignore_identical_ids: bool = False,
+    compat: str = "10",
+    num_docs_in_coll: int = 0,
 ) -> JudgedRanking:
-    """Rank ``run`` per query in trec_eval order and attach relevance from ``qrels``."""
+    """Rank ``run`` per query in trec_eval order and attach relevance from ``qrels``.
+
+    ``max_docs=0`` evaluates nothing retrieved, as trec_eval ``-M 0`` does.
+    """
+    check_compat(compat)
     if len(qrels) == 0:
         raise InputFormatError(qrels.name, "qrels are empty")
     if len(run) == 0:
         raise InputFormatError(run.name, "run is empty")
     if relevance_level < 0:
         raise ValueError(f"relevance level must be >= 0, got {relevance_level}")
-    if max_docs is not None and max_docs < 1:
-        raise ValueError(f"max_docs must be >= 1, got {max_docs}")
+    if max_docs is not None and max_docs < 0:
+        raise ValueError(f"max_docs must be >= 0, got {max_docs}")
     if ignore_identical_ids:
         same = pc.equal(pc.cast(run.qid, pa.string()), pc.cast(run.docid, pa.string()))
         run = run.take(np.flatnonzero(~same.to_numpy(zero_copy_only=False)))
@@ -92,9 +105,10 @@ def judge_ranking(
                                         qrels_query)
     group_count = np.bincount(codes, minlength=len(distinct))
     group_start = np.concatenate(([0], np.cumsum(group_count)[:-1]))
-    position = _trec_positions(codes, run.score, run.docid, rows)
+    position = _trec_positions(codes, run.score, run.docid, rows, compat)
     rank = position - group_start[codes[rows]] + 1
     grade = qrels.grade[judgement].astype(np.int64)
+    grade[grade < 0] = UNJUDGED
     query = qrels_query[judgement]
 
     num_ret = np.zeros(len(query_ids), dtype=np.int64)
@@ -103,7 +117,7 @@ def judge_ranking(
     num_ret[group_query[matched_groups]] = group_count[matched_groups]
     has_results[group_query[matched_groups]] = True
 
-    keep = grade >= 0
+    keep = grade >= 0 if judged_only else np.ones(grade.size, dtype=bool)
     if max_docs is not None:
         keep &= rank <= max_docs
         np.minimum(num_ret, max_docs, out=num_ret)
@@ -114,52 +128,113 @@ def judge_ranking(
         rank = ranks_within_groups(query)
         num_ret = np.bincount(query, minlength=len(query_ids)).astype(np.int64)
     return JudgedRanking(query_ids, has_results, num_ret, query, rank, grade, qrels_query,
-                         qrels.grade.astype(np.int64), relevance_level)
+                         qrels.grade.astype(np.int64), relevance_level, compat,
+                         num_docs_in_coll, judged_only)
+
+
+def check_compat(compat: str) -> None:
+    """Refuse a trec_eval version rerankit does not reproduce."""
+    if compat not in COMPAT:
+        raise ValueError(f"compat must be '10' (trec_eval 10.0) or '9' (trec_eval 9.0.x, "
+                         f"pytrec_eval), got {compat!r}")
 
 
 def _trec_positions(codes: np.ndarray, score: np.ndarray, docid: pa.Array,
-                    rows: np.ndarray) -> np.ndarray:
-    """Position of ``rows`` in the run sorted by query (first appearance), float32 score
-    descending, document id descending. Already-sorted runs, the usual case, cost one
-    vectorised check and no sort."""
+                    rows: np.ndarray, compat: str) -> np.ndarray:
+    """Position of ``rows`` in the run sorted by query (first appearance), score descending
+    (doubles; float32 for ``compat="9"``), document id descending. Already-sorted runs, the
+    usual case, cost one vectorised check and no sort."""
+    major, minor = _sort_keys(codes, score, compat)
+    if not _is_sorted(major, minor):
+        order = (np.argsort(major, kind="stable") if minor is None
+                 else np.argsort(_packed(major, minor)))  # packed keys are distinct
+        at, rows_at = _break_ties(
+            _equal_to_next(major[order], None if minor is None else minor[order]), order, docid)
+        order[at] = rows_at
+        inverse = np.empty(order.size, dtype=np.int64)
+        inverse[order] = np.arange(order.size)
+        return inverse[rows]
+    # Sorted up to ties: only the rows inside tie blocks move; find where the judged go.
+    at, rows_at = _break_ties(_equal_to_next(major, minor), None, docid)
+    positions = rows.astype(np.int64)
+    if at.size == 0:
+        return positions
+    moved = np.argsort(rows_at)
+    found = np.minimum(np.searchsorted(rows_at[moved], rows), at.size - 1)
+    inside = rows_at[moved][found] == rows
+    positions[inside] = at[moved[found[inside]]]
+    return positions
+
+
+def _sort_keys(codes: np.ndarray, score: np.ndarray,
+               compat: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """Keys whose ascending (major, minor) order is trec_eval's ranking order, up to ties.
+
+    trec_eval 10 compares doubles: the query code, then the negated score (a float key:
+    -0.0 ties with 0.0, as in C; NaN was refused before). trec_eval 9 compared C floats:
+    the float32 score, mapped to an unsigned integer that decreases as the score
+    increases, fits beside the query code in one 64-bit key.
+    """
+    if compat == "10":
+        return codes, np.negative(score)
     bits = score.astype(np.float32)
-    bits += np.float32(0.0)                                  # -0.0 ties with 0.0, as in C
+    bits += np.float32(0.0)
     bits = bits.view(np.uint32)
     descending = np.where(bits >> 31, bits, ~bits & np.uint32(0x7FFFFFFF))
     key = codes.astype(np.uint64)
     key <<= np.uint64(32)
     key |= descending
-    if key.size > 1 and not np.all(key[1:] >= key[:-1]):
-        order = np.argsort(key, kind="stable")
-        _break_ties(key[order], order, docid)
-        inverse = np.empty(order.size, dtype=np.int64)
-        inverse[order] = np.arange(order.size)
-        return inverse[rows]
-    tied = np.flatnonzero(key[1:] == key[:-1])
-    if tied.size == 0:
-        return rows.astype(np.int64)
-    # Only the rows inside tie blocks move; find where the judged ones among them go.
-    block = np.unique(np.concatenate([tied, tied + 1]))
-    order = block.copy()
-    _break_ties(key[block], order, docid)
-    moved = np.argsort(order)
-    found = np.minimum(np.searchsorted(order[moved], rows), order.size - 1)
-    positions = rows.astype(np.int64)
-    inside = order[moved][found] == rows
-    positions[inside] = block[moved[found[inside]]]
-    return positions
+    return key, None
 
 
-def _break_ties(sorted_key: np.ndarray, order: np.ndarray, docid: pa.Array) -> None:
-    """Reorder ``order`` in place so equal keys are by document id descending."""
-    tied = np.flatnonzero(sorted_key[1:] == sorted_key[:-1])
+def _packed(major: np.ndarray, minor: np.ndarray) -> np.ndarray:
+    """One 64-bit key ordered as (major, minor): the query code beside the row's position
+    in minor order (rows with equal minor keys stay adjacent within a query; their order is
+    settled by the tie-break). Two plain sorts beat ``np.lexsort`` several times over."""
+    position = np.empty(minor.size, dtype=np.uint64)
+    position[np.argsort(minor)] = np.arange(minor.size, dtype=np.uint64)
+    key = major.astype(np.uint64)
+    key <<= np.uint64(32)
+    key |= position
+    return key
+
+
+def _is_sorted(major: np.ndarray, minor: np.ndarray | None) -> bool:
+    if major.size < 2:
+        return True
+    if minor is None:
+        return bool(np.all(major[1:] >= major[:-1]))
+    return bool(np.all(major[1:] >= major[:-1])
+                and np.all((major[1:] != major[:-1]) | (minor[1:] >= minor[:-1])))
+
+
+def _equal_to_next(major: np.ndarray, minor: np.ndarray | None) -> np.ndarray:
+    """Per row but the last: its keys equal the next row's (a tie in trec_eval's order)."""
+    equal = major[1:] == major[:-1]
+    if minor is not None:
+        equal &= minor[1:] == minor[:-1]
+    return equal
+
+
+def _break_ties(equal: np.ndarray, order: np.ndarray | None,
+                docid: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Tie blocks reordered by document id descending.
+
+    ``order`` lists rows in key order (None: the identity) and ``equal[i]`` says that the
+    i-th and (i+1)-th of them tie. Returns the positions inside tie blocks and the rows
+    that belong there.
+    """
+    tied = np.flatnonzero(equal)
     if tied.size == 0:
-        return
+        return tied, tied
     at = np.unique(np.concatenate([tied, tied + 1]))
-    rows = order[at]
-    table = pa.table({"k": sorted_key[at], "d": pc.cast(docid.take(pa.array(rows)), pa.string())})
-    within = pc.sort_indices(table, sort_keys=[("k", "ascending"), ("d", "descending")])
-    order[at] = rows[within.to_numpy()]
+    starts = np.ones(at.size, dtype=bool)
+    starts[1:] = ~((at[1:] == at[:-1] + 1) & equal[at[1:] - 1])
+    rows = at if order is None else order[at]
+    table = pa.table({"b": np.cumsum(starts),
+                      "d": pc.cast(docid.take(pa.array(rows)), pa.string())})
+    within = pc.sort_indices(table, sort_keys=[("b", "ascending"), ("d", "descending")])
+    return at, rows[within.to_numpy()]
 
 
 def _match_judgements(keys: np.ndarray, codes: np.ndarray, group_query: np.ndarray,
