@@ -6,7 +6,7 @@
 * ``json``: every folder's dataset, config, metrics and cost.
 
 Every exported file is read back and checked against what was meant to be written before
-it is reported written.
+it is reported written (a device or pipe such as ``/dev/stdout`` is written through).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import io
 import json
 from pathlib import Path
 
-from rerankit.data.atomic import atomic_write
+from rerankit.data.atomic import atomic_write, is_special
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
 from rerankit.leaderboard import read_result
@@ -36,6 +36,9 @@ def export_trec(folder: Path, output: Path, tag: str | None = None) -> Path:
     source = folder / "run.trec"
     if not source.is_file():
         raise InputFormatError(folder, "has no run.trec to export")
+    if is_special(output):
+        raise InputFormatError(output, "a TREC export goes to a regular file (it is read back "
+                               "and validated)")
     tag = tag or manifest["config"]["name"]
     if not tag or any(c.isspace() for c in tag):
         raise InputFormatError(tag, "a run tag must be non-empty without spaces")
@@ -107,6 +110,8 @@ def export_json(folders: list[Path], output: Path) -> Path:
 def _write_checked(output: Path, text: str, matches) -> None:
     with atomic_write(output) as handle:
         handle.write(text)
+    if is_special(output):            # /dev/stdout, a pipe: nothing to read back
+        return
     if not matches(output.read_text(encoding="utf-8")):
         raise InputFormatError(output, "exported file differs from its content when read back")
 

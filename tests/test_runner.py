@@ -13,7 +13,7 @@ import pytest
 
 from rerankit.config import load_config
 from rerankit.data.atomic import atomic_folder
-from rerankit.errors import InputFormatError
+from rerankit.errors import InputFormatError, OutputWriteError
 from rerankit.leaderboard import render
 from rerankit.runner import run_config
 
@@ -118,12 +118,20 @@ def test_failed_write_leaves_the_previous_results_and_a_clear_error(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"]      # no temporary folder left
 
 
-def test_atomic_folder_replaces_an_existing_folder_and_leaves_no_temporaries(tmp_path):
-    target = tmp_path / "results"
+def test_atomic_folder_replaces_only_what_rerankit_wrote_and_leaves_no_temporaries(tmp_path):
+    target = tmp_path / "index"
     target.mkdir()
-    (target / "old.txt").write_text("old")
+    (target / "rerankit.json").write_text("{}")              # a saved index
     with atomic_folder(target) as staging:
-        (staging / "new.txt").write_text("new")
-        assert (target / "old.txt").read_text() == "old"      # untouched until the end
-    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
-    assert [p.name for p in tmp_path.iterdir()] == ["results"]
+        (staging / "rerankit.json").write_text("new")
+        assert (target / "rerankit.json").read_text() == "{}"  # untouched until the end
+    assert [p.name for p in target.iterdir()] == ["rerankit.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["index"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("draft")
+    with pytest.raises(OutputWriteError, match="holds files rerankit did not write"):
+        with atomic_folder(mine) as staging:
+            (staging / "rerankit.json").write_text("new")
+    assert [p.name for p in mine.iterdir()] == ["thesis.tex"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index", "mine"]
