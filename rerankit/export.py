@@ -3,7 +3,8 @@
 * ``trec``: the run file with a run tag, as TREC submission systems take it;
 * ``beir``: the BEIR leaderboard's table -- nDCG@10 and Recall@100 per dataset, one row per
   pipeline -- as Markdown or CSV (by the output's extension);
-* ``json``: every folder's dataset, config, metrics and cost.
+* ``json``: every folder's dataset, config, metrics, evaluation record (how the values were
+  averaged; None for folders written before rerankit recorded it) and cost.
 
 Every exported file is read back and checked against what was meant to be written before
 it is reported written (a device or pipe such as ``/dev/stdout`` is written through).
@@ -101,6 +102,7 @@ def export_json(folders: list[Path], output: Path) -> Path:
                         "config": manifest["config"]["name"],
                         "config_digest": manifest["config_digest"],
                         "queries": manifest["queries"], "metrics": metrics,
+                        "evaluation": manifest.get("evaluation"),
                         "cost": ledger["totals"] if ledger else None})
     text = json.dumps(entries, indent=2) + "\n"
     _write_checked(output, text, lambda read: json.loads(read) == entries)
