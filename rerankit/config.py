@@ -29,6 +29,7 @@ import importlib
 import inspect
 import json
 import re
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -40,10 +41,12 @@ from pydantic import (
     StrictBool,
     StrictFloat,
     StrictInt,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic.errors import PydanticSchemaGenerationError
 
 from rerankit.errors import InputFormatError
 
@@ -131,13 +134,31 @@ def component_class(table: dict[str, tuple[str, str]], kind: str):
 
 
 def check_params(cls, params: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
-    """Every key of ``params`` must be a constructor parameter of ``cls``."""
+    """Every key of ``params`` must be a constructor parameter of ``cls``, with a value of
+    the parameter's annotated type (checked strictly: ``true`` is not a number)."""
     allowed = [p for p in inspect.signature(cls.__init__).parameters
                if p not in ("self", *skip)]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for "
                          f"{cls.__name__}; allowed: {', '.join(allowed)}")
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:                     # an annotation that cannot be resolved: skip types
+        hints = {}
+    for name, value in params.items():
+        if name not in hints:
+            continue
+        try:
+            checker = TypeAdapter(hints[name])
+        except PydanticSchemaGenerationError:
+            continue
+        try:                              # strict: true is not 1, 1.5 is not an int
+            checker.validate_python(value, strict=True)
+        except ValidationError as err:
+            raise ValueError(f"parameter '{name}' of {cls.__name__}: "
+                             f"{err.errors()[0]['msg']} (got {json.dumps(value, default=str)})"
+                             ) from None
 
 
 class LLMConfig(_Strict):
