@@ -401,10 +401,28 @@ def report_command(
 
     try:
         check_writable(output, folder=True)
+        _check_report_folder(output)
         page = write_report(folders, output, baseline, measure, test)
     except RerankitError as err:
         _fail(str(err))
     typer.echo(f"wrote {page}")
+
+
+def _check_report_folder(output: Path) -> None:
+    """The report writes index.html and PNG plots into ``output``: refuse a folder whose
+    index.html is not an earlier rerankit report (a website's, say)."""
+    from rerankit.errors import InputFormatError
+
+    page = output / "index.html"
+    if page.exists():
+        try:
+            ours = "<title>rerankit report</title>" in page.read_text(encoding="utf-8",
+                                                                     errors="replace")
+        except OSError:
+            ours = False
+        if not ours:
+            raise InputFormatError(page, "exists and is not a rerankit report; rerankit "
+                                   "never overwrites it: choose another --output")
 
 
 def np_all_nan(values) -> bool:

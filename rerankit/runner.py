@@ -215,6 +215,8 @@ def check_cache(config: RunConfig, cache: bool | Path | None) -> None:
     embeddings and joined model files) and an explicit score-cache file must be usable."""
     from rerankit.retrieve.dense import cache_root
 
+    if isinstance(cache, str):
+        cache = Path(cache)
     root = cache_root()
     if root.exists() and not root.is_dir():
         variable = "RERANKIT_CACHE" if "RERANKIT_CACHE" in os.environ else "the cache folder"

@@ -60,6 +60,11 @@ def files(tmp_path: Path) -> Path:
     shutil.copytree(RESULT, tmp_path / "result")
     (tmp_path / "rerank.yaml").write_text(RERANK.format(name="rerank"))
     (tmp_path / "cranfield.yaml").write_text(BM25)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<html>my website</html>\n")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "metrics.json").write_text("{}")
+    (tmp_path / "broken" / "manifest.json").write_text('{"config": {"name": "x"}}')
     return tmp_path
 
 
@@ -101,6 +106,10 @@ CASES = [
      ["{t}/folder", "not a result folder"]),
     ("report-output-under-a-file", ["report", RESULT, "-o", "{t}/file/report"], {},
      ["{t}/file is a file, not a folder"]),
+    ("report-over-a-website", ["report", RESULT, "-o", "{t}/site"], {},
+     ["{t}/site/index.html", "never overwrites"]),
+    ("leaderboard-broken-manifest", ["leaderboard", "{t}/broken", "--output", "{t}/lb.md"], {},
+     ["{t}/broken/manifest.json", "missing dataset"]),
 ]
 
 
