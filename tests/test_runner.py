@@ -260,3 +260,22 @@ def test_preflight_fails_before_loading_anything(tmp_path, monkeypatch):
     with pytest.raises(OutputWriteError, match="is a file, not a folder"):
         run_config(config, tmp_path / "file" / "out")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "file"]
+
+
+def test_atomic_writes_keep_symbolic_links(tmp_path):
+    from rerankit.data.atomic import atomic_write
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "rerankit.json").write_text("{}")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with atomic_folder(tmp_path / "link") as staging:
+        (staging / "rerankit.json").write_text("new")
+    (tmp_path / "file.md").write_text("old")
+    (tmp_path / "file-link.md").symlink_to(tmp_path / "file.md")
+    with atomic_write(tmp_path / "file-link.md") as handle:
+        handle.write("new")
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "file-link.md").is_symlink()
+    assert (tmp_path / "real" / "rerankit.json").read_text() == "new"
+    assert (tmp_path / "file.md").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file-link.md", "file.md", "link",
+                                                          "real"]

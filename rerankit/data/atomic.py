@@ -55,6 +55,10 @@ def check_writable(target: str | Path, folder: bool = False) -> None:
     folder must be created, the folder to create it in is not writable, or the target's
     kind is wrong (a folder where a file goes, or the reverse)."""
     target = Path(target)
+    if not folder and is_special(target):    # written through when the time comes
+        return
+    if target.is_symlink():
+        target = target.resolve()
     existing = nearest_existing(target)
     if existing == Path(os.path.abspath(target)):
         if folder and not target.is_dir():
@@ -99,7 +103,7 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     path = Path(path)
     if path.is_dir():
         raise OutputWriteError(path, OSError(errno.EISDIR, f"{path} is a folder, not a file"))
-    if is_special(path):                 # a device or a pipe: write through it
+    if is_special(path):                  # a device or a pipe: write through it
         with _stream(path, mode, encoding) as handle:
             yield handle
         return
@@ -165,6 +169,8 @@ def atomic_folder(path: str | Path,
     naming ``path``.
     """
     path = Path(path)
+    if path.is_symlink():                 # replace the folder the link names, keep the link
+        path = path.resolve()
     _make_parent(path)
     _check_replaceable(path, replaceable)
     tmp = None
@@ -182,7 +188,7 @@ def atomic_folder(path: str | Path,
 
 
 def _check_replaceable(path: Path, replaceable: Callable[[Path], bool]) -> None:
-    if path.is_symlink() or (path.exists() and not path.is_dir()):
+    if path.exists() and not path.is_dir():
         raise OutputWriteError(path, OSError(errno.ENOTDIR, f"{path} is not a folder"))
     if path.exists() and not replaceable(path):
         raise OutputWriteError(path, OSError(errno.ENOTEMPTY, "the folder holds files "
