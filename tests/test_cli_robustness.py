@@ -7,6 +7,7 @@ nothing of the user's deleted. The ``run`` cases fail before any data or model i
 from __future__ import annotations
 
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -141,8 +142,12 @@ def test_config_mistakes_are_reported_before_anything_is_loaded(tmp_path, extra,
     config = tmp_path / "c.yaml"
     config.write_text(f"name: c\ndataset: {{path: {tmp_path}/nowhere}}\n"
                       f"retriever: {{type: bm25}}\n{extra}")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = rerankit("run", str(config), "--output", str(tmp_path / "out"))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert_one_line_error(result, str(config), expected)
+    # about half a second of CPU here; loading data or a model would take many seconds
+    assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) < 3.0
     bad_name = tmp_path / "n.yaml"
     bad_name.write_text(RERANK.format(name="'my run'"))
     assert_one_line_error(rerankit("run", str(bad_name)), "'name'", "'my run'")
