@@ -262,7 +262,7 @@ def judged_subset(qrels: Qrels, query_ids: Sequence[str]) -> Qrels:
     """The judgements of ``query_ids`` only (the queries the run was asked to answer)."""
     keep = pc.is_in(qrels.qid, value_set=pa.array(list(query_ids), type=pa.string()))
     return Qrels(qrels.qid.filter(keep), qrels.docid.filter(keep),
-                 qrels.grade[keep.to_numpy(zero_copy_only=False)], qrels.name)
+                 qrels.grade[np.asarray(keep, dtype=bool)], qrels.name)
 
 
 def evaluation_record(metrics: EvaluationResult) -> dict:
