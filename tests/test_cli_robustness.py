@@ -236,7 +236,8 @@ def test_usage_errors_keep_status_2():
 def test_interrupt_is_one_line_and_status_130(tmp_path):
     fifo = tmp_path / "qrels"
     os.mkfifo(fifo)
-    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    environment = {k: v for k, v in os.environ.items() if k != "RERANKIT_DEBUG"}
+    environment["PYTHONPATH"] = str(REPO)
     process = subprocess.Popen([sys.executable, "-m", "rerankit", "eval", str(fifo), RUN],
                                env=environment, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
