@@ -1,14 +1,25 @@
-"""Command line: ``rerankit eval`` (a drop-in for trec_eval) and ``rerankit compare``.
+"""Command line: ``rerankit eval`` (a drop-in for trec_eval), ``compare``, ``session``,
+``run``, ``leaderboard``, ``export`` and ``report``.
 
 Heavy modules are imported inside the commands, so ``rerankit --help`` and
 ``rerankit eval`` start quickly and never import torch.
+
+No command shows a traceback: :func:`main` turns any failure into one line on stderr,
+``rerankit: error: ...``, and exit status 2 (130 when interrupted; a closed output pipe,
+as in ``rerankit eval ... | head -1``, ends quietly with status 1). ``--debug`` or
+``RERANKIT_DEBUG=1`` prints the traceback too. Usage errors keep typer's message and
+status 2.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import os
 import sys
 import tempfile
-from collections.abc import Iterator
+import traceback
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -33,6 +44,22 @@ MeasureOpt = Annotated[
 def _fail(message: str) -> None:
     typer.echo(f"rerankit: error: {message}", err=True)
     raise typer.Exit(2)
+
+
+class Interrupted(Exception):
+    """Ctrl-C in a command that has more to say than "interrupted" (exit status 130)."""
+
+
+_debug = False
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option(
+        "--debug", help="Show the traceback of an error (also: RERANKIT_DEBUG=1).")] = False
+             ) -> None:
+    """Retrieval, reranking and trec_eval-exact evaluation."""
+    global _debug
+    _debug = _debug or debug
 
 
 @app.command("eval")
@@ -520,41 +547,49 @@ def run_command(
     gpus_per_worker: Annotated[float, typer.Option(help="GPUs per Ray worker.")] = 0.0,
 ) -> None:
     """Run a pipeline config: retrieve, rerank, evaluate; print the metrics and the cost
-    ledger; write run.trec, metrics.json, manifest.json and ledger.json."""
-    from rich.console import Console
-    from rich.table import Table
+    ledger; write run.trec, metrics.json, manifest.json and ledger.json.
 
-    from rerankit.config import load_config
-    from rerankit.errors import RerankitError
-    from rerankit.runner import run_config
-
+    The config, the output folder, the dataset and the cache are checked before any data
+    or model is loaded. --force replaces only a result folder written by 'rerankit run';
+    a folder holding anything else is never replaced."""
     if engine not in ("local", "ray"):
         _fail(f"unknown engine '{engine}'; choose local or ray")
     if engine == "local" and address is not None:
         _fail("--address needs --engine ray")
-    try:
-        ray = None
-        if engine == "ray":
-            from rerankit.distributed import RayOptions
+    if engine == "ray" and (workers < 1 or cpus_per_worker < 1 or gpus_per_worker < 0):
+        _fail("--workers and --cpus-per-worker must be >= 1, --gpus-per-worker >= 0")
+    if no_cache and cache is not None:
+        _fail("--cache and --no-cache exclude each other")
+    from rerankit.config import load_config
 
-            if workers < 1 or cpus_per_worker < 1 or gpus_per_worker < 0:
-                _fail("--workers and --cpus-per-worker must be >= 1, --gpus-per-worker >= 0")
-            ray = RayOptions(address, workers, cpus_per_worker, gpus_per_worker)
-        parsed = load_config(config)
-        folder = output or Path("runs") / parsed.name
+    parsed = load_config(config)           # before the heavy imports: a typo fails at once
+    folder = output or Path("runs") / parsed.name
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from rerankit.runner import run_config
+
+    ray = None
+    if engine == "ray":
+        from rerankit.distributed import RayOptions
+
+        ray = RayOptions(address, workers, cpus_per_worker, gpus_per_worker)
+    try:
         outcome = run_config(parsed, folder, force=force, quiet=quiet or None,
                              cache=False if no_cache else cache, ray=ray)
-    except (RerankitError, ValueError) as err:
-        _fail(str(err))
     except KeyboardInterrupt:
-        _fail("interrupted; scores computed so far are in the score cache, and running the "
-              "same command again resumes from them")
+        raise Interrupted("interrupted; scores computed so far are in the score cache, and "
+                          "running the same command again resumes from them") from None
     table = Table(title=f"{parsed.name} ({outcome.metrics.num_queries} queries)")
     table.add_column("measure")
     table.add_column("value", justify="right")
     for name, value in outcome.metrics.aggregate.items():
-        if name != "runid":
+        if name not in ("runid", "num_q"):
             table.add_row(name, f"{value:.4f}")
+    missing = outcome.metrics.num_queries - len(outcome.metrics.query_ids)
+    if missing:
+        table.caption = f"{missing} judged queries without results count 0 (trec_eval -c)"
     console = Console(width=None if sys.stdout.isatty() else 140)
     console.print(table)
     console.print(outcome.ledger.table())
@@ -569,10 +604,12 @@ def leaderboard_command(
                       ] = Path("leaderboards/README.md"),
 ) -> None:
     """Regenerate the leaderboard tables from stored result folders."""
+    from rerankit.data.atomic import check_writable
     from rerankit.errors import RerankitError
     from rerankit.leaderboard import write
 
     try:
+        check_writable(output)
         write(sorted(folders), output)
     except RerankitError as err:
         _fail(str(err))
@@ -591,9 +628,11 @@ def export_command(
 ) -> None:
     """Export results for leaderboard submission; files are validated by reading back."""
     from rerankit import export
+    from rerankit.data.atomic import check_writable, is_special
     from rerankit.errors import RerankitError
 
     try:
+        check_writable(output)
         if format == "trec":
             if len(folders) != 1:
                 _fail("--format trec exports one result folder")
@@ -606,7 +645,7 @@ def export_command(
             _fail(f"unknown format '{format}'; choose trec, beir or json")
     except RerankitError as err:
         _fail(str(err))
-    typer.echo(f"wrote {output} (read back and validated)")
+    typer.echo(f"wrote {output} (read back and validated)", err=is_special(output))
 
 
 @app.command("report")
@@ -625,19 +664,145 @@ def report_command(
 ) -> None:
     """HTML report for error analysis: runs, comparisons, effectiveness vs cost, per-query
     deltas, judged holes, and a per-query drill-down of two runs' rankings."""
+    from rerankit.data.atomic import check_writable
     from rerankit.errors import RerankitError
     from rerankit.reporting import write_report
 
     try:
+        check_writable(output, folder=True)
+        _check_report_folder(output)
         page = write_report(folders, output, baseline, measure, test)
     except RerankitError as err:
         _fail(str(err))
     typer.echo(f"wrote {page}")
 
 
-def main() -> None:
-    """Entry point of the ``rerankit`` console script."""
-    app()
+# How a page written by `rerankit report` is recognised: the generator tag of today's
+# template, and the title of pages written before it.
+REPORT_MARKS = ('<meta name="generator" content="rerankit report">',
+                "<title>rerankit report</title>")
+
+
+def _check_report_folder(output: Path) -> None:
+    """The report writes index.html into ``output``: refuse a folder whose
+    index.html is not an earlier rerankit report (a website's, say)."""
+    from rerankit.errors import InputFormatError
+
+    page = output / "index.html"
+    if page.exists():
+        try:
+            head = page.read_text(encoding="utf-8", errors="replace")[:4096]
+            ours = any(mark in head for mark in REPORT_MARKS)
+        except OSError:
+            ours = False
+        if not ours:
+            raise InputFormatError(page, "exists and is not a rerankit report; rerankit "
+                                   "never overwrites it: choose another --output")
+
+
+def np_all_nan(values) -> bool:
+    """True when an array has no defined value."""
+    import numpy as np
+
+    return bool(np.isnan(values).all())
+
+
+#: errno values of a failed write (to standard output when no file is named)
+_WRITE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the ``rerankit`` console script: runs the command, and turns any
+    failure into one line on stderr and an exit status (see the module docstring)."""
+    global _debug
+    _debug = os.environ.get("RERANKIT_DEBUG", "").strip().lower() not in ("", "0", "false",
+                                                                           "no")
+    try:
+        try:
+            app(args=None if argv is None else list(argv), prog_name="rerankit")
+        except SystemExit as done:
+            if done.code == 130:          # typer's exit after a KeyboardInterrupt
+                raise Interrupted("interrupted") from None
+            if done.code in (0, None):
+                _flush_stdout()           # a full disk shows here when output was small
+            else:                         # the error is said: say nothing more
+                with contextlib.suppress(OSError, ValueError):
+                    _flush_stdout()
+            raise
+    except SystemExit:
+        raise
+    except Interrupted as err:
+        _exit(130, str(err), err)
+    except KeyboardInterrupt as err:
+        _exit(130, "interrupted", err)
+    except OSError as err:
+        if err.errno == errno.EPIPE:      # the reader went away (| head): stop quietly
+            _silence_stdout()
+            sys.exit(1)
+        _exit(2, describe(err), err)
+    except Exception as err:
+        _exit(2, describe(err), err)
+
+
+def describe(err: BaseException) -> str:
+    """One line saying what went wrong: rerankit's own message, or for an OS error the
+    path and the reason."""
+    from rerankit.errors import RerankitError
+
+    if isinstance(err, RerankitError):
+        text = str(err)
+    elif isinstance(err, OSError) and err.filename is not None:
+        target = f"{err.filename} -> {err.filename2}" if err.filename2 else str(err.filename)
+        text = f"{target}: {err.strerror or err}"
+    elif isinstance(err, OSError) and err.errno in _WRITE_ERRNOS:
+        text = f"cannot write to standard output{_stdout_target()}: {err.strerror}"
+    elif isinstance(err, OSError):
+        text = err.strerror or str(err) or type(err).__name__
+    elif isinstance(err, MemoryError):
+        text = "out of memory"
+    elif isinstance(err, ValueError) and str(err):
+        text = str(err)
+    else:
+        text = (f"internal error {type(err).__name__}: {err} (please report it with the "
+                "traceback that --debug shows)")
+    return " ".join(text.split())
+
+
+def _stdout_target() -> str:
+    try:
+        return f" ({os.readlink('/proc/self/fd/1')})"
+    except OSError:
+        return ""
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        _silence_stdout()
+        raise
+
+
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null, so that the interpreter's last flush of what
+    could not be written does not print a second error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def _exit(code: int, message: str, err: BaseException) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        _flush_stdout()
+    with contextlib.suppress(OSError, ValueError):
+        if _debug:
+            traceback.print_exception(err, file=sys.stderr)
+        sys.stderr.write(f"rerankit: error: {message}\n")
+        sys.stderr.flush()
+    sys.exit(code)
 
 
 if __name__ == "__main__":

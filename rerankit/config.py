@@ -16,7 +16,10 @@ number of rerankers::
     queries: {limit: 25, seed: 42}               # optional seeded subset
     measures: [ndcg_cut_10, recall_100, map, recip_rank_cut_10]
 
-Unknown keys, stage types and constructor parameters are errors that list what is allowed.
+Unknown keys, stage types, constructor parameters and measures are errors that list what is
+allowed; numbers and switches must have their type (``depth: true`` is an error, not depth
+1); the run name must be usable as a folder name and a TREC run tag. All of it is checked
+when the file is read, before any data or model is loaded.
 """
 
 from __future__ import annotations
@@ -25,11 +28,25 @@ import hashlib
 import importlib
 import inspect
 import json
+import re
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.errors import PydanticSchemaGenerationError
 
 from rerankit.errors import InputFormatError
 
@@ -38,24 +55,34 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: a run name: a folder name (``runs/<name>``) and a TREC run tag (no spaces, no slashes)
+RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,127}")
+
+
 class DatasetConfig(_Strict):
     name: str | None = None
     path: Path | None = None
-    split: str = "test"
+    split: str = Field("test", min_length=1)
     on_empty: Literal["error", "skip"] = "error"
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetConfig:
         if (self.name is None) == (self.path is None):
             raise ValueError("give exactly one of 'name' (embedded dataset) or 'path'")
+        if self.name is not None:
+            from rerankit.datasets import EMBEDDED
+
+            if self.name not in EMBEDDED:
+                raise ValueError(f"unknown embedded dataset '{self.name}'; available: "
+                                 f"{', '.join(EMBEDDED)} (or give 'path: FOLDER')")
         return self
 
 
 class FusionConfig(_Strict):
     method: Literal["rrf", "combsum", "combmnz", "weighted"] = "rrf"
-    k: int = 60
+    k: StrictInt = Field(60, ge=1)
     normalisation: Literal["none", "minmax", "zscore", "rank"] = "minmax"
-    weights: list[float] | None = None
+    weights: list[StrictInt | StrictFloat] | None = None
 
 
 class RetrieverConfig(_Strict):
@@ -68,6 +95,10 @@ class RetrieverConfig(_Strict):
     def _fusion_needs_parts(self) -> RetrieverConfig:
         if self.type == "fusion" and len(self.retrievers) < 2:
             raise ValueError("type 'fusion' needs a list 'retrievers' of at least two")
+        weights = self.fusion.weights if self.fusion else None
+        if weights is not None and len(weights) != len(self.retrievers):
+            raise ValueError(f"'fusion.weights' has {len(weights)} values for "
+                             f"{len(self.retrievers)} retrievers")
         if self.type != "fusion" and (self.retrievers or self.fusion):
             raise ValueError("'retrievers' and 'fusion' belong to type 'fusion' only")
         if self.type != "fusion":
@@ -103,13 +134,31 @@ def component_class(table: dict[str, tuple[str, str]], kind: str):
 
 
 def check_params(cls, params: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
-    """Every key of ``params`` must be a constructor parameter of ``cls``."""
+    """Every key of ``params`` must be a constructor parameter of ``cls``, with a value of
+    the parameter's annotated type (checked strictly: ``true`` is not a number)."""
     allowed = [p for p in inspect.signature(cls.__init__).parameters
                if p not in ("self", *skip)]
     unknown = sorted(set(params) - set(allowed))
     if unknown:
         raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for "
                          f"{cls.__name__}; allowed: {', '.join(allowed)}")
+    try:
+        hints = typing.get_type_hints(cls.__init__)
+    except Exception:                     # an annotation that cannot be resolved: skip types
+        hints = {}
+    for name, value in params.items():
+        if name not in hints:
+            continue
+        try:
+            checker = TypeAdapter(hints[name])
+        except PydanticSchemaGenerationError:
+            continue
+        try:                              # strict: true is not 1, 1.5 is not an int
+            checker.validate_python(value, strict=True)
+        except ValidationError as err:
+            raise ValueError(f"parameter '{name}' of {cls.__name__}: "
+                             f"{err.errors()[0]['msg']} (got {json.dumps(value, default=str)})"
+                             ) from None
 
 
 class LLMConfig(_Strict):
@@ -125,6 +174,16 @@ class LLMConfig(_Strict):
     def _check(self) -> LLMConfig:
         if (self.backend == "openai") != (self.url is not None):
             raise ValueError("'url' is required for backend 'openai' and only for it")
+        if self.url is not None and not re.match(r"https?://[^/\s]+", self.url):
+            raise ValueError(f"'url' must start with http:// or https://, got '{self.url}'")
+        if self.model.startswith("offline:"):
+            from rerankit.llm.offline import NAMES
+
+            if self.backend == "openai" or self.model.removeprefix("offline:") not in NAMES:
+                raise ValueError(f"unknown offline model '{self.model}' for backend "
+                                 f"'{self.backend}'; known: " +
+                                 ", ".join(f"offline:{n}" for n in NAMES) +
+                                 " (backends llamacpp and transformers)")
         skip = ("base_url", "model") if self.backend == "openai" else ("gguf", "model")
         check_params(component_class(LLM_BACKENDS, self.backend), self.params, skip)
         return self
@@ -136,8 +195,8 @@ class RerankerConfig(_Strict):
 
     type: Literal["cross-encoder", "bi-encoder", "monot5", "duot5", "yes-no", "listwise",
                   "first-token", "pairwise"]
-    depth: int | None = Field(None, ge=1)
-    cutoff: int | None = Field(None, ge=1)
+    depth: StrictInt | None = Field(None, ge=1)
+    cutoff: StrictInt | None = Field(None, ge=1)
     params: dict[str, Any] = Field(default_factory=dict)
     llm: LLMConfig | None = None
     fuse: FusionConfig | None = None
@@ -154,21 +213,42 @@ class RerankerConfig(_Strict):
 class QueriesConfig(_Strict):
     """A seeded random subset of the judged queries (for expensive rerankers)."""
 
-    limit: int | None = Field(None, ge=1)
-    seed: int = 0
+    limit: StrictInt | None = Field(None, ge=1)
+    seed: StrictInt = Field(0, ge=0)
 
 
 class RunConfig(_Strict):
     name: str
     dataset: DatasetConfig
     retriever: RetrieverConfig
-    depth: int = Field(1000, ge=1)
+    depth: StrictInt = Field(1000, ge=1)
     rerankers: list[RerankerConfig] = Field(default_factory=list)
     queries: QueriesConfig = Field(default_factory=QueriesConfig)
-    batch_size: int = Field(16, ge=1)
-    cache: bool = True
+    batch_size: StrictInt = Field(16, ge=1)
+    cache: StrictBool = True
     measures: list[str] = Field(default_factory=lambda: ["ndcg_cut_10", "recall_100", "map",
-                                                         "recip_rank_cut_10"])
+                                                         "recip_rank_cut_10"], min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not RUN_NAME.fullmatch(name):
+            raise ValueError(f"a run name is used as a folder name and a TREC run tag: "
+                             f"letters, digits, '.', '_', '+', '-' (not first), at most 128; "
+                             f"got {name!r}")
+        return name
+
+    @field_validator("measures")
+    @classmethod
+    def _measures(cls, measures: list[str]) -> list[str]:
+        from rerankit.errors import UnknownMeasureError
+        from rerankit.evaluation.measures import parse_measures
+
+        try:
+            parse_measures(measures)
+        except UnknownMeasureError as err:
+            raise ValueError(str(err)) from None
+        return measures
 
     @model_validator(mode="after")
     def _cutoffs(self) -> RunConfig:
@@ -193,17 +273,33 @@ class RunConfig(_Strict):
 def load_config(path: str | Path) -> RunConfig:
     """Read and validate a YAML config; errors name the key and the allowed values."""
     path = Path(path)
+    if path.is_dir():
+        raise InputFormatError(path, "is a folder; give a YAML config file")
     if not path.is_file():
         raise InputFormatError(path, "config file not found")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise InputFormatError(path, f"not UTF-8 text ({err.reason} at byte {err.start})"
+                               ) from None
     except yaml.YAMLError as err:
-        raise InputFormatError(path, f"not valid YAML: {err}") from None
+        raise InputFormatError(path, "not valid YAML: " + " ".join(str(err).split())
+                               ) from None
     try:
         return RunConfig.model_validate(raw)
     except ValidationError as err:
         problems = []
         for e in err.errors():
             where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            problems.append(f"'{where}': {e['msg']}")
+            message = e["msg"].removeprefix("Value error, ")
+            problems.append(f"'{where}': {message}{_shown(e)}")
         raise InputFormatError(path, "; ".join(problems)) from None
+
+
+def _shown(error: dict) -> str:
+    """`` (got true)`` for a wrong scalar value; the message alone otherwise."""
+    value = error.get("input")
+    if error["type"] in ("missing", "extra_forbidden", "value_error") or \
+            isinstance(value, (dict, list)):
+        return ""
+    return f" (got {json.dumps(value, default=str)})"

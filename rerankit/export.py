@@ -3,10 +3,11 @@
 * ``trec``: the run file with a run tag, as TREC submission systems take it;
 * ``beir``: the BEIR leaderboard's table -- nDCG@10 and Recall@100 per dataset, one row per
   pipeline -- as Markdown or CSV (by the output's extension);
-* ``json``: every folder's dataset, config, metrics and cost.
+* ``json``: every folder's dataset, config, metrics, evaluation record (how the values were
+  averaged; None for folders written before rerankit recorded it) and cost.
 
 Every exported file is read back and checked against what was meant to be written before
-it is reported written.
+it is reported written (a device or pipe such as ``/dev/stdout`` is written through).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import io
 import json
 from pathlib import Path
 
-from rerankit.data.atomic import atomic_write
+from rerankit.data.atomic import atomic_write, is_special
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
 from rerankit.leaderboard import read_result
@@ -36,6 +37,9 @@ def export_trec(folder: Path, output: Path, tag: str | None = None) -> Path:
     source = folder / "run.trec"
     if not source.is_file():
         raise InputFormatError(folder, "has no run.trec to export")
+    if is_special(output):
+        raise InputFormatError(output, "a TREC export goes to a regular file (it is read back "
+                               "and validated)")
     tag = tag or manifest["config"]["name"]
     if not tag or any(c.isspace() for c in tag):
         raise InputFormatError(tag, "a run tag must be non-empty without spaces")
@@ -98,6 +102,7 @@ def export_json(folders: list[Path], output: Path) -> Path:
                         "config": manifest["config"]["name"],
                         "config_digest": manifest["config_digest"],
                         "queries": manifest["queries"], "metrics": metrics,
+                        "evaluation": manifest.get("evaluation"),
                         "cost": ledger["totals"] if ledger else None})
     text = json.dumps(entries, indent=2) + "\n"
     _write_checked(output, text, lambda read: json.loads(read) == entries)
@@ -107,6 +112,8 @@ def export_json(folders: list[Path], output: Path) -> Path:
 def _write_checked(output: Path, text: str, matches) -> None:
     with atomic_write(output) as handle:
         handle.write(text)
+    if is_special(output):            # /dev/stdout, a pipe: nothing to read back
+        return
     if not matches(output.read_text(encoding="utf-8")):
         raise InputFormatError(output, "exported file differs from its content when read back")
 

@@ -45,7 +45,12 @@ def render(folders: list[Path]) -> str:
 
 
 def read_result(folder: Path) -> tuple[dict, dict, dict | None]:
-    """metrics.json, manifest.json and (when present) ledger.json of a result folder."""
+    """metrics.json, manifest.json and (when present) ledger.json of a result folder.
+
+    metrics.json maps trec_eval measure names to values; folders written since rerankit
+    counts every judged query also hold ``num_q``, ``num_q_with_results``,
+    ``average_complete``, ``semantics`` and ``compat`` (readers pick the keys they show).
+    """
     metrics_path, manifest_path = folder / "metrics.json", folder / "manifest.json"
     if not (metrics_path.is_file() and manifest_path.is_file()):
         raise InputFormatError(folder, "not a result folder (needs metrics.json and "
@@ -57,6 +62,15 @@ def read_result(folder: Path) -> tuple[dict, dict, dict | None]:
         ledger = json.loads(ledger_path.read_text()) if ledger_path.is_file() else None
     except ValueError as err:
         raise InputFormatError(folder, f"unreadable result file: {err}") from None
+    if not isinstance(metrics, dict):
+        raise InputFormatError(metrics_path, "expected a JSON object of measure values")
+    missing = [key for key in ("dataset", "config", "config_digest", "queries")
+               if not isinstance(manifest, dict) or key not in manifest]
+    if missing or not isinstance(manifest["config"], dict) or "name" not in manifest["config"]:
+        raise InputFormatError(manifest_path, "not a manifest written by 'rerankit run' "
+                               f"(missing {', '.join(missing) or 'config.name'})")
+    if ledger is not None and not (isinstance(ledger, dict) and "totals" in ledger):
+        raise InputFormatError(folder / "ledger.json", "expected a cost ledger with 'totals'")
     return metrics, manifest, ledger
 
 

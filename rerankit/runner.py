@@ -2,25 +2,34 @@
 dataset's judged queries, evaluate, and write into an output folder
 
 * ``run.trec``: the run (same config and inputs give a byte-identical file),
-* ``metrics.json``: aggregate values keyed by trec_eval measure names,
+* ``metrics.json``: aggregate values keyed by trec_eval measure names, averaged over every
+  judged query of the run's query set (trec_eval -c), with ``num_q``, ``num_q_with_results``
+  and the evaluation semantics,
 * ``manifest.json``: the config and its hash, package versions, every stage's identity
-  (model content hashes, prompt templates, seeds), dataset file checksums,
+  (model content hashes, prompt templates, seeds), dataset file checksums, the same
+  evaluation record, and the marker ``format: rerankit-result/1``,
 * ``ledger.json``: the cost ledger (wall time, calls, tokens, cache hits per stage and query).
 
-The folder is written atomically, and a folder holding another config's run is refused
-unless forced.
+Everything that can be checked without data or models (config, output folder, dataset,
+cache, model files) is checked first. The folder is written atomically. Only an empty
+folder or a result folder holding nothing else is ever replaced: one holding another
+config's result needs ``force``, and any other non-empty folder is refused outright.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from rerankit import datasets
 from rerankit.compose import Stage
@@ -33,8 +42,9 @@ from rerankit.config import (
     RunConfig,
     component_class,
 )
-from rerankit.data.atomic import atomic_folder, atomic_write
+from rerankit.data.atomic import atomic_folder, atomic_write, check_writable
 from rerankit.data.loaders import Dataset, load_beir
+from rerankit.data.qrels import Qrels
 from rerankit.data.queries import Queries
 from rerankit.errors import InputFormatError
 from rerankit.evaluation.evaluator import EvaluationResult, evaluate
@@ -137,27 +147,142 @@ def build_pipeline(config: RunConfig, quiet: bool | None = None,
                     name=config.name)
 
 
+#: what ``rerankit run`` writes into a result folder, and the manifest's marker of one
+RESULT_FILES = ("run.trec", "metrics.json", "manifest.json", "ledger.json")
+RESULT_FORMAT = "rerankit-result/1"
+#: how the values are averaged (trec_eval -c: every judged query counts, 0 when nothing
+#: was found for it); used when the evaluator does not say
+SEMANTICS, COMPAT = "trec_eval 10.0", "10"
+
+
+def read_manifest(folder: Path) -> dict | None:
+    """The folder's manifest.json when it is one written by ``rerankit run`` (the marker
+    field, or the keys every earlier version wrote), else None."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    if manifest.get("format") == RESULT_FORMAT or \
+            {"config", "config_digest", "stages", "packages"} <= manifest.keys():
+        return manifest
+    return None
+
+
+def foreign_entries(folder: Path) -> list[str]:
+    """The entries of ``folder`` that ``rerankit run`` does not write."""
+    return sorted(p.name for p in folder.iterdir() if p.name not in RESULT_FILES)
+
+
+def replaceable_result(folder: Path) -> bool:
+    """True for an empty folder, or a result folder that holds nothing else: the only
+    folders ``rerankit run`` replaces (a mistyped ``--output`` never deletes a user's
+    files, with or without ``--force``)."""
+    if not folder.is_dir():
+        return False
+    if next(folder.iterdir(), None) is None:
+        return True
+    return read_manifest(folder) is not None and not foreign_entries(folder)
+
+
 def check_output(config: RunConfig, output: Path, force: bool) -> None:
-    """Refuse a folder that holds another config's run (unless forced)."""
-    if output.exists() and not output.is_dir():
-        raise InputFormatError(output, "output exists and is not a folder")
-    if output.exists() and any(output.iterdir()) and not force:
-        manifest = output / "manifest.json"
-        try:
-            same = json.loads(manifest.read_text())["config_digest"] == config.digest()
-        except (OSError, ValueError, KeyError):
-            same = False
-        if not same:
-            raise InputFormatError(output, "folder already holds another run; use --force "
-                                   "to replace it")
+    """Before any work: ``output`` must be creatable, and may already exist only as an
+    empty folder or a result folder (of the same config, or of another with ``force``)."""
+    check_writable(output, folder=True)
+    if not output.is_dir() or next(output.iterdir(), None) is None:
+        return
+    manifest = read_manifest(output)
+    if manifest is None:
+        raise InputFormatError(output, "folder is not empty and is not a result folder "
+                               "written by 'rerankit run' (no rerankit manifest.json); "
+                               "rerankit never replaces it: choose another --output")
+    extra = foreign_entries(output)
+    if extra:
+        shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5
+                                        else "")
+        raise InputFormatError(output, f"result folder also holds files 'rerankit run' did "
+                               f"not write ({shown}); rerankit never deletes them: move "
+                               "them or choose another --output")
+    if manifest.get("config_digest") != config.digest() and not force:
+        name = manifest.get("config", {}).get("name", "?")
+        raise InputFormatError(output, f"folder already holds another run (config "
+                               f"'{name}'); use --force to replace that result")
+
+
+def check_cache(config: RunConfig, cache: bool | Path | None) -> None:
+    """Before any work: the cache folder ($RERANKIT_CACHE, which also holds corpus
+    embeddings and joined model files) and an explicit score-cache file must be usable."""
+    from rerankit.retrieve.dense import cache_root
+
+    if isinstance(cache, str):
+        cache = Path(cache)
+    root = cache_root()
+    if root.exists() and not root.is_dir():
+        variable = "RERANKIT_CACHE" if "RERANKIT_CACHE" in os.environ else "the cache folder"
+        raise InputFormatError(root, f"{variable} must name a folder, but this is a file")
+    uses_score_cache = cache is not False and (cache is not None or config.cache) and \
+        bool(config.rerankers)
+    if isinstance(cache, Path) and uses_score_cache:
+        if cache.is_dir():
+            raise InputFormatError(cache, "--cache must name a score-cache file, but this "
+                                   "is a folder")
+        check_writable(cache)
+    elif uses_score_cache:
+        check_writable(root / "scores.sqlite")
+
+
+def check_dataset(config: RunConfig) -> None:
+    """Before any work: the dataset exists (an embedded name or a folder)."""
+    dataset_folder(config)
+
+
+def check_models(config: RunConfig) -> None:
+    """Before any work: local LLM model files named in the config exist."""
+    for position, spec in enumerate(config.rerankers):
+        llm = spec.llm
+        if llm is None or llm.backend != "llamacpp" or llm.model.startswith("offline:"):
+            continue
+        if not Path(llm.model).is_file():
+            raise InputFormatError(llm.model, f"rerankers[{position}].llm.model: no such "
+                                   "GGUF file")
+
+
+def preflight(config: RunConfig, output: Path, force: bool = False,
+              cache: bool | Path | None = None) -> None:
+    """Every check that can fail without loading data or models, so a mistake is reported
+    in a second, not after hours of retrieval and reranking."""
+    check_output(config, output, force)
+    check_dataset(config)
+    check_cache(config, cache)
+    check_models(config)
+
+
+def judged_subset(qrels: Qrels, query_ids: Sequence[str]) -> Qrels:
+    """The judgements of ``query_ids`` only (the queries the run was asked to answer)."""
+    keep = pc.is_in(qrels.qid, value_set=pa.array(list(query_ids), type=pa.string()))
+    return Qrels(qrels.qid.filter(keep), qrels.docid.filter(keep),
+                 qrels.grade[np.asarray(keep, dtype=bool)], qrels.name)
+
+
+def evaluation_record(metrics: EvaluationResult) -> dict:
+    """What metrics.json and the manifest say about how the values were computed."""
+    return {"num_q": metrics.num_queries,
+            "num_q_with_results": len(metrics.query_ids),
+            "average_complete": True,
+            "semantics": getattr(metrics, "semantics", SEMANTICS),
+            "compat": getattr(metrics, "compat", COMPAT)}
 
 
 def run_config(config: RunConfig, output: Path, force: bool = False,
                quiet: bool | None = None, cache: bool | Path | None = None,
                ray: RayOptions | None = None) -> RunOutcome:
     """Run ``config`` and write its outputs into ``output``; on a Ray cluster when ``ray``
-    is given (same bytes as in process)."""
-    check_output(config, output, force)
+    is given (same bytes as in process).
+
+    Every judged query of the run's query set is evaluated: one the pipeline found nothing
+    for counts 0 (trec_eval -c), so a pipeline cannot score higher by answering less."""
+    preflight(config, output, force, cache)
     data = load_dataset(config)
     queries = select_queries(config, data)
     try:
@@ -170,16 +295,20 @@ def run_config(config: RunConfig, output: Path, force: bool = False,
         from rerankit.distributed import run_on_ray
 
         result = run_on_ray(config, pipeline, queries, data.corpus, ray)
-    metrics = evaluate(data.qrels, result.run, config.measures)
-    manifest = {"config": config.model_dump(mode="json"), "config_digest": config.digest(),
+    metrics = evaluate(judged_subset(data.qrels, queries.ids), result.run, config.measures,
+                       average_complete=True)
+    evaluation = evaluation_record(metrics)
+    values = {k: v for k, v in metrics.aggregate.items() if k != "runid"}
+    manifest = {"format": RESULT_FORMAT,
+                "config": config.model_dump(mode="json"), "config_digest": config.digest(),
                 "dataset": data.name, "dataset_files": dataset_checksums(dataset_folder(config)),
-                "queries": len(queries), "stages": pipeline.describe(),
+                "queries": len(queries), "evaluation": evaluation,
+                "stages": pipeline.describe(),
                 "python": platform.python_version(), "packages": _versions()}
-    with atomic_folder(output) as staging:
+    with atomic_folder(output, replaceable=replaceable_result) as staging:
         result.run.write_trec(staging / "run.trec", tag=config.name)
         with atomic_write(staging / "metrics.json") as handle:
-            json.dump({k: v for k, v in metrics.aggregate.items() if k != "runid"}, handle,
-                      indent=2)
+            json.dump({**values, **evaluation}, handle, indent=2)
         with atomic_write(staging / "manifest.json") as handle:
             json.dump(manifest, handle, indent=2)
         result.ledger.write(staging / "ledger.json")

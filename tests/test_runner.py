@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 
 from rerankit.config import load_config
 from rerankit.data.atomic import atomic_folder
-from rerankit.errors import InputFormatError
+from rerankit.errors import InputFormatError, OutputWriteError
 from rerankit.leaderboard import render
 from rerankit.runner import run_config
 
@@ -56,6 +57,29 @@ BASE = "name: x\ndataset: {name: scifact}\nretriever: {type: bm25}\n"
      "depth 100 is larger than the 50 candidates"),
     (BASE + "depth: 50\nrerankers: [{type: bi-encoder, depth: 20, cutoff: 30}]\n",
      "cutoff 30 is larger than the 20 candidates"),
+    ("name: x\ndataset: {name: scifact}\nretriever: {type: bm25, params: {k1: true}}\n",
+     r"parameter 'k1' of BM25: Input should be a valid number \(got true\)"),
+    ("name: x\ndataset: {name: scifact}\nretriever: {type: bm25, params: {engine: bm26}}\n",
+     "parameter 'engine' of BM25: Input should be 'bm25s' or 'rank-bm25'"),
+    (BASE + "rerankers: [{type: cross-encoder, params: {batch_size: 2.5}}]\n",
+     "parameter 'batch_size' of CrossEncoderReranker"),
+    (BASE + "depth: true\n", r"'depth': Input should be a valid integer \(got true\)"),
+    (BASE + "depth: 10.5\n", r"'depth': Input should be a valid integer \(got 10.5\)"),
+    (BASE + "batch_size: '16'\n", "'batch_size'"),
+    (BASE + "cache: 1\n", r"'cache': Input should be a valid boolean \(got 1\)"),
+    (BASE + "queries: {limit: true}\n", "'queries.limit'"),
+    (BASE + "rerankers: [{type: bi-encoder, cutoff: false}]\n", "'rerankers.0.cutoff'"),
+    (BASE + "measures: [ndcg_cut_10, ndcg_cut_1O]\n", "'measures': unknown measure 'ndcg_cut_1O'"),
+    (BASE + "measures: [nDCG@0]\n", "cut-off must be a positive integer"),
+    (BASE + "measures: []\n", "'measures'"),
+    ("name: my run\ndataset: {name: scifact}\nretriever: {type: bm25}\n", "'name'.*'my run'"),
+    ("name: ../x\ndataset: {name: scifact}\nretriever: {type: bm25}\n", "'name'.*'../x'"),
+    ("name: x\ndataset: {name: scifakt}\nretriever: {type: bm25}\n",
+     "unknown embedded dataset 'scifakt'"),
+    (BASE + "rerankers: [{type: yes-no, llm: {backend: llamacpp, model: 'offline:qwen9'}}]\n",
+     "unknown offline model 'offline:qwen9'"),
+    ("name: x\ndataset: {name: scifact}\nretriever: {type: fusion, retrievers: [{type: bm25}, "
+     "{type: dense}], fusion: {method: weighted, weights: [1]}}\n", "1 values for 2 retrievers"),
 ])
 def test_bad_configs_name_the_key(tmp_path, text, message):
     with pytest.raises(InputFormatError, match=message):
@@ -118,12 +142,140 @@ def test_failed_write_leaves_the_previous_results_and_a_clear_error(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["out"]      # no temporary folder left
 
 
-def test_atomic_folder_replaces_an_existing_folder_and_leaves_no_temporaries(tmp_path):
-    target = tmp_path / "results"
+def test_atomic_folder_replaces_only_what_rerankit_wrote_and_leaves_no_temporaries(tmp_path):
+    target = tmp_path / "index"
     target.mkdir()
-    (target / "old.txt").write_text("old")
+    (target / "rerankit.json").write_text("{}")              # a saved index
     with atomic_folder(target) as staging:
-        (staging / "new.txt").write_text("new")
-        assert (target / "old.txt").read_text() == "old"      # untouched until the end
-    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
-    assert [p.name for p in tmp_path.iterdir()] == ["results"]
+        (staging / "rerankit.json").write_text("new")
+        assert (target / "rerankit.json").read_text() == "{}"  # untouched until the end
+    assert [p.name for p in target.iterdir()] == ["rerankit.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["index"]
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("draft")
+    with pytest.raises(OutputWriteError, match="holds files rerankit did not write"), \
+            atomic_folder(mine) as staging:
+        (staging / "rerankit.json").write_text("new")
+    assert [p.name for p in mine.iterdir()] == ["thesis.tex"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["index", "mine"]
+
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+@pytest.fixture(scope="module")
+def trec_eval(tmp_path_factory) -> str:
+    """The trec_eval 10.0 binary, built from ../shared (the reference)."""
+    build = SHARED / "tools" / "build-trec-eval"
+    if not build.is_file() or shutil.which("make") is None:
+        pytest.skip("needs ../shared/tools/build-trec-eval and make (the trec_eval reference)")
+    folder = tmp_path_factory.mktemp("trec_eval")
+    return subprocess.run(["bash", str(build), str(folder)], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def tiny_beir(folder: Path, queries: dict[str, str], qrels: list[tuple[str, str, int]]) -> Path:
+    docs = {"d1": "apple banana fruit salad", "d2": "car engine wheel repair",
+            "d3": "river water boat trip", "d4": "apple pie recipe"}
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": d, "title": "", "text": t}) + "\n" for d, t in docs.items()))
+    (folder / "queries.jsonl").write_text("".join(
+        json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries.items()))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\n" + "".join(
+        f"{q}\t{d}\t{g}\n" for q, d, g in qrels))
+    return folder
+
+
+@pytest.mark.parametrize("queries, qrels", [
+    ({"1": "apple banana", "2": "zebra giraffe"}, [("1", "d1", 1), ("2", "d3", 1)]),
+    ({"1": "apple", "2": "car wheel", "3": "zebra", "4": "giraffe lion"},
+     [("1", "d4", 2), ("1", "d1", 1), ("2", "d2", 1), ("3", "d3", 1), ("4", "d1", 1)]),
+    ({"q": "unknown words only", "r": "river boat"}, [("q", "d2", 1), ("r", "d3", 3)]),
+])
+def test_judged_queries_without_results_count_zero_as_trec_eval_c(tmp_path, trec_eval,
+                                                                  queries, qrels):
+    data = tiny_beir(tmp_path / "data", queries, qrels)
+    config = load_config(write(tmp_path, f"name: tiny\ndataset: {{path: {data}}}\n"
+                                         "retriever: {type: bm25}\ndepth: 10\n"
+                                         "measures: [ndcg_cut_10, map, P_5, recall_100]\n"))
+    out = tmp_path / "out"
+    run_config(config, out, quiet=True)
+    metrics = json.loads((out / "metrics.json").read_text())
+    trec_qrels = tmp_path / "qrels.trec"
+    trec_qrels.write_text("".join(f"{q} 0 {d} {g}\n" for q, d, g in qrels))
+    reference = subprocess.run(
+        [trec_eval, "-c", "-m", "ndcg_cut.10", "-m", "map", "-m", "P.5", "-m", "recall.100",
+         "-m", "num_q", str(trec_qrels), str(out / "run.trec")],
+        check=True, capture_output=True, text=True).stdout
+    expected = {line.split()[0]: float(line.split()[2]) for line in reference.splitlines()}
+    for name in ("ndcg_cut_10", "map", "P_5", "recall_100"):
+        assert metrics[name] == pytest.approx(expected[name], abs=5e-5), name
+    answered = {line.split()[0] for line in (out / "run.trec").read_text().splitlines()}
+    assert metrics["num_q"] == expected["num_q"] == len(queries)
+    assert metrics["num_q_with_results"] == len(answered) < len(queries)
+    assert metrics["semantics"] and metrics["compat"] and metrics["average_complete"] is True
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["format"] == "rerankit-result/1"
+    assert manifest["evaluation"] == {k: metrics[k] for k in manifest["evaluation"]}
+
+
+def test_force_replaces_only_a_result_folder_that_holds_nothing_else(tmp_path):
+    config = load_config(write(tmp_path, "name: tiny\ndataset: {path: " +
+                               str(tiny_beir(tmp_path / "data", {"1": "apple"},
+                                             [("1", "d1", 1)])) +
+                               "}\nretriever: {type: bm25}\n"))
+    other = config.model_copy(update={"depth": 5})
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    run_config(config, empty, quiet=True)                       # an empty folder is fine
+    run_config(other, empty, force=True, quiet=True)            # a result: replaced
+    assert json.loads((empty / "manifest.json").read_text())["config_digest"] == \
+        other.digest()
+    (empty / "notes.txt").write_text("mine")
+    with pytest.raises(InputFormatError, match=r"notes\.txt.*never deletes"):
+        run_config(config, empty, force=True, quiet=True)
+    assert (empty / "notes.txt").read_text() == "mine"
+    user = tmp_path / "user"
+    (user / "sub").mkdir(parents=True)
+    (user / "manifest.json").write_text('{"config_digest": "x"}')   # not rerankit's
+    with pytest.raises(InputFormatError, match="never replaces it") as refused:
+        run_config(config, user, force=True, quiet=True)
+    assert "--force" not in str(refused.value)
+    assert sorted(p.name for p in user.iterdir()) == ["manifest.json", "sub"]
+
+
+def test_preflight_fails_before_loading_anything(tmp_path, monkeypatch):
+    config = load_config(write(tmp_path, "name: x\ndataset: {name: cranfield}\n"
+                                         "retriever: {type: bm25}\nrerankers: [{type: "
+                                         "cross-encoder, params: {model: /nonexistent}}]\n"))
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("RERANKIT_CACHE", str(tmp_path / "file"))
+    with pytest.raises(InputFormatError, match="RERANKIT_CACHE must name a folder"):
+        run_config(config, tmp_path / "out")
+    monkeypatch.setenv("RERANKIT_CACHE", str(tmp_path / "cache"))
+    with pytest.raises(InputFormatError, match="is a folder"):
+        run_config(config, tmp_path / "out", cache=tmp_path)
+    with pytest.raises(OutputWriteError, match="is a file, not a folder"):
+        run_config(config, tmp_path / "file" / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.yaml", "file"]
+
+
+def test_atomic_writes_keep_symbolic_links(tmp_path):
+    from rerankit.data.atomic import atomic_write
+
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "rerankit.json").write_text("{}")
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    with atomic_folder(tmp_path / "link") as staging:
+        (staging / "rerankit.json").write_text("new")
+    (tmp_path / "file.md").write_text("old")
+    (tmp_path / "file-link.md").symlink_to(tmp_path / "file.md")
+    with atomic_write(tmp_path / "file-link.md") as handle:
+        handle.write("new")
+    assert (tmp_path / "link").is_symlink() and (tmp_path / "file-link.md").is_symlink()
+    assert (tmp_path / "real" / "rerankit.json").read_text() == "new"
+    assert (tmp_path / "file.md").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file-link.md", "file.md", "link",
+                                                          "real"]

@@ -1,16 +1,93 @@
-"""Atomic file writes: write to a temporary file in the same folder, then rename."""
+"""Atomic file writes: write to a temporary file in the same folder, then rename.
+
+Every OS error on the way (the folder cannot be created because a file is in the way, no
+permission, a read-only file system, a full disk) becomes :class:`OutputWriteError` naming
+the target and the reason, and leaves the target as it was. A folder is replaced only
+when the caller recognises its content as something rerankit wrote (``replaceable``), so
+an output path given by mistake never deletes a user's files.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
 from rerankit.errors import OutputWriteError
+
+
+def explain(target: Path, err: OSError) -> OSError:
+    """``err`` with a reason that names the path at fault (the file in the way, the folder
+    that is not writable), for :class:`OutputWriteError`."""
+    if isinstance(err, OutputWriteError):
+        return err
+    existing = nearest_existing(target)
+    if err.errno in (errno.ENOTDIR, errno.EEXIST) and existing.exists() and \
+            not existing.is_dir():
+        reason = f"{existing} is a file, not a folder"
+    elif err.errno in (errno.EACCES, errno.EPERM):
+        folder = existing if existing.is_dir() else existing.parent
+        reason = f"Permission denied (cannot write in {folder})"
+    elif err.errno == errno.EROFS:
+        reason = f"Read-only file system (cannot write in {existing})"
+    elif err.errno == errno.EISDIR:
+        reason = f"{err.filename or target} is a folder, not a file"
+    else:
+        return err
+    return OSError(err.errno, reason)
+
+
+def nearest_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (as a file or a folder)."""
+    path = Path(os.path.abspath(path))
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def check_writable(target: str | Path, folder: bool = False) -> None:
+    """Fail early, before any work, when ``target`` cannot be written: a file is where a
+    folder must be created, the folder to create it in is not writable, or the target's
+    kind is wrong (a folder where a file goes, or the reverse)."""
+    target = Path(target)
+    if not folder and is_special(target):    # written through when the time comes
+        return
+    if target.is_symlink():
+        target = target.resolve()
+    existing = nearest_existing(target)
+    if existing == Path(os.path.abspath(target)):
+        if folder and not target.is_dir():
+            raise OutputWriteError(target, OSError(errno.ENOTDIR,
+                                                   f"{target} is a file, not a folder"))
+        if not folder and target.is_dir():
+            raise OutputWriteError(target, OSError(errno.EISDIR,
+                                                   f"{target} is a folder, not a file"))
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputWriteError(target, OSError(errno.ENOTDIR,
+                                               f"{existing} is a file, not a folder"))
+    if not os.access(existing, os.W_OK | os.X_OK):
+        code = errno.EROFS if _read_only_mount(existing) else errno.EACCES
+        raise OutputWriteError(target, explain(target, OSError(code, "")))
+
+
+def _read_only_mount(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def _make_parent(path: Path) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OutputWriteError(path, explain(path, err)) from err
 
 
 @contextlib.contextmanager
@@ -19,46 +96,103 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
 
     If the body raises (or the process dies), ``path`` is left untouched and the
     temporary file is removed, so a half-written file never looks like a finished one.
-    An OS error while writing (disk full, file too large) becomes :class:`OutputWriteError`
-    naming ``path``.
+    An OS error while writing (disk full, file too large, no permission) becomes
+    :class:`OutputWriteError` naming ``path``. A symbolic link stays and its target is
+    replaced; a device or named pipe (``/dev/stdout``) is written through, not replaced.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    binary = "b" in mode
+    if path.is_dir():
+        raise OutputWriteError(path, OSError(errno.EISDIR, f"{path} is a folder, not a file"))
+    if is_special(path):                  # a device or a pipe: write through it
+        with _stream(path, mode, encoding) as handle:
+            yield handle
+        return
+    if path.is_symlink():                 # replace the file the link names, keep the link
+        path = path.resolve()
+    _make_parent(path)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        binary = "b" in mode
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException as err:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
+        if tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
         if isinstance(err, OSError):
-            raise OutputWriteError(path, err) from err
+            raise OutputWriteError(path, explain(path, err)) from err
         raise
+
+
+def is_special(path: Path) -> bool:
+    """A device, a named pipe or a file under /dev or /proc (``/dev/stdout``)."""
+    return str(Path(os.path.abspath(path))).startswith(("/dev/", "/proc/")) or \
+        (path.exists() and not path.is_file())
 
 
 @contextlib.contextmanager
-def atomic_folder(path: str | Path) -> Iterator[Path]:
+def _stream(path: Path, mode: str, encoding: str | None) -> Iterator[IO]:
+    """Write straight into a device or a named pipe (never rename over it: renaming over
+    ``/dev/full`` or a FIFO would replace it with a regular file)."""
+    try:
+        with open(path, mode, encoding=None if "b" in mode else encoding) as handle:
+            yield handle
+    except OSError as err:
+        raise OutputWriteError(path, explain(path, err)) from err
+
+
+def is_empty_folder(folder: Path) -> bool:
+    """True for a folder without entries."""
+    return folder.is_dir() and next(folder.iterdir(), None) is None
+
+
+def holds_saved_index(folder: Path) -> bool:
+    """True for an empty folder or one holding an index saved by rerankit (``rerankit.json``,
+    written by ``BM25.save`` / ``Dense.save``)."""
+    return is_empty_folder(folder) or (folder / "rerankit.json").is_file()
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str | Path,
+                  replaceable: Callable[[Path], bool] = holds_saved_index) -> Iterator[Path]:
     """A temporary sibling folder to fill; on success it replaces ``path`` in one rename.
 
-    An interrupted or failed write leaves ``path`` as it was (and removes the temporary
-    folder), so a half-built index or result folder never looks finished. An OS error while
-    writing becomes :class:`OutputWriteError` naming ``path``.
+    An existing ``path`` is replaced only when ``replaceable(path)`` recognises it as
+    rerankit's (default: empty, or a saved index); otherwise nothing is written and
+    :class:`OutputWriteError` says why. An interrupted or failed write leaves ``path`` as
+    it was (and removes the temporary folder), so a half-built index or result folder
+    never looks finished. An OS error while writing becomes :class:`OutputWriteError`
+    naming ``path``.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    if path.is_symlink():                 # replace the folder the link names, keep the link
+        path = path.resolve()
+    _make_parent(path)
+    _check_replaceable(path, replaceable)
+    tmp = None
     try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         yield tmp
+        _check_replaceable(path, replaceable)        # nothing new appeared meanwhile
         _swap_in(tmp, path)
     except BaseException as err:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(err, OSError):
-            raise OutputWriteError(path, err) from err
+            raise OutputWriteError(path, explain(path, err)) from err
         raise
+
+
+def _check_replaceable(path: Path, replaceable: Callable[[Path], bool]) -> None:
+    if path.exists() and not path.is_dir():
+        raise OutputWriteError(path, OSError(errno.ENOTDIR, f"{path} is not a folder"))
+    if path.exists() and not replaceable(path):
+        raise OutputWriteError(path, OSError(errno.ENOTEMPTY, "the folder holds files "
+                                             "rerankit did not write, which it never replaces"))
 
 
 def _swap_in(new: Path, path: Path) -> None:

@@ -8,7 +8,8 @@ changes the key, so exactly the affected entries miss.
 
 Writes are SQLite transactions (write-ahead log), committed after every scored batch: a run
 killed half-way keeps what it finished and the next run resumes from it. A file that is not
-a readable cache is a clear error naming it, never silently ignored or overwritten.
+a readable cache, a folder where the file should be, or a file where its folder should be
+is a clear error naming it, never silently ignored or overwritten.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from rerankit.errors import InputFormatError
+from rerankit.data.atomic import explain
+from rerankit.errors import InputFormatError, OutputWriteError
 
 SCHEMA_VERSION = "1"
 _CHUNK = 500   # SQLite's default limit on host parameters is 999
@@ -60,7 +62,13 @@ class ScoreCache:
         #: (the Ray engine's driver, the single writer) to store
         self.defer_writes, self.pending = defer_writes, []
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise InputFormatError(self.path, "is a folder; the score cache is a file (give "
+                                   "a file name, or set RERANKIT_CACHE to a folder)")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise OutputWriteError(self.path, explain(self.path, err)) from None
         try:
             self._db = sqlite3.connect(self.path, timeout=60)
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -1,0 +1,258 @@
+"""Every command, given broken inputs, run as a real process: exit status 2, exactly one
+line on stderr (``rerankit: error: ...``) naming what is wrong, never a traceback, and
+nothing of the user's deleted. The ``run`` cases fail before any data or model is loaded
+(their configs name a model folder that does not exist: loading it would fail otherwise).
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rerankit import datasets
+
+REPO = Path(__file__).resolve().parents[1]
+AQUAINT = datasets.path("aquaint")
+QRELS = str(AQUAINT / "trec_aq_303-689.qrels")
+RUN = str(AQUAINT / "aq_bm25.res")
+RESULT = str(REPO / "leaderboards" / "results" / "cranfield-bm25")
+BM25 = (REPO / "configs" / "cranfield-bm25.yaml").read_text()
+# a reranker whose model does not exist: a run that got as far as loading it fails there
+RERANK = ("name: {name}\ndataset: {{name: cranfield, on_empty: skip}}\n"
+          "retriever: {{type: bm25}}\ndepth: 10\n"
+          "rerankers: [{{type: cross-encoder, params: {{model: /nonexistent/model}}}}]\n")
+
+
+def rerankit(*args: str, env: dict | None = None, stdout=subprocess.DEVNULL,
+             prefix: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items() if k != "RERANKIT_DEBUG"}
+    environment.update({"PYTHONPATH": str(REPO), "RERANKIT_QUIET": "1", **(env or {})})
+    return subprocess.run([*prefix, sys.executable, "-m", "rerankit", *args], env=environment,
+                          stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=300)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *expected: str) -> str:
+    assert "Traceback" not in result.stderr, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("rerankit: error: "), lines[0]
+    for text in expected:
+        assert text in lines[0], lines[0]
+    assert result.returncode == 2, result.stderr
+    return lines[0]
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> Path:
+    """A regular file, a folder, a user's folder with a draft, a result folder copy, and
+    configs (good and broken)."""
+    (tmp_path / "file").write_text("not a folder\n")
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "thesis").mkdir()
+    (tmp_path / "thesis" / "thesis.tex").write_text("draft\n")
+    shutil.copytree(RESULT, tmp_path / "result")
+    (tmp_path / "rerank.yaml").write_text(RERANK.format(name="rerank"))
+    (tmp_path / "cranfield.yaml").write_text(BM25)
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "index.html").write_text("<html>my website</html>\n")
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "metrics.json").write_text("{}")
+    (tmp_path / "broken" / "manifest.json").write_text('{"config": {"name": "x"}}')
+    return tmp_path
+
+
+# (id, arguments with {t} for the temporary folder, environment, texts the line must hold)
+CASES = [
+    ("eval-qrels-is-a-folder", ["eval", "{t}/folder", RUN], {}, ["{t}/folder", "directory"]),
+    ("eval-run-missing", ["eval", QRELS, "{t}/missing.run"], {}, ["missing.run"]),
+    ("eval-unknown-measure", ["eval", "-m", "nDCG@x", QRELS, RUN], {}, ["'x'"]),
+    ("compare-run-is-a-folder", ["compare", QRELS, RUN, "{t}/folder"], {}, ["{t}/folder"]),
+    ("compare-qrels-missing", ["compare", "{t}/none.qrels", RUN, RUN], {}, ["none.qrels"]),
+    ("session-missing-data", ["session", "{t}/none.jsonl"], {}, ["none.jsonl"]),
+    ("session-folder-as-jsonl", ["session", "--format", "jsonl", "{t}/folder"], {},
+     ["{t}/folder"]),
+    ("run-config-is-a-folder", ["run", "{t}/folder"], {}, ["{t}/folder", "folder"]),
+    ("run-config-missing", ["run", "{t}/none.yaml"], {}, ["none.yaml", "not found"]),
+    ("run-cache-is-a-file", ["run", "{t}/rerank.yaml", "--output", "{t}/out"],
+     {"RERANKIT_CACHE": "{t}/file"}, ["RERANKIT_CACHE", "{t}/file"]),
+    ("run-cache-option-is-a-folder", ["run", "{t}/rerank.yaml", "--output", "{t}/out",
+                                      "--cache", "{t}/folder"], {}, ["--cache", "{t}/folder"]),
+    ("run-output-under-a-file", ["run", "{t}/rerank.yaml", "--output", "{t}/file/out"], {},
+     ["{t}/file is a file, not a folder"]),
+    ("run-output-is-a-file", ["run", "{t}/rerank.yaml", "--output", "{t}/file"], {},
+     ["{t}/file is a file, not a folder"]),
+    ("run-output-holds-user-files", ["run", "{t}/rerank.yaml", "--output", "{t}/thesis",
+                                     "--force"], {}, ["{t}/thesis", "never replaces"]),
+    ("run-result-with-user-file", ["run", "{t}/rerank.yaml", "--output", "{t}/result",
+                                   "--force"], {}, ["notes.txt", "never deletes"]),
+    ("run-engine", ["run", "{t}/rerank.yaml", "--engine", "spark"], {}, ["spark"]),
+    ("leaderboard-not-a-result", ["leaderboard", "{t}/folder", "--output", "{t}/lb.md"], {},
+     ["{t}/folder", "not a result folder"]),
+    ("leaderboard-output-under-a-file", ["leaderboard", RESULT, "--output", "{t}/file/lb.md"],
+     {}, ["{t}/file is a file, not a folder"]),
+    ("export-output-is-a-folder", ["export", RESULT, "-f", "json", "-o", "{t}/folder"], {},
+     ["{t}/folder is a folder, not a file"]),
+    ("export-missing-folder", ["export", "{t}/none", "-f", "beir", "-o", "{t}/b.md"], {},
+     ["{t}/none", "not a result folder"]),
+    ("export-format", ["export", RESULT, "-f", "xml", "-o", "{t}/x"], {}, ["'xml'"]),
+    ("report-not-a-result", ["report", "{t}/folder", "-o", "{t}/report"], {},
+     ["{t}/folder", "not a result folder"]),
+    ("report-output-under-a-file", ["report", RESULT, "-o", "{t}/file/report"], {},
+     ["{t}/file is a file, not a folder"]),
+    ("report-over-a-website", ["report", RESULT, "-o", "{t}/site"], {},
+     ["{t}/site/index.html", "never overwrites"]),
+    ("leaderboard-broken-manifest", ["leaderboard", "{t}/broken", "--output", "{t}/lb.md"], {},
+     ["{t}/broken/manifest.json", "missing dataset"]),
+]
+
+
+@pytest.mark.parametrize("args, env, expected", [c[1:] for c in CASES],
+                         ids=[c[0] for c in CASES])
+def test_broken_input_is_one_line_and_status_2(files, args, env, expected):
+    (files / "result" / "notes.txt").write_text("mine\n")
+    before = {p: p.read_bytes() for p in files.rglob("*") if p.is_file()}
+    fill = {"t": files}
+    result = rerankit(*[a.format(**fill) for a in args],
+                      env={k: v.format(**fill) for k, v in env.items()})
+    line = assert_one_line_error(result, *[e.format(**fill) for e in expected])
+    assert "--force" not in line or "another run" in line
+    assert {p: p.read_bytes() for p in files.rglob("*") if p.is_file()} == before
+    assert not (files / "out").exists()
+
+
+BAD_CONFIGS = [
+    ("depth-true", "depth: true\n", "'depth': Input should be a valid integer (got true)"),
+    ("unknown-measure", "measures: [ndcg_cut_10, nDCG@1O]\n", "bad parameter '1O'"),
+    ("cache-number", "cache: 1\n", "'cache': Input should be a valid boolean (got 1)"),
+]
+
+
+@pytest.mark.parametrize("extra, expected", [c[1:] for c in BAD_CONFIGS],
+                         ids=[c[0] for c in BAD_CONFIGS])
+def test_config_mistakes_are_reported_before_anything_is_loaded(tmp_path, extra, expected):
+    # the dataset folder is missing too: the config is checked first, and at once
+    config = tmp_path / "c.yaml"
+    config.write_text(f"name: c\ndataset: {{path: {tmp_path}/nowhere}}\n"
+                      f"retriever: {{type: bm25}}\n{extra}")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = rerankit("run", str(config), "--output", str(tmp_path / "out"))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert_one_line_error(result, str(config), expected)
+    # about half a second of CPU here; loading data or a model would take many seconds
+    assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) < 3.0
+    bad_name = tmp_path / "n.yaml"
+    bad_name.write_text(RERANK.format(name="'my run'"))
+    assert_one_line_error(rerankit("run", str(bad_name)), "'name'", "'my run'")
+
+
+def test_force_never_deletes_a_users_files(files):
+    """The audit's repro: ``--output`` naming a folder with a draft in it, with --force."""
+    result = rerankit("run", str(files / "cranfield.yaml"), "--output", str(files / "thesis"),
+                      "--force", "-q")
+    line = assert_one_line_error(result, str(files / "thesis"))
+    assert "--force" not in line
+    assert [p.name for p in (files / "thesis").iterdir()] == ["thesis.tex"]
+    assert (files / "thesis" / "thesis.tex").read_text() == "draft\n"
+
+
+FULL = "/dev/full"
+
+
+@pytest.mark.skipif(not Path(FULL).is_char_device(), reason="needs the /dev/full device")
+@pytest.mark.parametrize("args", [["-m", "map"], ["-q"], ["--json", "-q"]],
+                         ids=["small", "large", "json"])
+def test_full_disk_on_stdout_is_one_line(args):
+    with open(FULL, "w") as full:
+        result = rerankit("eval", *args, QRELS, RUN, stdout=full)
+    assert_one_line_error(result, "standard output", "No space left on device")
+
+
+@pytest.mark.skipif(not Path(FULL).is_char_device(), reason="needs the /dev/full device")
+@pytest.mark.parametrize("args", [["leaderboard", RESULT, "--output", FULL],
+                                  ["export", RESULT, "-f", "beir", "-o", FULL]],
+                         ids=["leaderboard", "export"])
+def test_full_disk_on_an_output_file_is_one_line_and_the_device_stays(args):
+    assert_one_line_error(rerankit(*args), FULL, "No space left on device")
+    assert Path(FULL).is_char_device()           # written through, never renamed over
+
+
+def test_closed_stdout_pipe_ends_quietly():
+    read, write = os.pipe()
+    os.close(read)                      # the reader is gone before anything is written
+    try:
+        result = rerankit("eval", "-q", QRELS, RUN, stdout=write)
+    finally:
+        os.close(write)
+    assert result.returncode == 1 and result.stderr == ""
+
+
+def _read_only(folder: Path) -> tuple[str, ...]:
+    """Make ``folder`` read-only; the command prefix that makes that binding for root."""
+    folder.chmod(0o555)
+    if os.geteuid() != 0:
+        return ()
+    if shutil.which("setpriv") is None:
+        pytest.skip("root writes into read-only folders and setpriv is not there to drop "
+                    "that capability")
+    return ("setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search",
+            "--")
+
+
+def test_read_only_output_folder_is_named(files):
+    prefix = _read_only(files / "folder")
+    try:
+        for args in (["run", str(files / "rerank.yaml"), "--output", str(files / "folder/o")],
+                     ["export", RESULT, "-f", "json", "-o", str(files / "folder/x.json")]):
+            result = rerankit(*args, prefix=prefix)
+            assert_one_line_error(result, str(files / "folder"), "Permission denied")
+    finally:
+        (files / "folder").chmod(0o755)
+    assert list((files / "folder").iterdir()) == []
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    shown = rerankit("--debug", "eval", str(tmp_path), RUN)
+    assert shown.returncode == 2 and "Traceback" in shown.stderr
+    assert shown.stderr.splitlines()[-1].startswith("rerankit: error: ")
+    by_environment = rerankit("eval", str(tmp_path), RUN, env={"RERANKIT_DEBUG": "1"})
+    assert by_environment.returncode == 2 and "Traceback" in by_environment.stderr
+
+
+def test_usage_errors_keep_status_2():
+    result = rerankit("eval", QRELS)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "Missing argument" in result.stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_interrupt_is_one_line_and_status_130(tmp_path):
+    fifo = tmp_path / "qrels"
+    os.mkfifo(fifo)
+    environment = {k: v for k, v in os.environ.items() if k != "RERANKIT_DEBUG"}
+    environment["PYTHONPATH"] = str(REPO)
+    process = subprocess.Popen([sys.executable, "-m", "rerankit", "eval", str(fifo), RUN],
+                               env=environment, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while True:                          # wait until rerankit opened the pipe to read it
+        try:
+            writer = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError:
+            assert time.time() < deadline and process.poll() is None
+            time.sleep(0.05)
+    try:
+        time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        os.close(writer)
+    assert process.returncode == 130
+    assert stderr.splitlines() == ["rerankit: error: interrupted"]
