@@ -1,0 +1,107 @@
+"""Input files as bytes: one place that opens, decompresses and sanity-checks every input.
+
+Every reader (runs, qrels, queries, topics, corpora) gets its bytes from :func:`read_input`,
+so all of them accept the same things and refuse the same things with the same message:
+
+* ``-`` reads standard input, where a reader allows it (runs, as trec_eval does);
+* gzip, bzip2, xz and zstd content is decompressed whatever the file is called; a name
+  ending ``.gz``, ``.bz2``, ``.xz`` or ``.zst`` whose content is not in that format, and a
+  corrupt or truncated archive, are named errors;
+* a missing file, a directory, an unreadable file and an empty file are named errors;
+* a UTF-8 byte order mark is not data: it is skipped (``Source.start``).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import re
+import sys
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+
+from rerankit.errors import InputFormatError
+
+STDIN = "-"
+BOM = b"\xef\xbb\xbf"
+
+
+def _zstd(data: bytes) -> bytes:
+    return pa.CompressedInputStream(pa.BufferReader(data), "zstd").read()
+
+
+#: (format name, file name suffix, magic bytes, decompressor); bzip2's magic includes the
+#: block (or end of stream) marker, so a text file that starts with "BZh" stays text.
+_CODECS = (
+    ("gzip", ".gz", re.compile(rb"\x1f\x8b"), gzip.decompress),
+    ("bzip2", ".bz2", re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)"), bz2.decompress),
+    ("xz", ".xz", re.compile(rb"\xfd7zXZ\x00"), lzma.decompress),
+    ("zstd", ".zst", re.compile(rb"\x28\xb5\x2f\xfd"), _zstd),
+)
+COMPRESSED_SUFFIXES = tuple(suffix for _, suffix, _, _ in _CODECS)
+
+
+@dataclass(frozen=True)
+class Source:
+    """The decompressed content of one input; ``data[start:]`` is its text (no BOM)."""
+
+    name: str
+    data: bytes
+    start: int = 0
+
+    @property
+    def buffer(self) -> pa.Buffer:
+        """The text as an Arrow buffer, without copying."""
+        return pa.py_buffer(self.data)[self.start:]
+
+    def line_of(self, offset: int) -> int:
+        """1-based line (ends: LF, CRLF or a lone CR) of byte ``offset`` of ``data``."""
+        head = self.data[self.start:offset]
+        return head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
+
+
+def read_input(path: str | Path, what: str = "file", stdin: bool = False) -> Source:
+    """Read ``path`` (``-`` = standard input when ``stdin``) as decompressed bytes.
+
+    ``what`` names the input in messages ("run file", "qrels file"...). Raises
+    :class:`InputFormatError` for every problem, never a bare OSError or a traceback.
+    """
+    if stdin and str(path) == STDIN:
+        name, raw = "<stdin>", sys.stdin.buffer.read()
+    else:
+        path = Path(path)
+        name = str(path)
+        if path.is_dir():
+            raise InputFormatError(path, f"is a directory, not a {what}")
+        if not path.exists():
+            raise InputFormatError(path, f"{what} not found")
+        try:
+            raw = path.read_bytes()
+        except OSError as err:
+            raise InputFormatError(path, f"cannot read the {what}: {err.strerror or err}") \
+                from None
+    data = _decompress(name, raw)
+    start = len(BOM) if data.startswith(BOM) else 0
+    if len(data) == start:
+        raise InputFormatError(name, f"{what} is empty")
+    return Source(name, data, start)
+
+
+def _decompress(name: str, raw: bytes) -> bytes:
+    """``raw`` decompressed when its first bytes say it is compressed; checks the suffix."""
+    claimed = next((codec for codec in _CODECS if name.endswith(codec[1])), None)
+    actual = next((codec for codec in _CODECS if codec[2].match(raw)), None)
+    if claimed is not None and actual is not claimed:
+        raise InputFormatError(name, f"the name ends in '{claimed[1]}' but the content is not "
+                               f"{claimed[0]}-compressed")
+    if actual is None:
+        return raw
+    label, _, _, decompress = actual
+    try:
+        return decompress(raw)
+    except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as err:
+        raise InputFormatError(name, f"corrupt or truncated {label} archive ({err})") from None
