@@ -1,0 +1,425 @@
+"""The reader contract: every text format, every code path, every re-spacing reads the same,
+and whatever trec_eval 10.0 accepts reads to trec_eval's numbers; everything else is refused
+with a message naming file, line and field.
+
+The reference is the trec_eval 10.0 binary built from ``../shared/tools`` (tests that need it
+skip when the shared folder is absent).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rerankit.data.fields import _read_any_whitespace, _read_single_separator, split_fields
+from rerankit.data.qrels import Qrels
+from rerankit.data.run import Run
+from rerankit.data.source import read_input
+from rerankit.data.trec import QRELS_LAYOUT, RUN_LAYOUT, read_qrels, read_run
+from rerankit.errors import InputFormatError
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+TREC_EVAL_TESTS = SHARED / "tools" / "trec_eval-10.0" / "test"
+NBSP = "\u00a0"
+
+
+# ------------------------------------------------------------------------- the reference
+@pytest.fixture(scope="session")
+def trec_eval(tmp_path_factory) -> Path:
+    build = SHARED / "tools" / "build-trec-eval"
+    if not build.exists():
+        pytest.skip(f"trec_eval 10.0 sources not found at {build.parent} (../shared absent)")
+    out = subprocess.run([str(build), str(tmp_path_factory.mktemp("trec_eval"))],
+                         capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
+
+
+def trec_eval_view(binary: Path, qrels: Path, run: Path) -> tuple[str, dict]:
+    """trec_eval's run id and per-query num_ret, num_rel, map (as printed)."""
+    done = subprocess.run([str(binary), "-q", "-m", "num_ret", "-m", "num_rel", "-m", "map",
+                           "-m", "runid", str(qrels), str(run)], capture_output=True)
+    assert done.returncode == 0, (done.stderr, qrels.read_bytes(), run.read_bytes())
+    runid, per_query = None, {}
+    for line in done.stdout.decode("utf-8").rstrip("\n").split("\n"):
+        measure, qid, value = line.split("\t")
+        measure = measure.strip()
+        if measure == "runid":
+            runid = value
+        elif qid != "all":
+            per_query.setdefault(qid, {})[measure] = value
+    return runid, per_query
+
+
+def rerankit_view(qrels: Qrels, run: Run) -> tuple[str, dict]:
+    from rerankit.evaluation.evaluator import evaluate
+
+    result = evaluate(qrels, run, ["num_ret", "num_rel", "map"])
+    per_query = {qid: {"num_ret": str(int(v["num_ret"])), "num_rel": str(int(v["num_rel"])),
+                       "map": f"{v['map']:.4f}"}
+                 for qid, v in result.per_query.items()}
+    return run.name, per_query
+
+
+def same_run(a: Run, b: Run) -> None:
+    assert a.name == b.name
+    assert pa.array(a.qid.to_pylist()).equals(pa.array(b.qid.to_pylist()))
+    assert a.docid.to_pylist() == b.docid.to_pylist()
+    np.testing.assert_array_equal(a.score.view(np.int64), b.score.view(np.int64))
+
+
+def same_qrels(a: Qrels, b: Qrels) -> None:
+    assert a.qid.to_pylist() == b.qid.to_pylist()
+    assert a.docid.to_pylist() == b.docid.to_pylist()
+    np.testing.assert_array_equal(a.grade, b.grade)
+
+
+# ------------------------------------------------------------------------- generated files
+ID_CHARS = st.sampled_from([*list("abcXYZ0189-_.:/#é"), NBSP, "\u2003", "\u3000", "\x85"])
+ids = st.text(ID_CHARS, min_size=1, max_size=5)
+query_ids = ids.filter(lambda s: not s.startswith("#"))
+SEP = " \t\x0b\x0c"
+
+
+@st.composite
+def runs(draw, width: int = 64):
+    qids = draw(st.lists(query_ids, min_size=1, max_size=4, unique=True))
+    rows = []
+    for q in qids:
+        for d in draw(st.lists(ids, min_size=1, max_size=5, unique=True)):
+            score = float(draw(st.floats(allow_nan=False, allow_infinity=False, width=width)))
+            text = draw(st.sampled_from([repr(score), f"{score:.17e}", f"{score!r}".upper()]))
+            rows.append([q, "Q0", d, str(len(rows) + 1), text])
+    tag = draw(st.text(ID_CHARS, min_size=1, max_size=4))
+    return [[*row, tag] for row in rows]
+
+
+@st.composite
+def qrels_rows(draw):
+    rows = []
+    for q in draw(st.lists(query_ids, min_size=1, max_size=4, unique=True)):
+        for d in draw(st.lists(ids, min_size=1, max_size=5, unique=True)):
+            grade = draw(st.integers(-2, 4))
+            text = draw(st.sampled_from([str(grade), f"{grade}.0", f"{grade}.00"]))
+            rows.append([q, "0", d, text])
+    return rows
+
+
+def canonical(rows: list[list[str]], separator: str = " ") -> str:
+    return "".join(separator.join(r) + "\n" for r in rows)
+
+
+def respaced(draw, rows, *, line_ends=("\n", "\r\n", "\r"), bom=True, blank=True,
+             comments=True, extra=True) -> bytes:
+    """``rows`` written with any C-whitespace spacing and the given freedoms."""
+    ws = st.text(st.sampled_from(SEP), min_size=1, max_size=3)
+    pad = st.text(st.sampled_from(SEP), max_size=2)
+    out = []
+    for row in rows:
+        if blank and draw(st.booleans()):
+            out.append(draw(pad) + draw(st.sampled_from(line_ends)))
+        if comments and draw(st.booleans()):
+            out.append(draw(pad) + "# " + draw(st.text(ID_CHARS, max_size=8))
+                       + draw(st.sampled_from(line_ends)))
+        fields = list(row)
+        if extra and draw(st.booleans()):
+            fields.append(draw(ids))
+        line = draw(pad)
+        for k, value in enumerate(fields):
+            line += value + (draw(ws) if k < len(fields) - 1 else "")
+        out.append(line + draw(pad) + draw(st.sampled_from(line_ends)))
+    text = "".join(out)
+    if not draw(st.booleans()):
+        text = text.rstrip("\r\n")
+    data = text.encode("utf-8")
+    return (b"\xef\xbb\xbf" + data) if bom and draw(st.booleans()) else data
+
+
+SETTINGS = settings(max_examples=60, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@SETTINGS
+@given(st.data(), runs())
+def test_any_respacing_of_a_run_reads_identically(tmp_path, data, rows):
+    plain = tmp_path / "plain.run"
+    plain.write_text(canonical(rows), encoding="utf-8")
+    variant = tmp_path / "variant.run"
+    variant.write_bytes(respaced(data.draw, rows, extra=True))
+    same_run(read_run(plain), read_run(variant))
+
+
+@SETTINGS
+@given(st.data(), qrels_rows())
+def test_any_respacing_of_qrels_reads_identically(tmp_path, data, rows):
+    plain = tmp_path / "plain.qrels"
+    plain.write_text(canonical(rows), encoding="utf-8")
+    variant = tmp_path / "variant.qrels"
+    variant.write_bytes(respaced(data.draw, rows, extra=False))
+    same_qrels(read_qrels(plain), read_qrels(variant))
+
+
+@SETTINGS
+@given(runs(), st.sampled_from([" ", "\t"]))
+def test_fast_and_general_paths_read_the_same_columns(tmp_path, rows, separator):
+    path = tmp_path / "run"
+    path.write_text(canonical(rows, separator), encoding="utf-8")
+    source = read_input(path)
+    fast = _read_single_separator(source, RUN_LAYOUT)
+    assert fast is not None, "a single-separator file must take the fast path"
+    general = _read_any_whitespace(source, RUN_LAYOUT)
+    np.testing.assert_array_equal(fast.line_numbers, general.line_numbers)
+    for name in ("qid", "docid", "tag"):
+        assert fast.columns[name].to_pylist() == general.columns[name].to_pylist()
+    from rerankit.data.trec import _numbers
+    np.testing.assert_array_equal(_numbers(fast, source, "score").view(np.int64),
+                                  _numbers(general, source, "score").view(np.int64))
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data(), runs(width=32))
+def test_respaced_files_give_trec_eval_numbers(tmp_path, trec_eval, data, rows):
+    """What trec_eval 10.0 accepts reads to its numbers: LF or CRLF line ends, any spacing,
+    comments, blank lines and extra fields in runs; any spacing in qrels. (Scores are
+    float32 values: the evaluator ranks in float32 while trec_eval 10.0 ranks in double,
+    which is the evaluator's business, not the readers'.)"""
+    run_path, qrels_path = tmp_path / "run", tmp_path / "qrels"
+    run_path.write_bytes(respaced(data.draw, rows, line_ends=("\n", "\r\n"), bom=False))
+    # trec_eval 10.0 stops (exit 4) when a judged query has no results or only negative
+    # grades: judge run queries, some of their retrieved documents and some others
+    judged = {}
+    for qid, _, docid, *_ in rows:
+        first = qid not in {q for q, _ in judged}
+        if first or data.draw(st.booleans()):
+            judged[qid, docid] = data.draw(st.integers(0 if first else -1, 3))
+    for qid in {q for q, _ in judged}:
+        for docid in data.draw(st.lists(ids, max_size=2)):
+            judged.setdefault((qid, docid), data.draw(st.integers(-1, 3)))
+    unique = [[q, "0", d, str(g)] for (q, d), g in judged.items()]
+    qrels_path.write_bytes(respaced(data.draw, unique, line_ends=("\n", "\r\n"), bom=False,
+                                    blank=False, comments=False, extra=False))
+    assert rerankit_view(read_qrels(qrels_path), read_run(run_path)) == \
+        trec_eval_view(trec_eval, qrels_path, run_path)
+
+
+# ------------------------------------------------------------------------- runs, by case
+def write(tmp_path: Path, content: str | bytes, name: str = "run.txt") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def test_trec_eval_own_test_files_read_to_its_numbers(trec_eval):
+    for run_name, qrels_name in (("results.test", "qrels.test"),
+                                 ("results.comment.test", "qrels.comment.test")):
+        run = TREC_EVAL_TESTS / run_name
+        qrels = TREC_EVAL_TESTS / qrels_name
+        assert rerankit_view(read_qrels(qrels), read_run(run)) == \
+            trec_eval_view(trec_eval, qrels, run)
+
+
+@pytest.mark.parametrize("text, expected", [
+    # trec_eval's own test runs pad the score after a tab
+    ("301\tQ0\tFR940202-2-00150\t104\t  2.129133\tSTANDARD\n",
+     {"301": {"FR940202-2-00150": 2.129133}}),
+    # a NO-BREAK SPACE (and any non-C space) is part of an id
+    (f"q{NBSP}1 Q0 d{NBSP}x 1 1.5 t\n", {f"q{NBSP}1": {f"d{NBSP}x": 1.5}}),
+    ("q\u3000 Q0 \x85d 1 1.5 t\n", {"q\u3000": {"\x85d": 1.5}}),
+    # CR-only, CRLF and mixed line ends; a vertical tab and a form feed separate fields
+    ("1 Q0 a 1 2 t\r1 Q0 b 2 1 t\r", {"1": {"a": 2.0, "b": 1.0}}),
+    ("1 Q0 a 1 2 t\r\n1\x0bQ0\x0cb 2 1 t\r\n", {"1": {"a": 2.0, "b": 1.0}}),
+    # '#' after leading whitespace is a comment too (as in trec_eval's run reader)
+    ("  # comment\n\t#x Q0 a 1 2 t\n1 Q0 a 1 2 t", {"1": {"a": 2.0}}),
+    # '#' inside a line is data
+    ("1 Q0 a#3 1 2 t#\n", {"1": {"a#3": 2.0}}),
+    # trec_eval's atof reads these too; infinity ranks first
+    ("1 Q0 a 1 inf t\n1 Q0 b 1 -Infinity t\n1 Q0 c 1 +.5 t\n1 Q0 d 1 1E+02 t\n",
+     {"1": {"a": np.inf, "b": -np.inf, "c": 0.5, "d": 100.0}}),
+])
+def test_accepted_run_texts(tmp_path, text, expected):
+    assert read_run(write(tmp_path, text)).to_dict() == expected
+
+
+def test_bom_is_not_part_of_the_first_id_on_either_path(tmp_path):
+    for text in ("1 Q0 a 1 2 t\n", "1\tQ0\ta\t1\t2\tt\n", "  1 Q0 a 1 2 t\n"):
+        run = read_run(write(tmp_path, b"\xef\xbb\xbf" + text.encode()))
+        assert run.to_dict() == {"1": {"a": 2.0}}
+
+
+def test_tag_is_the_last_lines_even_when_that_line_is_long(tmp_path):
+    long_doc = "d" * 9000
+    for text in (f"1 Q0 a 1 2 first\n1 Q0 {long_doc} 2 1 {'t' * 5000}",
+                 f"1 Q0 a 1 2 first\n1 Q0 {long_doc} 2 1 {'t' * 5000}\n\n# trailing\n"):
+        run = read_run(write(tmp_path, text))
+        assert run.name == "t" * 5000 and long_doc in run.docid.to_pylist()
+
+
+@pytest.mark.parametrize("text, line, fragment", [
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 r\n", 2, "expected at least 6 whitespace-separated fields"),
+    ("1 Q0 a 1 2.5 r\n\n1 Q0 b 2 high r\n", 3, "score 'high' is not a number"),
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 0x1p3 r\n", 2, "atof would silently read it"),
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 2.5x r\n", 2, "score '2.5x' is not a number"),
+    ("1 Q0 a 1 2.5 r\r# c\r1 Q0 b 2 nan r\r", 3, "NaN"),
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 1.0 r\n1 Q0 a 3 0.5 r\n", 3, "'a' appears twice for query '1'"),
+    (b"1 Q0 a 1 2.5 r\r\n1 Q0 \xff\xfe 2 1.0 r\r\n", 2, "not valid UTF-8"),
+    (b"1 Q0 a 1 2.5 r\n1 Q0 a\x00b 2 1.0 r\n", 2, "NUL byte"),
+    (f"1 Q0 a 1 2.5 r\n1{NBSP}Q0 b 2 1.0 r\n", 2, "expected at least 6"),
+])
+def test_malformed_runs_name_file_line_and_field(tmp_path, text, line, fragment):
+    path = write(tmp_path, text)
+    with pytest.raises(InputFormatError) as err:
+        read_run(path)
+    assert f"{path}, line {line}:" in str(err.value)
+    assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (b"", "run file is empty"),
+    (b"\xef\xbb\xbf", "run file is empty"),
+    (b"# only a comment\n\n  \t\n", "no data lines"),
+    (b"\r\n\r\n", "no data lines"),
+])
+def test_empty_runs_are_refused(tmp_path, content, fragment):
+    with pytest.raises(InputFormatError, match=fragment):
+        read_run(write(tmp_path, content))
+
+
+def test_missing_files_directories_and_fake_archives(tmp_path):
+    with pytest.raises(InputFormatError, match="run file not found"):
+        read_run(tmp_path / "absent")
+    with pytest.raises(InputFormatError, match="is a directory, not a run file"):
+        read_run(tmp_path)
+    with pytest.raises(InputFormatError, match=r"ends in '\.gz' but the content is not gzip"):
+        read_run(write(tmp_path, "1 Q0 a 1 2 t\n", "run.gz"))
+    packed = gzip.compress(b"1 Q0 a 1 2 t\n" * 1000)
+    with pytest.raises(InputFormatError, match="corrupt or truncated gzip archive"):
+        read_run(write(tmp_path, packed[: len(packed) // 2], "cut.gz"))
+    broken = bytearray(bz2.compress(b"1 Q0 a 1 2 t\n" * 1000))
+    broken[len(broken) // 2] ^= 0xFF
+    with pytest.raises(InputFormatError, match="corrupt or truncated bzip2 archive"):
+        read_run(write(tmp_path, bytes(broken), "broken.bz2"))
+
+
+def zstd(data: bytes) -> bytes:
+    return pa.compress(data, "zstd", asbytes=True)
+
+
+COMPRESSORS = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zst", ""])
+def test_compressed_runs_and_qrels_read_like_plain_ones(tmp_path, suffix):
+    compress = COMPRESSORS.get(suffix, zstd if suffix == ".zst" else gzip.compress)
+    run_text = b"1 Q0 a 1 2.5 t\n1 Q0 b 2 1.5 t\n2 Q0 c 1 0.5 t\n"
+    qrels_text = b"1 0 a 1\n2 0 c 0\n"
+    run = read_run(write(tmp_path, compress(run_text), f"run{suffix}"))
+    qrels = read_qrels(write(tmp_path, compress(qrels_text), f"qrels{suffix}"))
+    same_run(run, read_run(write(tmp_path, run_text, "plain.run")))
+    same_qrels(qrels, read_qrels(write(tmp_path, qrels_text, "plain.qrels")))
+
+
+def test_run_from_standard_input(tmp_path):
+    text = b"1 Q0 a 1 2.5 t\n1 Q0 b 2 1.5 t\n"
+    code = ("from rerankit.data.run import Run; r = Run.read_trec('-'); "
+            "print(r.name, r.to_dict())")
+    for content in (text, gzip.compress(text)):  # compressed input is recognised too
+        out = subprocess.run([sys.executable, "-c", code], input=content, capture_output=True,
+                             check=True, cwd=Path(__file__).parents[1])
+        assert out.stdout.decode().strip() == "t {'1': {'a': 2.5, 'b': 1.5}}"
+    empty = subprocess.run([sys.executable, "-c", code], input=b"", capture_output=True,
+                           cwd=Path(__file__).parents[1])
+    assert "<stdin>: run file is empty" in empty.stderr.decode()
+
+
+# ------------------------------------------------------------------------- qrels, by case
+@pytest.mark.parametrize("text, expected", [
+    ("1 0 a 1.0\n1 0 b +2\n1 0 c -1\n1 0 d 007\n", {"1": {"a": 1, "b": 2, "c": -1, "d": 7}}),
+    ("# c\n\n  # indented comment\n1\t0\ta\t1\t\r\n", {"1": {"a": 1}}),
+    ("query-id\tcorpus-id\tscore\r\n1\ta\t1.0\r\n2\tb\t0\r\n", {"1": {"a": 1}, "2": {"b": 0}}),
+    ("\ufeffquery-id\tcorpus-id\tscore\n1  a  2\n", {"1": {"a": 2}}),
+])
+def test_accepted_qrels_texts(tmp_path, text, expected):
+    assert read_qrels(write(tmp_path, text)).to_dict() == expected
+
+
+@pytest.mark.parametrize("text, line, fragment", [
+    ("1 0 a 1\n1 0 b 1.5\n", 2, "grade '1.5' is not an integer (query '1', document 'b'); "
+                                "trec_eval's atol would silently read it as 1"),
+    ("1 0 a 1\n1 0 b high\n", 2, "atol would silently read it as 0"),
+    ("1 0 a 1\n1 0 b 99999999999999999999\n", 2, "does not fit a 64-bit integer"),
+    ("1 0 a 1 extra\n", 1, "expected 4 whitespace-separated fields"),
+    ("1 0 a\n", 1, "expected 4 whitespace-separated fields"),
+    ("1 0 a 1\n\n1 0 a 0\n", 3, "judgement for document 'a' appears twice"),
+    ("query-id\tcorpus-id\tscore\n1\ta\n", 2, "expected 3 whitespace-separated fields"),
+])
+def test_malformed_qrels_name_file_line_and_field(tmp_path, text, line, fragment):
+    path = write(tmp_path, text, "qrels")
+    with pytest.raises(InputFormatError) as err:
+        read_qrels(path)
+    assert f"{path}, line {line}:" in str(err.value)
+    assert fragment in str(err.value)
+
+
+def test_qrels_general_and_fast_paths_agree_on_a_real_file():
+    path = SHARED / "tools" / "trec_eval-10.0" / "test" / "qrels.test"
+    if not path.exists():
+        pytest.skip("../shared absent")
+    source = read_input(path)
+    fast = _read_single_separator(source, QRELS_LAYOUT)
+    assert fast is not None
+    general = _read_any_whitespace(source, QRELS_LAYOUT)
+    for name in ("qid", "docid"):
+        assert fast.columns[name].to_pylist() == general.columns[name].to_pylist()
+    assert fast.columns["grade"].to_pylist() == [int(g) for g in
+                                                 general.columns["grade"].to_pylist()]
+    assert split_fields(source, QRELS_LAYOUT).line_numbers[-1] == 3681
+
+
+# ------------------------------------------------------------------------- dicts
+@pytest.mark.parametrize("bad, fragment", [
+    ({1: {"a": 1.0}, "1": {"b": 2.0}}, "query ids 1 and '1' are the same id '1'"),
+    ({"q": {1: 1.0, "1": 2.0}}, "are the same id '1'"),
+    ({"q": {"a": None}}, "score None for query 'q', document 'a' is a NoneType"),
+    ({"q": {"a": "1.5"}}, "is a str, not a number"),
+    ({"q": {"a": True}}, "is a bool, not a number"),
+    ({"q": {"a": float("nan")}}, "NaN"),
+    ({"q": [("a", 1.0)]}, "query 'q': expected a dict {document id: score}, got list"),
+    ({"q": 1.0}, "got float"),
+    ([("q", {"a": 1.0})], "expected a dict {query id: {document id: score}}, got list"),
+    ({1.5: {"a": 1.0}}, "query id 1.5 is a float"),
+])
+def test_run_from_dict_validates_like_a_file(bad, fragment):
+    with pytest.raises(InputFormatError) as err:
+        Run.from_dict(bad)
+    assert str(err.value).startswith("<dict>: ") and fragment in str(err.value)
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    ({"q": {"a": 0.5}}, "grade 0.5 for query 'q', document 'a' is not an integer"),
+    ({"q": {"a": float("nan")}}, "is not an integer"),
+    ({"q": {"a": "1"}}, "is a str, not a number"),
+    ({"q": {"a": False}}, "is a bool"),
+    ({1: {"a": 1}, "1": {"a": 0}}, "are the same id '1'"),
+    ({"q": {"a": 2 ** 70}}, "does not fit a 64-bit integer"),
+])
+def test_qrels_from_dict_validates_like_a_file(bad, fragment):
+    with pytest.raises(InputFormatError) as err:
+        Qrels.from_dict(bad)
+    assert str(err.value).startswith("<dict>: ") and fragment in str(err.value)
+
+
+def test_dicts_with_integer_ids_and_numpy_values_read_like_files():
+    run = Run.from_dict({1: {2: np.float32(0.5), "b": 3}})
+    assert run.to_dict() == {"1": {"2": 0.5, "b": 3.0}}
+    qrels = Qrels.from_dict({1: {2: 1.0, "b": np.int64(2)}})
+    assert qrels.to_dict() == {"1": {"2": 1, "b": 2}}
