@@ -164,16 +164,12 @@ def _read_any_whitespace(source: Source, layout: Layout) -> Fields:
 def _lines(source: Source) -> pa.Array:
     """Every line of the text as an Arrow string (with its line end, which is whitespace),
     built over the file's bytes without copying."""
-    text = np.frombuffer(source.buffer, dtype=np.uint8)
-    ends = np.flatnonzero(text == 10)
-    if source.data.find(b"\r", source.start) >= 0:  # a lone CR ends a line too
-        cr = np.flatnonzero(text == 13)
-        after = np.append(text, np.uint8(0))[cr + 1]
-        ends = np.union1d(ends, cr[after != 10])
+    size = len(source.data) - source.start
+    ends = source.line_ends() - source.start
     starts = np.concatenate(([0], ends + 1))
-    if starts[-1] == text.size:
+    if starts[-1] == size:
         starts = starts[:-1]
-    offsets = pa.py_buffer(np.append(starts, text.size).astype(np.int64))
+    offsets = pa.py_buffer(np.append(starts, size).astype(np.int64))
     lines = pa.Array.from_buffers(pa.large_binary(), len(starts), [None, offsets, source.buffer])
     try:
         return lines.cast(pa.large_string())

@@ -16,12 +16,14 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import mmap
 import re
 import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from rerankit.errors import InputFormatError
@@ -50,7 +52,7 @@ class Source:
     """The decompressed content of one input; ``data[start:]`` is its text (no BOM)."""
 
     name: str
-    data: bytes
+    data: bytes | mmap.mmap
     start: int = 0
 
     @property
@@ -58,9 +60,21 @@ class Source:
         """The text as an Arrow buffer, without copying."""
         return pa.py_buffer(self.data)[self.start:]
 
+    def line_ends(self) -> np.ndarray:
+        """Offsets in ``data`` of the bytes that end a line: every LF, and every CR that is
+        not followed by an LF (a lone CR ends a line)."""
+        text = np.frombuffer(self.data, dtype=np.uint8)
+        ends = np.flatnonzero(text == 10)
+        if self.data.find(b"\r", self.start) >= 0:
+            cr = np.flatnonzero(text == 13)
+            after = np.append(text[cr[cr + 1 < text.size] + 1], np.uint8(0))[:cr.size]
+            ends = np.union1d(ends, cr[after != 10])
+        del text  # a numpy view of an mmap must not outlive this call
+        return ends[ends >= self.start]
+
     def line_of(self, offset: int) -> int:
         """1-based line (ends: LF, CRLF or a lone CR) of byte ``offset`` of ``data``."""
-        head = self.data[self.start:offset]
+        head = bytes(self.data[self.start:offset])
         return head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
 
 
@@ -73,34 +87,77 @@ def read_input(path: str | Path, what: str = "file", stdin: bool = False) -> Sou
     if stdin and str(path) == STDIN:
         name, raw = "<stdin>", sys.stdin.buffer.read()
     else:
-        path = Path(path)
-        name = str(path)
-        if path.is_dir():
-            raise InputFormatError(path, f"is a directory, not a {what}")
-        if not path.exists():
-            raise InputFormatError(path, f"{what} not found")
-        try:
-            raw = path.read_bytes()
-        except OSError as err:
-            raise InputFormatError(path, f"cannot read the {what}: {err.strerror or err}") \
-                from None
+        name, raw = str(path), _read_bytes(Path(path), what)
     data = _decompress(name, raw)
-    start = len(BOM) if data.startswith(BOM) else 0
+    return _checked(name, data, what)
+
+
+def open_input(path: str | Path, what: str = "file") -> Source:
+    """Like :func:`read_input` for inputs read lazily (corpora): a plain file is memory-mapped
+    instead of read; a compressed one is decompressed into memory."""
+    path = Path(path)
+    head = _read_bytes(path, what, 16)
+    if _codec(str(path), head) is not None:
+        return read_input(path, what)
+    if path.stat().st_size == 0:
+        raise InputFormatError(path, f"{what} is empty")
+    with open(path, "rb") as handle:
+        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    return _checked(str(path), data, what)
+
+
+def text_lines(source: Source) -> list[str]:
+    """The text split into lines (LF, CRLF or a lone CR end a line; no other character does,
+    unlike ``str.splitlines``); invalid UTF-8 is refused naming the line."""
+    raw = bytes(source.data[source.start:])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputFormatError(source.name, f"not valid UTF-8 ({err.reason} at byte "
+                               f"{err.start + source.start})",
+                               source.line_of(err.start + source.start)) from None
+    lines = _LINE_END.split(text)
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+_LINE_END = re.compile(r"\r\n|\r|\n")
+
+
+def _read_bytes(path: Path, what: str, size: int = -1) -> bytes:
+    if path.is_dir():
+        raise InputFormatError(path, f"is a directory, not a {what}")
+    if not path.exists():
+        raise InputFormatError(path, f"{what} not found")
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(size)
+    except OSError as err:
+        raise InputFormatError(path, f"cannot read the {what}: {err.strerror or err}") from None
+
+
+def _checked(name: str, data: bytes | mmap.mmap, what: str) -> Source:
+    start = len(BOM) if data[:len(BOM)] == BOM else 0
     if len(data) == start:
         raise InputFormatError(name, f"{what} is empty")
     return Source(name, data, start)
 
 
-def _decompress(name: str, raw: bytes) -> bytes:
-    """``raw`` decompressed when its first bytes say it is compressed; checks the suffix."""
+def _codec(name: str, head: bytes) -> tuple | None:
+    """The codec the content is in (None: plain); refuses a name that claims another."""
     claimed = next((codec for codec in _CODECS if name.endswith(codec[1])), None)
-    actual = next((codec for codec in _CODECS if codec[2].match(raw)), None)
+    actual = next((codec for codec in _CODECS if codec[2].match(head)), None)
     if claimed is not None and actual is not claimed:
         raise InputFormatError(name, f"the name ends in '{claimed[1]}' but the content is not "
                                f"{claimed[0]}-compressed")
-    if actual is None:
+    return actual
+
+
+def _decompress(name: str, raw: bytes) -> bytes:
+    """``raw`` decompressed when its first bytes say it is compressed."""
+    codec = _codec(name, raw[:16])
+    if codec is None:
         return raw
-    label, _, _, decompress = actual
+    label, _, _, decompress = codec
     try:
         return decompress(raw)
     except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as err:
