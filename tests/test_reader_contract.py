@@ -21,7 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rerankit.data.corpus import JsonlCorpus, TrecSgmlCorpus, open_corpus
 from rerankit.data.fields import _read_any_whitespace, _read_single_separator, split_fields
+from rerankit.data.loaders import read_queries
 from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run
 from rerankit.data.source import read_input
@@ -423,3 +425,160 @@ def test_dicts_with_integer_ids_and_numpy_values_read_like_files():
     assert run.to_dict() == {"1": {"2": 0.5, "b": 3.0}}
     qrels = Qrels.from_dict({1: {2: 1.0, "b": np.int64(2)}})
     assert qrels.to_dict() == {"1": {"2": 1, "b": 2}}
+
+
+# ------------------------------------------------------------------------- queries, topics
+
+TOPICS = ("<top>\n<num> Number: 301\n<title> foreign  minorities,\n Germany\n<desc> d\n</top>\n"
+          "\n<TOP><NUM>302<TITLE>poliomyelitis{nb}and post-polio</TOP>\n").replace("{nb}", NBSP)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("q.jsonl", '{"_id": "1", "text": "a b"}\n{"_id": 2, "text": "c"}\n'),
+    ("q.tsv", "1\ta b\n2\tc\n"),
+    ("q.tsv", "\ufeff# comment\r\n  1   a b  \r\n\r\n2 c"),
+    ("q.txt", "1\ta b\r2\tc\r"),
+])
+def test_query_formats_and_respacings_read_the_same(tmp_path, name, text):
+    queries = read_queries(write(tmp_path, text, name))
+    assert dict(queries) == {"1": "a b", "2": "c"}
+
+
+def test_trec_topics_collapse_c_whitespace_only(tmp_path):
+    queries = read_queries(write(tmp_path, TOPICS, "topics"))
+    assert dict(queries) == {"301": "foreign minorities, Germany",
+                             "302": f"poliomyelitis{NBSP}and post-polio"}
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zst"])
+def test_compressed_queries_and_topics(tmp_path, suffix):
+    compress = COMPRESSORS.get(suffix, zstd)
+    for text in (TOPICS, "301\tforeign minorities, Germany\n302\tpolio\n",
+                 '{"_id": "301", "text": "foreign minorities, Germany"}\n'):
+        plain = read_queries(write(tmp_path, text, "plain"))
+        packed = read_queries(write(tmp_path, compress(text.encode()), f"q{suffix}"))
+        assert dict(plain) == dict(packed)
+
+
+@pytest.mark.parametrize("name, text, line, fragment", [
+    ("q.jsonl", '{"_id": "1", "text": "a"}\n{"_id": "2", "text": null}\n', 2,
+     "query '2' has empty text"),
+    ("q.jsonl", '{"_id": "1", "text": "a"}\n{"_id": {"x": 1}, "text": "b"}\n', 2,
+     '"_id" must be a string or an integer, found {"x": 1}'),
+    ("q.jsonl", '{"_id": "1", "text": "a"}\n["2", "b"]\n', 2, "expected a JSON object, found"),
+    ("q.jsonl", '{"_id": "1", "text": "a"}\n7\n', 2, "expected a JSON object, found a JSON int"),
+    ("q.jsonl", '{"_id": "1", "text": "a"}\n{"_id": 1, "text": "b"}\n', 2,
+     "query id '1' appears twice (lines 1 and 2)"),
+    ("q.jsonl", '{"_id": 1.5, "text": "a"}\n', 1, '"_id" must be a string or an integer'),
+    ("q.jsonl", '{"_id": "1", "text": ["a"]}\n', 1, '"text" must be a string or null'),
+    ("q.jsonl", '{"_id": "1"}\n', 1, 'line has no "text" field'),
+    ("q.jsonl", '{"_id": "1", "text": "a"\n', 1, "invalid JSON"),
+    ("q.tsv", "1\ta\n2\n", 2, "query '2' has empty text"),
+    ("q.tsv", "1\ta\n\n1 b\n", 3, "query id '1' appears twice (lines 1 and 3)"),
+    ("t", "<top><num>1<title>a</top>\n<top><num>2<title>b\n\n", 2,
+     "<top> is never closed with </top>"),
+    ("t", "<top><num>1<title>a\n<top><num>2<title>b</top>\n", 2,
+     "<top> opened before the <top> of line 1 was closed"),
+    ("t", "<top><num>1<title>a</top>\n<top><title>b</top>\n", 2, "has no <num>"),
+    ("t", "<top><num>1<title>a</top>\n<top><num>2<num>3<title>b</top>\n", 2, "second <num>"),
+    ("t", "<top><num>1<title>a</top>\n<num>2\n", 2, "<num> outside a <top> block"),
+    ("t", "<top><num>1</top>\n", 1, "has no <title>"),
+])
+def test_malformed_queries_name_file_and_line(tmp_path, name, text, line, fragment):
+    path = write(tmp_path, text, name)
+    with pytest.raises(InputFormatError) as err:
+        read_queries(path)
+    assert f"{path}, line {line}:" in str(err.value)
+    assert fragment in str(err.value)
+
+
+def test_bad_query_files(tmp_path):
+    with pytest.raises(InputFormatError, match="is a directory, not a queries file"):
+        read_queries(tmp_path)
+    with pytest.raises(InputFormatError, match="queries file is empty"):
+        read_queries(write(tmp_path, "", "q.tsv"))
+    with pytest.raises(InputFormatError, match="no queries found"):
+        read_queries(write(tmp_path, "\n# c\n", "q.tsv"))
+    with pytest.raises(InputFormatError, match=r"line 2: not valid UTF-8"):
+        read_queries(write(tmp_path, b"1\ta\r\n2\t\xff\n", "q.tsv"))
+    with pytest.raises(InputFormatError, match="not bzip2-compressed"):
+        read_queries(write(tmp_path, "1\ta\n", "q.tsv.bz2"))
+
+
+# ------------------------------------------------------------------------- corpora
+JSONL = ('{"_id": "a", "title": "T", "text": "x y"}\n\n{"_id": 7, "text": null}\n'
+         '{"text": "z", "_id": "b\\u00e9", "title": null}\n')
+SGML = ("<DOC>\n<DOCNO> a </DOCNO>\n<TEXT>x <B>y</B></TEXT>\n</DOC>\n"
+        f"<DOC><DOCNO>d{NBSP}1</DOCNO>z</DOC>\n")
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz", ".bz2", ".xz", ".zst"])
+def test_corpora_plain_and_compressed_read_the_same(tmp_path, suffix):
+    compress = COMPRESSORS.get(suffix, zstd) if suffix else (lambda b: b)
+    jsonl = open_corpus(write(tmp_path, compress(JSONL.encode()), f"corpus.jsonl{suffix}"))
+    assert isinstance(jsonl, JsonlCorpus)
+    assert [(d.id, d.title, d.text) for d in jsonl] == [("a", "T", "x y"), ("7", "", ""),
+                                                        ("bé", "", "z")]
+    assert jsonl["7"].text == "" and jsonl["bé"].text == "z"
+    sgml = open_corpus(write(tmp_path, compress(SGML.encode()), f"docs.trec{suffix}"))
+    assert isinstance(sgml, TrecSgmlCorpus)
+    assert [(d.id, d.text) for d in sgml] == [("a", "x y"), (f"d{NBSP}1", "z")]
+
+
+def test_corpus_line_ends_and_bom(tmp_path):
+    crlf = "\ufeff" + JSONL.replace("\n", "\r\n")
+    lone_cr = JSONL.replace("\n", "\r")
+    for text in (crlf, lone_cr):
+        corpus = open_corpus(write(tmp_path, text, "c.jsonl"))
+        assert corpus.ids == ["a", "7", "bé"] and corpus["bé"].text == "z"
+
+
+@pytest.mark.parametrize("name, text, line, fragment", [
+    ("c.jsonl", '{"_id": "1", "text": "a"}\n{"_id": 1, "text": "b"}\n', 2,
+     "duplicate document id '1' (lines 1 and 2)"),
+    ("c.jsonl", '{"_id": "1", "text": "a"}\n{"meta": {"_id": "2"}, "text": "b"}\n', 2,
+     'line has no "_id" field'),
+    ("c.jsonl", '{"_id": "1", "text": "a"}\n{"_id": ["2"], "text": "b"}\n', 2,
+     '"_id" must be a string or an integer'),
+    ("c.jsonl", '{"_id": "1", "text": "a"}\n["2", "b"]\n', 2, "expected a JSON object"),
+    ("c.jsonl", '{"_id": "1", "text": "a"}\n"2"\n', 2, "expected a JSON object, found a JSON str"),
+    ("d.trec", "<DOC><DOCNO>1</DOCNO>a</DOC>\n<DOC><DOCNO>2</DOCNO>b\n\n", 2,
+     "<DOC> is never closed with </DOC>"),
+    ("d.trec", "<DOC><DOCNO>1</DOCNO>a\n<DOC><DOCNO>2</DOCNO>b</DOC>\n", 2,
+     "<DOC> opened before the <DOC> of line 1 was closed"),
+    ("d.trec", "<DOC><DOCNO>1</DOCNO>a</DOC>\n<DOC>\nb</DOC>\n", 2, "has no <DOCNO>"),
+    ("d.trec", "<DOC><DOCNO>1</DOCNO>\n<DOCNO>2</DOCNO>a</DOC>\n", 2, "second <DOCNO>"),
+    ("d.trec", "<DOC><DOCNO>1</DOCNO>a</DOC>\n</DOC>\n", 2, "</DOC> outside a <DOC>"),
+    ("d.trec", "<DOC><DOCNO>1\n<TEXT>a</DOC>\n", 2, "inside the <DOCNO> of line 1"),
+    ("d.trec", "<DOC><DOCNO> </DOCNO>a</DOC>\n", 1, "empty <DOCNO>"),
+    ("d.trec", "<DOC><DOCNO>1</DOCNO>a</DOC>\n<DOC><DOCNO>1</DOCNO>b</DOC>\n", 2,
+     "duplicate document id '1'"),
+])
+def test_malformed_corpora_name_file_and_line(tmp_path, name, text, line, fragment):
+    path = write(tmp_path, text, name)
+    with pytest.raises(InputFormatError) as err:
+        open_corpus(path)
+    assert f"{path}, line {line}:" in str(err.value)
+    assert fragment in str(err.value)
+
+
+def test_corpus_fields_are_checked_when_read(tmp_path):
+    corpus = open_corpus(write(tmp_path, '{"_id": "1", "text": 5}\n', "c.jsonl"))
+    with pytest.raises(InputFormatError, match=r'line 1: "text" must be a string or null'):
+        corpus["1"]
+
+
+def test_bad_corpus_files(tmp_path):
+    with pytest.raises(InputFormatError, match="is a directory, not a corpus file"):
+        open_corpus(tmp_path)
+    with pytest.raises(InputFormatError, match="corpus file not found"):
+        open_corpus(tmp_path / "nope.jsonl")
+    with pytest.raises(InputFormatError, match="corpus file is empty"):
+        open_corpus(write(tmp_path, "", "c.jsonl"))
+    with pytest.raises(InputFormatError, match="corpus has no documents"):
+        open_corpus(write(tmp_path, "nothing here\n", "c.trec"))
+    packed = gzip.compress(JSONL.encode() * 50)
+    with pytest.raises(InputFormatError, match="corrupt or truncated gzip archive"):
+        open_corpus(write(tmp_path, packed[:-10], "c.jsonl.gz"))
+    with pytest.raises(InputFormatError, match="not gzip-compressed"):
+        open_corpus(write(tmp_path, JSONL, "c.jsonl.gz"))
