@@ -582,3 +582,20 @@ def test_bad_corpus_files(tmp_path):
         open_corpus(write(tmp_path, packed[:-10], "c.jsonl.gz"))
     with pytest.raises(InputFormatError, match="not gzip-compressed"):
         open_corpus(write(tmp_path, JSONL, "c.jsonl.gz"))
+
+
+def test_query_and_corpus_dicts_are_checked_like_files():
+    from rerankit.data.corpus import InMemoryCorpus
+    from rerankit.data.queries import Queries
+
+    assert dict(Queries.from_dict({1: "a", "x": "b"})) == {"1": "a", "x": "b"}
+    with pytest.raises(InputFormatError, match="text of query '1' is a NoneType"):
+        Queries.from_dict({"1": None})
+    with pytest.raises(InputFormatError, match="are the same id '1'"):
+        Queries.from_dict({1: "a", "1": "b"})
+    docs = InMemoryCorpus.from_dict({1: "a", "d": {"title": None, "text": "x"}})
+    assert [(d.id, d.title, d.text) for d in docs] == [("1", "", "a"), ("d", "", "x")]
+    with pytest.raises(InputFormatError, match='"text" must be a string or null'):
+        InMemoryCorpus.from_dict({"d": {"text": 5}})
+    with pytest.raises(InputFormatError, match="expected a text or a dict"):
+        InMemoryCorpus.from_dict({"d": None})

@@ -72,18 +72,18 @@ def flatten_nested(nested: object, value_name: str,
     qids: list[str] = []
     docids: list[str] = []
     values: list = []
-    for qid, text in zip(nested, _id_texts(list(nested), "query id", source), strict=True):
+    for qid, text in zip(nested, id_texts(list(nested), "query id", source), strict=True):
         docs = nested[qid]
         if not isinstance(docs, Mapping):
             raise InputFormatError(source, f"query '{text}': expected a dict {{document id: "
                                    f"{value_name}}}, got {type(docs).__name__}")
         qids.extend([text] * len(docs))
-        docids.extend(_id_texts(list(docs), f"document id (query '{text}')", source))
+        docids.extend(id_texts(list(docs), f"document id (query '{text}')", source))
         values.extend(docs.values())
     return qids, docids, values
 
 
-def _id_texts(ids: list, what: str, source: str) -> list[str]:
+def id_texts(ids: list, what: str, source: str) -> list[str]:
     """Ids as text; refuses non-(str, int) ids and ids that collide once written."""
     if all(type(i) is str for i in ids):
         return ids

@@ -77,13 +77,25 @@ class InMemoryCorpus(Corpus):
 
     @classmethod
     def from_dict(cls, docs: Mapping[str, str | Mapping[str, str]], source: str = "corpus"):
-        """From ``{docid: text}`` or BEIR's ``{docid: {"title": ..., "text": ...}}``."""
+        """From ``{docid: text}`` or BEIR's ``{docid: {"title": ..., "text": ...}}``; ids and
+        texts are checked as in a JSONL corpus (null or absent texts are empty)."""
+        from rerankit.data.columns import id_texts
+
+        if not isinstance(docs, Mapping):
+            raise InputFormatError(source, "expected a dict {document id: text}, got "
+                                   f"{type(docs).__name__}")
+
         def make(docid: str, value) -> Document:
             if isinstance(value, str):
                 return Document(docid, value)
-            return Document(docid, value.get("text", ""), value.get("title", ""))
+            if not isinstance(value, Mapping):
+                raise InputFormatError(source, f"document '{docid}': expected a text or a "
+                                       f"dict with title and text, got {type(value).__name__}")
+            return Document(docid, *(json_text(source, dict(value), name, None)
+                                     for name in ("text", "title")))
 
-        return cls((make(str(k), v) for k, v in docs.items()), source)
+        ids = id_texts(list(docs), "document id", source)
+        return cls((make(k, v) for k, v in zip(ids, docs.values(), strict=True)), source)
 
     @property
     def ids(self) -> list[str]:

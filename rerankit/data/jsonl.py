@@ -43,7 +43,8 @@ def json_id(name: str, obj: dict, number: int) -> str:
                            f"{json.dumps(value)[:60]}", number)
 
 
-def json_text(name: str, obj: dict, field: str, number: int, required: bool = False) -> str:
+def json_text(name: str, obj: dict, field: str, number: int | None,
+              required: bool = False) -> str:
     """A text field: a string, or null / absent (read as empty); any other type is refused."""
     if field not in obj and required:
         raise InputFormatError(name, f'line has no "{field}" field', number)
@@ -52,5 +53,5 @@ def json_text(name: str, obj: dict, field: str, number: int, required: bool = Fa
         return ""
     if not isinstance(value, str):
         raise InputFormatError(name, f'"{field}" must be a string or null, found '
-                               f"{json.dumps(value)[:60]}", number)
+                               f"{json.dumps(value, default=repr)[:60]}", number)
     return value
