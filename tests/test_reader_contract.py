@@ -268,9 +268,11 @@ def test_tag_is_the_last_lines_even_when_that_line_is_long(tmp_path):
 
 @pytest.mark.parametrize("text, line, fragment", [
     ("1 Q0 a 1 2.5 r\n1 Q0 b 2 r\n", 2, "expected at least 6 whitespace-separated fields"),
-    ("1 Q0 a 1 2.5 r\n\n1 Q0 b 2 high r\n", 3, "score 'high' is not a number"),
-    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 0x1p3 r\n", 2, "atof would silently read it"),
-    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 2.5x r\n", 2, "score '2.5x' is not a number"),
+    ("1 Q0 a 1 2.5 r\n\n1 Q0 b 2 high r\n", 3, "score 'high' is not a number (query '1', "
+     "document 'b'); trec_eval's atof would silently read it as 0.0"),
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 0x1p3 r\n", 2, "atof would silently read it as 8.0"),
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 2.5e2x r\n", 2, "'2.5e2x' is not a number (query '1', "
+     "document 'b'); trec_eval's atof would silently read it as 250.0"),
     ("1 Q0 a 1 2.5 r\r# c\r1 Q0 b 2 nan r\r", 3, "NaN"),
     ("1 Q0 a 1 2.5 r\n1 Q0 b 2 1.0 r\n1 Q0 a 3 0.5 r\n", 3, "'a' appears twice for query '1'"),
     (b"1 Q0 a 1 2.5 r\r\n1 Q0 \xff\xfe 2 1.0 r\r\n", 2, "not valid UTF-8"),

@@ -38,6 +38,8 @@ BEIR_QRELS_LAYOUT = Layout(("qid", "docid", "grade"), keep=("qid", "docid", "gra
                            types={"qid": _DICTIONARY, "grade": pa.int64()}, exact=True,
                            header=True)
 _INTEGRAL = r"^[+-]?\d+(\.0*)?$"
+_C_NUMBER_PREFIX = re.compile(r"[+-]?(inf(inity)?|nan|0x([0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)"
+                              r"(p[+-]?\d+)?|(\d+\.?\d*|\.\d+)(e[+-]?\d+)?)", re.I)
 
 
 # ------------------------------------------------------------------------- reading runs
@@ -150,12 +152,23 @@ def _numbers(fields: Fields, source: Source, name: str) -> np.ndarray:
         return pc.cast(column, pa.float64()).to_numpy()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         bad = _first_unparsable(column, pa.float64())
+        text = column[bad].as_py()
         raise InputFormatError(
             source.name,
-            f"{name} {column[bad].as_py()!r} is not a number ({_where(fields, bad)}); "
-            "trec_eval's atof would silently read it as a number, rerankit refuses it",
+            f"{name} {text!r} is not a number ({_where(fields, bad)}); trec_eval's atof "
+            f"would silently read it as {_atof(text)!r}",
             fields.line(bad),
         ) from None
+
+
+def _atof(text: str) -> float:
+    """What C's ``atof`` makes of ``text`` (its longest numeric prefix, else 0), for messages."""
+    prefix = _C_NUMBER_PREFIX.match(text)
+    if prefix is None:
+        return 0.0
+    number = prefix[0]
+    hexadecimal = number.lstrip("+-")[:2].lower() == "0x"
+    return float.fromhex(number) if hexadecimal else float(number)
 
 
 def _integers(fields: Fields, source: Source, name: str) -> np.ndarray:
