@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from rerankit.data.jsonl import json_id, json_object, json_text
-from rerankit.data.source import COMPRESSED_SUFFIXES, Source, open_input
+from rerankit.data.source import COMPRESSED_SUFFIXES, Source, read_input
 from rerankit.errors import InputFormatError
 
 
@@ -142,7 +142,7 @@ class _OffsetCorpus(Corpus):
     @classmethod
     def open(cls, path: str | Path) -> _OffsetCorpus:
         """Index the corpus file at ``path`` (plain or compressed)."""
-        source = open_input(path, "corpus file")
+        source = read_input(path, "corpus file")
         memory = source.data if isinstance(source.data, bytes) else None
         try:
             return cls._index_source(source, memory)
@@ -326,7 +326,7 @@ def open_corpus(path: str | Path) -> Corpus:
         name = name.removesuffix(suffix)
     if name.endswith((".jsonl", ".json")):
         return JsonlCorpus.open(path)
-    source = open_input(path, "corpus file")
+    source = read_input(path, "corpus file")
     try:
         head = bytes(source.data[source.start:source.start + 4096]).lstrip(_C_SPACE)
     finally:

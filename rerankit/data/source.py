@@ -8,7 +8,8 @@ so all of them accept the same things and refuse the same things with the same m
   ending ``.gz``, ``.bz2``, ``.xz`` or ``.zst`` whose content is not in that format, and a
   corrupt or truncated archive, are named errors;
 * a missing file, a directory, an unreadable file and an empty file are named errors;
-* a UTF-8 byte order mark is not data: it is skipped (``Source.start``).
+* a UTF-8 byte order mark is not data: it is skipped (``Source.start``);
+* plain files are memory-mapped, not copied, so corpora are read lazily.
 """
 
 from __future__ import annotations
@@ -79,26 +80,17 @@ class Source:
 
 
 def read_input(path: str | Path, what: str = "file", stdin: bool = False) -> Source:
-    """Read ``path`` (``-`` = standard input when ``stdin``) as decompressed bytes.
+    """The decompressed content of ``path`` (``-`` = standard input when ``stdin``).
 
-    ``what`` names the input in messages ("run file", "qrels file"...). Raises
+    A plain file is memory-mapped, not copied; a compressed one is decompressed into
+    memory. ``what`` names the input in messages ("run file", "qrels file"...). Raises
     :class:`InputFormatError` for every problem, never a bare OSError or a traceback.
     """
     if stdin and str(path) == STDIN:
-        name, raw = "<stdin>", sys.stdin.buffer.read()
-    else:
-        name, raw = str(path), _read_bytes(Path(path), what)
-    data = _decompress(name, raw)
-    return _checked(name, data, what)
-
-
-def open_input(path: str | Path, what: str = "file") -> Source:
-    """Like :func:`read_input` for inputs read lazily (corpora): a plain file is memory-mapped
-    instead of read; a compressed one is decompressed into memory."""
+        return _checked("<stdin>", _decompress("<stdin>", sys.stdin.buffer.read()), what)
     path = Path(path)
-    head = _read_bytes(path, what, 16)
-    if _codec(str(path), head) is not None:
-        return read_input(path, what)
+    if _codec(str(path), _read_bytes(path, what, 16)) is not None:
+        return _checked(str(path), _decompress(str(path), _read_bytes(path, what)), what)
     if path.stat().st_size == 0:
         raise InputFormatError(path, f"{what} is empty")
     with open(path, "rb") as handle:
