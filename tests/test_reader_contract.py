@@ -187,6 +187,29 @@ def test_fast_and_general_paths_read_the_same_columns(tmp_path, rows, separator)
                                   _numbers(general, source, "score").view(np.int64))
 
 
+@SETTINGS
+@given(qrels_rows(), st.sampled_from([" ", "\t"]), st.booleans())
+def test_fast_and_general_paths_read_the_same_qrels(tmp_path, rows, separator, beir):
+    from rerankit.data.trec import BEIR_QRELS_LAYOUT
+
+    rows = [[q, "0", d, str(int(float(g)))] for q, _, d, g in rows]
+    layout = BEIR_QRELS_LAYOUT if beir else QRELS_LAYOUT
+    if beir:
+        rows = [["query-id", "corpus-id", "score"]] + [[q, d, g] for q, _, d, g in rows]
+    path = tmp_path / "qrels"
+    path.write_text(canonical(rows, separator), encoding="utf-8")
+    source = read_input(path)
+    fast = _read_single_separator(source, layout)
+    assert fast is not None, "a single-separator file must take the fast path"
+    general = _read_any_whitespace(source, layout)
+    np.testing.assert_array_equal(fast.line_numbers, general.line_numbers)
+    for name in ("qid", "docid"):
+        assert fast.columns[name].to_pylist() == general.columns[name].to_pylist()
+    assert fast.columns["grade"].to_pylist() == [int(g) for g in
+                                                 general.columns["grade"].to_pylist()]
+    assert len(read_qrels(path)) == len(fast.line_numbers)  # the header is detected
+
+
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data(), runs(width=32))

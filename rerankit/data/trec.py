@@ -83,8 +83,8 @@ def read_qrels(path: str | Path) -> Qrels:
     source = read_input(path, "qrels file")
     fields = split_fields(source, BEIR_QRELS_LAYOUT if _is_beir_tsv(source) else QRELS_LAYOUT)
     grades = _integers(fields, source, "grade")
-    qrels = Qrels(fields.columns["qid"], fields.columns["docid"], grades,
-                  Path(source.name).name)
+    qid, docid = (_plain_strings(fields.columns[n]) for n in ("qid", "docid"))
+    qrels = Qrels(qid, docid, grades, Path(source.name).name)
     _check_unique_pairs(qrels.pair_keys, fields, source, "judgement for document")
     return qrels
 
@@ -159,6 +159,12 @@ def _numbers(fields: Fields, source: Source, name: str) -> np.ndarray:
             f"would silently read it as {_atof(text)!r}",
             fields.line(bad),
         ) from None
+
+
+def _plain_strings(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One string array (qrels are small; their columns stay as they always were)."""
+    column = pc.cast(column, pa.string())
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
 
 
 def _atof(text: str) -> float:
