@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
+from collections.abc import Mapping
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from rerankit.errors import InputFormatError
 
 
 def group_starts(codes: np.ndarray) -> np.ndarray:
@@ -53,16 +58,64 @@ def encode_strings(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.A
     return encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary
 
 
-def flatten_nested(nested) -> tuple[list[str], list[str], list]:
-    """``{qid: {docid: value}}`` as three parallel lists (query ids, doc ids, values)."""
+def flatten_nested(nested: object, value_name: str,
+                   source: str = "<dict>") -> tuple[list[str], list[str], list]:
+    """``{qid: {docid: value}}`` as three parallel lists (query ids, doc ids, values).
+
+    Ids must be strings or integers (integers become their decimal text, as in a file);
+    two ids that become the same text (``1`` and ``"1"``) are refused, as is any other
+    nesting (a list, a scalar), with :class:`InputFormatError` naming ``source``.
+    """
+    if not isinstance(nested, Mapping):
+        raise InputFormatError(source, f"expected a dict {{query id: {{document id: "
+                               f"{value_name}}}}}, got {type(nested).__name__}")
     qids: list[str] = []
     docids: list[str] = []
     values: list = []
-    for qid, docs in nested.items():
-        qids.extend([str(qid)] * len(docs))
-        docids.extend(str(d) for d in docs)
+    for qid, text in zip(nested, id_texts(list(nested), "query id", source), strict=True):
+        docs = nested[qid]
+        if not isinstance(docs, Mapping):
+            raise InputFormatError(source, f"query '{text}': expected a dict {{document id: "
+                                   f"{value_name}}}, got {type(docs).__name__}")
+        qids.extend([text] * len(docs))
+        docids.extend(id_texts(list(docs), f"document id (query '{text}')", source))
         values.extend(docs.values())
     return qids, docids, values
+
+
+def id_texts(ids: list, what: str, source: str) -> list[str]:
+    """Ids as text; refuses non-(str, int) ids and ids that collide once written."""
+    if all(type(i) is str for i in ids):
+        return ids
+    texts = []
+    for i in ids:
+        if isinstance(i, bool) or not isinstance(i, (str, numbers.Integral)):
+            raise InputFormatError(source, f"{what} {i!r} is a {type(i).__name__}; ids must "
+                                   "be strings (or integers, read as their decimal text)")
+        texts.append(str(int(i)) if not isinstance(i, str) else i)
+    if len(set(texts)) != len(texts):
+        seen: dict[str, object] = {}
+        for i, text in zip(ids, texts, strict=True):
+            if text in seen:
+                raise InputFormatError(source, f"{what}s {seen[text]!r} and {i!r} are the same "
+                                       f"id '{text}' once written as text")
+            seen[text] = i
+    return texts
+
+
+def real_values(qids: list[str], docids: list[str], values: list, what: str,
+                source: str = "<dict>") -> np.ndarray:
+    """``values`` as float64, refusing anything that is not a real number (None, a string,
+    a bool) with :class:`InputFormatError` naming the query and document; NaN is left to
+    the caller."""
+    bad = [t for t in set(map(type, values))
+           if issubclass(t, (bool, np.bool_)) or not issubclass(t, numbers.Real)]
+    if bad:
+        row = next(k for k, v in enumerate(values) if type(v) in bad)
+        raise InputFormatError(source, f"{what} {values[row]!r} for query '{qids[row]}', "
+                               f"document '{docids[row]}' is a {type(values[row]).__name__}, "
+                               "not a number")
+    return np.asarray(values, dtype=np.float64)
 
 
 def suffix_max_within_groups(values: np.ndarray, groups: np.ndarray) -> np.ndarray:

@@ -9,10 +9,7 @@ Python objects.
 
 from __future__ import annotations
 
-import contextlib
-import gzip
 import json
-import mmap
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -20,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from rerankit.data.jsonl import json_id, json_object, json_text
+from rerankit.data.source import COMPRESSED_SUFFIXES, Source, read_input
 from rerankit.errors import InputFormatError
 
 
@@ -78,13 +77,25 @@ class InMemoryCorpus(Corpus):
 
     @classmethod
     def from_dict(cls, docs: Mapping[str, str | Mapping[str, str]], source: str = "corpus"):
-        """From ``{docid: text}`` or BEIR's ``{docid: {"title": ..., "text": ...}}``."""
+        """From ``{docid: text}`` or BEIR's ``{docid: {"title": ..., "text": ...}}``; ids and
+        texts are checked as in a JSONL corpus (null or absent texts are empty)."""
+        from rerankit.data.columns import id_texts
+
+        if not isinstance(docs, Mapping):
+            raise InputFormatError(source, "expected a dict {document id: text}, got "
+                                   f"{type(docs).__name__}")
+
         def make(docid: str, value) -> Document:
             if isinstance(value, str):
                 return Document(docid, value)
-            return Document(docid, value.get("text", ""), value.get("title", ""))
+            if not isinstance(value, Mapping):
+                raise InputFormatError(source, f"document '{docid}': expected a text or a "
+                                       f"dict with title and text, got {type(value).__name__}")
+            return Document(docid, *(json_text(source, dict(value), name, None)
+                                     for name in ("text", "title")))
 
-        return cls((make(str(k), v) for k, v in docs.items()), source)
+        ids = id_texts(list(docs), "document id", source)
+        return cls((make(k, v) for k, v in zip(ids, docs.values(), strict=True)), source)
 
     @property
     def ids(self) -> list[str]:
@@ -104,14 +115,19 @@ class InMemoryCorpus(Corpus):
 
 
 class _OffsetCorpus(Corpus):
-    """A file corpus addressed by (start, end) byte offsets of each record."""
+    """A file corpus addressed by (start, end) byte offsets of each record.
+
+    A plain file is read at those offsets when a document is asked for; a compressed one
+    is held decompressed in memory (``memory``), since it cannot be read at an offset.
+    """
 
     def __init__(self, path: Path, ids: list[str], starts: np.ndarray, ends: np.ndarray,
-                 lines: np.ndarray) -> None:
+                 lines: np.ndarray, memory: bytes | None = None) -> None:
         self.path = path
         self.source = str(path)
         self._ids = ids
         self._starts, self._ends = starts, ends
+        self._memory = memory
         index: dict[str, int] = {}
         for i, docid in enumerate(ids):
             if docid in index:
@@ -122,6 +138,21 @@ class _OffsetCorpus(Corpus):
             raise InputFormatError(path, "corpus has no documents")
         self._index = index
         self._lines = lines
+
+    @classmethod
+    def open(cls, path: str | Path) -> _OffsetCorpus:
+        """Index the corpus file at ``path`` (plain or compressed)."""
+        source = read_input(path, "corpus file")
+        memory = source.data if isinstance(source.data, bytes) else None
+        try:
+            return cls._index_source(source, memory)
+        finally:
+            if memory is None:
+                source.data.close()
+
+    @classmethod
+    def _index_source(cls, source: Source, memory: bytes | None) -> _OffsetCorpus:
+        raise NotImplementedError
 
     @property
     def ids(self) -> list[str]:
@@ -135,15 +166,21 @@ class _OffsetCorpus(Corpus):
             i = self._index[docid]
         except KeyError:
             raise self._unknown(docid) from None
+        start, end = int(self._starts[i]), int(self._ends[i])
+        if self._memory is not None:
+            return self._parse(self._memory[start:end], int(self._lines[i]))
         with open(self.path, "rb") as handle:
-            handle.seek(int(self._starts[i]))
-            raw = handle.read(int(self._ends[i] - self._starts[i]))
-        return self._parse(raw, int(self._lines[i]))
+            handle.seek(start)
+            return self._parse(handle.read(end - start), int(self._lines[i]))
 
     def __iter__(self) -> Iterator[Document]:
+        rows = zip(self._starts.tolist(), self._ends.tolist(), self._lines.tolist(), strict=True)
+        if self._memory is not None:
+            for start, end, line in rows:
+                yield self._parse(self._memory[start:end], line)
+            return
         with open(self.path, "rb") as handle:
-            for start, end, line in zip(self._starts.tolist(), self._ends.tolist(),
-                                        self._lines.tolist(), strict=True):
+            for start, end, line in rows:
                 handle.seek(start)
                 yield self._parse(handle.read(end - start), line)
 
@@ -151,104 +188,148 @@ class _OffsetCorpus(Corpus):
         raise NotImplementedError
 
 
-_JSON_ID = re.compile(rb'"_id"\s*:\s*(?:"((?:[^"\\]|\\.)*)"|(-?\d+))')
+# "_id" as the first key of a line's object is certainly the object's own id (not a nested
+# one); its value is a JSON string or a JSON integer. Other lines are parsed in full.
+_FIRST_ID = re.compile(rb'[ \t\r]*\{[ \t\r]*"_id"[ \t\r]*:[ \t\r]*'
+                       rb'(?:"((?:[^"\\]|\\.)*)"|(-?(?:0|[1-9][0-9]*)))[ \t\r]*[,}]')
 
 
 class JsonlCorpus(_OffsetCorpus):
-    """BEIR ``corpus.jsonl``: one ``{"_id", "title", "text"}`` object per line."""
+    """BEIR ``corpus.jsonl``: one ``{"_id", "title", "text"}`` object per line.
+
+    ``_id`` is a string, or an integer read as its decimal text; ``title`` and ``text`` are
+    strings, or null / absent (empty). See :mod:`rerankit.data.jsonl`.
+    """
 
     @classmethod
-    def open(cls, path: str | Path) -> JsonlCorpus:
-        path = Path(path)
-        with _mapped(path) as data:
-            newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-            starts = np.concatenate(([0], newlines + 1))
-            ends = np.concatenate((newlines, [len(data)]))
-            nonblank = ends > starts
-            starts, ends = starts[nonblank], ends[nonblank]
-            lines = np.flatnonzero(nonblank) + 1
-            positions, ids = [], []
-            for match in _JSON_ID.finditer(data):
-                positions.append(match.start())
-                ids.append(match.group(1) if match.group(1) is not None else match.group(2))
-        line_of_match = np.searchsorted(starts, np.asarray(positions, dtype=np.int64),
-                                        side="right") - 1
-        first_match = np.full(starts.size, -1)
-        unique_lines, first_index = np.unique(line_of_match, return_index=True)
-        first_match[unique_lines] = first_index
-        missing = np.flatnonzero(first_match < 0)
-        if missing.size:
-            raise InputFormatError(path, 'line has no "_id" field', int(lines[missing[0]]))
-        doc_ids = [json.loads(b'"' + ids[i] + b'"') for i in first_match.tolist()]
-        return cls(path, doc_ids, starts, ends, lines)
+    def _index_source(cls, source: Source, memory: bytes | None) -> JsonlCorpus:
+        data = source.data
+        newlines = source.line_ends()
+        starts = np.concatenate(([source.start], newlines + 1))
+        ends = np.concatenate((newlines, [len(data)]))
+        blank = np.array([not data[s:e].strip(b" \t\r\x0b\x0c")
+                          for s, e in zip(starts.tolist(), ends.tolist(), strict=True)],
+                         dtype=bool)
+        lines = np.flatnonzero(~blank) + 1
+        starts, ends = starts[~blank], ends[~blank]
+        doc_ids = []
+        for start, end, line in zip(starts.tolist(), ends.tolist(), lines.tolist(),
+                                    strict=True):
+            match = _FIRST_ID.match(data, start, end)
+            if match is None:
+                obj = json_object(source.name, data[start:end], line)
+                doc_ids.append(json_id(source.name, obj, line))
+            elif match.group(2) is not None:
+                doc_ids.append(match.group(2).decode())
+            elif b"\\" in match.group(1):
+                doc_ids.append(json.loads(b'"' + match.group(1) + b'"'))
+            else:
+                doc_ids.append(_utf8(source.name, match.group(1), line))
+        return cls(Path(source.name), doc_ids, starts, ends, lines, memory)
 
     def _parse(self, raw: bytes, line: int) -> Document:
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise InputFormatError(self.path, f"invalid JSON: {err.msg}", line) from None
-        return Document(str(obj["_id"]), obj.get("text") or "", obj.get("title") or "")
+        obj = json_object(self.source, raw, line)
+        docid = json_id(self.source, obj, line)
+        return Document(docid, json_text(self.source, obj, "text", line),
+                        json_text(self.source, obj, "title", line))
 
 
-_DOC = re.compile(rb"<DOC>(.*?)</DOC>", re.S)
-_DOCNO = re.compile(rb"<DOCNO>\s*(.*?)\s*</DOCNO>", re.S)
+def _utf8(name: str, raw: bytes, line: int) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise InputFormatError(name, f"not valid UTF-8 ({err.reason})", line) from None
+
+
+_SGML_TAG = re.compile(rb"<(/?)(DOC|DOCNO)>")
 _TAG = re.compile(r"<[^>]+>")
+_C_SPACE = b" \t\n\x0b\x0c\r"
+#: what each tag must be followed by: <DOC> <DOCNO> </DOCNO> </DOC>, again and again
+_EXPECTED = ((b"", b"DOC"), (b"", b"DOCNO"), (b"/", b"DOCNO"), (b"/", b"DOC"))
 
 
 class TrecSgmlCorpus(_OffsetCorpus):
-    """TREC SGML documents: ``<DOC><DOCNO>id</DOCNO> text </DOC>`` (e.g. Vaswani)."""
+    """TREC SGML documents: ``<DOC><DOCNO>id</DOCNO> text </DOC>`` (e.g. Vaswani).
+
+    Every ``<DOC>`` holds exactly one ``<DOCNO>`` and is closed by ``</DOC>`` before the next
+    opens; anything else (an unclosed or nested ``<DOC>``, a missing or second ``<DOCNO>``)
+    is refused naming the line.
+    """
 
     @classmethod
-    def open(cls, path: str | Path) -> TrecSgmlCorpus:
-        path = Path(path)
+    def _index_source(cls, source: Source, memory: bytes | None) -> TrecSgmlCorpus:
+        data = source.data
+        newlines = source.line_ends()
+
+        def line_of(offset: int) -> int:
+            return int(np.searchsorted(newlines, offset, side="right")) + 1
+
+        tags = list(_SGML_TAG.finditer(data, source.start))
+        for k, tag in enumerate(tags):
+            if (tag.group(1), tag.group(2)) != _EXPECTED[k % 4]:
+                _refuse_structure(source.name, tags, k, line_of)
+        if len(tags) % 4:
+            opened = tags[len(tags) - len(tags) % 4]
+            raise InputFormatError(source.name, "<DOC> is never closed with </DOC>",
+                                   line_of(opened.start()))
         ids, starts, ends, lines = [], [], [], []
-        with _mapped(path) as data:
-            newlines = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-            for match in _DOC.finditer(data):
-                line = int(np.searchsorted(newlines, match.start(), side="right")) + 1
-                number = _DOCNO.search(match.group(1))
-                if number is None:
-                    raise InputFormatError(path, "<DOC> without <DOCNO>", line)
-                try:
-                    ids.append(number.group(1).decode("utf-8"))
-                except UnicodeDecodeError:
-                    raise InputFormatError(path, "DOCNO is not valid UTF-8", line) from None
-                starts.append(match.start(1))
-                ends.append(match.end(1))
-                lines.append(line)
-        return cls(path, ids, np.array(starts, np.int64), np.array(ends, np.int64),
-                   np.array(lines, np.int64))
+        for k in range(0, len(tags), 4):
+            line = line_of(tags[k].start())
+            docno = data[tags[k + 1].end():tags[k + 2].start()].strip(_C_SPACE)
+            if not docno:
+                raise InputFormatError(source.name, "empty <DOCNO>", line)
+            ids.append(_utf8(source.name, docno, line))
+            starts.append(tags[k].end())
+            ends.append(tags[k + 3].start())
+            lines.append(line)
+        return cls(Path(source.name), ids, np.array(starts, np.int64),
+                   np.array(ends, np.int64), np.array(lines, np.int64), memory)
 
     def _parse(self, raw: bytes, line: int) -> Document:
-        number = _DOCNO.search(raw)
+        tags = list(_SGML_TAG.finditer(raw))
+        docid = raw[tags[0].end():tags[1].start()].strip(_C_SPACE)
+        body = raw[:tags[0].start()] + b" " + raw[tags[1].end():]
         try:
-            docid = number.group(1).decode("utf-8") if number else ""
-            body = _DOCNO.sub(b"", raw).decode("utf-8")
+            text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise InputFormatError(self.path, "document is not valid UTF-8", line) from None
-        return Document(docid, " ".join(_TAG.sub(" ", body).split()))
+        return Document(docid.decode("utf-8"), " ".join(_TAG.sub(" ", text).split()))
 
 
-@contextlib.contextmanager
-def _mapped(path: Path) -> Iterator[mmap.mmap]:
-    """The file memory-mapped read-only; clear errors for a missing or empty file."""
-    if not path.is_file():
-        raise InputFormatError(path, "corpus file not found")
-    if path.stat().st_size == 0:
-        raise InputFormatError(path, "corpus file is empty")
-    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0,
-                                               access=mmap.ACCESS_READ) as data:
-        yield data
+def _refuse_structure(name: str, tags: list[re.Match], k: int, line_of) -> None:
+    """The error for the k-th DOC/DOCNO tag, which is not the one expected there."""
+    found = tags[k].group(0).decode()
+    line = line_of(tags[k].start())
+    phase = k % 4
+    if phase == 0:
+        raise InputFormatError(name, f"{found} outside a <DOC>", line)
+    opened = line_of(tags[k - phase].start())
+    if found == "<DOC>":
+        raise InputFormatError(name, f"<DOC> opened before the <DOC> of line {opened} was "
+                               "closed with </DOC>", line)
+    if phase == 1:
+        raise InputFormatError(name, f"the <DOC> of line {opened} has no <DOCNO>", opened)
+    if phase == 2:
+        raise InputFormatError(name, f"{found} inside the <DOCNO> of line "
+                               f"{line_of(tags[k - 1].start())} (not closed?)", line)
+    raise InputFormatError(name, f"second {found} in the <DOC> of line {opened}"
+                           if found == "<DOCNO>" else f"{found} out of place in the <DOC> of "
+                           f"line {opened}", line)
 
 
 def open_corpus(path: str | Path) -> Corpus:
-    """A corpus from a BEIR ``corpus.jsonl`` (or ``.jsonl.gz``) or a TREC SGML file."""
-    path = Path(path)
-    if path.suffix == ".gz":
-        with gzip.open(path, "rt", encoding="utf-8") as handle:
-            docs = (json.loads(line) for line in handle if line.strip())
-            return InMemoryCorpus((Document(str(d["_id"]), d.get("text") or "",
-                                            d.get("title") or "") for d in docs), str(path))
-    if path.suffix == ".jsonl":
+    """A corpus from a BEIR JSONL file or a TREC SGML file, plain or compressed (gzip,
+    bzip2, xz, zstd). JSONL when the name (without a compression suffix) ends in ``.jsonl``
+    or the first non-blank character is ``{``; TREC SGML otherwise."""
+    name = str(path)
+    for suffix in COMPRESSED_SUFFIXES:
+        name = name.removesuffix(suffix)
+    if name.endswith((".jsonl", ".json")):
         return JsonlCorpus.open(path)
-    return TrecSgmlCorpus.open(path)
+    source = read_input(path, "corpus file")
+    try:
+        head = bytes(source.data[source.start:source.start + 4096]).lstrip(_C_SPACE)
+    finally:
+        if not isinstance(source.data, bytes):
+            source.data.close()
+    return (JsonlCorpus if head.startswith(b"{") else TrecSgmlCorpus).open(path)

@@ -11,8 +11,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rerankit.data.columns import flatten_nested
+from rerankit.data.columns import flatten_nested, real_values
 from rerankit.data.run import as_string_array
+from rerankit.errors import InputFormatError
 
 QrelsDict = dict[str, dict[str, int]]
 
@@ -44,8 +45,27 @@ class Qrels:
 
     @classmethod
     def from_dict(cls, qrels: Mapping[str, Mapping[str, int]], name: str = "qrels") -> Qrels:
-        """Build qrels from ``{qid: {docid: grade}}`` (pytrec_eval / BEIR form)."""
-        return cls.from_arrays(*flatten_nested(qrels), name=name)
+        """Build qrels from ``{qid: {docid: grade}}`` (pytrec_eval / BEIR form).
+
+        Validated like a qrels file: ids are strings (integers are read as their decimal
+        text; ``1`` and ``"1"`` together are refused) and grades are integers (``1.0`` is
+        read as 1; ``0.5``, NaN, None, strings and bools are refused), raising
+        :class:`InputFormatError` with source ``<dict>``.
+        """
+        qids, docids, values = flatten_nested(qrels, "grade")
+        grades = real_values(qids, docids, values, "grade")
+        fraction = np.flatnonzero(~np.isfinite(grades) | (grades != np.trunc(grades)))
+        if fraction.size:
+            i = int(fraction[0])
+            raise InputFormatError("<dict>", f"grade {values[i]!r} for query '{qids[i]}', "
+                                   f"document '{docids[i]}' is not an integer")
+        exact = [int(v) for v in values] if grades.size and np.abs(grades).max() >= 2**53 \
+            else grades
+        try:
+            return cls(as_string_array(qids), as_string_array(docids),
+                       np.asarray(exact, dtype=np.int64), name)
+        except OverflowError:
+            raise InputFormatError("<dict>", "a grade does not fit a 64-bit integer") from None
 
     @classmethod
     def read(cls, path: str | Path) -> Qrels:

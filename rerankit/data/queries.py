@@ -30,8 +30,20 @@ class Queries(Mapping[str, str]):
 
     @classmethod
     def from_dict(cls, queries: Mapping[str, str], source: str = "queries") -> Queries:
-        """Build from ``{qid: text}``."""
-        return cls(tuple(str(k) for k in queries), tuple(str(v) for v in queries.values()), source)
+        """Build from ``{qid: text}``. Ids are strings (integers are read as their decimal
+        text; ``1`` and ``"1"`` together are refused) and texts are strings: anything else
+        (None, a number) raises :class:`InputFormatError` instead of becoming "None"."""
+        from rerankit.data.columns import id_texts
+
+        if not isinstance(queries, Mapping):
+            raise InputFormatError(source, "expected a dict {query id: text}, got "
+                                   f"{type(queries).__name__}")
+        ids = id_texts(list(queries), "query id", source)
+        for qid, text in zip(ids, queries.values(), strict=True):
+            if not isinstance(text, str):
+                raise InputFormatError(source, f"text of query '{qid}' is a "
+                                       f"{type(text).__name__}, not a string")
+        return cls(tuple(ids), tuple(queries.values()), source)
 
     @classmethod
     def read(cls, path: str | Path) -> Queries:

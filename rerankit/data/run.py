@@ -16,7 +16,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rerankit.data.columns import encode_strings, flatten_nested, ranks_within_groups
+from rerankit.data.columns import (
+    encode_strings,
+    flatten_nested,
+    ranks_within_groups,
+    real_values,
+)
 from rerankit.errors import InputFormatError
 
 RunDict = dict[str, dict[str, float]]
@@ -61,8 +66,21 @@ class Run:
 
     @classmethod
     def from_dict(cls, run: Mapping[str, Mapping[str, float]], name: str = "rerankit") -> Run:
-        """Build a run from ``{qid: {docid: score}}`` (pytrec_eval / ranx / BEIR form)."""
-        return replace(cls.from_arrays(*flatten_nested(run), name=name), verified_unique=True)
+        """Build a run from ``{qid: {docid: score}}`` (pytrec_eval / ranx / BEIR form).
+
+        Validated like a run file: ids are strings (integers are read as their decimal
+        text; ``1`` and ``"1"`` together are refused), scores are real numbers and not NaN;
+        anything else raises :class:`InputFormatError` with source ``<dict>``.
+        """
+        qids, docids, values = flatten_nested(run, "score")
+        scores = real_values(qids, docids, values, "score")
+        nan = np.flatnonzero(np.isnan(scores))
+        if nan.size:
+            i = int(nan[0])
+            raise InputFormatError("<dict>", f"score is NaN for query '{qids[i]}', document "
+                                   f"'{docids[i]}'; NaN scores cannot be ranked")
+        return cls(as_string_array(qids), as_string_array(docids), scores, name,
+                   verified_unique=True)
 
     @classmethod
     def read_trec(cls, path: str | Path, name: str | None = None) -> Run:
@@ -171,4 +189,6 @@ def as_string_array(values: Iterable[str] | pa.Array | pa.ChunkedArray) -> pa.Ar
         return pc.cast(values, pa.string())
     if isinstance(values, np.ndarray):
         values = values.astype(str).tolist()
+    if isinstance(values, list) and all(type(v) is str for v in values):
+        return pa.array(values, type=pa.string())
     return pa.array([str(v) for v in values], type=pa.string())

@@ -1,17 +1,17 @@
-"""TREC run and qrels files: fast columnar reading, validated atomic writing.
+"""TREC run and qrels files: columnar reading under one contract, validated atomic writing.
 
-Run lines are ``qid iter docid rank score tag`` (trec_eval's format: any whitespace
-between fields, lines starting with ``#`` and blank lines ignored, fields after the tag
-ignored, the rank column ignored). Qrels lines are ``qid iter docid grade``; BEIR's
-``query-id<TAB>corpus-id<TAB>score`` TSV with a header is read too.
-
-Well-formed files (single spaces or single tabs) are parsed by Arrow's multi-threaded CSV
-reader. Anything else goes through a vectorised whitespace splitter that also finds the
-exact line of any malformed input.
+Run lines are ``qid iter docid rank score tag``; qrels lines are ``qid iter docid grade``;
+BEIR's ``query-id corpus-id score`` TSV (with its header) is read too. How lines and fields
+are split (trec_eval 10.0's C whitespace, comments, blank lines, line ends) is
+:mod:`rerankit.data.fields`; how files are opened (compression, standard input) is
+:mod:`rerankit.data.source`. This module adds what the values mean: the rank column and
+fields after the tag are ignored, scores are numbers, grades are integers, a (query,
+document) pair appears once, and the run tag is the last line's (as in trec_eval).
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -20,102 +20,72 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from rerankit.data.atomic import atomic_write
+from rerankit.data.fields import Fields, Layout, split_fields
 from rerankit.data.hashing import duplicate_candidates
 from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run
+from rerankit.data.source import Source, read_input
 from rerankit.errors import InputFormatError
 
-_RUN_FIELDS = ["qid", "iter", "docid", "rank", "score", "tag"]
-_NUMBER = r"^[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)$"
-_INTEGER = r"^[+-]?\d+(\.0*)?$"
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+RUN_LAYOUT = Layout(("qid", "iter", "docid", "rank", "score", "tag"),
+                    keep=("qid", "docid", "score", "tag"),
+                    types={"qid": _DICTIONARY, "rank": pa.int64(), "score": pa.float64(),
+                           "tag": _DICTIONARY})
+QRELS_LAYOUT = Layout(("qid", "iter", "docid", "grade"), keep=("qid", "docid", "grade"),
+                      types={"qid": _DICTIONARY, "grade": pa.int64()}, exact=True)
+BEIR_QRELS_LAYOUT = Layout(("qid", "docid", "grade"), keep=("qid", "docid", "grade"),
+                           types={"qid": _DICTIONARY, "grade": pa.int64()}, exact=True,
+                           header=True)
+_INTEGRAL = r"^[+-]?\d+(\.0*)?$"
+_C_NUMBER_PREFIX = re.compile(r"[+-]?(inf(inity)?|nan|0x([0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)"
+                              r"(p[+-]?\d+)?|(\d+\.?\d*|\.\d+)(e[+-]?\d+)?)", re.I)
 
 
 # ------------------------------------------------------------------------- reading runs
 def read_run(path: str | Path, name: str | None = None) -> Run:
-    """Read a TREC run file into a :class:`Run`.
+    """Read a TREC run file (``-`` for standard input) into a :class:`Run`.
 
-    Raises :class:`InputFormatError` naming the file and line for: an empty file, a line
-    with fewer than 6 fields, a non-numeric or NaN score, invalid UTF-8, and the same
-    document listed twice for a query (trec_eval refuses such files too). Scores are
-    stricter than trec_eval's ``atof``, which reads "high" as 0 without a word.
+    The run is named ``name``, else by the tag of its last line (trec_eval's choice).
+    Raises :class:`InputFormatError` naming the file, line and field for: a line with
+    fewer than 6 fields, a score that is not a decimal number (trec_eval's ``atof`` would
+    read "high" as 0) or is NaN, the same document twice for a query (trec_eval refuses
+    such runs too), and every problem :func:`rerankit.data.source.read_input` and
+    :func:`rerankit.data.fields.split_fields` name (no data lines, invalid UTF-8...).
     """
-    path = Path(path)
-    table = _read_run_fast(path)
-    if table is not None:
-        qid, docid, score, line_numbers = table["qid"], table["docid"], None, None
-        score = table["score"].to_numpy()
-        tag = _last_tag(path)
-    else:
-        columns, line_numbers = _read_columns(path, _RUN_FIELDS, min_fields=6)
-        qid, docid, tag_column = columns["qid"], columns["docid"], columns["tag"]
-        score = _parse_numbers(columns["score"], path, line_numbers, "score", qid, docid)
-        tag = tag_column[len(tag_column) - 1].as_py()
+    source = read_input(path, "run file", stdin=True)
+    fields = split_fields(source, RUN_LAYOUT)
+    qid, docid = fields.columns["qid"], fields.columns["docid"]
+    score = _numbers(fields, source, "score")
     nan = np.flatnonzero(np.isnan(score))
     if nan.size:
         i = int(nan[0])
         raise InputFormatError(
-            path,
+            source.name,
             f"score is NaN for query '{qid[i].as_py()}', document '{docid[i].as_py()}'; "
             "NaN scores cannot be ranked",
-            _line(line_numbers, i),
+            fields.line(i),
         )
+    tags = fields.columns["tag"]
+    tag = tags[len(tags) - 1].as_py()
     run = Run(qid, docid, score, name if name is not None else tag, verified_unique=True)
-    _check_unique_pairs(run.pair_keys, qid, docid, path, line_numbers, "document")
+    _check_unique_pairs(run.pair_keys, fields, source, "document")
     return run
 
 
-def _read_run_fast(path: Path) -> pa.Table | None:
-    """Single-space runs straight into columns: query ids dictionary-encoded (few distinct
-    values, so cheap), scores parsed as doubles. None when the file needs the general path."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return None
-    try:
-        table = pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=_RUN_FIELDS, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter=" ", quote_char=False, escape_char=False,
-                                             ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={"qid": pa.dictionary(pa.int32(), pa.string()),
-                              "docid": pa.string(), "score": pa.float64()},
-                include_columns=["qid", "docid", "score"], null_values=[],
-                strings_can_be_null=False, quoted_strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    queries = table["qid"].unify_dictionaries()
-    comment = any(c.dictionary.to_pylist() and pc.any(pc.starts_with(c.dictionary, "#")).as_py()
-                  for c in queries.chunks)
-    return table if table.num_rows and not comment else None
-
-
-def _last_tag(path: Path) -> str:
-    """The run tag of the last line (trec_eval keeps the last line's)."""
-    with open(path, "rb") as handle:
-        handle.seek(0, 2)
-        size = handle.tell()
-        handle.seek(max(0, size - 4096))
-        tail = handle.read().decode("utf-8", errors="replace").rstrip("\n").split("\n")
-    return tail[-1].split()[5]
-
-
 def read_qrels(path: str | Path) -> Qrels:
-    """Read TREC qrels (``qid iter docid grade``) or BEIR qrels TSV (with header).
+    """Read TREC qrels (``qid iter docid grade``) or BEIR qrels TSV (with its header).
 
-    Grades must be integers (a BEIR ``1.0`` is accepted as 1). Duplicate (query, document)
-    judgements are an error, as in trec_eval.
+    Grades must be integers: ``1.0`` is read as 1, ``1.5`` is refused (trec_eval's ``atol``
+    would silently read it as 1). Exactly 4 fields (3 for BEIR) per line, as trec_eval
+    requires. Duplicate (query, document) judgements are an error, as in trec_eval.
     """
-    path = Path(path)
-    if _is_beir_tsv(path):
-        columns, line_numbers = _read_columns(path, ["qid", "docid", "grade"], min_fields=3,
-                                              exact=True, skip_header=True)
-    else:
-        columns, line_numbers = _read_columns(path, ["qid", "iter", "docid", "grade"],
-                                              min_fields=4, exact=True)
-    qid, docid = columns["qid"], columns["docid"]
-    grades = _parse_integers(columns["grade"], path, line_numbers, qid, docid)
-    qrels = Qrels(qid, docid, grades, path.name)
-    _check_unique_pairs(qrels.pair_keys, qid, docid, path, line_numbers, "judgement for document")
+    source = read_input(path, "qrels file")
+    fields = split_fields(source, BEIR_QRELS_LAYOUT if _is_beir_tsv(source) else QRELS_LAYOUT)
+    grades = _integers(fields, source, "grade")
+    qid, docid = (_plain_strings(fields.columns[n]) for n in ("qid", "docid"))
+    qrels = Qrels(qid, docid, grades, Path(source.name).name)
+    _check_unique_pairs(qrels.pair_keys, fields, source, "judgement for document")
     return qrels
 
 
@@ -129,7 +99,7 @@ def write_run(run: Run, path: str | Path, tag: str | None = None, depth: int | N
     """
     path = Path(path)
     tag = tag if tag is not None else run.name
-    if not tag or any(ch.isspace() for ch in tag):
+    if not tag or any(ch in " \t\n\x0b\x0c\r" for ch in tag):
         raise ValueError(f"run tag must be a non-empty word without spaces, got {tag!r}")
     if len(run) == 0:
         raise ValueError(f"refusing to write an empty run to {path}")
@@ -144,7 +114,7 @@ def write_run(run: Run, path: str | Path, tag: str | None = None, depth: int | N
         "score": pa.array([repr(s) for s in ranked.score.tolist()]),
         "tag": pa.array(np.full(len(ranked), tag)),
     })
-    _check_no_whitespace(ranked, path)
+    _check_writable_ids(ranked.qid, ranked.docid, path)
     with atomic_write(path, "wb") as handle:
         pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, delimiter=" ",
                                                           quoting_style="none"))
@@ -155,6 +125,7 @@ def write_run(run: Run, path: str | Path, tag: str | None = None, depth: int | N
 def write_qrels(qrels: Qrels, path: str | Path) -> Path:
     """Write ``qid 0 docid grade`` lines atomically and read them back to check."""
     path = Path(path)
+    _check_writable_ids(qrels.qid, qrels.docid, path)
     table = pa.table({
         "qid": qrels.qid,
         "iter": pa.array(np.full(len(qrels), "0")),
@@ -171,158 +142,123 @@ def write_qrels(qrels: Qrels, path: str | Path) -> Path:
 
 
 # ------------------------------------------------------------------------- internals
-def _read_columns(
-    path: Path,
-    names: list[str],
-    min_fields: int,
-    exact: bool = False,
-    skip_header: bool = False,
-) -> tuple[dict[str, pa.Array], np.ndarray | None]:
-    """Split a whitespace-separated file into string columns.
-
-    Returns the columns and, when lines were skipped (comments, blank lines, header),
-    the 1-based line number of every row; ``None`` means row i is line i + 1.
-    """
-    if not path.is_file():
-        raise InputFormatError(path, "file not found")
-    if path.stat().st_size == 0:
-        raise InputFormatError(path, "file is empty")
-    if not skip_header:
-        for delimiter in (" ", "\t"):
-            table = _read_delimited(path, names, delimiter)
-            if table is not None:
-                if table.num_rows == 0:
-                    raise InputFormatError(path, "file has no data lines")
-                return {n: table.column(n).combine_chunks() for n in table.column_names}, None
-    return _read_any_whitespace(path, names, min_fields, exact, skip_header)
-
-
-def _read_delimited(path: Path, names: list[str], delimiter: str) -> pa.Table | None:
-    """Arrow CSV read with a single-character delimiter; None if the file does not fit."""
-    wanted = [n for n in names if n not in ("iter", "rank")]
+def _numbers(fields: Fields, source: Source, name: str) -> np.ndarray:
+    """A column of decimal numbers (``inf`` allowed) as float64, parsed by Arrow on both
+    code paths so every path gives the same bits."""
+    column = fields.columns[name]
+    if pa.types.is_floating(column.type):
+        return column.to_numpy()
     try:
-        return pacsv.read_csv(
-            path,
-            read_options=pacsv.ReadOptions(column_names=names, block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter=delimiter, quote_char=False,
-                                             escape_char=False, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names},
-                include_columns=wanted, null_values=[], strings_can_be_null=False,
-                quoted_strings_can_be_null=False),
-        )
+        return pc.cast(column, pa.float64()).to_numpy()
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-
-
-def _read_any_whitespace(
-    path: Path, names: list[str], min_fields: int, exact: bool, skip_header: bool
-) -> tuple[dict[str, pa.Array], np.ndarray]:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise InputFormatError(path, f"not valid UTF-8 ({err.reason} at byte {err.start})",
-                               line) from None
-    lines = pa.array(text.split("\n"))
-    if text.endswith("\n"):
-        lines = lines.slice(0, len(lines) - 1)
-    stripped = pc.utf8_trim_whitespace(lines)
-    keep = pc.and_(pc.not_equal(stripped, ""), pc.invert(pc.starts_with(stripped, "#")))
-    if skip_header:
-        keep_np = keep.to_numpy(zero_copy_only=False).copy()
-        first = np.flatnonzero(keep_np)
-        if first.size:
-            keep_np[first[0]] = False
-        keep = pa.array(keep_np)
-    line_numbers = np.flatnonzero(keep.to_numpy(zero_copy_only=False)) + 1
-    if line_numbers.size == 0:
-        raise InputFormatError(path, "file has no data lines")
-    fields = pc.utf8_split_whitespace(stripped.filter(keep))
-    counts = pc.list_value_length(fields).to_numpy()
-    bad = np.flatnonzero(counts < min_fields) if not exact else np.flatnonzero(counts != min_fields)
-    if bad.size:
-        i = int(bad[0])
-        expected = f"{min_fields}" if exact else f"at least {min_fields}"
+        bad = _first_unparsable(column, pa.float64())
+        text = column[bad].as_py()
         raise InputFormatError(
-            path,
-            f"expected {expected} whitespace-separated fields ({' '.join(names)}), found "
-            f"{counts[i]}: {lines.filter(keep)[i].as_py()!r}",
-            int(line_numbers[i]),
-        )
-    columns = {n: pc.list_element(fields, k) for k, n in enumerate(names)
-               if n not in ("iter", "rank")}
-    columns = {n: (c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c)
-               for n, c in columns.items()}
-    return columns, line_numbers
-
-
-def _line(line_numbers: np.ndarray | None, row: int) -> int:
-    return int(line_numbers[row]) if line_numbers is not None else row + 1
-
-
-def _parse_numbers(text: pa.Array, path: Path, line_numbers, what: str, qid, docid) -> np.ndarray:
-    try:
-        return pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        ok = pc.match_substring_regex(text, _NUMBER, ignore_case=True)
-        ok = ok.to_numpy(zero_copy_only=False)
-        i = int(np.flatnonzero(~ok)[0]) if (~ok).any() else 0
-        raise InputFormatError(
-            path,
-            f"{what} {text[i].as_py()!r} is not a number (query '{qid[i].as_py()}', "
-            f"document '{docid[i].as_py()}')",
-            _line(line_numbers, i),
+            source.name,
+            f"{name} {text!r} is not a number ({_where(fields, bad)}); trec_eval's atof "
+            f"would silently read it as {_atof(text)!r}",
+            fields.line(bad),
         ) from None
 
 
-def _parse_integers(text: pa.Array, path: Path, line_numbers, qid, docid) -> np.ndarray:
-    ok = pc.match_substring_regex(text, _INTEGER).to_numpy(zero_copy_only=False)
-    if not ok.all():
-        i = int(np.flatnonzero(~ok)[0])
+def _plain_strings(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One string array (qrels are small; their columns stay as they always were)."""
+    column = pc.cast(column, pa.string())
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
+def _atof(text: str) -> float:
+    """What C's ``atof`` makes of ``text`` (its longest numeric prefix, else 0), for messages."""
+    prefix = _C_NUMBER_PREFIX.match(text)
+    if prefix is None:
+        return 0.0
+    number = prefix[0]
+    hexadecimal = number.lstrip("+-")[:2].lower() == "0x"
+    return float.fromhex(number) if hexadecimal else float(number)
+
+
+def _integers(fields: Fields, source: Source, name: str) -> np.ndarray:
+    """A column of integers as int64; ``2.0`` reads as 2, a fraction is refused."""
+    column = fields.columns[name]
+    if pa.types.is_integer(column.type):
+        return column.to_numpy()
+    integral = pc.match_substring_regex(column, _INTEGRAL)
+    if not pc.all(integral).as_py():
+        bad = int(np.flatnonzero(~integral.to_numpy(zero_copy_only=False))[0])
+        text = column[bad].as_py()
+        digits = re.match(r"[+-]?\d+", text)
         raise InputFormatError(
-            path,
-            f"relevance grade {text[i].as_py()!r} is not an integer (query "
-            f"'{qid[i].as_py()}', document '{docid[i].as_py()}')",
-            _line(line_numbers, i),
-        )
-    return pc.cast(pc.cast(text, pa.float64()), pa.int64()).to_numpy()
+            source.name, f"relevance {name} {text!r} is not an integer ({_where(fields, bad)}); "
+            f"trec_eval's atol would silently read it as {int(digits[0]) if digits else 0}",
+            fields.line(bad))
+    digits = pc.replace_substring_regex(pc.replace_substring_regex(column, r"^\+", ""),
+                                        r"\.0*$", "")
+    try:
+        return pc.cast(digits, pa.int64()).to_numpy()
+    except pa.ArrowInvalid:
+        bad = _first_unparsable(digits, pa.int64())
+        raise InputFormatError(source.name, f"relevance {name} {column[bad].as_py()!r} does "
+                               f"not fit a 64-bit integer ({_where(fields, bad)})",
+                               fields.line(bad)) from None
 
 
-def _check_unique_pairs(keys: np.ndarray, qid: pa.Array, docid: pa.Array, path: Path,
-                        line_numbers, what: str) -> None:
+def _first_unparsable(column: pa.Array, target: pa.DataType) -> int:
+    """Row of the first string that Arrow cannot cast to ``target`` (error path only:
+    halves the column until one row is left)."""
+    lo, hi = 0, len(column)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        try:
+            pc.cast(column.slice(lo, mid - lo), target)
+            lo = mid
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            hi = mid
+    return lo
+
+
+def _where(fields: Fields, row: int) -> str:
+    return (f"query '{fields.columns['qid'][row].as_py()}', "
+            f"document '{fields.columns['docid'][row].as_py()}'")
+
+
+def _check_unique_pairs(keys: np.ndarray, fields: Fields, source: Source, what: str) -> None:
     candidates = duplicate_candidates(keys)
     if candidates.size == 0:
         return
+    qid, docid = fields.columns["qid"], fields.columns["docid"]
     seen: dict[tuple[str, str], int] = {}
     for row in candidates.tolist():
         pair = (qid[row].as_py(), docid[row].as_py())
         if pair in seen:
             first, second = sorted((seen[pair], row))
             raise InputFormatError(
-                path,
+                source.name,
                 f"{what} '{pair[1]}' appears twice for query '{pair[0]}' (lines "
-                f"{_line(line_numbers, first)} and {_line(line_numbers, second)})",
-                _line(line_numbers, second),
+                f"{fields.line(first)} and {fields.line(second)})",
+                fields.line(second),
             )
         seen[pair] = row
 
 
-def _is_beir_tsv(path: Path) -> bool:
-    with open(path, "rb") as handle:
-        first = handle.readline().decode("utf-8", errors="replace").strip().lower()
-    return first.startswith(("query-id", "query_id")) or first == "qid\tdocid\tscore"
+def _is_beir_tsv(source: Source) -> bool:
+    """True when the first non-blank line is BEIR's qrels header."""
+    head = source.data[source.start:source.start + 4096].lstrip(b" \t\r\n\x0b\x0c")
+    first = head.split(b"\n", 1)[0].split(b"\r", 1)[0].strip().lower()
+    return first.startswith((b"query-id", b"query_id")) or first.split() == [
+        b"qid", b"docid", b"score"]
 
 
-def _check_no_whitespace(run: Run, path: Path) -> None:
-    for column, label in ((run.qid, "query id"), (run.docid, "document id")):
-        bad = pc.match_substring_regex(pc.cast(column, pa.string()), r"\s|^$")
-        bad = bad.to_numpy(zero_copy_only=False)
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"cannot write {path}: {label} {column[i].as_py()!r} is empty or "
-                             "contains whitespace, which the TREC format cannot represent")
+def _check_writable_ids(qid: pa.Array, docid: pa.Array, path: Path) -> None:
+    """Refuse ids the TREC format cannot hold: empty, with C whitespace, or (query ids)
+    starting with '#', which readers take for a comment."""
+    for column, label, pattern in ((qid, "query id", r"[\t\n\x0b\x0c\r ]|^$|^#"),
+                                   (docid, "document id", r"[\t\n\x0b\x0c\r ]|^$")):
+        bad = pc.match_substring_regex(pc.cast(column, pa.string()), pattern)
+        if pc.any(bad).as_py():
+            i = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
+            raise ValueError(f"cannot write {path}: {label} {column[i].as_py()!r} is empty, "
+                             "contains whitespace or starts with '#', which the TREC format "
+                             "cannot represent")
 
 
 def _validate_written_run(path: Path, expected: Run, tag: str) -> None:

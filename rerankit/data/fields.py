@@ -1,0 +1,183 @@
+"""Whitespace-separated line formats (TREC runs and qrels, BEIR qrels TSV) as Arrow columns.
+
+One contract, the one trec_eval 10.0 reads with C's ``isspace`` in the C locale:
+
+* fields are separated by any run of space, tab, vertical tab, form feed or carriage
+  return; any other character (a NO-BREAK SPACE, an ideographic space) is part of a field;
+* a line ends at LF, CRLF or a lone CR;
+* blank and whitespace-only lines are skipped, and so is a line whose first
+  non-whitespace character is ``#`` (a comment);
+* a NUL byte and invalid UTF-8 are refused, naming the line.
+
+Two code paths read the same bytes to the same columns. Files with single-space or
+single-tab separators (what every tool writes) go through Arrow's multi-threaded CSV
+reader, after byte-level checks proving the file holds nothing that reader would see
+differently (another whitespace character, an empty field, a comment). Everything else
+goes through a vectorised splitter (Arrow's ASCII whitespace functions over the lines),
+which also finds the exact line of any malformed input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from rerankit.data.source import Source
+from rerankit.errors import InputFormatError
+
+_WHITESPACE = b" \t\x0b\x0c"  # separators besides the line ends CR and LF
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+
+
+@dataclass(frozen=True)
+class Layout:
+    """The fields of one line format.
+
+    ``names`` are the fields in order; only ``keep`` are returned. ``types`` are the Arrow
+    types the fast path parses fields into (strings otherwise): a field that does not parse
+    sends the file to the general path, so a type is an optimisation, never a rule.
+    ``exact`` refuses fields after the last name (qrels); otherwise they are ignored (runs).
+    ``header`` skips the first data line (BEIR's ``query-id corpus-id score``).
+    """
+
+    names: tuple[str, ...]
+    keep: tuple[str, ...]
+    types: dict[str, pa.DataType] = field(default_factory=dict)
+    exact: bool = False
+    header: bool = False
+
+
+@dataclass(frozen=True)
+class Fields:
+    """Columns of the data lines; ``line_numbers[i]`` is the 1-based line of row i."""
+
+    columns: dict[str, pa.Array | pa.ChunkedArray]
+    line_numbers: np.ndarray
+
+    def line(self, row: int) -> int:
+        return int(self.line_numbers[row])
+
+
+def split_fields(source: Source, layout: Layout) -> Fields:
+    """The data lines of ``source`` split into ``layout``'s fields."""
+    nul = source.data.find(b"\0", source.start)
+    if nul >= 0:
+        raise InputFormatError(source.name, "contains a NUL byte (a binary file?); trec_eval "
+                               "cannot read NUL bytes either", source.line_of(nul))
+    fields = _read_single_separator(source, layout)
+    if fields is None:
+        fields = _read_any_whitespace(source, layout)
+    if len(fields.line_numbers) == 0:
+        raise InputFormatError(source.name, "file has no data lines (only blank lines, "
+                               "comments or a header)")
+    return fields
+
+
+# ------------------------------------------------------------------------- fast path
+def _read_single_separator(source: Source, layout: Layout) -> Fields | None:
+    """Arrow's CSV reader with one separator character; None when the file may hold
+    anything that reader would read differently from the general path."""
+    data, start = source.data, source.start
+    separator = b"\t" if data.find(b"\t", start) >= 0 else b" "
+    if any(data.find(bytes([c]), start) >= 0 for c in _WHITESPACE if bytes([c]) != separator):
+        return None
+    dictionaries = {n for n in layout.names if n not in layout.keep}
+    types = {n: layout.types.get(n, _DICTIONARY if n in dictionaries else pa.string())
+             for n in layout.names}
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(source.buffer),
+            read_options=pacsv.ReadOptions(column_names=list(layout.names), block_size=1 << 24,
+                                           skip_rows=int(layout.header)),
+            parse_options=pacsv.ParseOptions(delimiter=separator.decode(), quote_char=False,
+                                             escape_char=False, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[],
+                                                 strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False),
+        )
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if not _no_empty_field_or_comment(table, layout.names[0]):
+        return None
+    columns = {n: table[n] for n in layout.keep}
+    first = 1 + int(layout.header)
+    return Fields(columns, np.arange(first, first + table.num_rows, dtype=np.int64))
+
+
+def _no_empty_field_or_comment(table: pa.Table, first: str) -> bool:
+    """True when no field is empty (two separators in a row, or one at a line's start or
+    end) and no line is a comment: the single-separator split is then the whitespace split."""
+    for name in table.column_names:
+        column = table[name]
+        if pa.types.is_dictionary(column.type):
+            values = [c.dictionary for c in column.chunks]
+        elif pa.types.is_string(column.type):
+            values = column.chunks
+        else:
+            continue  # a number parsed, so the field was not empty
+        for chunk in values:
+            if len(chunk) and pc.min(pc.binary_length(chunk)).as_py() == 0:
+                return False
+            if name == first and len(chunk) and pc.any(pc.starts_with(chunk, "#")).as_py():
+                return False
+    return True
+
+
+# ------------------------------------------------------------------------- general path
+def _read_any_whitespace(source: Source, layout: Layout) -> Fields:
+    """Split every line on runs of C whitespace; refuses malformed lines by number."""
+    lines = _lines(source)
+    rows = pc.ascii_trim_whitespace(lines)
+    keep = pc.and_(pc.not_equal(pc.binary_length(rows), 0),
+                   pc.invert(pc.starts_with(rows, "#"))).to_numpy(zero_copy_only=False)
+    data_lines = np.flatnonzero(keep)
+    if layout.header and data_lines.size:
+        data_lines = data_lines[1:]
+    rows = rows.take(pa.array(data_lines))
+    fields = pc.ascii_split_whitespace(rows)
+    counts = pc.list_value_length(fields).to_numpy(zero_copy_only=False)
+    wanted = len(layout.names)
+    bad = np.flatnonzero(counts != wanted if layout.exact else counts < wanted)
+    if bad.size:
+        i = int(bad[0])
+        expected = f"{wanted}" if layout.exact else f"at least {wanted}"
+        raise InputFormatError(
+            source.name,
+            f"expected {expected} whitespace-separated fields ({' '.join(layout.names)}), "
+            f"found {counts[i]}: {rows[i].as_py()!r}",
+            int(data_lines[i]) + 1,
+        )
+    columns = {}
+    for k, name in enumerate(layout.names):
+        if name in layout.keep:
+            column = pc.cast(pc.list_element(fields, k), pa.string())
+            if layout.types.get(name) == _DICTIONARY:
+                column = pc.dictionary_encode(column)
+            columns[name] = column
+    return Fields(columns, data_lines.astype(np.int64) + 1)
+
+
+def _lines(source: Source) -> pa.Array:
+    """Every line of the text as an Arrow string (with its line end, which is whitespace),
+    built over the file's bytes without copying."""
+    size = len(source.data) - source.start
+    ends = source.line_ends() - source.start
+    starts = np.concatenate(([0], ends + 1))
+    if starts[-1] == size:
+        starts = starts[:-1]
+    offsets = pa.py_buffer(np.append(starts, size).astype(np.int64))
+    lines = pa.Array.from_buffers(pa.large_binary(), len(starts), [None, offsets, source.buffer])
+    try:
+        return lines.cast(pa.large_string())
+    except pa.ArrowInvalid:
+        try:
+            bytes(source.buffer).decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InputFormatError(
+                source.name, f"not valid UTF-8 ({err.reason} at byte {err.start + source.start})",
+                int(np.searchsorted(ends, err.start)) + 1) from None
+        raise

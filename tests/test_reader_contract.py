@@ -1,0 +1,626 @@
+"""The reader contract: every text format, every code path, every re-spacing reads the same,
+and whatever trec_eval 10.0 accepts reads to trec_eval's numbers; everything else is refused
+with a message naming file, line and field.
+
+The reference is the trec_eval 10.0 binary built from ``../shared/tools`` (tests that need it
+skip when the shared folder is absent).
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from rerankit.data.corpus import JsonlCorpus, TrecSgmlCorpus, open_corpus
+from rerankit.data.fields import _read_any_whitespace, _read_single_separator, split_fields
+from rerankit.data.loaders import read_queries
+from rerankit.data.qrels import Qrels
+from rerankit.data.run import Run
+from rerankit.data.source import read_input
+from rerankit.data.trec import QRELS_LAYOUT, RUN_LAYOUT, read_qrels, read_run
+from rerankit.errors import InputFormatError
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+TREC_EVAL_TESTS = SHARED / "tools" / "trec_eval-10.0" / "test"
+NBSP = "\u00a0"
+
+
+# ------------------------------------------------------------------------- the reference
+@pytest.fixture(scope="session")
+def trec_eval(tmp_path_factory) -> Path:
+    build = SHARED / "tools" / "build-trec-eval"
+    if not build.exists():
+        pytest.skip(f"trec_eval 10.0 sources not found at {build.parent} (../shared absent)")
+    out = subprocess.run([str(build), str(tmp_path_factory.mktemp("trec_eval"))],
+                         capture_output=True, text=True, check=True)
+    return Path(out.stdout.strip())
+
+
+def trec_eval_view(binary: Path, qrels: Path, run: Path) -> tuple[str, dict]:
+    """trec_eval's run id and per-query num_ret, num_rel, map (as printed)."""
+    done = subprocess.run([str(binary), "-q", "-m", "num_ret", "-m", "num_rel", "-m", "map",
+                           "-m", "runid", str(qrels), str(run)], capture_output=True)
+    assert done.returncode == 0, (done.stderr, qrels.read_bytes(), run.read_bytes())
+    runid, per_query = None, {}
+    for line in done.stdout.decode("utf-8").rstrip("\n").split("\n"):
+        measure, qid, value = line.split("\t")
+        measure = measure.strip()
+        if measure == "runid":
+            runid = value
+        elif qid != "all":
+            per_query.setdefault(qid, {})[measure] = value
+    return runid, per_query
+
+
+def rerankit_view(qrels: Qrels, run: Run) -> tuple[str, dict]:
+    from rerankit.evaluation.evaluator import evaluate
+
+    result = evaluate(qrels, run, ["num_ret", "num_rel", "map"])
+    per_query = {qid: {"num_ret": str(int(v["num_ret"])), "num_rel": str(int(v["num_rel"])),
+                       "map": f"{v['map']:.4f}"}
+                 for qid, v in result.per_query.items()}
+    return run.name, per_query
+
+
+def same_run(a: Run, b: Run) -> None:
+    assert a.name == b.name
+    assert pa.array(a.qid.to_pylist()).equals(pa.array(b.qid.to_pylist()))
+    assert a.docid.to_pylist() == b.docid.to_pylist()
+    np.testing.assert_array_equal(a.score.view(np.int64), b.score.view(np.int64))
+
+
+def same_qrels(a: Qrels, b: Qrels) -> None:
+    assert a.qid.to_pylist() == b.qid.to_pylist()
+    assert a.docid.to_pylist() == b.docid.to_pylist()
+    np.testing.assert_array_equal(a.grade, b.grade)
+
+
+# ------------------------------------------------------------------------- generated files
+ID_CHARS = st.sampled_from([*list("abcXYZ0189-_.:/#é"), NBSP, "\u2003", "\u3000", "\x85"])
+ids = st.text(ID_CHARS, min_size=1, max_size=5)
+query_ids = ids.filter(lambda s: not s.startswith("#"))
+SEP = " \t\x0b\x0c"
+
+
+@st.composite
+def runs(draw, width: int = 64):
+    qids = draw(st.lists(query_ids, min_size=1, max_size=4, unique=True))
+    rows = []
+    for q in qids:
+        for d in draw(st.lists(ids, min_size=1, max_size=5, unique=True)):
+            score = float(draw(st.floats(allow_nan=False, allow_infinity=False, width=width)))
+            text = draw(st.sampled_from([repr(score), f"{score:.17e}", f"{score!r}".upper()]))
+            rows.append([q, "Q0", d, str(len(rows) + 1), text])
+    tag = draw(st.text(ID_CHARS, min_size=1, max_size=4))
+    return [[*row, tag] for row in rows]
+
+
+@st.composite
+def qrels_rows(draw):
+    rows = []
+    for q in draw(st.lists(query_ids, min_size=1, max_size=4, unique=True)):
+        for d in draw(st.lists(ids, min_size=1, max_size=5, unique=True)):
+            grade = draw(st.integers(-2, 4))
+            text = draw(st.sampled_from([str(grade), f"{grade}.0", f"{grade}.00"]))
+            rows.append([q, "0", d, text])
+    return rows
+
+
+def canonical(rows: list[list[str]], separator: str = " ") -> str:
+    return "".join(separator.join(r) + "\n" for r in rows)
+
+
+def respaced(draw, rows, *, line_ends=("\n", "\r\n", "\r"), bom=True, blank=True,
+             comments=True, extra=True) -> bytes:
+    """``rows`` written with any C-whitespace spacing and the given freedoms."""
+    ws = st.text(st.sampled_from(SEP), min_size=1, max_size=3)
+    pad = st.text(st.sampled_from(SEP), max_size=2)
+    out = []
+    for row in rows:
+        if blank and draw(st.booleans()):
+            out.append(draw(pad) + draw(st.sampled_from(line_ends)))
+        if comments and draw(st.booleans()):
+            out.append(draw(pad) + "# " + draw(st.text(ID_CHARS, max_size=8))
+                       + draw(st.sampled_from(line_ends)))
+        fields = list(row)
+        if extra and draw(st.booleans()):
+            fields.append(draw(ids))
+        line = draw(pad)
+        for k, value in enumerate(fields):
+            line += value + (draw(ws) if k < len(fields) - 1 else "")
+        out.append(line + draw(pad) + draw(st.sampled_from(line_ends)))
+    text = "".join(out)
+    if not draw(st.booleans()):
+        text = text.rstrip("\r\n")
+    data = text.encode("utf-8")
+    return (b"\xef\xbb\xbf" + data) if bom and draw(st.booleans()) else data
+
+
+SETTINGS = settings(max_examples=60, deadline=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@SETTINGS
+@given(st.data(), runs())
+def test_any_respacing_of_a_run_reads_identically(tmp_path, data, rows):
+    plain = tmp_path / "plain.run"
+    plain.write_text(canonical(rows), encoding="utf-8")
+    variant = tmp_path / "variant.run"
+    variant.write_bytes(respaced(data.draw, rows, extra=True))
+    same_run(read_run(plain), read_run(variant))
+
+
+@SETTINGS
+@given(st.data(), qrels_rows())
+def test_any_respacing_of_qrels_reads_identically(tmp_path, data, rows):
+    plain = tmp_path / "plain.qrels"
+    plain.write_text(canonical(rows), encoding="utf-8")
+    variant = tmp_path / "variant.qrels"
+    variant.write_bytes(respaced(data.draw, rows, extra=False))
+    same_qrels(read_qrels(plain), read_qrels(variant))
+
+
+@SETTINGS
+@given(runs(), st.sampled_from([" ", "\t"]))
+def test_fast_and_general_paths_read_the_same_columns(tmp_path, rows, separator):
+    path = tmp_path / "run"
+    path.write_text(canonical(rows, separator), encoding="utf-8")
+    source = read_input(path)
+    fast = _read_single_separator(source, RUN_LAYOUT)
+    assert fast is not None, "a single-separator file must take the fast path"
+    general = _read_any_whitespace(source, RUN_LAYOUT)
+    np.testing.assert_array_equal(fast.line_numbers, general.line_numbers)
+    for name in ("qid", "docid", "tag"):
+        assert fast.columns[name].to_pylist() == general.columns[name].to_pylist()
+    from rerankit.data.trec import _numbers
+    np.testing.assert_array_equal(_numbers(fast, source, "score").view(np.int64),
+                                  _numbers(general, source, "score").view(np.int64))
+
+
+@SETTINGS
+@given(qrels_rows(), st.sampled_from([" ", "\t"]), st.booleans())
+def test_fast_and_general_paths_read_the_same_qrels(tmp_path, rows, separator, beir):
+    from rerankit.data.trec import BEIR_QRELS_LAYOUT
+
+    rows = [[q, "0", d, str(int(float(g)))] for q, _, d, g in rows]
+    layout = BEIR_QRELS_LAYOUT if beir else QRELS_LAYOUT
+    if beir:
+        rows = [["query-id", "corpus-id", "score"]] + [[q, d, g] for q, _, d, g in rows]
+    path = tmp_path / "qrels"
+    path.write_text(canonical(rows, separator), encoding="utf-8")
+    source = read_input(path)
+    fast = _read_single_separator(source, layout)
+    assert fast is not None, "a single-separator file must take the fast path"
+    general = _read_any_whitespace(source, layout)
+    np.testing.assert_array_equal(fast.line_numbers, general.line_numbers)
+    for name in ("qid", "docid"):
+        assert fast.columns[name].to_pylist() == general.columns[name].to_pylist()
+    assert fast.columns["grade"].to_pylist() == [int(g) for g in
+                                                 general.columns["grade"].to_pylist()]
+    assert len(read_qrels(path)) == len(fast.line_numbers)  # the header is detected
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data(), runs(width=32))
+def test_respaced_files_give_trec_eval_numbers(tmp_path, trec_eval, data, rows):
+    """What trec_eval 10.0 accepts reads to its numbers: LF or CRLF line ends, any spacing,
+    comments, blank lines and extra fields in runs; any spacing in qrels. (Scores are
+    float32 values: the evaluator ranks in float32 while trec_eval 10.0 ranks in double,
+    which is the evaluator's business, not the readers'.)"""
+    run_path, qrels_path = tmp_path / "run", tmp_path / "qrels"
+    run_path.write_bytes(respaced(data.draw, rows, line_ends=("\n", "\r\n"), bom=False))
+    # trec_eval 10.0 stops (exit 4) when a judged query has no results or only negative
+    # grades: judge run queries, some of their retrieved documents and some others
+    judged = {}
+    for qid, _, docid, *_ in rows:
+        first = qid not in {q for q, _ in judged}
+        if first or data.draw(st.booleans()):
+            judged[qid, docid] = data.draw(st.integers(0 if first else -1, 3))
+    for qid in {q for q, _ in judged}:
+        for docid in data.draw(st.lists(ids, max_size=2)):
+            judged.setdefault((qid, docid), data.draw(st.integers(-1, 3)))
+    unique = [[q, "0", d, str(g)] for (q, d), g in judged.items()]
+    qrels_path.write_bytes(respaced(data.draw, unique, line_ends=("\n", "\r\n"), bom=False,
+                                    blank=False, comments=False, extra=False))
+    assert rerankit_view(read_qrels(qrels_path), read_run(run_path)) == \
+        trec_eval_view(trec_eval, qrels_path, run_path)
+
+
+# ------------------------------------------------------------------------- runs, by case
+def write(tmp_path: Path, content: str | bytes, name: str = "run.txt") -> Path:
+    path = tmp_path / name
+    path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+    return path
+
+
+def test_trec_eval_own_test_files_read_to_its_numbers(trec_eval):
+    for run_name, qrels_name in (("results.test", "qrels.test"),
+                                 ("results.comment.test", "qrels.comment.test")):
+        run = TREC_EVAL_TESTS / run_name
+        qrels = TREC_EVAL_TESTS / qrels_name
+        assert rerankit_view(read_qrels(qrels), read_run(run)) == \
+            trec_eval_view(trec_eval, qrels, run)
+
+
+@pytest.mark.parametrize("text, expected", [
+    # trec_eval's own test runs pad the score after a tab
+    ("301\tQ0\tFR940202-2-00150\t104\t  2.129133\tSTANDARD\n",
+     {"301": {"FR940202-2-00150": 2.129133}}),
+    # a NO-BREAK SPACE (and any non-C space) is part of an id
+    (f"q{NBSP}1 Q0 d{NBSP}x 1 1.5 t\n", {f"q{NBSP}1": {f"d{NBSP}x": 1.5}}),
+    ("q\u3000 Q0 \x85d 1 1.5 t\n", {"q\u3000": {"\x85d": 1.5}}),
+    # CR-only, CRLF and mixed line ends; a vertical tab and a form feed separate fields
+    ("1 Q0 a 1 2 t\r1 Q0 b 2 1 t\r", {"1": {"a": 2.0, "b": 1.0}}),
+    ("1 Q0 a 1 2 t\r\n1\x0bQ0\x0cb 2 1 t\r\n", {"1": {"a": 2.0, "b": 1.0}}),
+    # '#' after leading whitespace is a comment too (as in trec_eval's run reader)
+    ("  # comment\n\t#x Q0 a 1 2 t\n1 Q0 a 1 2 t", {"1": {"a": 2.0}}),
+    # '#' inside a line is data
+    ("1 Q0 a#3 1 2 t#\n", {"1": {"a#3": 2.0}}),
+    # trec_eval's atof reads these too; infinity ranks first
+    ("1 Q0 a 1 inf t\n1 Q0 b 1 -Infinity t\n1 Q0 c 1 +.5 t\n1 Q0 d 1 1E+02 t\n",
+     {"1": {"a": np.inf, "b": -np.inf, "c": 0.5, "d": 100.0}}),
+])
+def test_accepted_run_texts(tmp_path, text, expected):
+    assert read_run(write(tmp_path, text)).to_dict() == expected
+
+
+def test_bom_is_not_part_of_the_first_id_on_either_path(tmp_path):
+    for text in ("1 Q0 a 1 2 t\n", "1\tQ0\ta\t1\t2\tt\n", "  1 Q0 a 1 2 t\n"):
+        run = read_run(write(tmp_path, b"\xef\xbb\xbf" + text.encode()))
+        assert run.to_dict() == {"1": {"a": 2.0}}
+
+
+def test_tag_is_the_last_lines_even_when_that_line_is_long(tmp_path):
+    long_doc = "d" * 9000
+    for text in (f"1 Q0 a 1 2 first\n1 Q0 {long_doc} 2 1 {'t' * 5000}",
+                 f"1 Q0 a 1 2 first\n1 Q0 {long_doc} 2 1 {'t' * 5000}\n\n# trailing\n"):
+        run = read_run(write(tmp_path, text))
+        assert run.name == "t" * 5000 and long_doc in run.docid.to_pylist()
+
+
+@pytest.mark.parametrize("text, line, fragment", [
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 r\n", 2, "expected at least 6 whitespace-separated fields"),
+    ("1 Q0 a 1 2.5 r\n\n1 Q0 b 2 high r\n", 3, "score 'high' is not a number (query '1', "
+     "document 'b'); trec_eval's atof would silently read it as 0.0"),
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 0x1p3 r\n", 2, "atof would silently read it as 8.0"),
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 2.5e2x r\n", 2, "'2.5e2x' is not a number (query '1', "
+     "document 'b'); trec_eval's atof would silently read it as 250.0"),
+    ("1 Q0 a 1 2.5 r\r# c\r1 Q0 b 2 nan r\r", 3, "NaN"),
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 1.0 r\n1 Q0 a 3 0.5 r\n", 3, "'a' appears twice for query '1'"),
+    (b"1 Q0 a 1 2.5 r\r\n1 Q0 \xff\xfe 2 1.0 r\r\n", 2, "not valid UTF-8"),
+    (b"1 Q0 a 1 2.5 r\n1 Q0 a\x00b 2 1.0 r\n", 2, "NUL byte"),
+    (f"1 Q0 a 1 2.5 r\n1{NBSP}Q0 b 2 1.0 r\n", 2, "expected at least 6"),
+])
+def test_malformed_runs_name_file_line_and_field(tmp_path, text, line, fragment):
+    path = write(tmp_path, text)
+    with pytest.raises(InputFormatError) as err:
+        read_run(path)
+    assert f"{path}, line {line}:" in str(err.value)
+    assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize("content, fragment", [
+    (b"", "run file is empty"),
+    (b"\xef\xbb\xbf", "run file is empty"),
+    (b"# only a comment\n\n  \t\n", "no data lines"),
+    (b"\r\n\r\n", "no data lines"),
+])
+def test_empty_runs_are_refused(tmp_path, content, fragment):
+    with pytest.raises(InputFormatError, match=fragment):
+        read_run(write(tmp_path, content))
+
+
+def test_missing_files_directories_and_fake_archives(tmp_path):
+    with pytest.raises(InputFormatError, match="run file not found"):
+        read_run(tmp_path / "absent")
+    with pytest.raises(InputFormatError, match="is a directory, not a run file"):
+        read_run(tmp_path)
+    with pytest.raises(InputFormatError, match=r"ends in '\.gz' but the content is not gzip"):
+        read_run(write(tmp_path, "1 Q0 a 1 2 t\n", "run.gz"))
+    packed = gzip.compress(b"1 Q0 a 1 2 t\n" * 1000)
+    with pytest.raises(InputFormatError, match="corrupt or truncated gzip archive"):
+        read_run(write(tmp_path, packed[: len(packed) // 2], "cut.gz"))
+    broken = bytearray(bz2.compress(b"1 Q0 a 1 2 t\n" * 1000))
+    broken[len(broken) // 2] ^= 0xFF
+    with pytest.raises(InputFormatError, match="corrupt or truncated bzip2 archive"):
+        read_run(write(tmp_path, bytes(broken), "broken.bz2"))
+
+
+def zstd(data: bytes) -> bytes:
+    return pa.compress(data, "zstd", asbytes=True)
+
+
+COMPRESSORS = {".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress}
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zst", ""])
+def test_compressed_runs_and_qrels_read_like_plain_ones(tmp_path, suffix):
+    compress = COMPRESSORS.get(suffix, zstd if suffix == ".zst" else gzip.compress)
+    run_text = b"1 Q0 a 1 2.5 t\n1 Q0 b 2 1.5 t\n2 Q0 c 1 0.5 t\n"
+    qrels_text = b"1 0 a 1\n2 0 c 0\n"
+    run = read_run(write(tmp_path, compress(run_text), f"run{suffix}"))
+    qrels = read_qrels(write(tmp_path, compress(qrels_text), f"qrels{suffix}"))
+    same_run(run, read_run(write(tmp_path, run_text, "plain.run")))
+    same_qrels(qrels, read_qrels(write(tmp_path, qrels_text, "plain.qrels")))
+
+
+def test_run_from_standard_input(tmp_path):
+    text = b"1 Q0 a 1 2.5 t\n1 Q0 b 2 1.5 t\n"
+    code = ("from rerankit.data.run import Run; r = Run.read_trec('-'); "
+            "print(r.name, r.to_dict())")
+    for content in (text, gzip.compress(text)):  # compressed input is recognised too
+        out = subprocess.run([sys.executable, "-c", code], input=content, capture_output=True,
+                             check=True, cwd=Path(__file__).parents[1])
+        assert out.stdout.decode().strip() == "t {'1': {'a': 2.5, 'b': 1.5}}"
+    empty = subprocess.run([sys.executable, "-c", code], input=b"", capture_output=True,
+                           cwd=Path(__file__).parents[1])
+    assert "<stdin>: run file is empty" in empty.stderr.decode()
+
+
+# ------------------------------------------------------------------------- qrels, by case
+@pytest.mark.parametrize("text, expected", [
+    ("1 0 a 1.0\n1 0 b +2\n1 0 c -1\n1 0 d 007\n", {"1": {"a": 1, "b": 2, "c": -1, "d": 7}}),
+    ("# c\n\n  # indented comment\n1\t0\ta\t1\t\r\n", {"1": {"a": 1}}),
+    ("query-id\tcorpus-id\tscore\r\n1\ta\t1.0\r\n2\tb\t0\r\n", {"1": {"a": 1}, "2": {"b": 0}}),
+    ("\ufeffquery-id\tcorpus-id\tscore\n1  a  2\n", {"1": {"a": 2}}),
+])
+def test_accepted_qrels_texts(tmp_path, text, expected):
+    assert read_qrels(write(tmp_path, text)).to_dict() == expected
+
+
+@pytest.mark.parametrize("text, line, fragment", [
+    ("1 0 a 1\n1 0 b 1.5\n", 2, "grade '1.5' is not an integer (query '1', document 'b'); "
+                                "trec_eval's atol would silently read it as 1"),
+    ("1 0 a 1\n1 0 b high\n", 2, "atol would silently read it as 0"),
+    ("1 0 a 1\n1 0 b 99999999999999999999\n", 2, "does not fit a 64-bit integer"),
+    ("1 0 a 1 extra\n", 1, "expected 4 whitespace-separated fields"),
+    ("1 0 a\n", 1, "expected 4 whitespace-separated fields"),
+    ("1 0 a 1\n\n1 0 a 0\n", 3, "judgement for document 'a' appears twice"),
+    ("query-id\tcorpus-id\tscore\n1\ta\n", 2, "expected 3 whitespace-separated fields"),
+])
+def test_malformed_qrels_name_file_line_and_field(tmp_path, text, line, fragment):
+    path = write(tmp_path, text, "qrels")
+    with pytest.raises(InputFormatError) as err:
+        read_qrels(path)
+    assert f"{path}, line {line}:" in str(err.value)
+    assert fragment in str(err.value)
+
+
+def test_qrels_general_and_fast_paths_agree_on_a_real_file():
+    path = SHARED / "tools" / "trec_eval-10.0" / "test" / "qrels.test"
+    if not path.exists():
+        pytest.skip("../shared absent")
+    source = read_input(path)
+    fast = _read_single_separator(source, QRELS_LAYOUT)
+    assert fast is not None
+    general = _read_any_whitespace(source, QRELS_LAYOUT)
+    for name in ("qid", "docid"):
+        assert fast.columns[name].to_pylist() == general.columns[name].to_pylist()
+    assert fast.columns["grade"].to_pylist() == [int(g) for g in
+                                                 general.columns["grade"].to_pylist()]
+    assert split_fields(source, QRELS_LAYOUT).line_numbers[-1] == 3681
+
+
+# ------------------------------------------------------------------------- dicts
+@pytest.mark.parametrize("bad, fragment", [
+    ({1: {"a": 1.0}, "1": {"b": 2.0}}, "query ids 1 and '1' are the same id '1'"),
+    ({"q": {1: 1.0, "1": 2.0}}, "are the same id '1'"),
+    ({"q": {"a": None}}, "score None for query 'q', document 'a' is a NoneType"),
+    ({"q": {"a": "1.5"}}, "is a str, not a number"),
+    ({"q": {"a": True}}, "is a bool, not a number"),
+    ({"q": {"a": float("nan")}}, "NaN"),
+    ({"q": [("a", 1.0)]}, "query 'q': expected a dict {document id: score}, got list"),
+    ({"q": 1.0}, "got float"),
+    ([("q", {"a": 1.0})], "expected a dict {query id: {document id: score}}, got list"),
+    ({1.5: {"a": 1.0}}, "query id 1.5 is a float"),
+])
+def test_run_from_dict_validates_like_a_file(bad, fragment):
+    with pytest.raises(InputFormatError) as err:
+        Run.from_dict(bad)
+    assert str(err.value).startswith("<dict>: ") and fragment in str(err.value)
+
+
+@pytest.mark.parametrize("bad, fragment", [
+    ({"q": {"a": 0.5}}, "grade 0.5 for query 'q', document 'a' is not an integer"),
+    ({"q": {"a": float("nan")}}, "is not an integer"),
+    ({"q": {"a": "1"}}, "is a str, not a number"),
+    ({"q": {"a": False}}, "is a bool"),
+    ({1: {"a": 1}, "1": {"a": 0}}, "are the same id '1'"),
+    ({"q": {"a": 2 ** 70}}, "does not fit a 64-bit integer"),
+])
+def test_qrels_from_dict_validates_like_a_file(bad, fragment):
+    with pytest.raises(InputFormatError) as err:
+        Qrels.from_dict(bad)
+    assert str(err.value).startswith("<dict>: ") and fragment in str(err.value)
+
+
+def test_dicts_with_integer_ids_and_numpy_values_read_like_files():
+    run = Run.from_dict({1: {2: np.float32(0.5), "b": 3}})
+    assert run.to_dict() == {"1": {"2": 0.5, "b": 3.0}}
+    qrels = Qrels.from_dict({1: {2: 1.0, "b": np.int64(2)}})
+    assert qrels.to_dict() == {"1": {"2": 1, "b": 2}}
+
+
+# ------------------------------------------------------------------------- queries, topics
+
+TOPICS = ("<top>\n<num> Number: 301\n<title> foreign  minorities,\n Germany\n<desc> d\n</top>\n"
+          "\n<TOP><NUM>302<TITLE>poliomyelitis{nb}and post-polio</TOP>\n").replace("{nb}", NBSP)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("q.jsonl", '{"_id": "1", "text": "a b"}\n{"_id": 2, "text": "c"}\n'),
+    ("q.tsv", "1\ta b\n2\tc\n"),
+    ("q.tsv", "\ufeff# comment\r\n  1   a b  \r\n\r\n2 c"),
+    ("q.txt", "1\ta b\r2\tc\r"),
+])
+def test_query_formats_and_respacings_read_the_same(tmp_path, name, text):
+    queries = read_queries(write(tmp_path, text, name))
+    assert dict(queries) == {"1": "a b", "2": "c"}
+
+
+def test_trec_topics_collapse_c_whitespace_only(tmp_path):
+    queries = read_queries(write(tmp_path, TOPICS, "topics"))
+    assert dict(queries) == {"301": "foreign minorities, Germany",
+                             "302": f"poliomyelitis{NBSP}and post-polio"}
+
+
+@pytest.mark.parametrize("suffix", [".gz", ".bz2", ".xz", ".zst"])
+def test_compressed_queries_and_topics(tmp_path, suffix):
+    compress = COMPRESSORS.get(suffix, zstd)
+    for text in (TOPICS, "301\tforeign minorities, Germany\n302\tpolio\n",
+                 '{"_id": "301", "text": "foreign minorities, Germany"}\n'):
+        plain = read_queries(write(tmp_path, text, "plain"))
+        packed = read_queries(write(tmp_path, compress(text.encode()), f"q{suffix}"))
+        assert dict(plain) == dict(packed)
+
+
+@pytest.mark.parametrize("name, text, line, fragment", [
+    ("q.jsonl", '{"_id": "1", "text": "a"}\n{"_id": "2", "text": null}\n', 2,
+     "query '2' has empty text"),
+    ("q.jsonl", '{"_id": "1", "text": "a"}\n{"_id": {"x": 1}, "text": "b"}\n', 2,
+     '"_id" must be a string or an integer, found {"x": 1}'),
+    ("q.jsonl", '{"_id": "1", "text": "a"}\n["2", "b"]\n', 2, "expected a JSON object, found"),
+    ("q.jsonl", '{"_id": "1", "text": "a"}\n7\n', 2, "expected a JSON object, found a JSON int"),
+    ("q.jsonl", '{"_id": "1", "text": "a"}\n{"_id": 1, "text": "b"}\n', 2,
+     "query id '1' appears twice (lines 1 and 2)"),
+    ("q.jsonl", '{"_id": 1.5, "text": "a"}\n', 1, '"_id" must be a string or an integer'),
+    ("q.jsonl", '{"_id": "1", "text": ["a"]}\n', 1, '"text" must be a string or null'),
+    ("q.jsonl", '{"_id": "1"}\n', 1, 'line has no "text" field'),
+    ("q.jsonl", '{"_id": "1", "text": "a"\n', 1, "invalid JSON"),
+    ("q.tsv", "1\ta\n2\n", 2, "query '2' has empty text"),
+    ("q.tsv", "1\ta\n\n1 b\n", 3, "query id '1' appears twice (lines 1 and 3)"),
+    ("t", "<top><num>1<title>a</top>\n<top><num>2<title>b\n\n", 2,
+     "<top> is never closed with </top>"),
+    ("t", "<top><num>1<title>a\n<top><num>2<title>b</top>\n", 2,
+     "<top> opened before the <top> of line 1 was closed"),
+    ("t", "<top><num>1<title>a</top>\n<top><title>b</top>\n", 2, "has no <num>"),
+    ("t", "<top><num>1<title>a</top>\n<top><num>2<num>3<title>b</top>\n", 2, "second <num>"),
+    ("t", "<top><num>1<title>a</top>\n<num>2\n", 2, "<num> outside a <top> block"),
+    ("t", "<top><num>1</top>\n", 1, "has no <title>"),
+])
+def test_malformed_queries_name_file_and_line(tmp_path, name, text, line, fragment):
+    path = write(tmp_path, text, name)
+    with pytest.raises(InputFormatError) as err:
+        read_queries(path)
+    assert f"{path}, line {line}:" in str(err.value)
+    assert fragment in str(err.value)
+
+
+def test_bad_query_files(tmp_path):
+    with pytest.raises(InputFormatError, match="is a directory, not a queries file"):
+        read_queries(tmp_path)
+    with pytest.raises(InputFormatError, match="queries file is empty"):
+        read_queries(write(tmp_path, "", "q.tsv"))
+    with pytest.raises(InputFormatError, match="no queries found"):
+        read_queries(write(tmp_path, "\n# c\n", "q.tsv"))
+    with pytest.raises(InputFormatError, match=r"line 2: not valid UTF-8"):
+        read_queries(write(tmp_path, b"1\ta\r\n2\t\xff\n", "q.tsv"))
+    with pytest.raises(InputFormatError, match="not bzip2-compressed"):
+        read_queries(write(tmp_path, "1\ta\n", "q.tsv.bz2"))
+
+
+# ------------------------------------------------------------------------- corpora
+JSONL = ('{"_id": "a", "title": "T", "text": "x y"}\n\n{"_id": 7, "text": null}\n'
+         '{"text": "z", "_id": "b\\u00e9", "title": null}\n')
+SGML = ("<DOC>\n<DOCNO> a </DOCNO>\n<TEXT>x <B>y</B></TEXT>\n</DOC>\n"
+        f"<DOC><DOCNO>d{NBSP}1</DOCNO>z</DOC>\n")
+
+
+@pytest.mark.parametrize("suffix", ["", ".gz", ".bz2", ".xz", ".zst"])
+def test_corpora_plain_and_compressed_read_the_same(tmp_path, suffix):
+    compress = COMPRESSORS.get(suffix, zstd) if suffix else (lambda b: b)
+    jsonl = open_corpus(write(tmp_path, compress(JSONL.encode()), f"corpus.jsonl{suffix}"))
+    assert isinstance(jsonl, JsonlCorpus)
+    assert [(d.id, d.title, d.text) for d in jsonl] == [("a", "T", "x y"), ("7", "", ""),
+                                                        ("bé", "", "z")]
+    assert jsonl["7"].text == "" and jsonl["bé"].text == "z"
+    sgml = open_corpus(write(tmp_path, compress(SGML.encode()), f"docs.trec{suffix}"))
+    assert isinstance(sgml, TrecSgmlCorpus)
+    assert [(d.id, d.text) for d in sgml] == [("a", "x y"), (f"d{NBSP}1", "z")]
+
+
+def test_corpus_line_ends_and_bom(tmp_path):
+    crlf = "\ufeff" + JSONL.replace("\n", "\r\n")
+    lone_cr = JSONL.replace("\n", "\r")
+    for text in (crlf, lone_cr):
+        corpus = open_corpus(write(tmp_path, text, "c.jsonl"))
+        assert corpus.ids == ["a", "7", "bé"] and corpus["bé"].text == "z"
+
+
+@pytest.mark.parametrize("name, text, line, fragment", [
+    ("c.jsonl", '{"_id": "1", "text": "a"}\n{"_id": 1, "text": "b"}\n', 2,
+     "duplicate document id '1' (lines 1 and 2)"),
+    ("c.jsonl", '{"_id": "1", "text": "a"}\n{"meta": {"_id": "2"}, "text": "b"}\n', 2,
+     'line has no "_id" field'),
+    ("c.jsonl", '{"_id": "1", "text": "a"}\n{"_id": ["2"], "text": "b"}\n', 2,
+     '"_id" must be a string or an integer'),
+    ("c.jsonl", '{"_id": "1", "text": "a"}\n["2", "b"]\n', 2, "expected a JSON object"),
+    ("c.jsonl", '{"_id": "1", "text": "a"}\n"2"\n', 2, "expected a JSON object, found a JSON str"),
+    ("d.trec", "<DOC><DOCNO>1</DOCNO>a</DOC>\n<DOC><DOCNO>2</DOCNO>b\n\n", 2,
+     "<DOC> is never closed with </DOC>"),
+    ("d.trec", "<DOC><DOCNO>1</DOCNO>a\n<DOC><DOCNO>2</DOCNO>b</DOC>\n", 2,
+     "<DOC> opened before the <DOC> of line 1 was closed"),
+    ("d.trec", "<DOC><DOCNO>1</DOCNO>a</DOC>\n<DOC>\nb</DOC>\n", 2, "has no <DOCNO>"),
+    ("d.trec", "<DOC><DOCNO>1</DOCNO>\n<DOCNO>2</DOCNO>a</DOC>\n", 2, "second <DOCNO>"),
+    ("d.trec", "<DOC><DOCNO>1</DOCNO>a</DOC>\n</DOC>\n", 2, "</DOC> outside a <DOC>"),
+    ("d.trec", "<DOC><DOCNO>1\n<TEXT>a</DOC>\n", 2, "inside the <DOCNO> of line 1"),
+    ("d.trec", "<DOC><DOCNO> </DOCNO>a</DOC>\n", 1, "empty <DOCNO>"),
+    ("d.trec", "<DOC><DOCNO>1</DOCNO>a</DOC>\n<DOC><DOCNO>1</DOCNO>b</DOC>\n", 2,
+     "duplicate document id '1'"),
+])
+def test_malformed_corpora_name_file_and_line(tmp_path, name, text, line, fragment):
+    path = write(tmp_path, text, name)
+    with pytest.raises(InputFormatError) as err:
+        open_corpus(path)
+    assert f"{path}, line {line}:" in str(err.value)
+    assert fragment in str(err.value)
+
+
+def test_corpus_fields_are_checked_when_read(tmp_path):
+    corpus = open_corpus(write(tmp_path, '{"_id": "1", "text": 5}\n', "c.jsonl"))
+    with pytest.raises(InputFormatError, match=r'line 1: "text" must be a string or null'):
+        corpus["1"]
+
+
+def test_bad_corpus_files(tmp_path):
+    with pytest.raises(InputFormatError, match="is a directory, not a corpus file"):
+        open_corpus(tmp_path)
+    with pytest.raises(InputFormatError, match="corpus file not found"):
+        open_corpus(tmp_path / "nope.jsonl")
+    with pytest.raises(InputFormatError, match="corpus file is empty"):
+        open_corpus(write(tmp_path, "", "c.jsonl"))
+    with pytest.raises(InputFormatError, match="corpus has no documents"):
+        open_corpus(write(tmp_path, "nothing here\n", "c.trec"))
+    packed = gzip.compress(JSONL.encode() * 50)
+    with pytest.raises(InputFormatError, match="corrupt or truncated gzip archive"):
+        open_corpus(write(tmp_path, packed[:-10], "c.jsonl.gz"))
+    with pytest.raises(InputFormatError, match="not gzip-compressed"):
+        open_corpus(write(tmp_path, JSONL, "c.jsonl.gz"))
+
+
+def test_query_and_corpus_dicts_are_checked_like_files():
+    from rerankit.data.corpus import InMemoryCorpus
+    from rerankit.data.queries import Queries
+
+    assert dict(Queries.from_dict({1: "a", "x": "b"})) == {"1": "a", "x": "b"}
+    with pytest.raises(InputFormatError, match="text of query '1' is a NoneType"):
+        Queries.from_dict({"1": None})
+    with pytest.raises(InputFormatError, match="are the same id '1'"):
+        Queries.from_dict({1: "a", "1": "b"})
+    docs = InMemoryCorpus.from_dict({1: "a", "d": {"title": None, "text": "x"}})
+    assert [(d.id, d.title, d.text) for d in docs] == [("1", "", "a"), ("d", "", "x")]
+    with pytest.raises(InputFormatError, match='"text" must be a string or null'):
+        InMemoryCorpus.from_dict({"d": {"text": 5}})
+    with pytest.raises(InputFormatError, match="expected a text or a dict"):
+        InMemoryCorpus.from_dict({"d": None})
