@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from typer.exceptions import TyperException
 
 app = typer.Typer(
     name="rerankit",
@@ -719,7 +720,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                                                                            "no")
     try:
         try:
-            app(args=None if argv is None else list(argv), prog_name="rerankit")
+            code = _run_app(argv)
+            sys.exit(code)
         except SystemExit as done:
             if done.code == 130:          # typer's exit after a KeyboardInterrupt
                 raise Interrupted("interrupted") from None
@@ -731,6 +733,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise
     except SystemExit:
         raise
+    except typer.Abort as err:
+        _exit(130, "interrupted", err)
+    except TyperException as err:         # unknown option, missing argument, bad value
+        context = getattr(err, "ctx", None)
+        hint = f" (see '{context.command_path} --help')" if context is not None else ""
+        _exit(getattr(err, "exit_code", 2), f"{err.format_message()}{hint}", err)
     except Interrupted as err:
         _exit(130, str(err), err)
     except KeyboardInterrupt as err:
@@ -742,6 +750,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         _exit(2, describe(err), err)
     except Exception as err:
         _exit(2, describe(err), err)
+
+
+def _run_app(argv: Sequence[str] | None) -> int:
+    """Run the typer app outside click's standalone mode: usage errors come back as
+    exceptions (which :func:`main` prints as one line, not click's boxed usage text) and
+    exit statuses as values."""
+    code = app(args=None if argv is None else list(argv), prog_name="rerankit",
+               standalone_mode=False)
+    return code if isinstance(code, int) else 0
 
 
 def describe(err: BaseException) -> str:

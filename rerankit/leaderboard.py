@@ -44,6 +44,14 @@ def render(folders: list[Path]) -> str:
     return "\n".join(lines)
 
 
+def _read_json(path: Path) -> object:
+    """One JSON file of a result folder; a broken one is an error naming it."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError
+        raise InputFormatError(path, f"not valid JSON ({err})") from None
+
+
 def read_result(folder: Path) -> tuple[dict, dict, dict | None]:
     """metrics.json, manifest.json and (when present) ledger.json of a result folder.
 
@@ -55,13 +63,10 @@ def read_result(folder: Path) -> tuple[dict, dict, dict | None]:
     if not (metrics_path.is_file() and manifest_path.is_file()):
         raise InputFormatError(folder, "not a result folder (needs metrics.json and "
                                "manifest.json, as written by 'rerankit run')")
-    try:
-        metrics = json.loads(metrics_path.read_text())
-        manifest = json.loads(manifest_path.read_text())
-        ledger_path = folder / "ledger.json"
-        ledger = json.loads(ledger_path.read_text()) if ledger_path.is_file() else None
-    except ValueError as err:
-        raise InputFormatError(folder, f"unreadable result file: {err}") from None
+    metrics = _read_json(metrics_path)
+    manifest = _read_json(manifest_path)
+    ledger_path = folder / "ledger.json"
+    ledger = _read_json(ledger_path) if ledger_path.is_file() else None
     if not isinstance(metrics, dict):
         raise InputFormatError(metrics_path, "expected a JSON object of measure values")
     missing = [key for key in ("dataset", "config", "config_digest", "queries")

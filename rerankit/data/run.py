@@ -43,6 +43,14 @@ class Run:
     #: True when no (qid, docid) pair repeats (checked by the file reader, or by
     #: construction from a dict), so the evaluator need not check again.
     verified_unique: bool = field(default=False, compare=False)
+    #: Where the run was read from (a file path, ``<stdin>``), so errors about its
+    #: content can name the file rather than the run tag; None for runs built in memory.
+    source: str | None = field(default=None, compare=False)
+
+    @property
+    def origin(self) -> str:
+        """The file the run came from, else its name: what error messages cite."""
+        return self.source if self.source is not None else self.name
 
     def __post_init__(self) -> None:
         if not (len(self.qid) == len(self.docid) == len(self.score)):
@@ -151,7 +159,7 @@ class Run:
         """A run made of the given row indices."""
         idx = pa.array(rows)
         return Run(self.qid.take(idx), self.docid.take(idx), self.score[rows], self.name,
-                   verified_unique=self.verified_unique)
+                   verified_unique=self.verified_unique, source=self.source)
 
     def ranks(self) -> np.ndarray:
         """1-based rank of every row of :meth:`ranked` order within its query."""

@@ -68,7 +68,8 @@ def read_run(path: str | Path, name: str | None = None) -> Run:
         )
     tags = fields.columns["tag"]
     tag = tags[len(tags) - 1].as_py()
-    run = Run(qid, docid, score, name if name is not None else tag, verified_unique=True)
+    run = Run(qid, docid, score, name if name is not None else tag, verified_unique=True,
+              source=str(source.name))
     _check_unique_pairs(run.pair_keys, fields, source, "document")
     return run
 

@@ -172,7 +172,7 @@ def evaluate(
     matched = jr.has_results
     if not matched.any() and not (average_complete and compat == "10"):  # as trec_eval
         raise InputFormatError(
-            run.name,
+            run.origin,
             f"no query of the run has judgements in {qrels.name} (run queries e.g. "
             f"{sorted(run_queries)[:3]}, qrels queries e.g. {jr.query_ids[:3]}): are these "
             "the right files?",

@@ -262,13 +262,13 @@ def evaluate_preferences(
     judgements = read_group_judgements(rel_path, rel_format)
     run = as_run(run)
     if len(run) == 0:
-        raise InputFormatError(run.name, "run is empty")
+        raise InputFormatError(run.origin, "run is empty")
     ties = "descending" if rel_format == "qrels_jg" else "ascending"
     ranked = rank_run(run, judgements.query_ids, ties, max_docs, average_complete)
     evaluated = np.flatnonzero(ranked.has_results | average_complete)
     if evaluated.size == 0:
         raise InputFormatError(
-            run.name, f"no query of the run has judgements in {judgements.source} (run "
+            run.origin, f"no query of the run has judgements in {judgements.source} (run "
             f"queries e.g. {ranked.ignored_queries[:3]}, judged queries e.g. "
             f"{judgements.query_ids[:3]}): are these the right files?")
     per_query = _per_query_values(wanted, judgements, ranked, evaluated, relevance_level,

@@ -78,7 +78,7 @@ def judge_ranking(
     if len(qrels) == 0:
         raise InputFormatError(qrels.name, "qrels are empty")
     if len(run) == 0:
-        raise InputFormatError(run.name, "run is empty")
+        raise InputFormatError(run.origin, "run is empty")
     if relevance_level < 0:
         raise ValueError(f"relevance level must be >= 0, got {relevance_level}")
     if max_docs is not None and max_docs < 0:

@@ -100,6 +100,10 @@ def compare(
         raise ValueError(f"unknown test '{test}'; choose one of {', '.join(TESTS)}")
     if len(runs) < 2:
         raise ValueError("compare needs at least two runs (a baseline and one more)")
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be between 0 and 1 (exclusive), got {alpha}")
+    if resamples < 1:
+        raise ValueError(f"resamples must be >= 1, got {resamples}")
     qrels = as_qrels(qrels)
     loaded = [as_run(r) for r in runs]
     names = _unique_names([r.name for r in loaded])

@@ -100,7 +100,7 @@ class Lists:
         names = pc.cast(distinct, pa.string()).to_pylist()
         unknown = [q for q in names if q not in index]
         if unknown:
-            raise InputFormatError(run.name, f"run query '{unknown[0]}' is not a "
+            raise InputFormatError(run.origin, f"run query '{unknown[0]}' is not a "
                                    "'<session id>:<interaction>' of the sessions "
                                    f"({len(unknown)} unknown ids)")
         inter = np.array([index[q] for q in names], dtype=np.int64)[codes]
