@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from typer.exceptions import TyperException
@@ -40,6 +41,22 @@ MeasureOpt = Annotated[
     typer.Option("-m", "--measure", help="Measure (trec_eval name such as ndcg_cut.10 or P_5, "
                  "family such as P, nickname 'official'/'all', or alias such as nDCG@10, "
                  "MRR@10). Repeatable.")]
+
+
+def command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """``@app.command(name)`` whose failures go through :func:`_report_failure`, so every
+    command reports errors the same way, also when typer's test runner calls it directly."""
+    def register(function: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(function)
+        def run(*args, **kwargs) -> None:
+            try:
+                function(*args, **kwargs)
+            except (typer.Exit, TyperException):
+                raise
+            except Exception as err:
+                _report_failure(err)
+        return app.command(name)(run)
+    return register
 
 
 def _fail(message: str) -> None:
@@ -63,7 +80,7 @@ def _options(debug: Annotated[bool, typer.Option(
     _debug = _debug or debug
 
 
-@app.command("eval")
+@command("eval")
 def eval_command(
     qrels: Annotated[Path, typer.Argument(help="Qrels file (TREC or BEIR TSV; with -R, "
                                           "trec_eval's prefs/qrels_prefs/qrels_jg formats).")],
@@ -117,30 +134,26 @@ def eval_command(
                                          "pytrec_eval for --compat 9.")] = False,
 ) -> None:
     """Evaluate a run; output identical to trec_eval 10.0's for the same options."""
-    from rerankit.errors import RerankitError
     from rerankit.evaluation.evaluator import evaluate
     from rerankit.evaluation.measures import parse_measures
     from rerankit.evaluation.ranking import check_compat
 
-    try:
-        check_compat(compat)
-        if results_format != "trec_results":
-            raise ValueError(f"unknown results format '{results_format}' (-T): rerankit, like "
-                             "trec_eval, reads 'trec_results' only")
-        options = dict(relevance_level=level, average_complete=complete,
-                       judged_only=judged_only, max_docs=max_docs, num_docs_in_coll=num_docs,
-                       zscores=zscores, compat=compat)
-        if rel_format != "qrels":
-            result = _evaluate_preferences(qrels, run, measure, rel_format, verify=verify,
-                                           **options)
-        else:
-            measures = measure or ["official"]
-            parse_measures(measures)  # an unknown measure fails before any file is read
-            with _run_source(run) as run_path:
-                result = evaluate(qrels, run_path, measures, verify=verify,
-                                  ignore_identical_ids=ignore_identical_ids, **options)
-    except (RerankitError, ValueError) as err:
-        _fail(str(err).replace("\n", " "))
+    check_compat(compat)
+    if results_format != "trec_results":
+        raise ValueError(f"unknown results format '{results_format}' (-T): rerankit, like "
+                         "trec_eval, reads 'trec_results' only")
+    options = dict(relevance_level=level, average_complete=complete,
+                   judged_only=judged_only, max_docs=max_docs, num_docs_in_coll=num_docs,
+                   zscores=zscores, compat=compat)
+    if rel_format != "qrels":
+        result = _evaluate_preferences(qrels, run, measure, rel_format, verify=verify,
+                                       **options)
+    else:
+        measures = measure or ["official"]
+        parse_measures(measures)  # an unknown measure fails before any file is read
+        with _run_source(run) as run_path:
+            result = evaluate(qrels, run_path, measures, verify=verify,
+                              ignore_identical_ids=ignore_identical_ids, **options)
     if as_json:
         typer.echo(result.to_json(per_query=query))
     else:
@@ -200,7 +213,7 @@ def _warn_about_coverage(result, complete: bool) -> None:
         typer.echo(f"rerankit: note: {note}", err=True)
 
 
-@app.command("compare")
+@command("compare")
 def compare_command(
     qrels: Annotated[Path, typer.Argument(help="Qrels file.")],
     runs: Annotated[list[Path], typer.Argument(help="Two or more run files; the first is "
@@ -220,20 +233,16 @@ def compare_command(
 
     from rich.console import Console
 
-    from rerankit.errors import RerankitError
     from rerankit.evaluation.stats import TESTS, compare
 
     if test not in TESTS:
         _fail(f"unknown test '{test}'; choose one of {', '.join(TESTS)}")
     if len(runs) < 2:
         _fail("compare needs at least two run files")
-    try:
-        report = compare(qrels, runs, measure or ["ndcg_cut_10", "map", "recall_100",
-                                                  "recip_rank_cut_10"],
-                         test=test, alpha=alpha, resamples=resamples, seed=seed,
-                         relevance_level=level)
-    except RerankitError as err:
-        _fail(str(err))
+    report = compare(qrels, runs, measure or ["ndcg_cut_10", "map", "recall_100",
+                                              "recip_rank_cut_10"],
+                     test=test, alpha=alpha, resamples=resamples, seed=seed,
+                     relevance_level=level)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return
@@ -243,7 +252,7 @@ def compare_command(
                   "corrected ones")
 
 
-@app.command("session")
+@command("session")
 def session_command(
     data: Annotated[Path, typer.Argument(help="Sessions: JSONL, TREC Session XML (.xml), "
                                          "TSV with a header (.tsv), or a GraphCM export "
@@ -335,25 +344,21 @@ def session_command(
     meta-evaluation of the metrics against satisfaction."""
     from rich.console import Console
 
-    from rerankit.errors import RerankitError
 
     console = Console(width=None if sys.stdout.isatty() else 200)
-    try:
-        if not meta and any((csv_out, report_dir, systems, compare, gold)):
-            raise ValueError("--csv, --report, --systems, --compare and --gold need --meta")
-        if resamples < 1:
-            raise ValueError(f"--resamples must be >= 1, got {resamples}")
-        result = _session_evaluate(
-            data, data_format, metrics, run, labels, enhance, click_counts, allow_extra,
-            qrels, length, position, depth, gain_kind, gain_map, num_l, num_c, sdcg_b,
-            sdcg_bq, srbp_p, srbp_b, per_query is not None or meta)
-        chosen_methods = tuple(m.strip() for m in methods.split(",") if m.strip())
-        report = _session_meta(result, systems or [], compare, gold, chosen_methods,
-                               resamples, seed, test, alpha) if meta else None
-        _session_write(result, report, per_session, per_query, json_out, csv_out, report_dir,
-                       write_jsonl)
-    except (RerankitError, ValueError) as err:
-        _fail(str(err))
+    if not meta and any((csv_out, report_dir, systems, compare, gold)):
+        raise ValueError("--csv, --report, --systems, --compare and --gold need --meta")
+    if resamples < 1:
+        raise ValueError(f"--resamples must be >= 1, got {resamples}")
+    result = _session_evaluate(
+        data, data_format, metrics, run, labels, enhance, click_counts, allow_extra,
+        qrels, length, position, depth, gain_kind, gain_map, num_l, num_c, sdcg_b,
+        sdcg_bq, srbp_p, srbp_b, per_query is not None or meta)
+    chosen_methods = tuple(m.strip() for m in methods.split(",") if m.strip())
+    report = _session_meta(result, systems or [], compare, gold, chosen_methods,
+                           resamples, seed, test, alpha) if meta else None
+    _session_write(result, report, per_session, per_query, json_out, csv_out, report_dir,
+                   write_jsonl)
     title, table = _session_table(result)
     console.print(title, highlight=False)
     console.print(table)
@@ -528,7 +533,7 @@ def _session_table(result: dict):
     return title, table
 
 
-@app.command("run")
+@command("run")
 def run_command(
     config: Annotated[Path, typer.Argument(help="YAML config (see configs/).")],
     output: Annotated[Path | None, typer.Option(help="Output folder (default "
@@ -597,7 +602,7 @@ def run_command(
     console.print(f"wrote {folder}/run.trec, metrics.json, manifest.json, ledger.json")
 
 
-@app.command("leaderboard")
+@command("leaderboard")
 def leaderboard_command(
     folders: Annotated[list[Path], typer.Argument(help="Result folders written by "
                                                   "'rerankit run'.")],
@@ -606,18 +611,14 @@ def leaderboard_command(
 ) -> None:
     """Regenerate the leaderboard tables from stored result folders."""
     from rerankit.data.atomic import check_writable
-    from rerankit.errors import RerankitError
     from rerankit.leaderboard import write
 
-    try:
-        check_writable(output)
-        write(sorted(folders), output)
-    except RerankitError as err:
-        _fail(str(err))
+    check_writable(output)
+    write(sorted(folders), output)
     typer.echo(f"wrote {output}")
 
 
-@app.command("export")
+@command("export")
 def export_command(
     folders: Annotated[list[Path], typer.Argument(help="Result folders written by "
                                                   "'rerankit run'.")],
@@ -630,26 +631,22 @@ def export_command(
     """Export results for leaderboard submission; files are validated by reading back."""
     from rerankit import export
     from rerankit.data.atomic import check_writable, is_special
-    from rerankit.errors import RerankitError
 
-    try:
-        check_writable(output)
-        if format == "trec":
-            if len(folders) != 1:
-                _fail("--format trec exports one result folder")
-            export.export_trec(folders[0], output, tag)
-        elif format == "beir":
-            export.export_beir(folders, output)
-        elif format == "json":
-            export.export_json(folders, output)
-        else:
-            _fail(f"unknown format '{format}'; choose trec, beir or json")
-    except RerankitError as err:
-        _fail(str(err))
+    check_writable(output)
+    if format == "trec":
+        if len(folders) != 1:
+            _fail("--format trec exports one result folder")
+        export.export_trec(folders[0], output, tag)
+    elif format == "beir":
+        export.export_beir(folders, output)
+    elif format == "json":
+        export.export_json(folders, output)
+    else:
+        _fail(f"unknown format '{format}'; choose trec, beir or json")
     typer.echo(f"wrote {output} (read back and validated)", err=is_special(output))
 
 
-@app.command("report")
+@command("report")
 def report_command(
     folders: Annotated[list[Path], typer.Argument(help="Result folders written by "
                                                   "'rerankit run'.")],
@@ -666,15 +663,11 @@ def report_command(
     """HTML report for error analysis: runs, comparisons, effectiveness vs cost, per-query
     deltas, judged holes, and a per-query drill-down of two runs' rankings."""
     from rerankit.data.atomic import check_writable
-    from rerankit.errors import RerankitError
     from rerankit.reporting import write_report
 
-    try:
-        check_writable(output, folder=True)
-        _check_report_folder(output)
-        page = write_report(folders, output, baseline, measure, test)
-    except RerankitError as err:
-        _fail(str(err))
+    check_writable(output, folder=True)
+    _check_report_folder(output)
+    page = write_report(folders, output, baseline, measure, test)
     typer.echo(f"wrote {page}")
 
 
@@ -733,23 +726,25 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise
     except SystemExit:
         raise
-    except typer.Abort as err:
+    except (Exception, KeyboardInterrupt) as err:
+        _report_failure(err)
+
+
+def _report_failure(err: BaseException) -> NoReturn:
+    """The one error handler: one line on stderr (the traceback too with --debug) and the
+    exit status: 130 for an interrupt, 1 (silently) for a closed output pipe, 2 otherwise."""
+    if isinstance(err, Interrupted):
+        _exit(130, str(err), err)
+    if isinstance(err, (KeyboardInterrupt, typer.Abort)):
         _exit(130, "interrupted", err)
-    except TyperException as err:         # unknown option, missing argument, bad value
+    if isinstance(err, TyperException):   # unknown option, missing argument, bad value
         context = getattr(err, "ctx", None)
         hint = f" (see '{context.command_path} --help')" if context is not None else ""
         _exit(getattr(err, "exit_code", 2), f"{err.format_message()}{hint}", err)
-    except Interrupted as err:
-        _exit(130, str(err), err)
-    except KeyboardInterrupt as err:
-        _exit(130, "interrupted", err)
-    except OSError as err:
-        if err.errno == errno.EPIPE:      # the reader went away (| head): stop quietly
-            _silence_stdout()
-            sys.exit(1)
-        _exit(2, describe(err), err)
-    except Exception as err:
-        _exit(2, describe(err), err)
+    if isinstance(err, OSError) and err.errno == errno.EPIPE:
+        _silence_stdout()                 # the reader went away (| head): stop quietly
+        sys.exit(1)
+    _exit(2, describe(err), err)
 
 
 def _run_app(argv: Sequence[str] | None) -> int:
@@ -811,7 +806,7 @@ def _silence_stdout() -> None:
         pass
 
 
-def _exit(code: int, message: str, err: BaseException) -> None:
+def _exit(code: int, message: str, err: BaseException) -> NoReturn:
     with contextlib.suppress(OSError, ValueError):
         _flush_stdout()
     with contextlib.suppress(OSError, ValueError):

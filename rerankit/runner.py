@@ -150,9 +150,6 @@ def build_pipeline(config: RunConfig, quiet: bool | None = None,
 #: what ``rerankit run`` writes into a result folder, and the manifest's marker of one
 RESULT_FILES = ("run.trec", "metrics.json", "manifest.json", "ledger.json")
 RESULT_FORMAT = "rerankit-result/1"
-#: how the values are averaged (trec_eval -c: every judged query counts, 0 when nothing
-#: was found for it); used when the evaluator does not say
-SEMANTICS, COMPAT = "trec_eval 10.0", "10"
 
 
 def read_manifest(folder: Path) -> dict | None:
@@ -268,10 +265,10 @@ def judged_subset(qrels: Qrels, query_ids: Sequence[str]) -> Qrels:
 def evaluation_record(metrics: EvaluationResult) -> dict:
     """What metrics.json and the manifest say about how the values were computed."""
     return {"num_q": metrics.num_queries,
-            "num_q_with_results": len(metrics.query_ids),
+            "num_q_with_results": metrics.num_queries - len(metrics.queries_without_results),
             "average_complete": True,
-            "semantics": getattr(metrics, "semantics", SEMANTICS),
-            "compat": getattr(metrics, "compat", COMPAT)}
+            "semantics": metrics.semantics,
+            "compat": metrics.compat}
 
 
 def run_config(config: RunConfig, output: Path, force: bool = False,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 import tempfile
 
 import pytest
@@ -16,6 +18,23 @@ from rerankit import datasets
 from rerankit.data.trec import read_qrels, read_run
 
 AQUAINT = datasets.path("aquaint")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+TREC_EVAL_SOURCE = SHARED / "tools" / "trec_eval-10.0"
+
+
+@pytest.fixture(scope="session")
+def trec_eval(tmp_path_factory) -> Path:
+    """The trec_eval 10.0 binary, the evaluator's reference, built once per test session
+    from ../shared/tools/trec_eval-10.0 (skipped where that folder, as in a user's clone,
+    or a C compiler is absent; CI always has both)."""
+    if not TREC_EVAL_SOURCE.is_dir():
+        pytest.skip(f"trec_eval 10.0 source not found at {TREC_EVAL_SOURCE} (../shared absent)")
+    if not (shutil.which("cc") or shutil.which("gcc")) or not shutil.which("make"):
+        pytest.skip("building trec_eval 10.0 needs a C compiler and make")
+    folder = tmp_path_factory.mktemp("trec_eval10")
+    subprocess.run(["bash", str(SHARED / "tools" / "build-trec-eval"), str(folder)],
+                   check=True, capture_output=True)
+    return folder / "trec_eval"
 
 
 @pytest.fixture(scope="session")

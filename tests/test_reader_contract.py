@@ -36,15 +36,6 @@ NBSP = "\u00a0"
 
 
 # ------------------------------------------------------------------------- the reference
-@pytest.fixture(scope="session")
-def trec_eval(tmp_path_factory) -> Path:
-    build = SHARED / "tools" / "build-trec-eval"
-    if not build.exists():
-        pytest.skip(f"trec_eval 10.0 sources not found at {build.parent} (../shared absent)")
-    out = subprocess.run([str(build), str(tmp_path_factory.mktemp("trec_eval"))],
-                         capture_output=True, text=True, check=True)
-    return Path(out.stdout.strip())
-
 
 def trec_eval_view(binary: Path, qrels: Path, run: Path) -> tuple[str, dict]:
     """trec_eval's run id and per-query num_ret, num_rel, map (as printed)."""

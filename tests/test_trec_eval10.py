@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,6 @@ from rerankit.cli import app
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SOURCE = SHARED / "tools" / "trec_eval-10.0"
-BUILD = SHARED / "tools" / "build-trec-eval"
 ROOT = Path(__file__).resolve().parents[1]
 PREFS_FORMATS = ("-R prefs", "-R qrels_prefs", "-R qrels_jg")
 PREFS_PENDING = importlib.util.find_spec("rerankit.evaluation.prefs") is None
@@ -56,18 +54,6 @@ PREFS_CASES = [c for c in QUICKTESTS if c not in QRELS_CASES]
 
 def _case_id(case: tuple[list[str], str]) -> str:
     return " ".join(case[0])
-
-
-@pytest.fixture(scope="session")
-def trec_eval(tmp_path_factory) -> Path:
-    """The trec_eval 10.0 binary, built from the shared source into a temporary folder."""
-    if not SOURCE.is_dir():
-        pytest.skip(f"trec_eval 10.0 source not found at {SOURCE}")
-    if not (shutil.which("cc") or shutil.which("gcc")) or not shutil.which("make"):
-        pytest.skip("building trec_eval 10.0 needs a C compiler and make")
-    folder = tmp_path_factory.mktemp("trec_eval10")
-    subprocess.run([str(BUILD), str(folder)], check=True, capture_output=True)
-    return folder / "trec_eval"
 
 
 def _rerankit_cli(args: list[str], stdin: bytes | None = None) -> subprocess.CompletedProcess:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import resource
-import shutil
 import subprocess
 import tempfile
 from functools import cache
@@ -32,7 +31,6 @@ from rerankit.evaluation.prefs_verify import verify_with_trec_eval
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SOURCE = SHARED / "tools" / "trec_eval-10.0"
 TEST = SOURCE / "test"
-BUILD = SHARED / "tools" / "build-trec-eval"
 
 # The quicktest's preference commands: (-m, -R, judgements, run, expected output).
 QUICKTEST = [
@@ -42,18 +40,6 @@ QUICKTEST = [
     ("qrels_jg", "qrels_jg", "qrels.123", "results.test", "out.test.qrels_jg"),
     ("qrels_jg", "qrels_jg", "qrels.comments.123", "results.test", "out.test.qrels_jg"),
 ]
-
-
-@pytest.fixture(scope="session")
-def trec_eval(tmp_path_factory) -> Path:
-    """The trec_eval 10.0 binary, built from the shared source into a temporary folder."""
-    if not SOURCE.is_dir():
-        pytest.skip(f"trec_eval 10.0 source not found at {SOURCE}")
-    if not (shutil.which("cc") or shutil.which("gcc")) or not shutil.which("make"):
-        pytest.skip("building trec_eval 10.0 needs a C compiler and make")
-    folder = tmp_path_factory.mktemp("trec_eval10_prefs")
-    subprocess.run([str(BUILD), str(folder)], check=True, capture_output=True)
-    return folder / "trec_eval"
 
 
 def _no_core_dump() -> None:
