@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import signal
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rerankit.config import load_config
-from rerankit.data.atomic import atomic_folder
+from rerankit.data.atomic import atomic_folder, atomic_write
 from rerankit.errors import InputFormatError, OutputWriteError
 from rerankit.leaderboard import render
 from rerankit.runner import run_config
@@ -267,3 +268,22 @@ def test_atomic_writes_keep_symbolic_links(tmp_path):
     assert (tmp_path / "file.md").read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file-link.md", "file.md", "link",
                                                           "real"]
+
+
+def test_written_files_and_folders_get_ordinary_permissions(tmp_path):
+    """Outputs are readable as any file the user creates (umask), not private like the
+    temporary files they are written through; a replaced file keeps its mode."""
+    mask = os.umask(0o022)
+    try:
+        with atomic_write(tmp_path / "page.html") as handle:
+            handle.write("x")
+        with atomic_folder(tmp_path / "result") as folder:
+            (folder / "run.trec").write_text("y")
+        assert (tmp_path / "page.html").stat().st_mode & 0o777 == 0o644
+        assert (tmp_path / "result").stat().st_mode & 0o777 == 0o755
+        (tmp_path / "page.html").chmod(0o640)
+        with atomic_write(tmp_path / "page.html") as handle:
+            handle.write("z")
+        assert (tmp_path / "page.html").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(mask)

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -113,6 +114,7 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     tmp = None
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, _permissions(path, 0o666))   # mkstemp's 0600 would hide the file
         binary = "b" in mode
         with os.fdopen(fd, mode, encoding=None if binary else encoding) as handle:
             yield handle
@@ -126,6 +128,16 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
         if isinstance(err, OSError):
             raise OutputWriteError(path, explain(path, err)) from err
         raise
+
+
+def _permissions(path: Path, default: int) -> int:
+    """The mode a replacement for ``path`` gets: the existing file's or folder's, else what
+    ``open``/``mkdir`` would give (``default`` less the process's umask)."""
+    with contextlib.suppress(OSError):
+        return stat.S_IMODE(os.stat(path).st_mode)
+    mask = os.umask(0)
+    os.umask(mask)
+    return default & ~mask
 
 
 def is_special(path: Path) -> bool:
@@ -176,6 +188,7 @@ def atomic_folder(path: str | Path,
     tmp = None
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        tmp.chmod(_permissions(path, 0o777))         # mkdtemp's 0700 would hide the folder
         yield tmp
         _check_replaceable(path, replaceable)        # nothing new appeared meanwhile
         _swap_in(tmp, path)
