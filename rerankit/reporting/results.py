@@ -19,7 +19,8 @@ from rerankit.data.loaders import read_queries
 from rerankit.data.qrels import Qrels
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
-from rerankit.errors import InputFormatError
+from rerankit.errors import InputFormatError, UnknownMeasureError
+from rerankit.evaluation.measures import parse_measures
 from rerankit.leaderboard import read_result
 
 
@@ -84,12 +85,27 @@ def read_results(folders: list[Path]) -> list[Result]:
         stages = [(path.stem, Run.read_trec(path))
                   for path in sorted((folder / "stages").glob("*.trec"))]
         results.append(Result(folder, name, dataset,
-                              {k: float(v) for k, v in metrics.items()
-                               if isinstance(v, (int, float))},
+                              _measure_values(metrics),
                               manifest, ledger, Run.read_trec(folder / "run.trec", name=name),
                               stages))
     _unique_names(results)
     return results
+
+
+def _measure_values(metrics: dict) -> dict[str, float]:
+    """The measure values of a metrics.json, without what it says about the evaluation
+    (``num_q``, ``num_q_with_results``, ``average_complete``, ``semantics``, ``compat``):
+    the page shows query counts in a column of their own."""
+    values = {}
+    for key, value in metrics.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or key == "num_q":
+            continue
+        try:
+            parse_measures([key])
+        except UnknownMeasureError:
+            continue
+        values[key] = float(value)
+    return values
 
 
 def _unique_names(results: list[Result]) -> None:
