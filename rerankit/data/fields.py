@@ -11,10 +11,11 @@ One contract, the one trec_eval 10.0 reads with C's ``isspace`` in the C locale:
 
 Two code paths read the same bytes to the same columns. Files with single-space or
 single-tab separators (what every tool writes) go through Arrow's multi-threaded CSV
-reader, after byte-level checks proving the file holds nothing that reader would see
-differently (another whitespace character, an empty field, a comment). Everything else
-goes through a vectorised splitter (Arrow's ASCII whitespace functions over the lines),
-which also finds the exact line of any malformed input.
+reader, with checks proving the file holds nothing that reader would see differently:
+another whitespace character (a byte scan), an empty field (read as null and counted),
+a comment (a first field starting with '#'). Everything else goes through a vectorised
+splitter (Arrow's ASCII whitespace functions over the lines), which also finds the exact
+line of any malformed input.
 """
 
 from __future__ import annotations
@@ -80,14 +81,21 @@ def split_fields(source: Source, layout: Layout) -> Fields:
 # ------------------------------------------------------------------------- fast path
 def _read_single_separator(source: Source, layout: Layout) -> Fields | None:
     """Arrow's CSV reader with one separator character; None when the file may hold
-    anything that reader would read differently from the general path."""
+    anything that reader would read differently from the general path.
+
+    Arrow checks that every line has exactly ``len(layout.names)`` fields. An empty field
+    (two separators in a row, or one at a line's start or end) is read as null, so one
+    null count per column proves there is none; fields that are not kept are read as
+    plain strings (or their layout type), the cheapest conversion that sees an empty
+    field. UTF-8 is validated once over the whole text, which is faster than per column.
+    """
     data, start = source.data, source.start
     separator = b"\t" if data.find(b"\t", start) >= 0 else b" "
     if any(data.find(bytes([c]), start) >= 0 for c in _WHITESPACE if bytes([c]) != separator):
         return None
-    dictionaries = {n for n in layout.names if n not in layout.keep}
-    types = {n: layout.types.get(n, _DICTIONARY if n in dictionaries else pa.string())
-             for n in layout.names}
+    if not _is_utf8(source.buffer):
+        return None
+    types = {n: layout.types.get(n, pa.string()) for n in layout.names}
     try:
         table = pacsv.read_csv(
             pa.BufferReader(source.buffer),
@@ -95,36 +103,41 @@ def _read_single_separator(source: Source, layout: Layout) -> Fields | None:
                                            skip_rows=int(layout.header)),
             parse_options=pacsv.ParseOptions(delimiter=separator.decode(), quote_char=False,
                                              escape_char=False, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[],
-                                                 strings_can_be_null=False,
-                                                 quoted_strings_can_be_null=False),
+            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""],
+                                                 strings_can_be_null=True, check_utf8=False),
         )
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         return None
-    if not _no_empty_field_or_comment(table, layout.names[0]):
+    if any(column.null_count for column in table.columns):
+        return None  # an empty field
+    if _has_comment(table[layout.names[0]]):
         return None
     columns = {n: table[n] for n in layout.keep}
     first = 1 + int(layout.header)
     return Fields(columns, np.arange(first, first + table.num_rows, dtype=np.int64))
 
 
-def _no_empty_field_or_comment(table: pa.Table, first: str) -> bool:
-    """True when no field is empty (two separators in a row, or one at a line's start or
-    end) and no line is a comment: the single-separator split is then the whitespace split."""
-    for name in table.column_names:
-        column = table[name]
-        if pa.types.is_dictionary(column.type):
-            values = [c.dictionary for c in column.chunks]
-        elif pa.types.is_string(column.type):
-            values = column.chunks
-        else:
-            continue  # a number parsed, so the field was not empty
-        for chunk in values:
-            if len(chunk) and pc.min(pc.binary_length(chunk)).as_py() == 0:
-                return False
-            if name == first and len(chunk) and pc.any(pc.starts_with(chunk, "#")).as_py():
-                return False
+def _is_utf8(text: pa.Buffer) -> bool:
+    """True when ``text`` is valid UTF-8 (Arrow's vectorised check, over the bytes in place)."""
+    whole = pa.Array.from_buffers(pa.large_string(), 1, [
+        None, pa.py_buffer(np.array([0, text.size], dtype=np.int64)), text])
+    try:
+        whole.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
     return True
+
+
+def _has_comment(first: pa.ChunkedArray) -> bool:
+    """True when a line's first field starts with '#' (a comment, which the general path
+    skips); dictionary columns are checked on their few distinct values."""
+    if pa.types.is_dictionary(first.type):
+        chunks = [c.dictionary for c in first.chunks]
+    elif pa.types.is_string(first.type):
+        chunks = first.chunks
+    else:
+        return False  # a number parsed, so it is no comment
+    return any(len(c) and pc.any(pc.starts_with(c, "#")).as_py() for c in chunks)
 
 
 # ------------------------------------------------------------------------- general path

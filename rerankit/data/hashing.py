@@ -20,10 +20,14 @@ _BYTE_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1],
 
 def string_keys(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A 64-bit key per string: equal strings give equal keys."""
-    if isinstance(values, pa.ChunkedArray):
-        chunks = [_chunk_keys(c) for c in values.chunks]
-        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.uint64)
-    return _chunk_keys(values)
+    if not isinstance(values, pa.ChunkedArray):
+        return _chunk_keys(values)
+    keys = np.empty(len(values), dtype=np.uint64)
+    at = 0
+    for chunk in values.chunks:
+        keys[at:at + len(chunk)] = _chunk_keys(chunk)
+        at += len(chunk)
+    return keys
 
 
 def _chunk_keys(values: pa.Array) -> np.ndarray:
@@ -33,18 +37,23 @@ def _chunk_keys(values: pa.Array) -> np.ndarray:
         return np.zeros(0, dtype=np.uint64)
     offsets_buf, data_buf = values.buffers()[1], values.buffers()[2]
     offsets = np.frombuffer(offsets_buf, dtype=np.int32, count=n + 1, offset=values.offset * 4)
-    starts = offsets[:-1].astype(np.int64)
-    lengths = (offsets[1:] - offsets[:-1]).astype(np.int64)
-    raw = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
-    # Pad so that an 8-byte read starting at any string byte stays inside the buffer.
-    padded = np.concatenate([raw[: int(offsets[-1])], np.zeros(8, dtype=np.uint8)])
-    words = np.ndarray(shape=(padded.size - 7,), dtype="<u8", buffer=padded, strides=(1,))
-    keys = lengths.astype(np.uint64) * _MIX_A
+    starts = offsets[:-1].astype(np.intp)
+    lengths = np.diff(offsets)
+    end = int(offsets[-1])
+    # Padded so that an 8-byte read starting at any string byte (or at the end) stays inside.
+    padded = np.zeros(end + 8, dtype=np.uint8)
+    if end:
+        padded[:end] = np.frombuffer(data_buf, dtype=np.uint8, count=end)
+    words = np.ndarray(shape=(end + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    keys = lengths.astype(np.uint64)
+    keys *= _MIX_A
     for word in range(int((lengths.max() + 7) // 8)):
-        remaining = lengths - 8 * word
-        chunk = words[np.minimum(starts + 8 * word, padded.size - 8)] & \
-            _BYTE_MASKS[np.clip(remaining, 0, 8)]
-        mixed = (keys ^ chunk) * _MIX_B
+        remaining = lengths - 8 * word if word else lengths
+        at = np.minimum(starts + 8 * word, end) if word else starts
+        mixed = words[at]
+        mixed &= _BYTE_MASKS[np.clip(remaining, 0, 8)]
+        mixed ^= keys
+        mixed *= _MIX_B
         mixed ^= mixed >> _SHIFT
         # a string is mixed once per 8-byte word it has, whatever else is in the array,
         # so equal strings get equal keys in any two arrays (run vs qrels)
@@ -74,12 +83,54 @@ def pair_keys(query_codes: tuple[np.ndarray, pa.Array],
     return keys
 
 
-def duplicate_candidates(keys: np.ndarray) -> np.ndarray:
-    """Row indices whose key occurs more than once (to be confirmed on the strings)."""
+def duplicate_candidates(keys: np.ndarray, groups: np.ndarray | None = None) -> np.ndarray:
+    """Row indices whose key occurs more than once (to be confirmed on the strings).
+
+    With ``groups`` (e.g. the query code of every row), only repeats inside a group are
+    reported, which is all a caller looking for repeated (query, document) pairs needs.
+    When every group's rows are contiguous (runs are written query by query), each group
+    is sorted on its own, in cache, instead of sorting all the keys at once.
+    """
     if keys.size < 2:
         return np.zeros(0, dtype=np.int64)
+    if groups is not None:
+        rows = _rows_of_groups_with_repeats(keys, groups)
+        if rows is None:  # groups not contiguous, or too uneven: one sort of every key
+            return duplicate_candidates(keys)
+        return rows[duplicate_candidates(keys[rows])] if rows.size else rows
     ordered = np.sort(keys)
     repeated = ordered[1:][ordered[1:] == ordered[:-1]]
     if repeated.size == 0:
         return np.zeros(0, dtype=np.int64)
     return np.flatnonzero(np.isin(keys, np.unique(repeated)))
+
+
+def _rows_of_groups_with_repeats(keys: np.ndarray, groups: np.ndarray) -> np.ndarray | None:
+    """Every row of the groups in which the top 32 bits of two keys are equal (a superset
+    of the rows with repeated keys); None when a group's rows are not contiguous or the
+    groups differ so much in size that a table of ``groups x largest group`` is too big.
+    """
+    change = np.flatnonzero(groups[1:] != groups[:-1]) + 1
+    starts = np.concatenate(([0], change))
+    if np.unique(groups[starts]).size != starts.size:
+        return None
+    sizes = np.diff(np.append(starts, keys.size))
+    width = int(sizes.max())
+    if starts.size * width > 2 * keys.size:
+        return None
+    high = (keys >> np.uint64(32)).astype(np.uint32)
+    padded = starts.size * width != keys.size
+    if padded:  # every group padded to the largest with the largest value (sorted last)
+        table = np.full((starts.size, width), np.iinfo(np.uint32).max, dtype=np.uint32)
+        table[np.arange(width) < sizes[:, None]] = high
+    else:
+        table = high.reshape(starts.size, width)
+    table.sort(axis=1)
+    equal = table[:, 1:] == table[:, :-1]
+    if padded:
+        equal &= np.arange(width - 1) < (sizes - 1)[:, None]  # both entries are the group's
+    flagged = equal.any(axis=1)
+    if not flagged.any():
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.repeat(flagged, sizes))
+

@@ -30,8 +30,7 @@ from rerankit.errors import InputFormatError
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 RUN_LAYOUT = Layout(("qid", "iter", "docid", "rank", "score", "tag"),
                     keep=("qid", "docid", "score", "tag"),
-                    types={"qid": _DICTIONARY, "rank": pa.int64(), "score": pa.float64(),
-                           "tag": _DICTIONARY})
+                    types={"qid": _DICTIONARY, "rank": pa.int64(), "score": pa.float64()})
 QRELS_LAYOUT = Layout(("qid", "iter", "docid", "grade"), keep=("qid", "docid", "grade"),
                       types={"qid": _DICTIONARY, "grade": pa.int64()}, exact=True)
 BEIR_QRELS_LAYOUT = Layout(("qid", "docid", "grade"), keep=("qid", "docid", "grade"),
@@ -70,7 +69,7 @@ def read_run(path: str | Path, name: str | None = None) -> Run:
     tag = tags[len(tags) - 1].as_py()
     run = Run(qid, docid, score, name if name is not None else tag, verified_unique=True,
               source=str(source.name))
-    _check_unique_pairs(run.pair_keys, fields, source, "document")
+    _check_unique_pairs(run.pair_keys, fields, source, "document", run.query_codes[0])
     return run
 
 
@@ -222,8 +221,11 @@ def _where(fields: Fields, row: int) -> str:
             f"document '{fields.columns['docid'][row].as_py()}'")
 
 
-def _check_unique_pairs(keys: np.ndarray, fields: Fields, source: Source, what: str) -> None:
-    candidates = duplicate_candidates(keys)
+def _check_unique_pairs(keys: np.ndarray, fields: Fields, source: Source, what: str,
+                        groups: np.ndarray | None = None) -> None:
+    """Refuse a (query, document) pair that appears twice, naming both lines; ``groups``
+    (query codes) lets the key check run query by query."""
+    candidates = duplicate_candidates(keys, groups)
     if candidates.size == 0:
         return
     qid, docid = fields.columns["qid"], fields.columns["docid"]
