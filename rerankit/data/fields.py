@@ -91,7 +91,8 @@ def _read_single_separator(source: Source, layout: Layout) -> Fields | None:
     """
     data, start = source.data, source.start
     separator = b"\t" if data.find(b"\t", start) >= 0 else b" "
-    if any(data.find(bytes([c]), start) >= 0 for c in _WHITESPACE if bytes([c]) != separator):
+    others = _WHITESPACE.replace(separator, b"").replace(b"\t", b"")  # tab: just looked
+    if any(data.find(bytes([c]), start) >= 0 for c in others):
         return None
     if not _is_utf8(source.buffer):
         return None
