@@ -20,6 +20,7 @@ line of any malformed input.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +33,7 @@ from rerankit.errors import InputFormatError
 
 _WHITESPACE = b" \t\x0b\x0c"  # separators besides the line ends CR and LF
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+_PART = 1 << 26  # bytes of text per call of Arrow's CSV reader (it uses 16 MB blocks)
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Layout:
     sends the file to the general path, so a type is an optimisation, never a rule.
     ``exact`` refuses fields after the last name (qrels); otherwise they are ignored (runs).
     ``header`` skips the first data line (BEIR's ``query-id corpus-id score``).
+    ``last`` are kept fields of which only the last data line's value is returned (a run's
+    tag: trec_eval keeps the last one), which spares a column of 10M copies of one word.
     """
 
     names: tuple[str, ...]
@@ -50,14 +54,16 @@ class Layout:
     types: dict[str, pa.DataType] = field(default_factory=dict)
     exact: bool = False
     header: bool = False
+    last: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Fields:
-    """Columns of the data lines; ``line_numbers[i]`` is the 1-based line of row i."""
+    """Columns of the data lines; ``line_numbers[i]`` is the 1-based line of row i (a
+    ``range`` when the lines are consecutive: 10M line numbers are not worth 80 MB)."""
 
     columns: dict[str, pa.Array | pa.ChunkedArray]
-    line_numbers: np.ndarray
+    line_numbers: np.ndarray | range
 
     def line(self, row: int) -> int:
         return int(self.line_numbers[row])
@@ -88,6 +94,8 @@ def _read_single_separator(source: Source, layout: Layout) -> Fields | None:
     null count per column proves there is none; fields that are not kept are read as
     plain strings (or their layout type), the cheapest conversion that sees an empty
     field. UTF-8 is validated once over the whole text, which is faster than per column.
+    The text is read in parts of whole lines, so that the columns only needed for these
+    checks never exist for the whole file at once (fresh memory is slow to map).
     """
     data, start = source.data, source.start
     separator = b"\t" if data.find(b"\t", start) >= 0 else b" "
@@ -97,25 +105,46 @@ def _read_single_separator(source: Source, layout: Layout) -> Fields | None:
     if not _is_utf8(source.buffer):
         return None
     types = {n: layout.types.get(n, pa.string()) for n in layout.names}
-    try:
-        table = pacsv.read_csv(
-            pa.BufferReader(source.buffer),
-            read_options=pacsv.ReadOptions(column_names=list(layout.names), block_size=1 << 24,
-                                           skip_rows=int(layout.header)),
-            parse_options=pacsv.ParseOptions(delimiter=separator.decode(), quote_char=False,
-                                             escape_char=False, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[""],
-                                                 strings_can_be_null=True, check_utf8=False),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return None
-    if any(column.null_count for column in table.columns):
-        return None  # an empty field
-    if _has_comment(table[layout.names[0]]):
-        return None
-    columns = {n: table[n] for n in layout.keep}
+    parse = pacsv.ParseOptions(delimiter=separator.decode(), quote_char=False,
+                               escape_char=False, ignore_empty_lines=False)
+    convert = pacsv.ConvertOptions(column_types=types, null_values=[""],
+                                   strings_can_be_null=True, check_utf8=False)
+    chunks: dict[str, list[pa.Array]] = {n: [] for n in layout.keep}
+    rows = 0
+    for k, text in enumerate(_parts(source)):
+        read = pacsv.ReadOptions(column_names=list(layout.names), block_size=1 << 24,
+                                 skip_rows=int(layout.header and k == 0))
+        try:
+            table = pacsv.read_csv(pa.BufferReader(text), read_options=read,
+                                   parse_options=parse, convert_options=convert)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        if any(column.null_count for column in table.columns):
+            return None  # an empty field
+        if _has_comment(table[layout.names[0]]):
+            return None
+        for name in layout.keep:
+            if name not in layout.last:
+                chunks[name] += table[name].chunks
+            elif table.num_rows:  # the last line's value only
+                chunks[name] = table[name].slice(table.num_rows - 1).chunks
+        rows += table.num_rows
+    columns = {n: pa.chunked_array(chunks[n], type=types[n]) for n in layout.keep}
     first = 1 + int(layout.header)
-    return Fields(columns, np.arange(first, first + table.num_rows, dtype=np.int64))
+    return Fields(columns, range(first, first + rows))
+
+
+def _parts(source: Source) -> Iterator[pa.Buffer]:
+    """The text in parts of about ``_PART`` bytes, each ending after a line feed (or at
+    the end of the text), so that every part holds whole lines."""
+    text = source.buffer
+    begin = 0
+    while begin < text.size:
+        end = source.data.find(b"\n", source.start + begin + _PART) - source.start + 1
+        if end <= 0:
+            end = text.size
+        yield text.slice(begin, end - begin)
+        begin = end
 
 
 def _is_utf8(text: pa.Buffer) -> bool:
@@ -171,7 +200,8 @@ def _read_any_whitespace(source: Source, layout: Layout) -> Fields:
             column = pc.cast(pc.list_element(fields, k), pa.string())
             if layout.types.get(name) == _DICTIONARY:
                 column = pc.dictionary_encode(column)
-            columns[name] = column
+            columns[name] = column.slice(max(len(column) - 1, 0)) if name in layout.last \
+                else column
     return Fields(columns, data_lines.astype(np.int64) + 1)
 
 
