@@ -16,9 +16,7 @@ _MIX_B = np.uint64(0xBF58476D1CE4E5B9)
 _SHIFT = np.uint64(31)
 # _BYTE_MASKS[n] keeps the low n bytes of a little-endian 64-bit word.
 _BYTE_MASKS = np.array([(1 << (8 * n)) - 1 for n in range(8)] + [(1 << 64) - 1], dtype=np.uint64)
-#: Rows hashed at a time: numpy's temporaries for a block this size are recycled by the C
-#: allocator, whereas column-sized ones are mapped afresh, and page-faulted, every time
-#: (which cost more than the hashing itself on a 10M-row run).
+#: Rows hashed at a time, into work arrays of this size allocated once (see _Hasher).
 _BLOCK = 1 << 16
 
 
