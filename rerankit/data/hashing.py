@@ -168,18 +168,28 @@ def _rows_of_groups_with_repeats(keys: np.ndarray, groups: np.ndarray) -> np.nda
     width = int(sizes.max())
     if starts.size * width > 2 * keys.size:
         return None
-    low = keys.astype(np.uint32)  # the low 32 bits
+    # groups sorted a slice of them at a time, in work arrays allocated once
+    per_slice = max(1, _BLOCK // width)
+    table = np.empty((min(per_slice, starts.size), width), dtype=np.uint32)
+    equal = np.empty((table.shape[0], width - 1), dtype=bool)
+    flagged = np.zeros(starts.size, dtype=bool)
     padded = starts.size * width != keys.size
-    if padded:  # every group padded to the largest with the largest value (sorted last)
-        table = np.full((starts.size, width), np.iinfo(np.uint32).max, dtype=np.uint32)
-        table[np.arange(width) < sizes[:, None]] = low
-    else:
-        table = low.reshape(starts.size, width)
-    table.sort(axis=1)
-    equal = table[:, 1:] == table[:, :-1]
-    if padded:
-        equal &= np.arange(width - 1) < (sizes - 1)[:, None]  # both entries are the group's
-    flagged = equal.any(axis=1)
+    column = np.arange(width)
+    for first in range(0, starts.size, per_slice):
+        count = min(per_slice, starts.size - first)
+        begin = int(starts[first])
+        end = int(starts[first + count]) if first + count < starts.size else keys.size
+        part, same, size = table[:count], equal[:count], sizes[first:first + count]
+        if padded:  # every group padded to the largest with the largest value (sorted last)
+            part.fill(np.iinfo(np.uint32).max)
+            part[column < size[:, None]] = keys[begin:end]  # their low 32 bits
+        else:
+            np.copyto(part.reshape(-1), keys[begin:end], casting="unsafe")
+        part.sort(axis=1)
+        np.equal(part[:, 1:], part[:, :-1], out=same)
+        if padded:
+            same &= column[:-1] < (size - 1)[:, None]  # both entries are the group's
+        same.any(axis=1, out=flagged[first:first + count])
     if not flagged.any():
         return np.zeros(0, dtype=np.int64)
     return np.flatnonzero(np.repeat(flagged, sizes))
