@@ -11,14 +11,16 @@ One contract, the one trec_eval 10.0 reads with C's ``isspace`` in the C locale:
 
 Two code paths read the same bytes to the same columns. Files with single-space or
 single-tab separators (what every tool writes) go through Arrow's multi-threaded CSV
-reader, after byte-level checks proving the file holds nothing that reader would see
-differently (another whitespace character, an empty field, a comment). Everything else
-goes through a vectorised splitter (Arrow's ASCII whitespace functions over the lines),
-which also finds the exact line of any malformed input.
+reader, with checks proving the file holds nothing that reader would see differently:
+another whitespace character (a byte scan), an empty field (read as null and counted),
+a comment (a first field starting with '#'). Everything else goes through a vectorised
+splitter (Arrow's ASCII whitespace functions over the lines), which also finds the exact
+line of any malformed input.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +33,7 @@ from rerankit.errors import InputFormatError
 
 _WHITESPACE = b" \t\x0b\x0c"  # separators besides the line ends CR and LF
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+_PART = 1 << 26  # bytes of text per call of Arrow's CSV reader (it uses 16 MB blocks)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class Layout:
     sends the file to the general path, so a type is an optimisation, never a rule.
     ``exact`` refuses fields after the last name (qrels); otherwise they are ignored (runs).
     ``header`` skips the first data line (BEIR's ``query-id corpus-id score``).
+    ``last`` are kept fields of which only the last data line's value is returned (a run's
+    tag: trec_eval keeps the last one), which spares a column of 10M copies of one word.
     """
 
     names: tuple[str, ...]
@@ -49,14 +54,16 @@ class Layout:
     types: dict[str, pa.DataType] = field(default_factory=dict)
     exact: bool = False
     header: bool = False
+    last: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Fields:
-    """Columns of the data lines; ``line_numbers[i]`` is the 1-based line of row i."""
+    """Columns of the data lines; ``line_numbers[i]`` is the 1-based line of row i (a
+    ``range`` when the lines are consecutive: 10M line numbers are not worth 80 MB)."""
 
     columns: dict[str, pa.Array | pa.ChunkedArray]
-    line_numbers: np.ndarray
+    line_numbers: np.ndarray | range
 
     def line(self, row: int) -> int:
         return int(self.line_numbers[row])
@@ -80,51 +87,87 @@ def split_fields(source: Source, layout: Layout) -> Fields:
 # ------------------------------------------------------------------------- fast path
 def _read_single_separator(source: Source, layout: Layout) -> Fields | None:
     """Arrow's CSV reader with one separator character; None when the file may hold
-    anything that reader would read differently from the general path."""
+    anything that reader would read differently from the general path.
+
+    Arrow checks that every line has exactly ``len(layout.names)`` fields. An empty field
+    (two separators in a row, or one at a line's start or end) is read as null, so one
+    null count per column proves there is none; fields that are not kept are read as
+    plain strings (or their layout type), the cheapest conversion that sees an empty
+    field. UTF-8 is validated once over the whole text, which is faster than per column.
+    The text is read in parts of whole lines, so that the columns only needed for these
+    checks never exist for the whole file at once (fresh memory is slow to map).
+    """
     data, start = source.data, source.start
     separator = b"\t" if data.find(b"\t", start) >= 0 else b" "
-    if any(data.find(bytes([c]), start) >= 0 for c in _WHITESPACE if bytes([c]) != separator):
+    others = _WHITESPACE.replace(separator, b"").replace(b"\t", b"")  # tab: just looked
+    if any(data.find(bytes([c]), start) >= 0 for c in others):
         return None
-    dictionaries = {n for n in layout.names if n not in layout.keep}
-    types = {n: layout.types.get(n, _DICTIONARY if n in dictionaries else pa.string())
-             for n in layout.names}
-    try:
-        table = pacsv.read_csv(
-            pa.BufferReader(source.buffer),
-            read_options=pacsv.ReadOptions(column_names=list(layout.names), block_size=1 << 24,
-                                           skip_rows=int(layout.header)),
-            parse_options=pacsv.ParseOptions(delimiter=separator.decode(), quote_char=False,
-                                             escape_char=False, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types=types, null_values=[],
-                                                 strings_can_be_null=False,
-                                                 quoted_strings_can_be_null=False),
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+    if not _is_utf8(source.buffer):
         return None
-    if not _no_empty_field_or_comment(table, layout.names[0]):
-        return None
-    columns = {n: table[n] for n in layout.keep}
+    types = {n: layout.types.get(n, pa.string()) for n in layout.names}
+    parse = pacsv.ParseOptions(delimiter=separator.decode(), quote_char=False,
+                               escape_char=False, ignore_empty_lines=False)
+    convert = pacsv.ConvertOptions(column_types=types, null_values=[""],
+                                   strings_can_be_null=True, check_utf8=False)
+    chunks: dict[str, list[pa.Array]] = {n: [] for n in layout.keep}
+    rows = 0
+    for k, text in enumerate(_parts(source)):
+        read = pacsv.ReadOptions(column_names=list(layout.names), block_size=1 << 24,
+                                 skip_rows=int(layout.header and k == 0))
+        try:
+            table = pacsv.read_csv(pa.BufferReader(text), read_options=read,
+                                   parse_options=parse, convert_options=convert)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        if any(column.null_count for column in table.columns):
+            return None  # an empty field
+        if _has_comment(table[layout.names[0]]):
+            return None
+        for name in layout.keep:
+            if name not in layout.last:
+                chunks[name] += table[name].chunks
+            elif table.num_rows:  # the last line's value only
+                chunks[name] = table[name].slice(table.num_rows - 1).chunks
+        rows += table.num_rows
+    columns = {n: pa.chunked_array(chunks[n], type=types[n]) for n in layout.keep}
     first = 1 + int(layout.header)
-    return Fields(columns, np.arange(first, first + table.num_rows, dtype=np.int64))
+    return Fields(columns, range(first, first + rows))
 
 
-def _no_empty_field_or_comment(table: pa.Table, first: str) -> bool:
-    """True when no field is empty (two separators in a row, or one at a line's start or
-    end) and no line is a comment: the single-separator split is then the whitespace split."""
-    for name in table.column_names:
-        column = table[name]
-        if pa.types.is_dictionary(column.type):
-            values = [c.dictionary for c in column.chunks]
-        elif pa.types.is_string(column.type):
-            values = column.chunks
-        else:
-            continue  # a number parsed, so the field was not empty
-        for chunk in values:
-            if len(chunk) and pc.min(pc.binary_length(chunk)).as_py() == 0:
-                return False
-            if name == first and len(chunk) and pc.any(pc.starts_with(chunk, "#")).as_py():
-                return False
+def _parts(source: Source) -> Iterator[pa.Buffer]:
+    """The text in parts of about ``_PART`` bytes, each ending after a line feed (or at
+    the end of the text), so that every part holds whole lines."""
+    text = source.buffer
+    begin = 0
+    while begin < text.size:
+        end = source.data.find(b"\n", source.start + begin + _PART) - source.start + 1
+        if end <= 0:
+            end = text.size
+        yield text.slice(begin, end - begin)
+        begin = end
+
+
+def _is_utf8(text: pa.Buffer) -> bool:
+    """True when ``text`` is valid UTF-8 (Arrow's vectorised check, over the bytes in place)."""
+    whole = pa.Array.from_buffers(pa.large_string(), 1, [
+        None, pa.py_buffer(np.array([0, text.size], dtype=np.int64)), text])
+    try:
+        whole.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
     return True
+
+
+def _has_comment(first: pa.ChunkedArray) -> bool:
+    """True when a line's first field starts with '#' (a comment, which the general path
+    skips); dictionary columns are checked on their few distinct values."""
+    if pa.types.is_dictionary(first.type):
+        chunks = [c.dictionary for c in first.chunks]
+    elif pa.types.is_string(first.type):
+        chunks = first.chunks
+    else:
+        return False  # a number parsed, so it is no comment
+    return any(len(c) and pc.any(pc.starts_with(c, "#")).as_py() for c in chunks)
 
 
 # ------------------------------------------------------------------------- general path
@@ -157,7 +200,8 @@ def _read_any_whitespace(source: Source, layout: Layout) -> Fields:
             column = pc.cast(pc.list_element(fields, k), pa.string())
             if layout.types.get(name) == _DICTIONARY:
                 column = pc.dictionary_encode(column)
-            columns[name] = column
+            columns[name] = column.slice(max(len(column) - 1, 0)) if name in layout.last \
+                else column
     return Fields(columns, data_lines.astype(np.int64) + 1)
 
 

@@ -29,9 +29,8 @@ from rerankit.errors import InputFormatError
 
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 RUN_LAYOUT = Layout(("qid", "iter", "docid", "rank", "score", "tag"),
-                    keep=("qid", "docid", "score", "tag"),
-                    types={"qid": _DICTIONARY, "rank": pa.int64(), "score": pa.float64(),
-                           "tag": _DICTIONARY})
+                    keep=("qid", "docid", "score", "tag"), last=("tag",),
+                    types={"qid": _DICTIONARY, "rank": pa.int64(), "score": pa.float64()})
 QRELS_LAYOUT = Layout(("qid", "iter", "docid", "grade"), keep=("qid", "docid", "grade"),
                       types={"qid": _DICTIONARY, "grade": pa.int64()}, exact=True)
 BEIR_QRELS_LAYOUT = Layout(("qid", "docid", "grade"), keep=("qid", "docid", "grade"),
@@ -70,7 +69,7 @@ def read_run(path: str | Path, name: str | None = None) -> Run:
     tag = tags[len(tags) - 1].as_py()
     run = Run(qid, docid, score, name if name is not None else tag, verified_unique=True,
               source=str(source.name))
-    _check_unique_pairs(run.pair_keys, fields, source, "document")
+    _check_unique_pairs(run.pair_keys, fields, source, "document", run.query_codes[0])
     return run
 
 
@@ -148,9 +147,9 @@ def _numbers(fields: Fields, source: Source, name: str) -> np.ndarray:
     code paths so every path gives the same bits."""
     column = fields.columns[name]
     if pa.types.is_floating(column.type):
-        return column.to_numpy()
+        return _float64s(column)
     try:
-        return pc.cast(column, pa.float64()).to_numpy()
+        return _float64s(pc.cast(column, pa.float64()))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         bad = _first_unparsable(column, pa.float64())
         text = column[bad].as_py()
@@ -160,6 +159,16 @@ def _numbers(fields: Fields, source: Source, name: str) -> np.ndarray:
             f"would silently read it as {_atof(text)!r}",
             fields.line(bad),
         ) from None
+
+
+def _float64s(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A float64 column without nulls as one numpy array (chunks joined by one copy, several
+    times cheaper than ``ChunkedArray.to_numpy``)."""
+    if not isinstance(column, pa.ChunkedArray):
+        return column.to_numpy()
+    if column.num_chunks == 0:
+        return np.zeros(0, dtype=np.float64)
+    return np.concatenate([chunk.to_numpy() for chunk in column.chunks])
 
 
 def _plain_strings(column: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -222,8 +231,11 @@ def _where(fields: Fields, row: int) -> str:
             f"document '{fields.columns['docid'][row].as_py()}'")
 
 
-def _check_unique_pairs(keys: np.ndarray, fields: Fields, source: Source, what: str) -> None:
-    candidates = duplicate_candidates(keys)
+def _check_unique_pairs(keys: np.ndarray, fields: Fields, source: Source, what: str,
+                        groups: np.ndarray | None = None) -> None:
+    """Refuse a (query, document) pair that appears twice, naming both lines; ``groups``
+    (query codes) lets the key check run query by query."""
+    candidates = duplicate_candidates(keys, groups)
     if candidates.size == 0:
         return
     qid, docid = fields.columns["qid"], fields.columns["docid"]
