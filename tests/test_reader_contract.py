@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rerankit import datasets
 from rerankit.data.corpus import JsonlCorpus, TrecSgmlCorpus, open_corpus
 from rerankit.data.fields import _read_any_whitespace, _read_single_separator, split_fields
 from rerankit.data.loaders import read_queries
@@ -33,10 +34,10 @@ from rerankit.errors import InputFormatError
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TREC_EVAL_TESTS = SHARED / "tools" / "trec_eval-10.0" / "test"
 NBSP = "\u00a0"
+AQUAINT_RUN = datasets.path("aquaint") / "aq_bm25.res"
 
 
 # ------------------------------------------------------------------------- the reference
-
 def trec_eval_view(binary: Path, qrels: Path, run: Path) -> tuple[str, dict]:
     """trec_eval's run id and per-query num_ret, num_rel, map (as printed)."""
     done = subprocess.run([str(binary), "-q", "-m", "num_ret", "-m", "num_rel", "-m", "map",
@@ -615,3 +616,32 @@ def test_query_and_corpus_dicts_are_checked_like_files():
         InMemoryCorpus.from_dict({"d": {"text": 5}})
     with pytest.raises(InputFormatError, match="expected a text or a dict"):
         InMemoryCorpus.from_dict({"d": None})
+
+
+# ------------------------------------------------------------------------- parts and blocks
+@pytest.mark.parametrize("separator", [" ", "\t"])
+def test_reading_in_small_parts_and_blocks_reads_the_same(tmp_path, monkeypatch, separator):
+    """Big files are read in parts of whole lines and hashed in blocks; a real run cut into
+    tiny parts and blocks (every boundary exercised) must read to the same run, keys and
+    duplicate refusal as in one part."""
+    from rerankit.data import fields, hashing
+
+    lines = (AQUAINT_RUN.read_text().splitlines())[:3000]
+    path = tmp_path / "run.txt"
+    path.write_text("".join(separator.join(line.split()) + "\n" for line in lines))
+    duplicated = tmp_path / "dup.txt"
+    duplicated.write_text(path.read_text() + lines[1500] + "\n")
+    whole = read_run(path)
+    with pytest.raises(InputFormatError, match=r"lines 1501 and 3001") as refused:
+        read_run(duplicated)
+    monkeypatch.setattr(fields, "_PART", 97)
+    monkeypatch.setattr(hashing, "_BLOCK", 3)
+    parts = read_run(path)
+    assert parts.name == whole.name
+    assert parts.qid.to_pylist() == whole.qid.to_pylist()
+    assert parts.docid.to_pylist() == whole.docid.to_pylist()
+    assert np.array_equal(parts.score, whole.score)
+    assert np.array_equal(parts.pair_keys, whole.pair_keys)
+    with pytest.raises(InputFormatError) as again:
+        read_run(duplicated)
+    assert str(again.value) == str(refused.value)
