@@ -7,9 +7,11 @@
   column is the judgment group and every group has one sub-group.
 * ``qrels_jg``: ``qid jg docno rel`` - qrels with one set of integer judgements per user.
 
-As in trec_eval 10.0: fields are separated by ASCII whitespace, a line whose first character
-is ``#`` is a comment, and a ``#`` inside a field is part of it (``CR93E-10505#37`` is a
-document id). Stricter than trec_eval, which reads levels with ``atof``/``atol`` (so "high"
+Lines are read under the reader contract of every rerankit text format
+(:func:`rerankit.data.fields.split_fields`: C whitespace, LF/CRLF/CR line ends, BOM,
+compression, a line whose first non-blank character is ``#`` is a comment, and a ``#``
+inside a field is part of it: ``CR93E-10505#37`` is a document id). Stricter than
+trec_eval, which reads levels with ``atof``/``atol`` (so "high"
 reads as 0): a level that is not a number is an error naming file, line and field.
 More lenient: blank lines and runs of comment lines are skipped (trec_eval rejects a blank
 line and skips only one comment line at a time).
@@ -25,6 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rerankit.data.fields import Layout, split_fields
+from rerankit.data.source import read_input
 from rerankit.errors import InputFormatError
 
 PREFS_FORMATS = ("prefs", "qrels_prefs", "qrels_jg")
@@ -78,7 +82,10 @@ def read_group_judgements(path: str | Path, rel_format: str) -> GroupJudgements:
                          f"{', '.join(PREFS_FORMATS)}")
     path = Path(path)
     names = _LAYOUT[rel_format]
-    columns, line = _split_fields(path, names)
+    fields = split_fields(read_input(path, f"{rel_format} file"),
+                          Layout(names, keep=names, exact=True))
+    columns = {name: pc.cast(fields.columns[name], pa.string()) for name in names}
+    line = np.asarray(fields.line_numbers, dtype=np.int64)
     level_field = names[-1]
     if rel_format == "qrels_jg":
         level = _parse(columns[level_field], _INTEGER, "an integer", path, line, level_field)
@@ -94,46 +101,6 @@ def read_group_judgements(path: str | Path, rel_format: str) -> GroupJudgements:
         subgroup = None
     return GroupJudgements(str(path), rel_format, columns["qid"], columns["jg"], subgroup,
                            columns["docno"], level, line)
-
-
-def _split_fields(path: Path, names: tuple[str, ...]) -> tuple[dict[str, pa.Array], np.ndarray]:
-    """String columns of the data lines and their 1-based line numbers (vectorised)."""
-    if not path.is_file():
-        raise InputFormatError(path, "file not found")
-    data = path.read_bytes()
-    if not data:
-        raise InputFormatError(path, "file is empty")
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise InputFormatError(path, f"not valid UTF-8 ({err.reason} at byte {err.start})",
-                               line) from None
-    if "\0" in text:
-        line = text.count("\n", 0, text.index("\0")) + 1
-        raise InputFormatError(path, "contains a NUL character", line)
-    lines = pc.split_pattern(pa.array([text], type=pa.large_string()), "\n").flatten()
-    if text.endswith("\n"):
-        lines = lines.slice(0, len(lines) - 1)
-    trimmed = pc.ascii_trim_whitespace(lines)
-    fields = pc.ascii_split_whitespace(trimmed)
-    count = pc.list_value_length(fields).to_numpy(zero_copy_only=False)
-    comment = pc.starts_with(lines, "#").to_numpy(zero_copy_only=False)
-    blank = pc.equal(trimmed, "").to_numpy(zero_copy_only=False)
-    data_line = ~comment & ~blank
-    if not data_line.any():
-        raise InputFormatError(path, "file has no data lines")
-    bad = np.flatnonzero(data_line & (count != len(names)))
-    if bad.size:
-        i = int(bad[0])
-        raise InputFormatError(
-            path, f"expected {len(names)} whitespace-separated fields ({' '.join(names)}), "
-            f"found {count[i]}: {lines[i].as_py()!r}", i + 1)
-    rows = np.flatnonzero(data_line)
-    kept = fields.take(pa.array(rows))
-    columns = {name: pc.cast(pc.list_element(kept, k), pa.string())
-               for k, name in enumerate(names)}
-    return columns, rows + 1
 
 
 def _parse(text: pa.Array, pattern: str, what: str, path: Path, line: np.ndarray,

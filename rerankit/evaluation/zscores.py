@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rerankit.data.source import read_input, text_lines
 from rerankit.errors import InputFormatError
 
 MISSING_ZSCORE = -1000000.0
@@ -41,21 +42,8 @@ class ZScores:
     def read(cls, path: str | Path) -> ZScores:
         """Read a z-scores file; :class:`InputFormatError` names the line and field at fault."""
         path = Path(path)
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            raise InputFormatError(path, f"cannot read z-scores file ({err.strerror})") from None
-        if not data:
-            raise InputFormatError(path, "z-scores file is empty")
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as err:
-            line = data.count(b"\n", 0, err.start) + 1
-            raise InputFormatError(path, f"not valid UTF-8 ({err.reason})", line) from None
+        lines = text_lines(read_input(path, "z-scores file"))
         table: dict[str, dict[str, tuple[float, float]]] = {}
-        lines = text.split("\n")
-        if text.endswith("\n"):
-            lines.pop()
         for number, line in enumerate(lines, start=1):
             stripped = line.strip(_SPACE)
             fields = _SPLIT.split(stripped) if stripped else []
