@@ -9,7 +9,6 @@ trec_eval 10.0 stops at a judged query without results unless ``-c``.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +17,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rerankit.errors import VerificationError
-from rerankit.evaluation.verify import find_trec_eval
+from rerankit.evaluation.verify import find_trec_eval, run_tag, run_trec_eval, zscores_file
 
 if TYPE_CHECKING:
     from rerankit.data.run import Run
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
     from rerankit.evaluation.prefs_files import GroupJudgements
     from rerankit.evaluation.zscores import ZScores
 
-_FALLBACK_TAG = "rerankit"
 
 
 def verify_with_trec_eval(result: EvaluationResult, judgements: GroupJudgements, run: Run,
@@ -34,7 +32,7 @@ def verify_with_trec_eval(result: EvaluationResult, judgements: GroupJudgements,
     """Run trec_eval ``-q -R <format>`` with ``options`` and the result's measures; raise
     :class:`VerificationError` at the first line that differs. Returns the lines checked."""
     binary = find_trec_eval()
-    tag = run.name if run.name and not any(c.isspace() for c in run.name) else _FALLBACK_TAG
+    tag = run_tag(run.name)
     with tempfile.TemporaryDirectory(prefix="rerankit-verify-") as folder:
         rel_path, run_path = Path(folder) / "judgements", Path(folder) / "run"
         rel_path.write_text(_judgement_text(judgements, set(result.query_ids)))
@@ -42,18 +40,10 @@ def verify_with_trec_eval(result: EvaluationResult, judgements: GroupJudgements,
         command = [binary, "-q", "-R", judgements.rel_format, *options,
                    *(f"-m{spec}" for spec in _measure_specs(result))]
         if zscores is not None:
-            z_path = Path(folder) / "zscores"
-            z_path.write_text("".join(f"{q} {m} {mean!r} {std!r}\n"
-                                      for q, row in zscores.table.items()
-                                      for m, (mean, std) in row.items()))
-            command.append(f"-Z{z_path}")
-        done = subprocess.run([*command, str(rel_path), str(run_path)], capture_output=True,
-                              text=True, check=False)
-    if done.returncode != 0:
-        raise VerificationError(f"trec_eval failed (exit {done.returncode}): "
-                                f"{done.stderr.strip().splitlines()[-1:] or ''}")
+            command.append(f"-Z{zscores_file(zscores, Path(folder))}")
+        printed = run_trec_eval([*command, str(rel_path), str(run_path)])
     ours = result.to_trec_eval(per_query=True).splitlines()
-    theirs = done.stdout.splitlines()
+    theirs = printed.splitlines()
     for mine, other in zip(ours, theirs, strict=False):
         if mine != other and not _same_runid(mine, other, result.run_name, tag):
             name, qid, value = mine.split("\t")

@@ -100,16 +100,12 @@ def verify_with_binary(result: EvaluationResult, qrels: Qrels, run: Run, options
             # its documented behaviour, and 9.0.x's, is to skip such a query: do that here.
             qrels = _only_queries(qrels, set(result.query_ids))
         qrels.write_trec(qrels_path)
-        run.write_trec(run_path, tag=_tag(run.name))
+        run.write_trec(run_path, tag=run_tag(run.name))
         command = [binary, "-q", *options, *(f"-m{s}" for s in specs)]
         if zscores is not None:
-            command.append(f"-Z{_zscores_path(zscores, Path(folder))}")
-        done = subprocess.run([*command, str(qrels_path), str(run_path)], capture_output=True,
-                              text=True, check=False)
-    if done.returncode != 0:
-        raise VerificationError(f"trec_eval failed (exit {done.returncode}): "
-                                f"{done.stderr.strip().splitlines()[-1:] or ''}")
-    theirs = _parse(done.stdout)
+            command.append(f"-Z{zscores_file(zscores, Path(folder))}")
+        printed = run_trec_eval([*command, str(qrels_path), str(run_path)])
+    theirs = _parse(printed)
     checked = 0
     prefix = "Z" if result.zscores else ""
     for (name, qid), value in ours.items():
@@ -118,7 +114,7 @@ def verify_with_binary(result: EvaluationResult, qrels: Qrels, run: Run, options
             if qid == "all":  # a mean of the values checked per query, not printed by trec_eval
                 continue
             expected = _derived_value(theirs, prefix, derived[name[len(prefix):]], qid)
-        elif name == "runid" and _tag(result.run_name) != result.run_name:
+        elif name == "runid" and run_tag(result.run_name) != result.run_name:
             expected = value  # a name the TREC format cannot hold: written as "rerankit"
         if expected != value:
             raise VerificationError(f"{name} for query '{qid}': rerankit {value}, "
@@ -219,11 +215,24 @@ def _only_queries(qrels: Qrels, keep: set[str]) -> Qrels:
     return Qrels(qrels.qid.take(taken), qrels.docid.take(taken), qrels.grade[rows], qrels.name)
 
 
-def _tag(name: str) -> str:
+def run_trec_eval(command: list[str]) -> str:
+    """What trec_eval printed for ``command``; its failure is a :class:`VerificationError`
+    quoting its last error line."""
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise VerificationError(f"trec_eval failed (exit {done.returncode}): "
+                                f"{done.stderr.strip().splitlines()[-1:] or ''}")
+    return done.stdout
+
+
+def run_tag(name: str) -> str:
+    """The run's name as a TREC run tag (one word), else "rerankit"."""
     return name if name and not any(ch.isspace() for ch in name) else "rerankit"
 
 
-def _zscores_path(zscores: ZScores | str | Path, folder: Path) -> Path:
+def zscores_file(zscores: ZScores | str | Path, folder: Path) -> Path:
+    """A z-scores file trec_eval can read: the given path, or ``zscores`` written to
+    ``folder``."""
     if isinstance(zscores, (str, Path)):
         return Path(zscores)
     path = folder / "zscores"
