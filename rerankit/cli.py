@@ -18,10 +18,8 @@ import errno
 import functools
 import os
 import sys
-import tempfile
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -151,9 +149,8 @@ def eval_command(
     else:
         measures = measure or ["official"]
         parse_measures(measures)  # an unknown measure fails before any file is read
-        with _run_source(run) as run_path:
-            result = evaluate(qrels, run_path, measures, verify=verify,
-                              ignore_identical_ids=ignore_identical_ids, **options)
+        result = evaluate(qrels, run, measures, verify=verify,
+                          ignore_identical_ids=ignore_identical_ids, **options)
     if as_json:
         typer.echo(result.to_json(per_query=query))
     else:
@@ -173,28 +170,7 @@ def _evaluate_preferences(qrels: Path, run: str, measures: list[str] | None, rel
     except ImportError:
         raise ValueError(f"-R {rel_format} is not available in this version of rerankit"
                          ) from None
-    with _run_source(run) as run_path:
-        return evaluate_preferences(qrels, run_path, measures, rel_format, **options)
-
-
-@contextmanager
-def _run_source(run: str) -> Iterator[str]:
-    """The run's path; ``-`` (trec_eval's "read the run from stdin") is copied to a temporary
-    file first, and errors about it name ``<stdin>``."""
-    from rerankit.errors import RerankitError
-
-    if run != "-":
-        yield run
-        return
-    with tempfile.TemporaryDirectory(prefix="rerankit-stdin-") as folder:
-        path = Path(folder) / "stdin"
-        path.write_bytes(sys.stdin.buffer.read())
-        try:
-            yield str(path)
-        except RerankitError as err:
-            err.args = tuple(a.replace(str(path), "<stdin>") if isinstance(a, str) else a
-                             for a in err.args)
-            raise
+    return evaluate_preferences(qrels, run, measures, rel_format, **options)
 
 
 def _warn_about_coverage(result, complete: bool) -> None:
