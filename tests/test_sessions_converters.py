@@ -165,3 +165,25 @@ def test_topic_qrels_apply_to_trec_xml_only(tmp_path):
     path.write_text(TSV)
     result = runner.invoke(app, ["session", str(path), "--qrels", str(path)])
     assert result.exit_code == 2 and "--format trec-xml only" in result.output
+
+
+def test_trec_xml_result_clicked_twice_is_one_click_unless_counts(tmp_path):
+    """The TREC Session logs record a result clicked twice as two <click>s: clicks are 0/1
+    by default (a count of 2 would be refused as a click), counts only with click_counts."""
+    twice = XML.replace("</click>\n    </clicked>", "</click>\n      <click num=\"2\" "
+                        "starttime=\"30.0\" endtime=\"31.0\"><rank>2</rank><docno>cw-b</docno>"
+                        "</click>\n    </clicked>")
+    path = tmp_path / "sessions.xml"
+    path.write_text(twice)
+    first = next(iter(read_trec_session_xml(path).to_records()))
+    assert first["interactions"][0]["clicks"] == [0, 1]      # ranks 1, 2
+    counted = next(iter(read_trec_session_xml(path, click_counts=True).to_records()))
+    assert counted["interactions"][0]["clicks"] == [0, 2]
+
+
+def test_tsv_without_query_id_or_interaction_is_refused(tmp_path):
+    path = tmp_path / "log.tsv"
+    path.write_text("session_id\tdoc_id\trank\ns1\td1\t1\ns1\td2\t1\n")
+    with pytest.raises(InputFormatError, match=r"line 1: header: needs a 'query_id' or an "
+                       r"'interaction' column"):
+        read_session_tsv(path)

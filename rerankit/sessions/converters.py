@@ -88,7 +88,7 @@ def read_trec_session_xml(path: str | Path, qrels: str | Path | None = None,
         from rerankit.data.trec import read_qrels
 
         topic_qrels = read_qrels(qrels).to_dict()
-    sessions = _TrecXml(path).parse()
+    sessions = _TrecXml(path, click_counts).parse()
     for _, record in sessions:
         topic = record.pop("topic", None)
         if topic is not None and topic in topic_qrels:
@@ -99,8 +99,9 @@ def read_trec_session_xml(path: str | Path, qrels: str | Path | None = None,
 class _TrecXml:
     """An expat pass that keeps line numbers, building one JSONL-like dict per session."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, click_counts: bool) -> None:
         self.path = path
+        self.click_counts = click_counts   # else a result clicked twice is clicked (1)
         self.parser = expat.ParserCreate()
         self.parser.StartElementHandler = self.start
         self.parser.EndElementHandler = self.end
@@ -193,7 +194,8 @@ class _TrecXml:
         if rank is None:
             self.fail(f"{self.where()}: <click> without <rank>")
         it = self.interaction
-        it["clicks"][rank] = it["clicks"].get(rank, 0) + 1
+        clicks = it["clicks"].get(rank, 0) + 1
+        it["clicks"][rank] = clicks if self.click_counts else 1
         if click["start"] is not None and click["end"] is not None:
             start = self.real(click["start"], "<click> attribute 'starttime'")
             end = self.real(click["end"], "<click> attribute 'endtime'")
@@ -266,6 +268,9 @@ def _tsv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
                                    f"{', '.join(sorted(_TSV_COLUMNS))})", 1)
         if len(set(header)) != len(header):
             raise InputFormatError(path, "header: a column is named twice", 1)
+        if "query_id" not in header and "interaction" not in header:
+            raise InputFormatError(path, "header: needs a 'query_id' or an 'interaction' "
+                                   "column to tell a session's queries apart", 1)
         try:
             for row in reader:
                 number = reader.line_num

@@ -558,8 +558,7 @@ def _add_intuitiveness(report: MetaReport, values: Mapping[str, np.ndarray],
     if len(names) < 2:
         return
     if systems is not None and len(systems) >= 2:
-        if gold != "satisfaction" and gold_values is None and any(
-                gold not in s for s in systems.values()):
+        if gold != "satisfaction" and any(gold not in s for s in systems.values()):
             raise ValueError(f"gold measure {gold!r} is not computed for every system")
         if gold == "satisfaction":
             report.notes.append("intuitiveness over system pairs needs a metric as gold "
