@@ -266,19 +266,21 @@ def test_unknown_run_query_is_named(trec_log):
 def test_satisfaction_correlation_equals_scipy(trec_log):
     from scipy import stats as sps
 
-    from rerankit.sessions.meta import satisfaction_correlation
+    from rerankit.sessions.meta import correlate_with_satisfaction
 
     scores = evaluate_sessions(trec_log, ("num", "srbp"))
     # the TREC export has no satisfaction; use the number of queries as a stand-in signal
     satisfaction = np.bincount(trec_log.inter_session).astype(float)
     satisfaction[::7] = np.nan
-    result = satisfaction_correlation(scores.values, satisfaction)
+    found = correlate_with_satisfaction(scores.values, satisfaction,
+                                        methods=("pearson", "kendall"), resamples=50)
+    result = {(c.metric, c.method): c for c in found}
     for metric, values in scores.values.items():
         both = ~(np.isnan(values) | np.isnan(satisfaction))
-        assert result[metric]["n"] == both.sum()
-        assert result[metric]["kendall"] == pytest.approx(
+        assert result[metric, "pearson"].n == result[metric, "kendall"].n == both.sum()
+        assert result[metric, "kendall"].r == pytest.approx(
             sps.kendalltau(values[both], satisfaction[both])[0])
-        assert result[metric]["pearson"] == pytest.approx(
+        assert result[metric, "pearson"].r == pytest.approx(
             sps.pearsonr(values[both], satisfaction[both])[0])
 
 

@@ -64,17 +64,6 @@ def correlation_matrix(values: Mapping[str, np.ndarray], method: str = "kendall"
     return {a: {b: correlation(values[a], values[b], method)[0] for b in names} for a in names}
 
 
-def satisfaction_correlation(values: Mapping[str, np.ndarray], satisfaction: np.ndarray
-                             ) -> dict[str, dict[str, float]]:
-    """Each metric's correlation with session satisfaction, by method, plus ``n``."""
-    out = {}
-    for name, v in values.items():
-        row = {method: correlation(v, satisfaction, method)[0] for method in CORRELATIONS}
-        row["n"] = float(correlation(v, satisfaction, "pearson")[1])
-        out[name] = row
-    return out
-
-
 def discriminative_power(system_a: Mapping[str, np.ndarray], system_b: Mapping[str, np.ndarray],
                          test: str = "t", resamples: int = 10_000, seed: int = 42
                          ) -> dict[str, float]:
