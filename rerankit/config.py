@@ -48,6 +48,7 @@ from pydantic import (
 )
 from pydantic.errors import PydanticSchemaGenerationError
 
+from rerankit.data.source import read_input
 from rerankit.errors import InputFormatError
 
 
@@ -273,12 +274,9 @@ class RunConfig(_Strict):
 def load_config(path: str | Path) -> RunConfig:
     """Read and validate a YAML config; errors name the key and the allowed values."""
     path = Path(path)
-    if path.is_dir():
-        raise InputFormatError(path, "is a folder; give a YAML config file")
-    if not path.is_file():
-        raise InputFormatError(path, "config file not found")
+    source = read_input(path, "config file")   # missing, folder, unreadable: named errors
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(bytes(source.data[source.start:]).decode("utf-8"))
     except UnicodeDecodeError as err:
         raise InputFormatError(path, f"not UTF-8 text ({err.reason} at byte {err.start})"
                                ) from None

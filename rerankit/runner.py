@@ -159,7 +159,7 @@ def read_manifest(folder: Path) -> dict | None:
         manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(manifest, dict):
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
         return None
     if manifest.get("format") == RESULT_FORMAT or \
             {"config", "config_digest", "stages", "packages"} <= manifest.keys():

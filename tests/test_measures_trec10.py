@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from rerankit import datasets
 from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run
-from rerankit.errors import UnknownMeasureError
+from rerankit.errors import InputFormatError, UnknownMeasureError
 from rerankit.evaluation.kernels import KERNELS, RankingStats
 from rerankit.evaluation.measures import (
     FAMILIES,
@@ -403,3 +403,10 @@ def test_every_family_has_a_kernel_or_belongs_to_prefs():
             or family in ("runid", "num_q"), family
         assert spec.kind in ("count", "float", "text")
         assert spec.summary in ("sum", "mean", "gmean", "none", "runid", "num_q")
+
+
+def test_absurd_grade_is_an_error_for_gain_measures_not_a_hang():
+    from rerankit import evaluate
+
+    with pytest.raises(InputFormatError, match="relevance grade 3000000000 is too large"):
+        evaluate({"q": {"d": 3_000_000_000}}, {"q": {"d": 1.0}}, ["ndcg"])

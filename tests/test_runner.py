@@ -287,3 +287,24 @@ def test_written_files_and_folders_get_ordinary_permissions(tmp_path):
         assert (tmp_path / "page.html").stat().st_mode & 0o777 == 0o640
     finally:
         os.umask(mask)
+
+
+def test_a_manifest_whose_config_is_not_an_object_is_not_a_result_folder(tmp_path):
+    """Only a manifest rerankit could have written marks a replaceable folder; a broken one
+    (config not an object) is refused with one line, not an AttributeError."""
+    from rerankit.runner import read_manifest
+
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps(
+        {"config": "x", "config_digest": "d", "stages": [], "packages": {}}))
+    assert read_manifest(folder) is None
+
+
+def test_unreadable_config_is_a_named_error(tmp_path):
+    with pytest.raises(InputFormatError, match="is a directory, not a config file"):
+        load_config(tmp_path)
+    gz = tmp_path / "c.yaml.gz"
+    gz.write_bytes(b"not gzip")
+    with pytest.raises(InputFormatError, match=r"c\.yaml\.gz"):
+        load_config(gz)

@@ -281,6 +281,8 @@ def test_unknown_measure_fails_before_any_file_is_read(tmp_path):
     ("1 map 0.5 0.1\n\n", "line 2: expected 4"),
     ("1 map 0.5 0.1\n1 P_5 high 0.1\n", "line 2: mean 'high' is not a number"),
     ("1 map 0.5 0.1\n1 map 0.4 0.1\n", "line 2: measure 'map' appears twice for query '1'"),
+    ("1 map nan 0.1\n", "line 1: mean 'nan' is not a number"),
+    ("1 map 0.5 inf\n", "line 1: standard deviation 'inf' is not a number"),
 ])
 def test_zscores_file_errors_name_line_and_field(tmp_path, content, message):
     zscores = tmp_path / "z"

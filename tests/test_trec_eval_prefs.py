@@ -374,3 +374,12 @@ def test_verify_runs_the_binary_and_catches_a_difference(trec_eval, monkeypatch,
             k: v + (k == result.measures[2].name) for k, v in result.values.items()})
         with pytest.raises(VerificationError, match=result.measures[2].name):
             verify_with_trec_eval(wrong, judgements, Run.read_trec(run), [], None)
+
+
+def test_qrels_jg_judgement_beyond_int64_is_refused(tmp_path):
+    """A judgement too large for an exact 64-bit integer is an error naming its line, not a
+    wrapped-around level."""
+    path = tmp_path / "qrels_jg"
+    path.write_text("1 0 d1 1\n1 0 d2 99999999999999999999\n")
+    with pytest.raises(InputFormatError, match=r"line 2: field rel is too large"):
+        read_group_judgements(path, "qrels_jg")

@@ -89,6 +89,11 @@ def read_group_judgements(path: str | Path, rel_format: str) -> GroupJudgements:
     level_field = names[-1]
     if rel_format == "qrels_jg":
         level = _parse(columns[level_field], _INTEGER, "an integer", path, line, level_field)
+        too_big = np.flatnonzero(np.abs(level) > 2**53)   # beyond exact int64 via float
+        if too_big.size:
+            i = int(too_big[0])
+            raise InputFormatError(path, f"field {level_field} is too large: "
+                                   f"{columns[level_field][i].as_py()!r}", int(line[i]))
         level = level.astype(np.int64)
         _check_unique(columns, line, path)
     else:

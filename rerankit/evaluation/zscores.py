@@ -15,6 +15,7 @@ field named, so a typo cannot turn into a number.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ from rerankit.data.source import read_input, text_lines
 from rerankit.errors import InputFormatError
 
 MISSING_ZSCORE = -1000000.0
-_NUMBER = re.compile(r"[+-]?((\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|inf|infinity|nan)", re.IGNORECASE)
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")   # finite decimals only
 _SPACE = " \t\v\f\r"          # C isspace() but newline: what separates fields
 _SPLIT = re.compile(f"[{_SPACE}]+")
 _FIELDS = ("query id", "measure name", "mean", "standard deviation")
@@ -78,7 +79,7 @@ class ZScores:
 
 
 def _number(text: str, field: str, qid: str, measure: str, path: Path, line: int) -> float:
-    if not _NUMBER.fullmatch(text):
+    if not _NUMBER.fullmatch(text) or not math.isfinite(float(text)):
         raise InputFormatError(
             path, f"{field} {text!r} is not a number (query '{qid}', measure '{measure}')", line)
     return float(text)
