@@ -35,9 +35,9 @@ def cross_encoder_folder() -> Path:
 def main() -> None:
     import ray
 
-    from rerankit.config import load_config
-    from rerankit.distributed import RayOptions
-    from rerankit.runner import run_config
+    from rerankit.experiment.config import load_config
+    from rerankit.experiment.distributed import RayEngine, RayOptions
+    from rerankit.experiment.runner import run_config
 
     work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
     config_path = work / "config.yaml"
@@ -57,7 +57,8 @@ def main() -> None:
                  configure_logging=False, _node_ip_address="127.0.0.1")
         try:
             outcome = run_config(config, work / f"ray-{workers}", quiet=True,
-                                 ray=RayOptions(workers=workers, cpus_per_worker=1))
+                                 engine=RayEngine(RayOptions(workers=workers,
+                                                                    cpus_per_worker=1)))
         finally:
             ray.shutdown()
         total = time.perf_counter() - start

@@ -40,7 +40,7 @@ class TimedLLM:
 
     def __init__(self, llm) -> None:
         self.llm, self.seconds = llm, 0.0
-        self.name, self.usage = llm.name, llm.usage
+        self.name, self.calls = llm.name, llm.calls
 
     def generate(self, prompts, max_new_tokens):
         start = time.perf_counter()

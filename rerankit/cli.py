@@ -1,5 +1,5 @@
 """Command line: ``rerankit eval`` (a drop-in for trec_eval), ``compare``, ``session``,
-``run``, ``leaderboard``, ``export`` and ``report``.
+``run``, ``components``, ``leaderboard``, ``export`` and ``report``.
 
 Heavy modules are imported inside the commands, so ``rerankit --help`` and
 ``rerankit eval`` start quickly and never import torch.
@@ -209,14 +209,14 @@ def compare_command(
 
     from rich.console import Console
 
+    from rerankit.evaluation.measures import HEADLINE
     from rerankit.evaluation.stats import TESTS, compare
 
     if test not in TESTS:
         _fail(f"unknown test '{test}'; choose one of {', '.join(TESTS)}")
     if len(runs) < 2:
         _fail("compare needs at least two run files")
-    report = compare(qrels, runs, measure or ["ndcg_cut_10", "map", "recall_100",
-                                              "recip_rank_cut_10"],
+    report = compare(qrels, runs, measure or list(HEADLINE),
                      test=test, alpha=alpha, resamples=resamples, seed=seed,
                      relevance_level=level)
     if as_json:
@@ -516,7 +516,8 @@ def run_command(
                                                 "runs/<config name>).")] = None,
     force: Annotated[bool, typer.Option(help="Replace a folder holding another run.")] = False,
     cache: Annotated[Path | None, typer.Option(help="Score-cache file (default "
-                                               "$RERANKIT_CACHE/scores.sqlite).")] = None,
+                                               "$RERANKIT_SCORE_CACHE, else scores.sqlite "
+                                               "in $RERANKIT_CACHE).")] = None,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the "
                                            "score cache.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
@@ -529,7 +530,8 @@ def run_command(
     gpus_per_worker: Annotated[float, typer.Option(help="GPUs per Ray worker.")] = 0.0,
 ) -> None:
     """Run a pipeline config: retrieve, rerank, evaluate; print the metrics and the cost
-    ledger; write run.trec, metrics.json, manifest.json and ledger.json.
+    ledger; write run.trec, metrics.json, manifest.json and ledger.json. The component
+    types a config can name: 'rerankit components'.
 
     The config, the output folder, the dataset and the cache are checked before any data
     or model is loaded. --force replaces only a result folder written by 'rerankit run';
@@ -542,7 +544,7 @@ def run_command(
         _fail("--workers and --cpus-per-worker must be >= 1, --gpus-per-worker >= 0")
     if no_cache and cache is not None:
         _fail("--cache and --no-cache exclude each other")
-    from rerankit.config import load_config
+    from rerankit.experiment.config import load_config
 
     parsed = load_config(config)           # before the heavy imports: a typo fails at once
     folder = output or Path("runs") / parsed.name
@@ -550,16 +552,17 @@ def run_command(
     from rich.console import Console
     from rich.table import Table
 
-    from rerankit.runner import run_config
+    from rerankit.experiment.runner import run_config
 
-    ray = None
+    runner_engine = None
     if engine == "ray":
-        from rerankit.distributed import RayOptions
+        from rerankit.experiment.distributed import RayEngine, RayOptions
 
-        ray = RayOptions(address, workers, cpus_per_worker, gpus_per_worker)
+        runner_engine = RayEngine(RayOptions(address, workers, cpus_per_worker,
+                                             gpus_per_worker))
     try:
         outcome = run_config(parsed, folder, force=force, quiet=quiet or None,
-                             cache=False if no_cache else cache, ray=ray)
+                             cache=False if no_cache else cache, engine=runner_engine)
     except KeyboardInterrupt:
         raise Interrupted("interrupted; scores computed so far are in the score cache, and "
                           "running the same command again resumes from them") from None
@@ -578,6 +581,27 @@ def run_command(
     console.print(f"wrote {folder}/run.trec, metrics.json, manifest.json, ledger.json")
 
 
+@command("components")
+def components_command(
+    markdown: Annotated[bool, typer.Option(help="Print the README's Markdown table.")] = False,
+) -> None:
+    """List the retrievers, rerankers and LLM backends a config can name (the registry)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from rerankit import registry
+
+    if markdown:
+        typer.echo(registry.markdown_table())
+        return
+    table = Table(title="components (config 'type' / 'backend')")
+    for column in ("kind", "name", "class", "what it is"):
+        table.add_column(column)
+    for kind, name, path, summary in registry.rows():
+        table.add_row(kind, name, path, summary)
+    Console(width=None if sys.stdout.isatty() else 140).print(table)
+
+
 @command("leaderboard")
 def leaderboard_command(
     folders: Annotated[list[Path], typer.Argument(help="Result folders written by "
@@ -587,7 +611,7 @@ def leaderboard_command(
 ) -> None:
     """Regenerate the leaderboard tables from stored result folders."""
     from rerankit.data.atomic import check_writable
-    from rerankit.leaderboard import write
+    from rerankit.reporting.leaderboard import write
 
     check_writable(output)
     write(sorted(folders), output)

@@ -8,24 +8,75 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
+
+from rerankit import registry
+
+
+@runtime_checkable
+class Component(Protocol):
+    """What every pipeline stage's component offers (retrievers and rerankers alike)."""
+
+    @property
+    def name(self) -> str: ...
+
+    def describe(self) -> dict:
+        """The component's identity for manifests."""
+
+
+@runtime_checkable
+class Retrieves(Protocol):
+    """The capability that lets a component lead a pipeline."""
+
+    def index(self, corpus: Any) -> Any: ...
+
+    def retrieve(self, queries: Any, k: int = 1000) -> Any: ...
+
+
+@runtime_checkable
+class HasStages(Protocol):
+    """A composed object (a chain or a pipeline): its stages can be extended."""
+
+    stages: list[Stage]
+
+
+def check_cutoffs(retrieved: int, stages: list[tuple[str, int | None, int | None]]) -> None:
+    """The one rule for cut-offs, for pipelines and configs alike: after a retriever's
+    ``retrieved`` documents per query, each reranking stage ``(label, depth, cutoff)``
+    may rerank at most what the stage before passes on, and pass on at most what it
+    reranks; both must be >= 1."""
+    available = retrieved
+    for label, depth, cutoff in stages:
+        for what, value in (("depth", depth), ("cutoff", cutoff)):
+            if value is not None and value < 1:
+                raise ValueError(f"{label}: {what} must be >= 1, got {value}")
+        if depth and depth > available:
+            raise ValueError(f"{label}: depth {depth} is larger than the {available} "
+                             "candidates the stage before passes on")
+        available = min(available, depth or available)
+        if cutoff and cutoff > available:
+            raise ValueError(f"{label}: cutoff {cutoff} is larger than the {available} "
+                             "candidates it reranks")
+        available = cutoff or available
 
 
 def as_stages(item: Any) -> list[Stage]:
     """The stages an operand of ``>>`` stands for."""
     if isinstance(item, Stage):
         return [item]
-    if hasattr(item, "stages"):                     # a Pipeline or a Chain
+    if isinstance(item, HasStages):
         return list(item.stages)
     return [Stage(item)]
 
 
 def chain(stages: list[Stage]):
-    """A :class:`rerankit.pipeline.Pipeline` when a retriever leads, else a :class:`Chain`."""
-    if hasattr(stages[0].component, "retrieve"):
-        from rerankit.pipeline import Pipeline
+    """A pipeline when a retriever leads, else a :class:`Chain`.
 
-        return Pipeline(stages)
+    ``BM25() >> reranker`` must be a runnable pipeline, whose machinery (batching, cache,
+    ledger) lives above the components it runs; the class comes from the registry (kind
+    ``pipeline``), so this module depends on nothing above it."""
+    if isinstance(stages[0].component, Retrieves):
+        return registry.lookup("pipeline", "pipeline").cls(stages)
     return Chain(stages)
 
 
@@ -70,11 +121,8 @@ class Stage(_Operators):
 
     def describe(self) -> dict:
         """Identity of the stage (for manifests)."""
-        component = self.component
-        identity = ({"retriever": component.name, "params": component.params()}
-                    if hasattr(component, "retrieve") else component.fingerprint())
-        return {"stage": self.label, **identity, "cutoff": self.cutoff, "depth": self.depth,
-                "fuse": self.fuse}
+        return {"stage": self.label, **self.component.describe(), "cutoff": self.cutoff,
+                "depth": self.depth, "fuse": self.fuse}
 
 
 @dataclass(frozen=True)

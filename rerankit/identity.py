@@ -10,6 +10,16 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from rerankit.errors import InputFormatError
+
+
+@runtime_checkable
+class Identified(Protocol):
+    """An object that says what determines its outputs (LLM backends, components)."""
+
+    def identity(self) -> Any: ...
 
 _memo: dict[tuple[str, int, int], str] = {}
 
@@ -45,4 +55,13 @@ def model_identity(model: str | Path) -> str:
         return file_digest(path)
     if path.is_dir():
         return folder_digest(path)
+    return str(model)
+
+
+def local_model_folder(model: str | Path) -> str:
+    """A model argument as given, refusing a path-like name (absolute or ``./``) that is
+    not an existing folder: hub names pass through to the library that downloads them."""
+    path = Path(model)
+    if (path.is_absolute() or str(model).startswith(".")) and not path.is_dir():
+        raise InputFormatError(str(model), "model folder does not exist")
     return str(model)

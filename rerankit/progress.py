@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rerankit.settings import Settings
 
 
 def progress_enabled(quiet: bool | None = None) -> bool:
-    """True when stderr is a TTY, ``quiet`` is not set and ``RERANKIT_QUIET`` is unset."""
-    if quiet or os.environ.get("RERANKIT_QUIET"):
+    """True when stderr is a TTY and neither ``quiet`` nor the settings (``RERANKIT_QUIET``)
+    ask for quiet."""
+    if quiet or Settings.resolve(quiet=quiet).quiet:
         return False
     return sys.stderr.isatty()
+
+
+@contextmanager
+def library_progress(quiet: bool | None = None) -> Iterator[None]:
+    """Hugging Face's own progress bars (model loading) only while progress is on, switched
+    back to what they were afterwards: never a process-wide change."""
+    if progress_enabled(quiet):
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()

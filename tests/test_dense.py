@@ -88,16 +88,16 @@ def test_save_load_and_mismatched_models(subset, tmp_path):
     corpus, queries = subset
     retriever = Dense(index="hnsw", quiet=True).index(corpus)
     folder = retriever.save(tmp_path / "index")
-    loaded = Dense(quiet=True).load(folder)
+    loaded = Dense.load(folder, quiet=True)
     assert loaded.index_kind == "hnsw"
     assert loaded.retrieve(queries, 5).to_dict() == retriever.retrieve(queries, 5).to_dict()
     with pytest.raises(InputFormatError, match="passage_prefix"):
-        Dense(passage_prefix="passage: ", quiet=True).load(folder)
+        Dense.load(folder, passage_prefix="passage: ", quiet=True)
     other = tmp_path / "other-model"
     other.mkdir()
     (other / "config.json").write_text("{}")
     with pytest.raises(InputFormatError, match="built with fingerprint"):
-        Dense(model=other, quiet=True).load(folder)
+        Dense.load(folder, model=other, quiet=True)
 
 
 def test_bad_models_and_gpu_requests(subset, tmp_path):

@@ -9,11 +9,11 @@ import json
 
 import pytest
 
-from rerankit.config import load_config
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
-from rerankit.export import export_beir, export_json, export_trec
-from rerankit.runner import run_config
+from rerankit.experiment.config import load_config
+from rerankit.experiment.runner import run_config
+from rerankit.reporting.export import export_beir, export_json, export_trec
 
 CONFIG = ("name: cranfield-{name}\ndataset: {{name: cranfield, on_empty: skip}}\n"
           "retriever: {{type: bm25, params: {{k1: {k1}, b: 0.75}}}}\ndepth: 100\n")

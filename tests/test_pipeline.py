@@ -57,10 +57,10 @@ def test_bad_pipelines_are_refused(bm25, cross_encoder):
         Pipeline([cross_encoder])
     with pytest.raises(ValueError, match="stage 2 must be a reranker"):
         Pipeline([bm25, bm25])
-    with pytest.raises(ValueError, match="cut-off 50 is larger than the 20 candidates"):
+    with pytest.raises(ValueError, match="cutoff 50 is larger than the 20 candidates"):
         bm25 % 20 >> cross_encoder % 50
-    with pytest.raises(ValueError, match="reranks 40 candidates, but the stage before passes "
-                                         "on only 20"):
+    with pytest.raises(ValueError, match="depth 40 is larger than the 20 candidates the "
+                                         "stage before passes on"):
         Pipeline([Stage(bm25, cutoff=20), Stage(cross_encoder, depth=40)])
 
 
@@ -114,7 +114,7 @@ def test_cache_resumes_and_invalidates_exactly_what_changed(scifact, bm25, cross
     from rerankit.rerank.pointwise import CrossEncoderReranker
 
     other = CrossEncoderReranker(cross_encoder.model_name, max_length=64, quiet=True)
-    assert other.fingerprint() != cross_encoder.fingerprint()
+    assert other.identity() != cross_encoder.identity()
     fourth = Pipeline([Stage(bm25, cutoff=15), Stage(other)], cache=cache).run(queries,
                                                                                  ds.corpus)
     assert fourth.ledger.totals()[1]["cache_hits"] == 0

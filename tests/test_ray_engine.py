@@ -11,9 +11,10 @@ import time
 
 import pytest
 
-from rerankit.config import load_config
 from rerankit.errors import MissingDependencyError, RerankitError
-from rerankit.runner import run_config
+from rerankit.experiment.config import load_config
+from rerankit.experiment.distributed import RayEngine
+from rerankit.experiment.runner import run_config
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("sentence_transformers")
@@ -28,7 +29,7 @@ def same_outputs(a, b) -> None:
 
 @pytest.fixture(scope="module")
 def ray_options():
-    from rerankit.distributed import RayOptions
+    from rerankit.experiment.distributed import RayOptions
 
     ray.init(num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False,
              configure_logging=False, _node_ip_address="127.0.0.1")
@@ -47,18 +48,18 @@ def test_reranking_on_ray_equals_in_process(ray_options, tiny_cross_encoder, tmp
                     ", max_length: 128}, cutoff: 10}]\n")
     config = load_config(path)
     run_config(config, tmp_path / "local", quiet=True, cache=False)
-    outcome = run_config(config, tmp_path / "ray", quiet=True, ray=ray_options)
+    outcome = run_config(config, tmp_path / "ray", quiet=True, engine=RayEngine(ray_options))
     same_outputs(tmp_path / "local", tmp_path / "ray")
     assert outcome.ledger.totals()[1]["candidates"] == 30 * 20
     # the driver stored every worker's scores: a second run resumes all of them
-    again = run_config(config, tmp_path / "ray", quiet=True, ray=ray_options)
+    again = run_config(config, tmp_path / "ray", quiet=True, engine=RayEngine(ray_options))
     assert again.ledger.totals()[1]["cache_hits"] == 30 * 20
     same_outputs(tmp_path / "local", tmp_path / "ray")
 
 
 def test_a_worker_that_dies_is_restarted_and_its_batch_retried(ray_options, tiny_cross_encoder,
                                                                tmp_path):
-    from rerankit.distributed import WORKER_PREFIX
+    from rerankit.experiment.distributed import WORKER_PREFIX
 
     path = tmp_path / "c.yaml"
     path.write_text("name: scifact-tiny-ce\ndataset: {name: scifact}\n"
@@ -72,7 +73,7 @@ def test_a_worker_that_dies_is_restarted_and_its_batch_retried(ray_options, tiny
 
     def run() -> None:
         try:
-            run_config(config, tmp_path / "ray", quiet=True, ray=ray_options)
+            run_config(config, tmp_path / "ray", quiet=True, engine=RayEngine(ray_options))
         except BaseException as err:          # reported by the assertion below
             errors.append(err)
 
@@ -99,14 +100,14 @@ def test_sharded_corpus_encoding_equals_in_process(ray_options, tmp_path, monkey
     monkeypatch.setenv("RERANKIT_CACHE", str(tmp_path / "cache-local"))
     run_config(config, tmp_path / "local", quiet=True)
     monkeypatch.setenv("RERANKIT_CACHE", str(tmp_path / "cache-ray"))
-    run_config(config, tmp_path / "ray", quiet=True, ray=ray_options)
+    run_config(config, tmp_path / "ray", quiet=True, engine=RayEngine(ray_options))
     same_outputs(tmp_path / "local", tmp_path / "ray")
     ledger = json.loads((tmp_path / "ray" / "ledger.json").read_text())
     assert "ray workers (wall)" in ledger["setup_seconds"]
 
 
 def test_missing_ray_and_unreachable_cluster(monkeypatch):
-    from rerankit.distributed import _check_reachable, import_ray
+    from rerankit.experiment.distributed import _check_reachable, import_ray
 
     with pytest.raises(RerankitError, match=r"cannot reach the Ray cluster at 127\.0\.0\.1:1"):
         _check_reachable("127.0.0.1:1")

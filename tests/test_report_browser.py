@@ -22,8 +22,8 @@ import yaml
 from scipy import stats
 
 from rerankit import datasets
-from rerankit.config import load_config
-from rerankit.runner import run_config
+from rerankit.experiment.config import load_config
+from rerankit.experiment.runner import run_config
 
 pytest.importorskip("jinja2")
 pytest.importorskip("plotly")

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from rerankit.config import load_config
 from rerankit.data.atomic import atomic_folder, atomic_write
 from rerankit.errors import InputFormatError, OutputWriteError
-from rerankit.leaderboard import render
-from rerankit.runner import run_config
+from rerankit.experiment.config import load_config
+from rerankit.experiment.runner import run_config
+from rerankit.reporting.leaderboard import render
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 
@@ -47,7 +47,8 @@ BASE = "name: x\ndataset: {name: scifact}\nretriever: {type: bm25}\n"
      "at least two"),
     ("name: x\ndataset: {name: scifact}\nretriever: {type: bm25}\ndepth: 0\n", "'depth'"),
     ("name: [unclosed\n", "not valid YAML"),
-    (BASE + "rerankers: [{type: colbert}]\n", "'cross-encoder', 'bi-encoder'"),
+    (BASE + "rerankers: [{type: colbert}]\n",
+     "unknown reranker type 'colbert'; available: bi-encoder, cross-encoder"),
     (BASE + "rerankers: [{type: bi-encoder, params: {modle: x}}]\n",
      "unknown parameter.*'modle'.*allowed: model, batch_size"),
     (BASE + "rerankers: [{type: listwise}]\n", "needs an 'llm' section"),
@@ -292,7 +293,7 @@ def test_written_files_and_folders_get_ordinary_permissions(tmp_path):
 def test_a_manifest_whose_config_is_not_an_object_is_not_a_result_folder(tmp_path):
     """Only a manifest rerankit could have written marks a replaceable folder; a broken one
     (config not an object) is refused with one line, not an AttributeError."""
-    from rerankit.runner import read_manifest
+    from rerankit.experiment.runner import read_manifest
 
     folder = tmp_path / "out"
     folder.mkdir()

@@ -62,7 +62,9 @@ def reference_log_odds(folder, texts):
 
 
 def test_monot5_scores_equal_the_models_logits(tiny_t5, candidates):
-    from rerankit.rerank.seq2seq import MONO, MonoT5Reranker
+    from rerankit.rerank.prompts import load_template
+    from rerankit.rerank.seq2seq import MonoT5Reranker
+    MONO = load_template("monot5")
 
     ds, queries, run = candidates
     reranker = MonoT5Reranker(tiny_t5, batch_size=5)
@@ -76,7 +78,9 @@ def test_monot5_scores_equal_the_models_logits(tiny_t5, candidates):
 
 
 def test_duot5_uses_both_orders_and_a_budget(tiny_t5, candidates):
-    from rerankit.rerank.seq2seq import DUO, DuoT5Reranker
+    from rerankit.rerank.prompts import load_template
+    from rerankit.rerank.seq2seq import DuoT5Reranker
+    DUO = load_template("duot5")
 
     ds, queries, run = candidates
     reranker = DuoT5Reranker(tiny_t5, sampling="random", budget=5, seed=3,

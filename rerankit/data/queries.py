@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from rerankit.errors import InputFormatError
 
@@ -44,13 +43,6 @@ class Queries(Mapping[str, str]):
                 raise InputFormatError(source, f"text of query '{qid}' is a "
                                        f"{type(text).__name__}, not a string")
         return cls(tuple(ids), tuple(queries.values()), source)
-
-    @classmethod
-    def read(cls, path: str | Path) -> Queries:
-        """Read BEIR queries.jsonl, TREC topics (``<top>``) or ``qid<TAB>text`` files."""
-        from rerankit.data.loaders import read_queries
-
-        return read_queries(path)
 
     def __getitem__(self, qid: str) -> str:
         try:

@@ -32,6 +32,7 @@ from rerankit.errors import InputFormatError
 from rerankit.evaluation.kernels import KERNELS, MIN_GEO_MEAN, RankingStats
 from rerankit.evaluation.measures import (
     BEIR_CUTOFFS,
+    SUMMARY_ONLY_RULES,
     Measure,
     parse_measures,
     summary_rule,
@@ -45,9 +46,6 @@ RunLike = Run | Mapping[str, Mapping[str, float]] | str | Path
 ZScoresLike = ZScores | str | Path
 
 SEMANTICS = {"10": "trec_eval 10.0", "9": "trec_eval 9.0.x"}
-#: Summary rules whose measures trec_eval prints only in the summary ("all") lines.
-SUMMARY_ONLY_RULES = ("gmean", "runid", "num_q")
-
 DEFAULT_MEASURES = tuple(
     f"{family}.{','.join(str(k) for k in BEIR_CUTOFFS)}"
     for family in ("ndcg_cut", "map_cut", "recall", "P", "recip_rank_cut")

@@ -175,6 +175,10 @@ def value_kind(family: str) -> str:
     return _family(family).kind
 
 
+#: Summary rules whose measures trec_eval prints only in the summary ("all") lines.
+SUMMARY_ONLY_RULES = ("gmean", "runid", "num_q")
+
+
 def summary_rule(family: str) -> str:
     """How trec_eval summarises the family in its "all" line: "sum", "mean", "gmean"
     (geometric mean of max(value, 0.00001)), "none" (no line), "runid", "num_q"."""
@@ -376,3 +380,9 @@ def _fail(spec: str) -> list[Measure]:
         f"utility.1,-1,0,0), a nickname ({', '.join(NICKNAMES)}) or an alias such as "
         "nDCG@10, MAP@100, R@100, P@5, MRR@10"
     )
+
+
+#: The headline measures of rerankit's tables, configs and comparisons (trec_eval names)
+#: with their table labels, written once.
+HEADLINE = {"ndcg_cut_10": "nDCG@10", "recall_100": "R@100", "map": "MAP",
+            "recip_rank_cut_10": "MRR@10"}

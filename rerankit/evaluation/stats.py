@@ -16,7 +16,7 @@ import numpy as np
 from scipy import stats as sps
 
 from rerankit.evaluation.evaluator import QrelsLike, RunLike, as_qrels, as_run, evaluate
-from rerankit.evaluation.measures import SUMMARY_ONLY, parse_measures
+from rerankit.evaluation.measures import HEADLINE, SUMMARY_ONLY, parse_measures
 
 TESTS = ("t", "wilcoxon", "randomization")
 
@@ -88,7 +88,7 @@ class ComparisonReport:
 def compare(
     qrels: QrelsLike,
     runs: Sequence[RunLike],
-    measures: Sequence[str] = ("ndcg_cut_10", "map", "recall_100", "recip_rank_cut_10"),
+    measures: Sequence[str] = tuple(HEADLINE),
     test: str = "t",
     alpha: float = 0.05,
     resamples: int = 10_000,

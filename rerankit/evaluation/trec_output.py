@@ -13,8 +13,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from rerankit.evaluation.evaluator import SUMMARY_ONLY_RULES
-from rerankit.evaluation.measures import summary_rule, value_kind
+from rerankit.evaluation.measures import SUMMARY_ONLY_RULES, summary_rule, value_kind
 
 if TYPE_CHECKING:
     from rerankit.evaluation.evaluator import EvaluationResult

@@ -3,20 +3,24 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.identity import model_identity
-from rerankit.llm.base import Messages, Usage
+from rerankit.llm.base import LLMBackend, Messages
+from rerankit.registry import register
 
 
-class TransformersLLM:
+@register("llm", "transformers")
+class TransformersLLM(LLMBackend):
     """Batched greedy generation and next-token log-probabilities with transformers."""
 
     def __init__(self, model: str | Path, gguf_file: str | None = None, batch_size: int = 8,
                  device: str = "cpu") -> None:
+        super().__init__()
         try:
             import torch  # noqa: F401
             from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -37,7 +41,6 @@ class TransformersLLM:
         self.model = AutoModelForCausalLM.from_pretrained(str(model), **extra).to(device).eval()
         self.batch_size, self.device = batch_size, device
         self._identity = model_identity(Path(str(model)) / gguf_file if gguf_file else model)
-        self.usage = Usage()
 
     def identity(self) -> str:
         """The backend and the model's content hash (local) or hub name."""
@@ -48,8 +51,6 @@ class TransformersLLM:
                  for p in prompts]
         batch = self.tokenizer(texts, return_tensors="pt", padding=True,
                                add_special_tokens=False).to(self.device)
-        self.usage.calls += 1
-        self.usage.tokens_in += int(batch["attention_mask"].sum())
         return batch
 
     def generate(self, prompts: list[Messages], max_new_tokens: int) -> list[str]:
@@ -57,16 +58,20 @@ class TransformersLLM:
 
         outputs: list[str] = []
         for start in range(0, len(prompts), self.batch_size):
+            began = time.perf_counter()
             batch = self._encode(prompts[start:start + self.batch_size])
             with torch.no_grad():
                 generated = self.model.generate(**batch, max_new_tokens=max_new_tokens,
                                                 do_sample=False,
                                                 pad_token_id=self.tokenizer.pad_token_id)
             new = generated[:, batch["input_ids"].shape[1]:]
+            written = 0
             for row in new:
                 tokens = [t for t in row.tolist() if t != self.tokenizer.pad_token_id]
-                self.usage.tokens_out += len(tokens)
+                written += len(tokens)
                 outputs.append(self.tokenizer.decode(tokens, skip_special_tokens=True))
+            self.calls.add(int(batch["attention_mask"].sum()), written,
+                           time.perf_counter() - began)
         return outputs
 
     def first_token_logprobs(self, prompts: list[Messages], options: list[str]) -> np.ndarray:
@@ -75,6 +80,7 @@ class TransformersLLM:
         option_ids = [self.tokenizer.encode(o, add_special_tokens=False)[0] for o in options]
         rows = []
         for start in range(0, len(prompts), self.batch_size):
+            began = time.perf_counter()
             batch = self._encode(prompts[start:start + self.batch_size])
             # left padding: positions must count real tokens only, as generate() does
             positions = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
@@ -82,4 +88,5 @@ class TransformersLLM:
                 logits = self.model(**batch, position_ids=positions).logits[:, -1, :].float()
             logprobs = torch.log_softmax(logits, dim=-1)[:, option_ids]
             rows.append(logprobs.cpu().numpy())
+            self.calls.add(int(batch["attention_mask"].sum()), 0, time.perf_counter() - began)
         return np.concatenate(rows).astype(np.float64)

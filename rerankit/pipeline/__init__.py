@@ -2,9 +2,9 @@
 score cache, and a per-stage, per-query cost ledger."""
 
 from rerankit.compose import Chain, Stage
-from rerankit.pipeline.cache import ScoreCache
 from rerankit.pipeline.core import Pipeline, PipelineEvaluation, PipelineResult
 from rerankit.pipeline.ledger import Ledger
+from rerankit.rerank.cache import ScoreCache
 
 __all__ = ["Chain", "Ledger", "Pipeline", "PipelineEvaluation", "PipelineResult", "ScoreCache",
            "Stage"]

@@ -21,16 +21,22 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rerankit.compose import Stage, as_stages
+from rerankit.compose import Stage, as_stages, check_cutoffs
 from rerankit.data.corpus import Corpus
 from rerankit.data.loaders import Dataset
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.evaluation.evaluator import EvaluationResult, evaluate
-from rerankit.pipeline.cache import ScoreCache, document_key, fingerprint_digest, list_key
 from rerankit.pipeline.ledger import Ledger, LedgerRow
 from rerankit.progress import progress_enabled
-from rerankit.rerank.base import CandidateList, Reranker, candidate_lists, scored_run
+from rerankit.registry import register
+from rerankit.rerank.base import Reranker
+from rerankit.rerank.cache import ScoreCache
+from rerankit.rerank.candidates import candidate_lists, scored_run
+from rerankit.rerank.scoring import score_candidates
+from rerankit.retrieve.base import Retriever
+from rerankit.retrieve.fusion import fuse
+from rerankit.settings import Settings
 
 DEFAULT_DEPTH = 1000
 
@@ -56,6 +62,7 @@ class PipelineEvaluation:
         return self.metrics[measure]
 
 
+@register("pipeline", "pipeline")
 @dataclass
 class Pipeline:
     """A retriever followed by rerankers; see the module docstring for the semantics."""
@@ -73,8 +80,8 @@ class Pipeline:
         if not self.stages:
             raise ValueError("a pipeline needs at least a retriever")
         first = self.stages[0].component
-        if not (hasattr(first, "retrieve") and hasattr(first, "index")):
-            raise ValueError(f"the first stage must be a retriever (index/retrieve), got "
+        if not isinstance(first, Retriever):
+            raise ValueError(f"the first stage must be a retriever, got "
                              f"{type(first).__name__}")
         for position, stage in enumerate(self.stages[1:], 2):
             if not isinstance(stage.component, Reranker):
@@ -85,24 +92,15 @@ class Pipeline:
         self.check_cutoffs()
 
     def check_cutoffs(self) -> None:
-        """A reranker may not ask for more candidates than the previous stage passes on."""
-        available = self.stages[0].cutoff or DEFAULT_DEPTH
-        for position, stage in enumerate(self.stages, 1):
-            for what, value in (("cutoff", stage.cutoff), ("depth", stage.depth)):
-                if value is not None and value < 1:
-                    raise ValueError(f"stage {position} ({stage.component.name}): {what} must "
-                                     f"be >= 1, got {value}")
-            if position > 1 and stage.depth and stage.depth > available:
-                raise ValueError(f"stage {position} ({stage.component.name}) reranks "
-                                 f"{stage.depth} candidates, but the stage before passes on "
-                                 f"only {available}")
-            if position > 1:
-                available = min(available, stage.depth or available)
-                if stage.cutoff and stage.cutoff > available:
-                    raise ValueError(f"stage {position} ({stage.component.name}): cut-off "
-                                     f"{stage.cutoff} is larger than the {available} "
-                                     "candidates it receives")
-            available = stage.cutoff or available
+        """A reranker may not ask for more candidates than the previous stage passes on
+        (:func:`rerankit.compose.check_cutoffs`)."""
+        first = self.stages[0]
+        if first.cutoff is not None and first.cutoff < 1:
+            raise ValueError(f"stage 1 ({first.component.name}): cutoff must be >= 1, got "
+                             f"{first.cutoff}")
+        check_cutoffs(first.cutoff or DEFAULT_DEPTH,
+                      [(f"stage {position} ({stage.component.name})", stage.depth,
+                        stage.cutoff) for position, stage in enumerate(self.stages[1:], 2)])
 
     # ------------------------------------------------------------------ composition
     def __rshift__(self, other: Any) -> Pipeline:
@@ -180,107 +178,28 @@ class Pipeline:
                 depth: int | None, ledger: Ledger) -> Run:
         head = current.top_k(depth) if depth else current.ranked()
         lists = candidate_lists(queries, head, corpus, None)
-        scores = self._score(stage, lists, ledger)
+        scores, costs = score_candidates(stage.component, lists, self.score_cache())
+        for candidates, cost in zip(lists, costs, strict=True):
+            ledger.add(LedgerRow(stage.label, candidates.query_id, seconds=cost.seconds,
+                                 model_calls=cost.model_calls, tokens_in=cost.tokens_in,
+                                 tokens_out=cost.tokens_out, candidates=cost.candidates,
+                                 cache_hits=cost.cache_hits))
         reranked = scored_run(lists, scores, stage.component.name)
         if stage.fuse:
-            from rerankit.retrieve.fusion import fuse
-
             reranked = fuse([head, reranked], name=stage.component.name, **stage.fuse)
         if not depth or not self.keep_tail:
             return reranked
         return with_tail(reranked, current, depth)
 
-    def _score(self, stage: Stage, lists: list[CandidateList], ledger: Ledger
-               ) -> list[np.ndarray]:
-        reranker: Reranker = stage.component
-        cache = self._open_cache()
-        scores: list[np.ndarray | None] = [None] * len(lists)
-        hits = [0] * len(lists)
-        todo: list[tuple[int, CandidateList, np.ndarray]] = []   # (list, sub-list, positions)
-        if cache is None:
-            todo = [(i, c, np.arange(len(c.doc_ids))) for i, c in enumerate(lists)]
-        else:
-            stage_key = fingerprint_digest(reranker.fingerprint())
-            todo = self._lookup(cache, stage_key, reranker.pointwise, lists, scores, hits)
-        rows = {i: LedgerRow(stage.label, c.query_id, candidates=len(c.doc_ids),
-                             cache_hits=hits[i]) for i, c in enumerate(lists)}
-        groups = ([todo] if reranker.batches_across_queries else [[t] for t in todo])
-        for group in groups:
-            if not group:
-                continue
-            start, before = time.perf_counter(), _usage(reranker)
-            computed = reranker.score_lists([sub for _, sub, _ in group])
-            seconds = time.perf_counter() - start
-            spent = _usage(reranker) - before
-            reranker.stats.candidates += sum(len(sub.doc_ids) for _, sub, _ in group)
-            reranker.stats.seconds += seconds
-            sizes = np.array([len(sub.doc_ids) for _, sub, _ in group], dtype=float)
-            for (i, _sub, positions), values, share in zip(group, computed, sizes / sizes.sum(),
-                                                          strict=True):
-                full = scores[i] if scores[i] is not None else np.full(len(lists[i].doc_ids),
-                                                                      np.nan)
-                full[positions] = values
-                scores[i] = full
-                row = rows[i]
-                row.seconds += seconds * share
-                row.model_calls += spent[0] * share
-                row.tokens_in += spent[1] * share
-                row.tokens_out += spent[2] * share
-            if cache is not None:
-                self._store(cache, stage_key, reranker.pointwise, group, computed)
-        for i in range(len(lists)):
-            ledger.add(rows[i])
-        return [s if s is not None else np.zeros(0) for s in scores]
-
-    @staticmethod
-    def _lookup(cache: ScoreCache, stage_key: bytes, pointwise: bool,
-                lists: list[CandidateList], scores: list, hits: list[int]) -> list:
-        todo = []
-        if pointwise:
-            keys = [[document_key(stage_key, c.query, t) for t in c.texts] for c in lists]
-            found = cache.get_many([k for ks in keys for k in ks])
-            for i, (c, ks) in enumerate(zip(lists, keys, strict=True)):
-                known = np.array([k in found for k in ks], dtype=bool)
-                scores[i] = np.array([found[k][0] if k in found else np.nan for k in ks])
-                hits[i] = int(known.sum())
-                missing = np.flatnonzero(~known)
-                if missing.size:
-                    todo.append((i, CandidateList(c.query_id, c.query,
-                                                  [c.doc_ids[j] for j in missing],
-                                                  [c.texts[j] for j in missing]), missing))
-            return todo
-        keys = [list_key(stage_key, c.query, c.texts) for c in lists]
-        found = cache.get_many(keys)
-        for i, (c, key) in enumerate(zip(lists, keys, strict=True)):
-            if key in found and len(found[key]) == len(c.doc_ids):
-                scores[i], hits[i] = found[key], len(c.doc_ids)
-            else:
-                todo.append((i, c, np.arange(len(c.doc_ids))))
-        return todo
-
-    @staticmethod
-    def _store(cache: ScoreCache, stage_key: bytes, pointwise: bool, group: list,
-               computed: list[np.ndarray]) -> None:
-        items = []
-        for (_, sub, _), values in zip(group, computed, strict=True):
-            values = np.asarray(values, dtype=np.float64)
-            if not np.isfinite(values).all():
-                continue            # never cache a bad score; scored_run names it
-            if pointwise:
-                items += [(document_key(stage_key, sub.query, t), values[j:j + 1])
-                          for j, t in enumerate(sub.texts)]
-            else:
-                items.append((list_key(stage_key, sub.query, sub.texts), values))
-        cache.put_many(items)
-
-    def _open_cache(self) -> ScoreCache | None:
+    def score_cache(self) -> ScoreCache | None:
+        """The score cache this pipeline reads and fills (opened on first use), or None.
+        ``cache=True`` is the settings' score-cache file ($RERANKIT_SCORE_CACHE, or
+        ``scores.sqlite`` in the cache folder)."""
         if self._cache is None and self.cache is not None and self.cache is not False:
             if isinstance(self.cache, ScoreCache):
                 self._cache = self.cache
             else:
-                from rerankit.retrieve.dense import cache_root
-
-                path = cache_root() / "scores.sqlite" if self.cache is True else self.cache
+                path = Settings.resolve().score_cache if self.cache is True else self.cache
                 self._cache = ScoreCache(path)
         return self._cache
 
@@ -290,11 +209,6 @@ class Pipeline:
         result = self.run(dataset.judged_queries(), dataset.corpus)
         return PipelineEvaluation(evaluate(dataset.qrels, result.run, measures), result.run,
                                   result.ledger)
-
-
-def _usage(reranker: Reranker) -> np.ndarray:
-    s = reranker.stats
-    return np.array([s.model_calls, s.tokens_in, s.tokens_out], dtype=float)
 
 
 def _counts(run: Run) -> dict[str, int]:

@@ -10,7 +10,7 @@ measured per query. Stage totals are exact either way.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -74,12 +74,6 @@ class Ledger:
     def to_json(self) -> dict:
         return {"totals": self.totals(), "setup_seconds": self.setup_seconds,
                 "per_query": [asdict(r) for r in self.rows]}
-
-    @classmethod
-    def from_json(cls, data: dict) -> Ledger:
-        names = {f.name for f in fields(LedgerRow)}
-        return cls([LedgerRow(**{k: v for k, v in r.items() if k in names})
-                    for r in data["per_query"]], dict(data.get("setup_seconds", {})))
 
     def write(self, path: str | Path) -> Path:
         data = self.to_json()

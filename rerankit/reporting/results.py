@@ -21,7 +21,7 @@ from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, UnknownMeasureError
 from rerankit.evaluation.measures import parse_measures
-from rerankit.leaderboard import read_result
+from rerankit.reporting.leaderboard import read_result
 
 
 @dataclass

@@ -1,29 +1,41 @@
-"""One interface for every reranker, and what they all share.
+"""The reranker contract, and what every reranker shares.
 
 ``rerank(queries, candidates, corpus, depth)`` takes a run (e.g. a retriever's top-k), keeps
 each query's top ``depth`` candidates in trec_eval order, scores them, and returns a run
 sorted by the new scores, keyed by document id (never by text, so duplicate texts cannot
-collide). The reranker's :attr:`stats` record model calls, tokens and time.
+collide). Standalone and inside a pipeline, scores come through one path
+(:func:`rerankit.rerank.scoring.score_candidates`: score cache, batching, cost records); the
+reranker's :attr:`stats` add up its model calls, tokens and time.
 """
 
 from __future__ import annotations
 
-import functools
 import inspect
-import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from rerankit.compose import Composable
+from rerankit.costs import CallLog, CallRecord
 from rerankit.data.corpus import Corpus
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
-from rerankit.errors import InputFormatError
-from rerankit.identity import model_identity
+from rerankit.identity import Identified, model_identity
+from rerankit.rerank.cache import ScoreCache
+from rerankit.rerank.candidates import (
+    CandidateList,
+    candidate_lists,
+    order_scores,
+    scored_run,
+    split_flat,
+)
+from rerankit.rerank.scoring import score_candidates
+
+__all__ = ["NOT_SCORING", "CandidateList", "RerankStats", "Reranker", "candidate_lists",
+           "order_scores", "scored_run", "split_flat"]
 
 
 @dataclass
@@ -37,102 +49,82 @@ class RerankStats:
     seconds: float = 0.0
     repairs: dict[str, int] = field(default_factory=dict)
 
-
-@dataclass(frozen=True)
-class CandidateList:
-    """One query's candidates, in the input run's ranked order."""
-
-    query_id: str
-    query: str
-    doc_ids: list[str]
-    texts: list[str]
-
-
-def candidate_lists(queries: Queries, candidates: Run, corpus: Corpus,
-                    depth: int | None) -> list[CandidateList]:
-    """Each query's top ``depth`` candidates with their texts; unknown query or document
-    ids and candidates without text are errors that name them."""
-    if depth is not None and depth < 1:
-        raise ValueError(f"depth must be >= 1, got {depth}")
-    ranked = candidates.top_k(depth) if depth else candidates.ranked()
-    lists: dict[str, CandidateList] = {}
-    for qid, docid in zip(ranked.qid.to_pylist(), ranked.docid.to_pylist(), strict=True):
-        if qid not in lists:
-            if qid not in queries:
-                raise InputFormatError(candidates.name, f"candidates for query '{qid}', which "
-                                       "is not among the queries given")
-            lists[qid] = CandidateList(qid, queries[qid], [], [])
-        if docid not in corpus:
-            raise InputFormatError(candidates.name, f"candidate document '{docid}' (query "
-                                   f"'{qid}') is not in the corpus")
-        text = corpus[docid].full_text
-        if not text.strip():
-            raise InputFormatError(candidates.name, f"candidate document '{docid}' (query "
-                                   f"'{qid}') has no text to rerank")
-        lists[qid].doc_ids.append(docid)
-        lists[qid].texts.append(text)
-    return list(lists.values())
-
-
-def scored_run(lists: list[CandidateList], scores: list[np.ndarray], name: str) -> Run:
-    """A run from per-list scores; NaN or infinite scores are errors naming the pair."""
-    for candidate, values in zip(lists, scores, strict=True):
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            raise InputFormatError(name, f"the model returned {values[bad[0]]} for query "
-                                   f"'{candidate.query_id}', document "
-                                   f"'{candidate.doc_ids[bad[0]]}'")
-    qids = [c.query_id for c in lists for _ in c.doc_ids]
-    docids = [d for c in lists for d in c.doc_ids]
-    values = np.concatenate(scores) if scores else np.zeros(0)
-    return Run(pa.array(qids, pa.string()), pa.array(docids, pa.string()),
-               values.astype(np.float64), name, verified_unique=False).ranked()
+    def add(self, totals: CallRecord, candidates: int, seconds: float) -> None:
+        self.model_calls += totals.calls
+        self.tokens_in += totals.tokens_in
+        self.tokens_out += totals.tokens_out
+        self.candidates += candidates
+        self.seconds += seconds
 
 
 #: Constructor arguments that change how fast scores come, never what they are.
-NOT_SCORING = frozenset({"quiet", "batch_size", "device", "n_threads", "corpus_limit"})
+NOT_SCORING = frozenset({"quiet", "batch_size", "device", "n_threads", "corpus_limit",
+                         "backend_threads"})
 
 
-class Reranker(Composable):
+class Reranker(Composable, ABC):
     """Base class: subclasses implement :meth:`score` for one query's candidates (or
-    :meth:`score_lists` for many at once).
+    :meth:`score_lists` for many at once) and :attr:`name`.
 
-    The arguments a subclass's constructor was called with are recorded, so that
-    :meth:`fingerprint` (what the score cache keys on) covers every setting without each
-    subclass listing them again.
+    The arguments the constructor is called with are recorded before it runs (in
+    ``__new__``; the subclass's ``__init__`` and its signature stay as written), so that
+    :meth:`identity` (what the score cache and manifests key on) covers every setting
+    without each subclass listing them again.
     """
 
-    name = "reranker"
     #: True when a document's score depends only on its query and its own text, so the
     #: score cache can key single documents; False keys the whole candidate list.
     pointwise = False
     #: True when :meth:`score_lists` batches model calls across queries (the pipeline then
     #: hands it many queries at once); False: one query at a time.
     batches_across_queries = False
+    #: a prompt template's text, for rerankers that have one (part of the identity)
+    template: str | None = None
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "__init__" in cls.__dict__:
-            cls.__init__ = _recording_arguments(cls.__init__)
+    def __new__(cls, *args: Any, **kwargs: Any) -> Reranker:
+        self = super().__new__(cls)
+        self._arguments = {}
+        try:
+            bound = inspect.signature(cls.__init__).bind(self, *args, **kwargs)
+        except TypeError:            # unpickling (no arguments), or a bad call __init__ reports
+            return self
+        bound.apply_defaults()
+        self._arguments = dict(list(bound.arguments.items())[1:])
+        return self
 
     def __init__(self) -> None:
         self.stats = RerankStats()
+        #: model calls made since the scoring path last took them
+        self.calls = CallLog()
 
-    def fingerprint(self) -> dict:
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """A short readable label, e.g. ``cross-encoder-ms-marco-MiniLM-L-6-v2``."""
+
+    def identity(self) -> dict:
         """Everything that determines the scores: class, scoring arguments (models by content
         hash or hub name, LLMs by their identity), and the prompt template's text."""
-        arguments = getattr(self, "_arguments", {})
-        described = {key: _describe(key, value) for key, value in sorted(arguments.items())
+        described = {key: _describe(key, value)
+                     for key, value in sorted(self._arguments.items())
                      if key not in NOT_SCORING}
         identity: dict[str, Any] = {"reranker": type(self).__qualname__,
                                     "arguments": described}
-        template = getattr(self, "template", None)
-        if isinstance(template, str):
-            identity["template"] = template
+        if self.template is not None:
+            identity["template"] = self.template
         resolved = self.resolved_model()
         if resolved is not None:
             identity["model"] = model_identity(resolved)
         return identity
+
+    def describe(self) -> dict:
+        """The reranker's identity as a manifest records it."""
+        return self.identity()
+
+    def corpus_encoders(self) -> list:
+        """The dense encoders that embed the corpus for this reranker (the Ray engine
+        shards their work); none here."""
+        return []
 
     def prepare(self, corpus: Corpus) -> None:
         """Work done once per corpus before scoring (the pipeline calls it); none here."""
@@ -141,14 +133,17 @@ class Reranker(Composable):
         """The model actually loaded when the argument left it to a default (else None)."""
         return None
 
+    def take_calls(self) -> list[CallRecord]:
+        """The model calls made since the last take (this reranker's own; LLM rerankers add
+        their backend's)."""
+        return self.calls.take()
+
     def rerank(self, queries: Queries, candidates: Run, corpus: Corpus,
-               depth: int | None = None) -> Run:
-        """Re-score each query's top ``depth`` candidates; a run sorted by the new scores."""
-        start = time.perf_counter()
+               depth: int | None = None, cache: ScoreCache | None = None) -> Run:
+        """Re-score each query's top ``depth`` candidates; a run sorted by the new scores.
+        ``cache``: a score cache to read and fill (as in a pipeline)."""
         lists = candidate_lists(queries, candidates, corpus, depth)
-        scores = self.score_lists(lists)
-        self.stats.candidates += sum(len(c.doc_ids) for c in lists)
-        self.stats.seconds += time.perf_counter() - start
+        scores, _ = score_candidates(self, lists, cache)
         return scored_run(lists, scores, self.name)
 
     def score_lists(self, lists: list[CandidateList]) -> list[np.ndarray]:
@@ -156,26 +151,14 @@ class Reranker(Composable):
         return [self.score(c) for c in lists]
 
     def score(self, candidates: CandidateList) -> np.ndarray:
-        raise NotImplementedError
-
-
-def _recording_arguments(init):
-    signature = inspect.signature(init)
-
-    @functools.wraps(init)
-    def wrapper(self, *args: Any, **kwargs: Any) -> None:
-        if not hasattr(self, "_arguments"):          # the outermost subclass records
-            bound = signature.bind(self, *args, **kwargs)
-            bound.apply_defaults()
-            self._arguments = {k: v for k, v in list(bound.arguments.items())[1:]}
-        init(self, *args, **kwargs)
-
-    return wrapper
+        """Scores of one query's candidates (higher is better), in their order."""
+        raise NotImplementedError(f"{type(self).__name__} implements neither score() nor "
+                                  "score_lists()")
 
 
 def _describe(key: str, value: Any) -> Any:
     """A JSON-able identity for one constructor argument."""
-    if hasattr(value, "identity"):
+    if isinstance(value, Identified):
         return value.identity()
     if key == "model" and isinstance(value, str | Path):
         return model_identity(value)

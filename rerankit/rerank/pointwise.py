@@ -9,19 +9,25 @@ queries.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 
 from rerankit.data.corpus import Corpus
-from rerankit.errors import InputFormatError, MissingDependencyError
-from rerankit.progress import progress_enabled
-from rerankit.rerank.base import CandidateList, Reranker
+from rerankit.errors import MissingDependencyError
+from rerankit.identity import local_model_folder
+from rerankit.progress import library_progress, progress_enabled
+from rerankit.registry import register
+from rerankit.rerank.base import CandidateList, Reranker, split_flat
 from rerankit.retrieve.base import documents_to_index
+from rerankit.retrieve.dense import Dense, model_label
 
 
+@register("reranker", "cross-encoder")
 class CrossEncoderReranker(Reranker):
-    """Scores with a cross-encoder, all pairs of all queries batched together."""
+    """A sentence-transformers ``CrossEncoder`` (any name or folder); scores equal
+    ``CrossEncoder.predict``, all pairs of all queries batched together."""
 
     pointwise = batches_across_queries = True
 
@@ -33,29 +39,34 @@ class CrossEncoderReranker(Reranker):
         except ImportError:
             raise MissingDependencyError("sentence-transformers", "dense",
                                          "The cross-encoder reranker") from None
-        path = Path(model)
-        if (path.is_absolute() or str(model).startswith(".")) and not path.is_dir():
-            raise InputFormatError(str(model), "model folder does not exist")
-        self.model_name = str(model)
-        self.name = f"cross-encoder-{path.name}"
+        self.model_name = local_model_folder(model)
         self.batch_size, self.quiet = batch_size, quiet
-        self.model = CrossEncoder(self.model_name, max_length=max_length, device=device or "cpu")
+        with library_progress(quiet):
+            self.model = CrossEncoder(self.model_name, max_length=max_length,
+                                      device=device or "cpu")
+
+    @property
+    def name(self) -> str:
+        return f"cross-encoder-{Path(self.model_name).name}"
 
     def score_lists(self, lists: list[CandidateList]) -> list[np.ndarray]:
         pairs = [(c.query, text) for c in lists for text in c.texts]
         if not pairs:
             return []
+        start = time.perf_counter()
         flat = np.asarray(self.model.predict(pairs, batch_size=self.batch_size,
                                              show_progress_bar=progress_enabled(self.quiet),
                                              convert_to_numpy=True), dtype=np.float64)
-        self.stats.model_calls += -(-len(pairs) // self.batch_size)
-        self.stats.tokens_in += _count_tokens(self.model.tokenizer, pairs)
-        bounds = np.cumsum([0] + [len(c.texts) for c in lists])
-        return [flat[bounds[i]:bounds[i + 1]] for i in range(len(lists))]
+        self.calls.add(tokens_in=_count_tokens(self.model.tokenizer, pairs),
+                       seconds=time.perf_counter() - start,
+                       calls=-(-len(pairs) // self.batch_size))
+        return split_flat(flat, lists)
 
 
+@register("reranker", "bi-encoder")
 class BiEncoderReranker(Reranker):
-    """Re-scores candidates by the cosine of query and document embeddings."""
+    """Cosine of query and document embeddings (default: the offline all-MiniLM-L6-v2),
+    the corpus embedded once."""
 
     pointwise = batches_across_queries = True
 
@@ -63,17 +74,21 @@ class BiEncoderReranker(Reranker):
                  query_prefix: str = "", passage_prefix: str = "",
                  corpus_limit: int = 200_000, quiet: bool | None = None) -> None:
         super().__init__()
-        from rerankit.retrieve.dense import Dense, model_label
-
         self.encoder = Dense(model, batch_size=batch_size, query_prefix=query_prefix,
                              passage_prefix=passage_prefix, normalize=True, quiet=quiet)
-        self.name = f"bi-encoder-{model_label(self.encoder.model_name)}"
         self.corpus_limit = corpus_limit
         self._vectors = np.zeros((0, 0), dtype=np.float32)
         self._rows: dict[str, int] = {}
 
+    @property
+    def name(self) -> str:
+        return f"bi-encoder-{model_label(self.encoder.model_name)}"
+
     def resolved_model(self) -> str:
         return self.encoder.model_name
+
+    def corpus_encoders(self) -> list[Dense]:
+        return [self.encoder]
 
     def prepare(self, corpus: Corpus) -> None:
         """Embed the whole corpus once (fixed chunks, cached on disk like the dense
@@ -90,7 +105,7 @@ class BiEncoderReranker(Reranker):
         if not lists:
             return []
         queries = self.encoder.encode([c.query for c in lists], self.encoder.query_prefix)
-        self.stats.model_calls += 1
+        self.calls.add()
         return [(self._documents(c) @ queries[i]).astype(np.float64)
                 for i, c in enumerate(lists)]
 
@@ -99,7 +114,7 @@ class BiEncoderReranker(Reranker):
         a score never depends on other queries' candidates)."""
         if all(d in self._rows for d in candidates.doc_ids):
             return self._vectors[[self._rows[d] for d in candidates.doc_ids]]
-        self.stats.model_calls += 1
+        self.calls.add()
         return self.encoder.encode(candidates.texts, self.encoder.passage_prefix)
 
 

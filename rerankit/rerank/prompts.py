@@ -9,7 +9,10 @@ FOLDER = Path(__file__).parent / "prompts"
 
 
 def load_template(name_or_path: str | Path) -> str:
-    """A bundled template by name (``pointwise_yes_no``) or a template file's text."""
+    """A bundled template by name (``pointwise_yes_no``), a template file's text, or the
+    template text itself (anything with a ``{placeholder}``)."""
+    if isinstance(name_or_path, str) and "{" in name_or_path:
+        return name_or_path
     path = Path(name_or_path)
     if path.suffix == ".txt" and path.is_file():
         return path.read_text(encoding="utf-8")

@@ -10,36 +10,36 @@ of the words "true" and "false" at the first decoder step of an AutoModelForSeq2
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
 
-from rerankit.errors import InputFormatError, MissingDependencyError
-from rerankit.rerank.base import CandidateList, Reranker
+from rerankit.costs import CallLog
+from rerankit.errors import MissingDependencyError
+from rerankit.identity import local_model_folder
+from rerankit.registry import register
+from rerankit.rerank.base import CandidateList, Reranker, split_flat
 from rerankit.rerank.pairs import aggregate, sample_pairs, symmetric_preference
-
-MONO = "Query: {query} Document: {document} Relevant:"
-DUO = "Query: {query} Document0: {a} Document1: {b} Relevant:"
+from rerankit.rerank.prompts import load_template
 
 
 class _T5Scorer:
     """Batched first-decoder-step log-odds of "true" over "false"."""
 
     def __init__(self, model: str | Path, batch_size: int, max_length: int, device: str,
-                 true_word: str = "true", false_word: str = "false") -> None:
+                 calls: CallLog, true_word: str = "true", false_word: str = "false") -> None:
         try:
             from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
         except ImportError:
             raise MissingDependencyError("transformers", "llm", "monoT5/duoT5") from None
-        path = Path(model)
-        if (path.is_absolute() or str(model).startswith(".")) and not path.is_dir():
-            raise InputFormatError(str(model), "model folder does not exist")
+        model = local_model_folder(model)
         self.tokenizer = AutoTokenizer.from_pretrained(str(model))
         self.model = AutoModelForSeq2SeqLM.from_pretrained(str(model)).to(device).eval()
         self.ids = [self.tokenizer.encode(w, add_special_tokens=False)[0]
                     for w in (true_word, false_word)]
         self.batch_size, self.max_length, self.device = batch_size, max_length, device
-        self.calls = self.tokens = 0
+        self.calls = calls
 
     def log_odds(self, texts: list[str]) -> np.ndarray:
         import torch
@@ -47,6 +47,7 @@ class _T5Scorer:
         out = []
         start_id = self.model.config.decoder_start_token_id
         for start in range(0, len(texts), self.batch_size):
+            began = time.perf_counter()
             batch = self.tokenizer(texts[start:start + self.batch_size], padding=True,
                                    truncation=True, max_length=self.max_length,
                                    return_tensors="pt").to(self.device)
@@ -56,55 +57,57 @@ class _T5Scorer:
                 logits = self.model(**batch, decoder_input_ids=decoder).logits[:, 0, :].float()
             pair = torch.log_softmax(logits[:, self.ids], dim=-1)
             out.append((pair[:, 0] - pair[:, 1]).cpu().numpy())
-            self.calls += 1
-            self.tokens += int(batch["attention_mask"].sum())
+            self.calls.add(tokens_in=int(batch["attention_mask"].sum()),
+                           seconds=time.perf_counter() - began)
         return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
 
 
+@register("reranker", "monot5")
 class MonoT5Reranker(Reranker):
-    """Pointwise seq2seq relevance (monoT5)."""
+    """monoT5: the log-odds of "true" over "false" at the first decoder step."""
 
     pointwise = batches_across_queries = True
 
     def __init__(self, model: str | Path, batch_size: int = 16, max_length: int = 512,
-                 device: str = "cpu", template: str = MONO) -> None:
+                 device: str = "cpu", template: str = "monot5") -> None:
         super().__init__()
-        self.scorer = _T5Scorer(model, batch_size, max_length, device)
-        self.template = template
-        self.name = f"monot5-{Path(str(model)).name}"
+        self.scorer = _T5Scorer(model, batch_size, max_length, device, self.calls)
+        self.template = load_template(template)
+        self.model_name = str(model)
+
+    @property
+    def name(self) -> str:
+        return f"monot5-{Path(self.model_name).name}"
 
     def score_lists(self, lists: list[CandidateList]) -> list[np.ndarray]:
         texts = [self.template.format(query=c.query, document=t) for c in lists for t in c.texts]
-        calls, tokens = self.scorer.calls, self.scorer.tokens
-        flat = self.scorer.log_odds(texts)
-        self.stats.model_calls += self.scorer.calls - calls
-        self.stats.tokens_in += self.scorer.tokens - tokens
-        bounds = np.cumsum([0] + [len(c.texts) for c in lists])
-        return [flat[bounds[i]:bounds[i + 1]] for i in range(len(lists))]
+        return split_flat(self.scorer.log_odds(texts), lists)
 
 
+@register("reranker", "duot5")
 class DuoT5Reranker(Reranker):
     """Pairwise seq2seq preferences (duoT5), both orders, sampled pairs, aggregated."""
 
     def __init__(self, model: str | Path, sampling: str = "all", budget: int | None = None,
                  seed: int = 0, aggregation: str = "sum", batch_size: int = 16,
-                 max_length: int = 512, device: str = "cpu", template: str = DUO) -> None:
+                 max_length: int = 512, device: str = "cpu", template: str = "duot5") -> None:
         super().__init__()
-        self.scorer = _T5Scorer(model, batch_size, max_length, device)
-        self.template = template
+        self.scorer = _T5Scorer(model, batch_size, max_length, device, self.calls)
+        self.template = load_template(template)
         self.sampling, self.budget, self.seed, self.aggregation = sampling, budget, seed, \
             aggregation
-        self.name = f"duot5-{aggregation}-{Path(str(model)).name}"
+        self.model_name = str(model)
+
+    @property
+    def name(self) -> str:
+        return f"duot5-{self.aggregation}-{Path(self.model_name).name}"
 
     def preferences(self, query: str, texts: list[str], pairs: list[tuple[int, int]]
                     ) -> dict[tuple[int, int], float]:
         """P(i above j) for each pair, from both presentation orders."""
         prompts = [self.template.format(query=query, a=texts[x], b=texts[y])
                    for i, j in pairs for x, y in ((i, j), (j, i))]
-        calls, tokens = self.scorer.calls, self.scorer.tokens
         p_first = 1.0 / (1.0 + np.exp(-self.scorer.log_odds(prompts)))
-        self.stats.model_calls += self.scorer.calls - calls
-        self.stats.tokens_in += self.scorer.tokens - tokens
         return {pair: symmetric_preference(p_first[2 * k], p_first[2 * k + 1])
                 for k, pair in enumerate(pairs)}
 

@@ -1,17 +1,70 @@
-"""What every retriever shares: document and query validation, and turning per-query
-top-k arrays into a :class:`Run` keyed by document id."""
+"""The retriever contract, and what every retriever shares: document and query validation,
+and turning per-query top-k arrays into a :class:`Run` keyed by document id."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
 
+from rerankit.compose import Composable
 from rerankit.data.corpus import Corpus, Document
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
+
+
+class Retriever(Composable, ABC):
+    """Base class of every retriever: ``index(corpus)`` once, then ``retrieve(queries, k)``
+    for a :class:`Run` sorted by score and keyed by document id.
+
+    :meth:`identity` is everything that determines the scores (manifests and cache keys
+    use it); :attr:`name` is the short label runs and ledgers carry."""
+
+    @property
+    @abstractmethod
+    def name(self) -> str:
+        """A short readable label, e.g. ``bm25-bm25s-lucene``."""
+
+    @property
+    @abstractmethod
+    def is_indexed(self) -> bool:
+        """True once :meth:`index` (or a ``load``) has run."""
+
+    @abstractmethod
+    def identity(self) -> dict:
+        """Every setting that determines the scores, JSON-able."""
+
+    @abstractmethod
+    def index(self, corpus: Corpus | Iterable[Document]) -> Retriever:
+        """Index the documents; returns ``self``."""
+
+    @abstractmethod
+    def retrieve(self, queries: Queries, k: int = 1000) -> Run:
+        """The top ``k`` documents of every query."""
+
+    def describe(self) -> dict:
+        """The retriever's identity as a manifest records it."""
+        return {"retriever": self.name, "params": self.identity()}
+
+    def corpus_encoders(self) -> list:
+        """The dense encoders that embed the corpus for this retriever (the Ray engine
+        shards their work); none here."""
+        return []
+
+
+@runtime_checkable
+class Persistent(Protocol):
+    """A retriever whose index can be saved to a folder and loaded back (classmethod)."""
+
+    def save(self, folder: str | Path) -> Path: ...
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Persistent: ...
 
 
 def documents_to_index(corpus: Corpus | Iterable[Document], source: str = "corpus",
@@ -69,7 +122,6 @@ def read_index_meta(folder, kind: str, expected_format: int) -> tuple[dict, pa.A
     """The metadata and document ids of an index saved by a retriever's ``save``, refusing
     a folder that is not one or was written by an incompatible version."""
     import json
-    from pathlib import Path
 
     folder = Path(folder)
     meta_path = folder / "rerankit.json"

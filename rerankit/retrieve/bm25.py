@@ -20,13 +20,14 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from rerankit.compose import Composable
 from rerankit.data.atomic import atomic_folder
 from rerankit.data.corpus import Corpus, Document
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.progress import progress_enabled
+from rerankit.registry import register
 from rerankit.retrieve.base import (
+    Retriever,
     check_queries,
     documents_to_index,
     read_index_meta,
@@ -38,7 +39,8 @@ BM25S_VARIANTS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
 RANK_BM25_VARIANTS = ("okapi", "bm25l", "bm25plus")
 
 
-class BM25(Composable):
+@register("retriever", "bm25")
+class BM25(Retriever):
     """BM25 retriever: ``BM25().index(corpus).retrieve(queries, k=1000) -> Run``."""
 
     def __init__(
@@ -84,7 +86,7 @@ class BM25(Composable):
         """True once :meth:`index` or :meth:`load` has run."""
         return self.doc_ids is not None and self._model is not None
 
-    def params(self) -> dict:
+    def identity(self) -> dict:
         """Everything that determines the scores (for manifests and cache keys)."""
         return {"engine": self.engine, "variant": self.variant, "k1": self.k1, "b": self.b,
                 "delta": self.delta, "stemmer": self.stemmer_language,
@@ -170,7 +172,7 @@ class BM25(Composable):
         if self._model is None or self.doc_ids is None:
             raise RuntimeError("nothing to save: index() first")
         with atomic_folder(folder) as tmp:
-            meta = {"format": INDEX_FORMAT, "params": self.params(),
+            meta = {"format": INDEX_FORMAT, "params": self.identity(),
                     "num_docs": len(self.doc_ids)}
             (tmp / "rerankit.json").write_text(json.dumps(meta, indent=2))
             (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids.to_pylist()))

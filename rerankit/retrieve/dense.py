@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
@@ -23,20 +22,22 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from rerankit.compose import Composable
 from rerankit.data.atomic import atomic_folder, atomic_write
 from rerankit.data.corpus import Corpus, Document
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, MissingDependencyError
-from rerankit.identity import model_identity
-from rerankit.progress import progress_enabled
+from rerankit.identity import local_model_folder, model_identity
+from rerankit.progress import library_progress, progress_enabled
+from rerankit.registry import register
 from rerankit.retrieve.base import (
+    Retriever,
     check_queries,
     documents_to_index,
     read_index_meta,
     top_k_run,
 )
+from rerankit.settings import Settings
 
 INDEX_FORMAT = 1
 IndexKind = Literal["flat", "hnsw", "ivf", "ivfpq"]
@@ -61,12 +62,8 @@ def model_label(model: str) -> str:
     return Path(model).name
 
 
-def cache_root() -> Path:
-    """Where embeddings are cached: ``$RERANKIT_CACHE`` or ``~/.cache/rerankit``."""
-    return Path(os.environ.get("RERANKIT_CACHE", Path.home() / ".cache" / "rerankit"))
-
-
-class Dense(Composable):
+@register("retriever", "dense")
+class Dense(Retriever):
     """Dense retriever: ``Dense().index(corpus).retrieve(queries, k=1000) -> Run``."""
 
     def __init__(
@@ -87,6 +84,7 @@ class Dense(Composable):
         device: str | None = None,
         use_gpu: bool | None = None,
         cache: bool = True,
+        embeddings: str | Path | None = None,
         on_empty: Literal["error", "skip"] = "error",
         quiet: bool | None = None,
     ) -> None:
@@ -101,6 +99,9 @@ class Dense(Composable):
         self.hnsw_m, self.ef_construction, self.ef_search = hnsw_m, ef_construction, ef_search
         self.nlist, self.nprobe, self.pq_m, self.pq_bits = nlist, nprobe, pq_m, pq_bits
         self.device, self.use_gpu, self.cache = device, use_gpu, cache
+        #: the folder of cached corpus embeddings (argument, $RERANKIT_EMBEDDINGS, or the
+        #: cache root's ``embeddings``)
+        self.embeddings = Settings.resolve(embeddings=embeddings).embeddings
         self.on_empty, self.quiet = on_empty, quiet
         self.doc_ids: pa.Array | None = None
         self._encoder = None
@@ -119,7 +120,10 @@ class Dense(Composable):
         """True once :meth:`index` or :meth:`load` has run."""
         return self.doc_ids is not None and self._index is not None
 
-    def params(self) -> dict:
+    def corpus_encoders(self) -> list[Dense]:
+        return [self]
+
+    def identity(self) -> dict:
         """Everything that determines the scores (for manifests and cache keys)."""
         return {"model": self.model_name, "fingerprint": self.fingerprint(),
                 "index": self.index_kind, "normalize": self.normalize,
@@ -138,14 +142,10 @@ class Dense(Composable):
             except ImportError:
                 raise MissingDependencyError("sentence-transformers", "dense",
                                              "Dense retrieval") from None
-            local = Path(self.model_name)
-            if (local.is_absolute() or self.model_name.startswith(".")) and not local.is_dir():
-                raise InputFormatError(self.model_name, "model folder does not exist")
-            if not progress_enabled(self.quiet):
-                from transformers.utils import logging as hf_logging
-
-                hf_logging.disable_progress_bar()
-            self._encoder = SentenceTransformer(self.model_name, device=self.device or "cpu")
+            local_model_folder(self.model_name)
+            with library_progress(self.quiet):
+                self._encoder = SentenceTransformer(self.model_name,
+                                                    device=self.device or "cpu")
         return self._encoder
 
     def fingerprint(self) -> str:
@@ -189,7 +189,7 @@ class Dense(Composable):
             digest.update(part.encode() + b"\0")
         for docid, text in zip(ids, texts, strict=True):
             digest.update(docid.encode() + b"\0" + text.encode() + b"\0")
-        path = cache_root() / "embeddings" / f"{digest.hexdigest()}.npy"
+        path = self.embeddings / f"{digest.hexdigest()}.npy"
         if path.is_file():
             cached = np.load(path, mmap_mode="r")
             if cached.shape[0] == len(texts):
@@ -280,30 +280,44 @@ class Dense(Composable):
             if hasattr(faiss, "index_gpu_to_cpu") and "Gpu" in type(index).__name__:
                 index = faiss.index_gpu_to_cpu(index)
             faiss.write_index(index, str(tmp / "faiss.index"))
-            meta = {"format": INDEX_FORMAT, "params": self.params(), "dimension": self.dimension,
+            meta = {"format": INDEX_FORMAT, "params": self.identity(), "dimension": self.dimension,
                     "num_docs": len(self.doc_ids)}
             (tmp / "rerankit.json").write_text(json.dumps(meta, indent=2))
             (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids.to_pylist()))
         return Path(folder)
 
-    def load(self, folder: str | Path) -> Dense:
-        """Load an index saved by :meth:`save` into this retriever, refusing one built with
-        another model, normalisation or passage prefix (its vectors would not match)."""
+    @classmethod
+    def load(cls, folder: str | Path, model: str | Path | None = None,
+             passage_prefix: str | None = None, normalize: bool | None = None,
+             **options) -> Dense:
+        """A retriever with the index saved by :meth:`save`, its encoder the saved model
+        (or ``model``). A model, normalisation or passage prefix other than the index was
+        built with is refused (its vectors would not match); ``options`` set the rest
+        (``device``, ``batch_size``, ``ef_search``, ``quiet`` ...)."""
         folder = Path(folder)
         meta, doc_ids = read_index_meta(folder, "dense", INDEX_FORMAT)
         saved = meta["params"]
-        for key, mine in (("fingerprint", self.fingerprint()), ("normalize", self.normalize),
-                          ("passage_prefix", self.passage_prefix)):
+        for key in ("hnsw_m", "ef_construction", "ef_search", "nlist", "nprobe", "pq_m",
+                    "pq_bits"):
+            options.setdefault(key, saved[key])
+        retriever = cls(model=saved["model"] if model is None else model,
+                        index=saved["index"],
+                        normalize=saved["normalize"] if normalize is None else normalize,
+                        query_prefix=options.pop("query_prefix", saved["query_prefix"]),
+                        passage_prefix=(saved["passage_prefix"] if passage_prefix is None
+                                        else passage_prefix), **options)
+        for key, mine in (("fingerprint", retriever.fingerprint()),
+                          ("normalize", retriever.normalize),
+                          ("passage_prefix", retriever.passage_prefix)):
             if saved[key] != mine:
                 raise InputFormatError(folder, f"index was built with {key}={saved[key]!r}, "
                                        f"this retriever has {mine!r}")
-        self.index_kind = saved["index"]
-        self.doc_ids = doc_ids
-        self.dimension = int(meta["dimension"])
-        self._index = self._maybe_gpu(_faiss().read_index(str(folder / "faiss.index")))
-        if self._index.ntotal != len(self.doc_ids) or self._index.d != self.dimension:
+        retriever.doc_ids = doc_ids
+        retriever.dimension = int(meta["dimension"])
+        retriever._index = retriever._maybe_gpu(_faiss().read_index(str(folder / "faiss.index")))
+        if retriever._index.ntotal != len(doc_ids) or retriever._index.d != retriever.dimension:
             raise InputFormatError(folder, "FAISS index and document ids do not match")
-        return self
+        return retriever
 
 
 def _faiss():

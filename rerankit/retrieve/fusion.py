@@ -8,19 +8,41 @@ thousands of queries takes milliseconds, not Python loops over documents.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rerankit.compose import Composable
 from rerankit.data.columns import encode_strings, group_starts
+from rerankit.data.corpus import Corpus, Document
+from rerankit.data.queries import Queries
 from rerankit.data.run import Run
+from rerankit.registry import register
+from rerankit.retrieve.base import Retriever
 
 Normalisation = Literal["none", "minmax", "zscore", "rank"]
 METHODS = ("rrf", "combsum", "combmnz", "weighted")
+NORMALISATIONS = ("none", "minmax", "zscore", "rank")
+
+
+def check_options(method: str, k: int, normalisation: str,
+                  weights: Sequence[float] | None, n_runs: int, parts: str = "runs") -> None:
+    """The one check of fusion options (:func:`fuse`, :class:`Fusion` and configs);
+    ``parts`` names what is fused in messages."""
+    if method not in METHODS:
+        raise ValueError(f"fusion method must be one of {', '.join(METHODS)}, got {method!r}")
+    if weights is not None and len(weights) != n_runs:
+        raise ValueError(f"'weights' has {len(weights)} values for {n_runs} {parts}: "
+                         f"fusion needs one weight per {parts.rstrip('s')}")
+    if method == "weighted" and weights is None:
+        raise ValueError(f"weighted fusion needs one weight per {parts.rstrip('s')}")
+    if normalisation not in NORMALISATIONS:
+        raise ValueError(f"unknown normalisation {normalisation!r}; choose from "
+                         f"{', '.join(NORMALISATIONS)}")
+    if k <= 0:
+        raise ValueError(f"RRF k must be > 0, got {k}")
 
 
 def fuse(runs: Sequence[Run], method: str = "rrf", k: int = 60,
@@ -34,16 +56,9 @@ def fuse(runs: Sequence[Run], method: str = "rrf", k: int = 60,
     Normalisation (per run and query): ``minmax`` to [0, 1], ``zscore``, ``rank``
     (1 - (rank - 1) / n), or ``none``.
     """
-    if method not in METHODS:
-        raise ValueError(f"fusion method must be one of {', '.join(METHODS)}, got {method!r}")
     if len(runs) < 2:
         raise ValueError("fusion needs at least two runs")
-    if method == "weighted" and (weights is None or len(weights) != len(runs)):
-        raise ValueError("weighted fusion needs one weight per run")
-    if normalisation not in ("none", "minmax", "zscore", "rank"):
-        raise ValueError(f"unknown normalisation {normalisation!r}")
-    if k <= 0:
-        raise ValueError(f"RRF k must be > 0, got {k}")
+    check_options(method, k, normalisation, weights, len(runs))
     parts = []
     for i, run in enumerate(runs):
         ranked = run.ranked()
@@ -88,20 +103,24 @@ def _normalise(score: np.ndarray, rank: np.ndarray, starts: np.ndarray, counts: 
     return np.divide(deviation, std, out=np.zeros_like(score, dtype=float), where=std > 0)
 
 
-class Fusion(Composable):
+@register("retriever", "fusion", composite=True)
+class Fusion(Retriever):
     """A retriever made of several retrievers whose runs are fused (see :func:`fuse`);
     each part retrieves ``depth`` documents (default: the requested ``k``)."""
 
-    def __init__(self, retrievers: Sequence, method: str = "rrf", k: int = 60,
+    def __init__(self, retrievers: Sequence[Retriever], method: str = "rrf", k: int = 60,
                  normalisation: Normalisation = "minmax",
                  weights: Sequence[float] | None = None, depth: int | None = None) -> None:
         if len(retrievers) < 2:
             raise ValueError("fusion needs at least two retrievers")
+        for part in retrievers:
+            if not isinstance(part, Retriever):
+                raise TypeError(f"Fusion fuses retrievers, got {type(part).__name__}")
         self.retrievers = list(retrievers)
         self.options = {"method": method, "k": k, "normalisation": normalisation,
                         "weights": weights}
         self.depth = depth
-        fuse([Run.from_dict({"q": {"d": 1.0}})] * 2, **self.options)   # validate the options
+        check_options(method, k, normalisation, weights, len(self.retrievers), "retrievers")
 
     @property
     def name(self) -> str:
@@ -111,15 +130,18 @@ class Fusion(Composable):
     def is_indexed(self) -> bool:
         return all(r.is_indexed for r in self.retrievers)
 
-    def params(self) -> dict:
-        return {"fusion": {k: v for k, v in self.options.items() if v is not None},
-                "depth": self.depth, "retrievers": [r.params() for r in self.retrievers]}
+    def corpus_encoders(self) -> list:
+        return [encoder for part in self.retrievers for encoder in part.corpus_encoders()]
 
-    def index(self, corpus) -> Fusion:
+    def identity(self) -> dict:
+        return {"fusion": {k: v for k, v in self.options.items() if v is not None},
+                "depth": self.depth, "retrievers": [r.identity() for r in self.retrievers]}
+
+    def index(self, corpus: Corpus | Iterable[Document]) -> Fusion:
         for retriever in self.retrievers:
             retriever.index(corpus)
         return self
 
-    def retrieve(self, queries, k: int = 1000) -> Run:
+    def retrieve(self, queries: Queries, k: int = 1000) -> Run:
         runs = [r.retrieve(queries, self.depth or k) for r in self.retrievers]
         return fuse(runs, name=self.name, **self.options).top_k(k)

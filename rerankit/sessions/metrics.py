@@ -1,5 +1,5 @@
-"""Session metrics (../shared/docs/session-metrics.md): NUM, U-measure, sDCG, nsDCG, sRBP and
-per-query aggregates, computed for every session at once with ``np.bincount``.
+"""Session metrics (the README section "Session-level evaluation"): NUM, U-measure, sDCG,
+nsDCG, sRBP and per-query aggregates, computed for every session at once with ``np.bincount``.
 
 What comes from where:
 * NUM (Chen, Dou, Mao 2024): its two assumptions are implemented as stated. A1, an ideal

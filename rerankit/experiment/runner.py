@@ -18,41 +18,35 @@ config's result needs ``force``, and any other non-empty folder is refused outri
 
 from __future__ import annotations
 
+import inspect
 import json
-import os
 import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rerankit import datasets
+from rerankit import datasets, registry
 from rerankit.compose import Stage
-from rerankit.config import (
-    LLM_BACKENDS,
-    RERANKERS,
-    LLMConfig,
-    RerankerConfig,
-    RetrieverConfig,
-    RunConfig,
-    component_class,
-)
 from rerankit.data.atomic import atomic_folder, atomic_write, check_writable
+from rerankit.data.corpus import Corpus
 from rerankit.data.loaders import Dataset, load_beir
 from rerankit.data.qrels import Qrels
 from rerankit.data.queries import Queries
 from rerankit.errors import InputFormatError
 from rerankit.evaluation.evaluator import EvaluationResult, evaluate
+from rerankit.experiment.config import LLMConfig, RerankerConfig, RetrieverConfig, RunConfig
 from rerankit.identity import file_digest
-from rerankit.pipeline import Ledger, Pipeline, ScoreCache
-
-if TYPE_CHECKING:
-    from rerankit.distributed import RayOptions
+from rerankit.llm.base import LLM
+from rerankit.pipeline import Ledger, Pipeline, PipelineResult, ScoreCache
+from rerankit.rerank.base import Reranker
+from rerankit.retrieve.base import Retriever
+from rerankit.settings import Settings
 
 
 @dataclass
@@ -98,51 +92,57 @@ def select_queries(config: RunConfig, data: Dataset) -> Queries:
     return queries.subset([qid for i, qid in enumerate(queries.ids) if i in chosen])
 
 
-def build_retriever(spec: RetrieverConfig, on_empty: str, quiet: bool | None):
-    """A retriever object from its config."""
-    if spec.type == "fusion":
-        from rerankit.retrieve.fusion import Fusion
-
+def build_retriever(spec: RetrieverConfig, on_empty: str, quiet: bool | None) -> Retriever:
+    """A retriever object from its config (the class comes from the registry)."""
+    entry = registry.lookup("retriever", spec.type)
+    if entry.composite:
         fusion = spec.fusion.model_dump() if spec.fusion else {}
-        return Fusion([build_retriever(part, on_empty, quiet) for part in spec.retrievers],
-                      **fusion)
-    from rerankit.config import RETRIEVERS
-
-    cls = component_class(RETRIEVERS, spec.type)
-    return cls(**{"on_empty": on_empty, "quiet": quiet, **spec.params})
+        return entry.cls([build_retriever(part, on_empty, quiet) for part in spec.retrievers],
+                         **fusion)
+    return entry.cls(**{**_defaults(entry.cls, on_empty=on_empty, quiet=quiet), **spec.params})
 
 
-def build_llm(spec: LLMConfig):
+def build_llm(spec: LLMConfig, settings: Settings | None = None) -> LLM:
     """An LLM backend from its config (``offline:<name>`` resolved to the bundled file)."""
     from rerankit.llm.offline import resolve
 
-    cls = component_class(LLM_BACKENDS, spec.backend)
-    if spec.backend == "openai":
+    cls = registry.lookup("llm", spec.backend).cls
+    if cls.takes_url:
         return cls(spec.url, model=spec.model, **spec.params)
-    return cls(resolve(spec.model), **spec.params)
+    store = settings.model_store if settings is not None else None
+    return cls(resolve(spec.model, store), **spec.params)
 
 
-def build_reranker(spec: RerankerConfig, quiet: bool | None):
-    """A reranker object from its config."""
-    cls = component_class(RERANKERS, spec.type)
-    params = dict(spec.params)
+def build_reranker(spec: RerankerConfig, quiet: bool | None,
+                   settings: Settings | None = None) -> Reranker:
+    """A reranker object from its config (the class comes from the registry)."""
+    cls = registry.lookup("reranker", spec.type).cls
+    params = {**_defaults(cls, quiet=quiet), **spec.params}
     if spec.llm is not None:
-        params["llm"] = build_llm(spec.llm)
-    elif "quiet" in cls.__init__.__code__.co_varnames:
-        params.setdefault("quiet", quiet)
+        params["llm"] = build_llm(spec.llm, settings)
     return cls(**params)
 
 
+def _defaults(cls: type, **values) -> dict:
+    """The run-wide ``values`` (quiet, on_empty) that ``cls``'s constructor takes."""
+    accepted = inspect.signature(cls.__init__).parameters
+    return {key: value for key, value in values.items() if key in accepted}
+
+
 def build_pipeline(config: RunConfig, quiet: bool | None = None,
-                   cache: bool | Path | ScoreCache | None = None) -> Pipeline:
+                   cache: bool | Path | ScoreCache | None = None,
+                   settings: Settings | None = None) -> Pipeline:
     """The config's pipeline (``cache``: None follows the config, False disables, a path
     picks the file)."""
     stages = [Stage(build_retriever(config.retriever, config.dataset.on_empty, quiet),
                     cutoff=config.depth)]
     for spec in config.rerankers:
-        stages.append(Stage(build_reranker(spec, quiet), cutoff=spec.cutoff, depth=spec.depth,
+        stages.append(Stage(build_reranker(spec, quiet, settings), cutoff=spec.cutoff,
+                            depth=spec.depth,
                             fuse=spec.fuse.model_dump() if spec.fuse else None))
     use_cache = config.cache if cache is None else cache
+    if use_cache is True and settings is not None:
+        use_cache = settings.score_cache
     return Pipeline(stages, batch_size=config.batch_size, cache=use_cache, quiet=quiet,
                     name=config.name)
 
@@ -207,26 +207,27 @@ def check_output(config: RunConfig, output: Path, force: bool) -> None:
                                f"'{name}'); use --force to replace that result")
 
 
-def check_cache(config: RunConfig, cache: bool | Path | None) -> None:
-    """Before any work: the cache folder ($RERANKIT_CACHE, which also holds corpus
-    embeddings and joined model files) and an explicit score-cache file must be usable."""
-    from rerankit.retrieve.dense import cache_root
+def run_settings(cache: bool | Path | str | None, quiet: bool | None) -> Settings:
+    """The run's settings: an explicit score-cache file wins over the environment."""
+    explicit = Path(cache) if isinstance(cache, str | Path) else None
+    return Settings.resolve(score_cache=explicit, quiet=quiet)
 
+
+def check_cache(config: RunConfig, cache: bool | Path | None,
+                settings: Settings | None = None) -> None:
+    """Before any work: the cache folders and the score-cache file must be usable."""
+    settings = settings or run_settings(cache, None)
+    settings.check_folders()
     if isinstance(cache, str):
         cache = Path(cache)
-    root = cache_root()
-    if root.exists() and not root.is_dir():
-        variable = "RERANKIT_CACHE" if "RERANKIT_CACHE" in os.environ else "the cache folder"
-        raise InputFormatError(root, f"{variable} must name a folder, but this is a file")
     uses_score_cache = cache is not False and (cache is not None or config.cache) and \
         bool(config.rerankers)
-    if isinstance(cache, Path) and uses_score_cache:
-        if cache.is_dir():
-            raise InputFormatError(cache, "--cache must name a score-cache file, but this "
-                                   "is a folder")
-        check_writable(cache)
-    elif uses_score_cache:
-        check_writable(root / "scores.sqlite")
+    if not uses_score_cache:
+        return
+    if settings.score_cache.is_dir():
+        raise InputFormatError(settings.score_cache, "--cache must name a score-cache file, "
+                               "but this is a folder")
+    check_writable(settings.score_cache)
 
 
 def check_dataset(config: RunConfig) -> None:
@@ -246,12 +247,12 @@ def check_models(config: RunConfig) -> None:
 
 
 def preflight(config: RunConfig, output: Path, force: bool = False,
-              cache: bool | Path | None = None) -> None:
+              cache: bool | Path | None = None, settings: Settings | None = None) -> None:
     """Every check that can fail without loading data or models, so a mistake is reported
     in a second, not after hours of retrieval and reranking."""
     check_output(config, output, force)
     check_dataset(config)
-    check_cache(config, cache)
+    check_cache(config, cache, settings)
     check_models(config)
 
 
@@ -271,27 +272,36 @@ def evaluation_record(metrics: EvaluationResult) -> dict:
             "compat": metrics.compat}
 
 
+class Engine(Protocol):
+    """Where a pipeline runs: in this process (:class:`LocalEngine`) or on a cluster
+    (:class:`rerankit.experiment.distributed.RayEngine`); both give the same bytes."""
+
+    def run(self, config: RunConfig, pipeline: Pipeline, queries: Queries,
+            corpus: Corpus) -> PipelineResult: ...
+
+
+class LocalEngine:
+    """The pipeline in this process."""
+
+    def run(self, config: RunConfig, pipeline: Pipeline, queries: Queries,
+            corpus: Corpus) -> PipelineResult:
+        return pipeline.run(queries, corpus)
+
+
 def run_config(config: RunConfig, output: Path, force: bool = False,
                quiet: bool | None = None, cache: bool | Path | None = None,
-               ray: RayOptions | None = None) -> RunOutcome:
-    """Run ``config`` and write its outputs into ``output``; on a Ray cluster when ``ray``
-    is given (same bytes as in process).
+               engine: Engine | None = None) -> RunOutcome:
+    """Run ``config`` and write its outputs into ``output``, in this process or on the
+    given ``engine`` (same bytes either way).
 
     Every judged query of the run's query set is evaluated: one the pipeline found nothing
     for counts 0 (trec_eval -c), so a pipeline cannot score higher by answering less."""
-    preflight(config, output, force, cache)
+    settings = run_settings(cache, quiet)
+    preflight(config, output, force, cache, settings)
     data = load_dataset(config)
     queries = select_queries(config, data)
-    try:
-        pipeline = build_pipeline(config, quiet, cache)
-    except TypeError as err:
-        raise InputFormatError("config", f"bad parameter: {err}") from None
-    if ray is None:
-        result = pipeline.run(queries, data.corpus)
-    else:
-        from rerankit.distributed import run_on_ray
-
-        result = run_on_ray(config, pipeline, queries, data.corpus, ray)
+    pipeline = build_pipeline(config, quiet, cache, settings)
+    result = (engine or LocalEngine()).run(config, pipeline, queries, data.corpus)
     metrics = evaluate(judged_subset(data.qrels, queries.ids), result.run, config.measures,
                        average_complete=True)
     evaluation = evaluation_record(metrics)
@@ -300,7 +310,7 @@ def run_config(config: RunConfig, output: Path, force: bool = False,
                 "config": config.model_dump(mode="json"), "config_digest": config.digest(),
                 "dataset": data.name, "dataset_files": dataset_checksums(dataset_folder(config)),
                 "queries": len(queries), "evaluation": evaluation,
-                "stages": pipeline.describe(),
+                "stages": pipeline.describe(), "settings": settings.record(),
                 "python": platform.python_version(), "packages": _versions()}
     with atomic_folder(output, replaceable=replaceable_result) as staging:
         result.run.write_trec(staging / "run.trec", tag=config.name)

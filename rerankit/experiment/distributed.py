@@ -28,10 +28,12 @@ import socket
 import time
 from dataclasses import dataclass
 
-from rerankit.config import RunConfig
 from rerankit.errors import MissingDependencyError, RerankitError
+from rerankit.experiment.config import RunConfig
+from rerankit.experiment.runner import build_pipeline, load_dataset
 from rerankit.pipeline import Pipeline, PipelineResult, ScoreCache
 from rerankit.pipeline.core import concat_runs
+from rerankit.retrieve.dense import Dense
 
 WORKER_PREFIX = "rerankit-worker-"   # actors are named, e.g. for `ray list actors`
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -61,8 +63,6 @@ class PipelineWorker:
     """One Ray actor: the config's pipeline, built once, running batches of queries."""
 
     def __init__(self, config_json: str, cache_path: str | None, cpus: int) -> None:
-        from rerankit.runner import build_pipeline, load_dataset
-
         _limit_threads(cpus)
         config = RunConfig.model_validate_json(config_json)
         self.data = load_dataset(config)
@@ -71,7 +71,7 @@ class PipelineWorker:
                                        cache=self.cache if self.cache is not None else False)
         self.indexed = False
 
-    def encode(self, where: tuple[str, int], chunk: list[str]):
+    def encode(self, where: tuple[int, int], chunk: list[str]):
         """One fixed chunk of passages through the named dense encoder."""
         encoder = dense_encoders(self.pipeline)[where]
         return encoder.encode(chunk, encoder.passage_prefix)
@@ -88,34 +88,31 @@ class PipelineWorker:
         return number, run, ledger, rows
 
 
-def dense_encoders(pipeline: Pipeline) -> dict[tuple[str, int], object]:
-    """The pipeline's dense encoders (retriever, fused parts, bi-encoder rerankers), by a
-    position that is the same in every copy of the pipeline."""
-    found: dict[tuple[str, int], object] = {}
-    retriever = pipeline.stages[0].component
-    parts = getattr(retriever, "retrievers", [retriever])
-    for i, part in enumerate(parts):
-        if hasattr(part, "encode_chunks"):
-            found[("retriever", i)] = part
-    for i, stage in enumerate(pipeline.stages[1:], 1):
-        encoder = getattr(stage.component, "encoder", None)
-        if hasattr(encoder, "encode_chunks"):
-            found[("reranker", i)] = encoder
-    return found
+def dense_encoders(pipeline: Pipeline) -> dict[tuple[int, int], Dense]:
+    """The pipeline's corpus encoders (every stage's ``corpus_encoders()``: dense
+    retrievers, fused parts, bi-encoder rerankers), by (stage, position): the same in every
+    copy of the pipeline."""
+    return {(stage, i): encoder for stage, s in enumerate(pipeline.stages)
+            for i, encoder in enumerate(s.component.corpus_encoders())}
 
 
-def run_on_ray(config: RunConfig, pipeline: Pipeline, queries, corpus,
-               options: RayOptions) -> PipelineResult:
-    """``pipeline`` (the driver's copy, built from ``config``) over ``queries`` on Ray."""
-    ray = import_ray()
-    started_here = not ray.is_initialized()
-    if started_here:
-        _connect(ray, options)
-    try:
-        return _run(ray, config, pipeline, queries, corpus, options)
-    finally:
+@dataclass(frozen=True)
+class RayEngine:
+    """The runner's engine on a Ray cluster (see the module docstring)."""
+
+    options: RayOptions = RayOptions()
+
+    def run(self, config: RunConfig, pipeline: Pipeline, queries, corpus) -> PipelineResult:
+        """``pipeline`` (the driver's copy, built from ``config``) over ``queries``."""
+        ray = import_ray()
+        started_here = not ray.is_initialized()
         if started_here:
-            ray.shutdown()
+            _connect(ray, self.options)
+        try:
+            return _run(ray, config, pipeline, queries, corpus, self.options)
+        finally:
+            if started_here:
+                ray.shutdown()
 
 
 def _connect(ray, options: RayOptions) -> None:
@@ -153,7 +150,7 @@ def _run(ray, config: RunConfig, pipeline: Pipeline, queries, corpus,
          options: RayOptions) -> PipelineResult:
     from ray.util import ActorPool
 
-    cache = pipeline._open_cache()
+    cache = pipeline.score_cache()
     env = {name: str(options.cpus_per_worker) for name in THREAD_VARIABLES}
     actor = ray.remote(num_cpus=options.cpus_per_worker, num_gpus=options.gpus_per_worker,
                        max_restarts=2, max_task_retries=2,
@@ -198,8 +195,8 @@ def _chunk_mapper(ray, workers, where):
 
 
 def _limit_threads(cpus: int) -> None:
-    for name in THREAD_VARIABLES:
-        os.environ[name] = str(cpus)
+    """torch's threads in this worker (the math libraries' variables come from the actor's
+    runtime environment, set before the worker process starts)."""
     try:
         import torch
     except ImportError:

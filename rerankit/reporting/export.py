@@ -20,7 +20,7 @@ from pathlib import Path
 from rerankit.data.atomic import atomic_write, is_special
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
-from rerankit.leaderboard import read_result
+from rerankit.reporting.leaderboard import read_result
 
 BEIR_COLUMNS = (("nDCG@10", "ndcg_cut_10"), ("Recall@100", "recall_100"))
 

@@ -25,7 +25,6 @@ when the file is read, before any data or model is loaded.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import inspect
 import json
 import re
@@ -48,8 +47,12 @@ from pydantic import (
 )
 from pydantic.errors import PydanticSchemaGenerationError
 
+from rerankit import registry
+from rerankit.compose import check_cutoffs
 from rerankit.data.source import read_input
 from rerankit.errors import InputFormatError
+from rerankit.evaluation.measures import HEADLINE
+from rerankit.retrieve.fusion import METHODS, NORMALISATIONS, check_options
 
 
 class _Strict(BaseModel):
@@ -80,58 +83,58 @@ class DatasetConfig(_Strict):
 
 
 class FusionConfig(_Strict):
-    method: Literal["rrf", "combsum", "combmnz", "weighted"] = "rrf"
+    method: Literal[METHODS] = "rrf"
     k: StrictInt = Field(60, ge=1)
-    normalisation: Literal["none", "minmax", "zscore", "rank"] = "minmax"
+    normalisation: Literal[NORMALISATIONS] = "minmax"
     weights: list[StrictInt | StrictFloat] | None = None
 
 
+def registered(kind: registry.Kind, name: str) -> registry.Entry:
+    """The registry's entry for a config ``type``; unknown names list the known ones."""
+    try:
+        return registry.lookup(kind, name)
+    except KeyError as err:
+        raise ValueError(err.args[0]) from None
+
+
 class RetrieverConfig(_Strict):
-    type: Literal["bm25", "dense", "fusion"]
+    """A retriever by registered ``type`` with constructor ``params``, or a composite one
+    (``fusion``) over a list of ``retrievers``."""
+
+    type: str
     params: dict[str, Any] = Field(default_factory=dict)
     retrievers: list[RetrieverConfig] = Field(default_factory=list)
     fusion: FusionConfig | None = None
 
+    @field_validator("type")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        return registered("retriever", name).name
+
     @model_validator(mode="after")
-    def _fusion_needs_parts(self) -> RetrieverConfig:
-        if self.type == "fusion" and len(self.retrievers) < 2:
-            raise ValueError("type 'fusion' needs a list 'retrievers' of at least two")
-        weights = self.fusion.weights if self.fusion else None
-        if weights is not None and len(weights) != len(self.retrievers):
-            raise ValueError(f"'fusion.weights' has {len(weights)} values for "
-                             f"{len(self.retrievers)} retrievers")
-        if self.type != "fusion" and (self.retrievers or self.fusion):
-            raise ValueError("'retrievers' and 'fusion' belong to type 'fusion' only")
-        if self.type != "fusion":
-            check_params(component_class(RETRIEVERS, self.type), self.params)
-        elif self.params:
-            raise ValueError("type 'fusion' takes no 'params'; set them on its retrievers")
+    def _check(self) -> RetrieverConfig:
+        entry = registered("retriever", self.type)
+        if entry.composite:
+            if len(self.retrievers) < 2:
+                raise ValueError(f"type '{self.type}' needs a list 'retrievers' of at least "
+                                 "two")
+            if self.params:
+                raise ValueError(f"type '{self.type}' takes no 'params'; set them on its "
+                                 "retrievers")
+            fusion = self.fusion or FusionConfig()
+            if fusion.weights is not None or fusion.method == "weighted":
+                check_options(fusion.method, fusion.k, fusion.normalisation, fusion.weights,
+                              len(self.retrievers), "retrievers")
+            return self
+        if self.retrievers or self.fusion:
+            raise ValueError(f"'retrievers' and 'fusion' belong to composite types "
+                             f"({', '.join(composite_retrievers())}) only")
+        check_params(entry.cls, self.params)
         return self
 
 
-#: Reranker types and their classes (module, class); LLM ones need an ``llm`` section.
-RERANKERS = {
-    "cross-encoder": ("rerankit.rerank.pointwise", "CrossEncoderReranker"),
-    "bi-encoder": ("rerankit.rerank.pointwise", "BiEncoderReranker"),
-    "monot5": ("rerankit.rerank.seq2seq", "MonoT5Reranker"),
-    "duot5": ("rerankit.rerank.seq2seq", "DuoT5Reranker"),
-    "yes-no": ("rerankit.rerank.llm", "YesNoReranker"),
-    "listwise": ("rerankit.rerank.llm", "ListwiseReranker"),
-    "first-token": ("rerankit.rerank.llm", "FirstTokenListwiseReranker"),
-    "pairwise": ("rerankit.rerank.llm", "PairwiseReranker"),
-}
-LLM_RERANKERS = ("yes-no", "listwise", "first-token", "pairwise")
-RETRIEVERS = {"bm25": ("rerankit.retrieve.bm25", "BM25"),
-              "dense": ("rerankit.retrieve.dense", "Dense")}
-LLM_BACKENDS = {"llamacpp": ("rerankit.llm.llamacpp", "LlamaCppLLM"),
-                "transformers": ("rerankit.llm.hf", "TransformersLLM"),
-                "openai": ("rerankit.llm.openai_http", "OpenAICompatibleLLM")}
-
-
-def component_class(table: dict[str, tuple[str, str]], kind: str):
-    """The class registered for ``kind`` (imports its module; no heavy dependencies)."""
-    module, name = table[kind]
-    return getattr(importlib.import_module(module), name)
+def composite_retrievers() -> list[str]:
+    return [name for name, entry in registry.entries("retriever").items() if entry.composite]
 
 
 def check_params(cls, params: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
@@ -163,51 +166,66 @@ def check_params(cls, params: dict[str, Any], skip: tuple[str, ...] = ()) -> Non
 
 
 class LLMConfig(_Strict):
-    """An LLM backend: ``model`` is a GGUF path (llamacpp), a hub name or folder
-    (transformers), the served model name (openai, with ``url``), or ``offline:<name>``."""
+    """An LLM backend by registered name: ``model`` is a GGUF path (llamacpp), a hub name or
+    folder (transformers), the served model name (backends that take a ``url``, e.g.
+    openai), or ``offline:<name>``."""
 
-    backend: Literal["llamacpp", "transformers", "openai"]
+    backend: str
     model: str
     url: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
 
+    @field_validator("backend")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        return registered("llm", name).name
+
     @model_validator(mode="after")
     def _check(self) -> LLMConfig:
-        if (self.backend == "openai") != (self.url is not None):
-            raise ValueError("'url' is required for backend 'openai' and only for it")
+        cls = registered("llm", self.backend).cls
+        if cls.takes_url != (self.url is not None):
+            with_url = [n for n, e in registry.entries("llm").items() if e.cls.takes_url]
+            raise ValueError(f"'url' is required for backend(s) {', '.join(with_url)} and "
+                             "only for them")
         if self.url is not None and not re.match(r"https?://[^/\s]+", self.url):
             raise ValueError(f"'url' must start with http:// or https://, got '{self.url}'")
         if self.model.startswith("offline:"):
             from rerankit.llm.offline import NAMES
 
-            if self.backend == "openai" or self.model.removeprefix("offline:") not in NAMES:
+            if cls.takes_url or self.model.removeprefix("offline:") not in NAMES:
                 raise ValueError(f"unknown offline model '{self.model}' for backend "
                                  f"'{self.backend}'; known: " +
                                  ", ".join(f"offline:{n}" for n in NAMES) +
-                                 " (backends llamacpp and transformers)")
-        skip = ("base_url", "model") if self.backend == "openai" else ("gguf", "model")
-        check_params(component_class(LLM_BACKENDS, self.backend), self.params, skip)
+                                 " (backends that load local files)")
+        first = next(iter(list(inspect.signature(cls.__init__).parameters)[1:]), "")
+        check_params(cls, self.params, (first, "model"))
         return self
 
 
 class RerankerConfig(_Strict):
-    """One reranking stage: ``depth`` candidates in (default: all the previous stage passes
-    on), ``cutoff`` passed on to the next stage, optional fusion with the incoming run."""
+    """One reranking stage by registered ``type``: ``depth`` candidates in (default: all the
+    previous stage passes on), ``cutoff`` passed on to the next stage, optional fusion with
+    the incoming run, and an ``llm`` section for rerankers built around an LLM."""
 
-    type: Literal["cross-encoder", "bi-encoder", "monot5", "duot5", "yes-no", "listwise",
-                  "first-token", "pairwise"]
+    type: str
     depth: StrictInt | None = Field(None, ge=1)
     cutoff: StrictInt | None = Field(None, ge=1)
     params: dict[str, Any] = Field(default_factory=dict)
     llm: LLMConfig | None = None
     fuse: FusionConfig | None = None
 
+    @field_validator("type")
+    @classmethod
+    def _known(cls, name: str) -> str:
+        return registered("reranker", name).name
+
     @model_validator(mode="after")
     def _check(self) -> RerankerConfig:
-        if (self.type in LLM_RERANKERS) != (self.llm is not None):
+        entry = registered("reranker", self.type)
+        if entry.needs_llm != (self.llm is not None):
             raise ValueError(f"type '{self.type}' " + ("needs an 'llm' section" if self.llm
                              is None else "takes no 'llm' section"))
-        check_params(component_class(RERANKERS, self.type), self.params, ("llm",))
+        check_params(entry.cls, self.params, ("llm",))
         return self
 
 
@@ -227,8 +245,7 @@ class RunConfig(_Strict):
     queries: QueriesConfig = Field(default_factory=QueriesConfig)
     batch_size: StrictInt = Field(16, ge=1)
     cache: StrictBool = True
-    measures: list[str] = Field(default_factory=lambda: ["ndcg_cut_10", "recall_100", "map",
-                                                         "recip_rank_cut_10"], min_length=1)
+    measures: list[str] = Field(default_factory=lambda: list(HEADLINE), min_length=1)
 
     @field_validator("name")
     @classmethod
@@ -253,16 +270,8 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _cutoffs(self) -> RunConfig:
-        available = self.depth
-        for position, stage in enumerate(self.rerankers):
-            if stage.depth and stage.depth > available:
-                raise ValueError(f"rerankers[{position}].depth {stage.depth} is larger than "
-                                 f"the {available} candidates the stage before passes on")
-            available = min(available, stage.depth or available)
-            if stage.cutoff and stage.cutoff > available:
-                raise ValueError(f"rerankers[{position}].cutoff {stage.cutoff} is larger "
-                                 f"than the {available} candidates it reranks")
-            available = stage.cutoff or available
+        check_cutoffs(self.depth, [(f"rerankers[{position}]", stage.depth, stage.cutoff)
+                                   for position, stage in enumerate(self.rerankers)])
         return self
 
     def digest(self) -> str:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from rerankit.data.atomic import atomic_write
 from rerankit.errors import InputFormatError
+from rerankit.evaluation.measures import HEADLINE
 
-COLUMNS = (("nDCG@10", "ndcg_cut_10"), ("R@100", "recall_100"), ("MAP", "map"),
-           ("MRR@10", "recip_rank_cut_10"))
+COLUMNS = tuple((label, name) for name, label in HEADLINE.items())
 
 
 def render(folders: list[Path]) -> str:
