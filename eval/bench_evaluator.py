@@ -54,7 +54,6 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from generate import generate
 
 NAMES = ("nDCG@10", "MAP@1000", "Recall@100", "MRR@10")
 MEASURES = ("ndcg_cut_10", "map_cut_1000", "recall_100", "recip_rank_cut_10")
@@ -104,6 +103,8 @@ def run_ranx(qrels_path: Path, run_path: Path) -> dict[str, float]:
 
 def warm_up_ranx(folder: Path) -> float:
     """Compile ranx's numba kernels on a tiny input; returns the seconds it took."""
+    from generate import generate
+
     run_path, qrels_path = generate(folder / "tiny", queries=5, depth=20)
     start = time.perf_counter()
     run_ranx(qrels_path, run_path)
@@ -134,20 +135,26 @@ def time_tools(tools: dict, qrels_path: Path, run_path: Path,
 
 
 def time_fresh_processes(tools: dict, qrels_path: Path, run_path: Path,
-                         repeats: int) -> dict[str, list[float]]:
-    """Wall seconds of one call per tool in a new Python process, ``repeats`` times, tools
-    taking turns: interpreter start and imports included, as a user running a script or
-    the command line meets it."""
-    seconds: dict[str, list[float]] = {name: [] for name in tools}
+                         repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall seconds and CPU seconds (user + system, all threads) of one call per tool in a
+    new Python process, ``repeats`` times, tools taking turns: interpreter start and
+    imports included, as a user running a script or the command line meets it. On a
+    shared machine the wall clock also measures the other processes; CPU time does not."""
+    wall: dict[str, list[float]] = {name: [] for name in tools}
+    cpu: dict[str, list[float]] = {name: [] for name in tools}
     for _ in range(repeats):
         for name in tools:
             warm_page_cache(qrels_path, run_path)
             start = time.perf_counter()
-            subprocess.run([sys.executable, __file__, "--once", name, "--once-files",
-                            str(qrels_path), str(run_path)], check=True,
-                           stdout=subprocess.DEVNULL)
-            seconds[name].append(time.perf_counter() - start)
-    return seconds
+            child = subprocess.Popen([sys.executable, __file__, "--once", name, "--once-files",
+                                      str(qrels_path), str(run_path)],
+                                     stdout=subprocess.DEVNULL)
+            _, status, usage = os.wait4(child.pid, 0)
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(usage.ru_utime + usage.ru_stime)
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise SystemExit(f"{name} failed in a fresh process")
+    return wall, cpu
 
 
 def trec_eval_binary(folder: Path) -> str | None:
@@ -188,6 +195,8 @@ def agree(a: dict[str, float], b: dict[str, float], tolerance: float) -> bool:
 def run_case(name: str, ties: bool, queries: int, args: argparse.Namespace, tools: dict,
              binary: str | None, status) -> dict:
     """Time every tool on one generated run and check the values; the case's record."""
+    from generate import generate  # not at the top: the timed children must not import it
+
     with status(f"{name}: generating the synthetic run and qrels"):
         run_path, qrels_path = generate(
             args.data / f"synthetic-{queries}x{args.depth}{'-ties' if ties else ''}",
@@ -195,7 +204,8 @@ def run_case(name: str, ties: bool, queries: int, args: argparse.Namespace, tool
     with status(f"{name}: timing {', '.join(tools)} in turn, {args.repeats} times"):
         all_times, values = time_tools(tools, qrels_path, run_path, args.repeats)
     with status(f"{name}: timing one call per tool in a fresh process, {args.fresh} times"):
-        fresh_times = time_fresh_processes(tools, qrels_path, run_path, args.fresh)
+        fresh_times, fresh_cpu_times = time_fresh_processes(tools, qrels_path, run_path,
+                                                            args.fresh)
     with status(f"{name}: checking the values (rerankit compat 9, trec_eval binary)"):
         values["rerankit (compat 9)"] = run_rerankit_9(qrels_path, run_path)
         if binary is not None:
@@ -203,6 +213,7 @@ def run_case(name: str, ties: bool, queries: int, args: argparse.Namespace, tool
                                                                    run_path)
     seconds = {tool: statistics.median(times) for tool, times in all_times.items()}
     fresh = {tool: statistics.median(times) for tool, times in fresh_times.items()}
+    fresh_cpu = {tool: statistics.median(times) for tool, times in fresh_cpu_times.items()}
     checks = {"rerankit compat 9 == pytrec_eval (1e-9)":
               agree(values["rerankit (compat 9)"], values["pytrec_eval"], 1e-9)}
     if binary is not None:  # the binary prints 4 decimals
@@ -217,6 +228,9 @@ def run_case(name: str, ties: bool, queries: int, args: argparse.Namespace, tool
         "speedup": {t: seconds[t] / seconds["rerankit"] for t in seconds},
         "fresh_process_seconds": fresh, "every_fresh_process_seconds": fresh_times,
         "fresh_process_speedup": {t: fresh[t] / fresh["rerankit"] for t in fresh},
+        "fresh_process_cpu_seconds": fresh_cpu, "every_fresh_process_cpu_seconds":
+        fresh_cpu_times,
+        "fresh_process_cpu_speedup": {t: fresh_cpu[t] / fresh_cpu["rerankit"] for t in fresh},
         "values": values, "checks": checks,
         "identical": all(ok for check, ok in checks.items() if "ranx" not in check),
     }
@@ -251,7 +265,7 @@ def main() -> None:
     from rich.table import Table
 
     warnings.filterwarnings("ignore")  # numba type-safety chatter from ranx
-    console = Console(width=160)
+    console = Console(width=200)
     tools = dict(TOOLS)
     ranx_compile = None
     if importlib.util.find_spec("ranx") is None:
@@ -303,9 +317,12 @@ def _table(case: dict, table_class):
     table.add_column("rerankit is x faster", justify="right")
     table.add_column("fresh process, s", justify="right")
     table.add_column("x faster", justify="right")
+    table.add_column("its CPU s", justify="right")
+    table.add_column("x less", justify="right")
     for m in NAMES:
         table.add_column(m, justify="right")
     seconds, fresh, values = case["seconds"], case["fresh_process_seconds"], case["values"]
+    cpu = case["fresh_process_cpu_seconds"]
     for tool, found in values.items():
         timed = tool in seconds
         table.add_row(
@@ -314,6 +331,9 @@ def _table(case: dict, table_class):
             f"{case['speedup'][tool]:.1f}x" if timed and tool != "rerankit" else "-",
             f"{fresh[tool]:.2f}" if timed else "-",
             f"{case['fresh_process_speedup'][tool]:.1f}x" if timed and tool != "rerankit"
+            else "-",
+            f"{cpu[tool]:.2f}" if timed else "-",
+            f"{case['fresh_process_cpu_speedup'][tool]:.1f}x" if timed and tool != "rerankit"
             else "-",
             *(f"{found[m]:.6f}" for m in NAMES))
     return table
