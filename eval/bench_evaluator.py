@@ -1,21 +1,39 @@
 """Evaluator speed: rerankit vs pytrec_eval vs ranx, end to end from files, same run.
 
-Task (DEVELOPERS issue 3): a 10M-row TREC run (10k queries x 1000) and its qrels, from
-files to the four numbers nDCG@10, MAP@1000, Recall@100 and MRR@10.
+Task (DEVELOPERS issue 3, issue 18): a TREC run of ``--queries`` x 1000 rows and its qrels,
+from files to the four numbers nDCG@10, MAP@1000, Recall@100 and MRR@10, in two cases
+reported separately:
 
-* rerankit: ``evaluate(qrels_path, run_path, measures)`` (reading, validation included).
+* ``tie-free``: strictly decreasing scores (every tool ranks identically);
+* ``tie-heavy``: 4-decimal scores from 200 levels per query, written in random order
+  within a level, as real BM25 runs look: every evaluator has to break ties itself
+  (trec_eval: by document id, descending). See ``eval/generate.py``.
+
+The default size is 3M rows (3,000 queries); ``--big`` adds the 10M-row cases (10,000
+queries; about 20 more minutes and 6 GB of memory on 2 cores, pytrec_eval's dicts).
+
+* rerankit: ``evaluate(qrels_path, run_path, measures)`` (reading, validation included),
+  with trec_eval 10.0 semantics, its default.
 * pytrec_eval: its own ``parse_qrel``/``parse_run``, ``RelevanceEvaluator``, ``evaluate``;
   MRR@10 is derived exactly from recip_rank (RR@10 = RR if RR >= 0.1 else 0).
 * ranx: ``Qrels.from_file``, ``Run.from_file``, ``evaluate``. Its numba functions are
   compiled on a tiny input first, so its one-off compilation is not counted against it.
 
-Each tool is timed ``--repeats`` times (median reported), the tools taking turns so
-that drift in the machine's speed affects all of them alike, and the four aggregate values
-must agree to 1e-9. Before every timed call, of every tool, both files are read once
-(untimed) so they sit in the OS page cache: on these VMs the kernel's memory reclaimer
-evicts a 400 MB file within seconds, which otherwise turns the first tool's timing into a
-measure of disk speed. Run: ``python eval/bench_evaluator.py`` (``--queries 1000`` for a
-quick look). Results are written to ``eval/results/evaluator.json``.
+Each tool is timed ``--repeats`` times in this process (median reported), the tools
+taking turns so that drift in the machine's speed affects all of them alike, then
+``--fresh`` times in a fresh Python process each (interpreter start, imports, reading the
+files, evaluating: what a user running a script meets; median reported). Before every
+timed call, of every tool, both files are read once (untimed) so they sit in the OS page
+cache: on these VMs the kernel's memory reclaimer evicts a 400 MB file within seconds,
+which otherwise turns the first tool's timing into a measure of disk speed.
+
+Values are checked in the same run, on the same files: rerankit with ``compat="9"`` must
+equal pytrec_eval (trec_eval 9.0.x inside) to 1e-9, and rerankit's default (trec_eval
+10.0 semantics) must equal the trec_eval 10.0 binary (``$TREC_EVAL``, else built from
+``../shared/tools``; skipped with a note when neither exists). ranx breaks ties its own
+way, so its values are reported, and compared, but only the tie-free case requires them
+to agree. Run: ``python eval/bench_evaluator.py`` (``--queries 300`` for a quick look).
+Results are written to ``eval/results/evaluator.json``.
 """
 
 from __future__ import annotations
@@ -24,6 +42,7 @@ import argparse
 import gc
 import importlib.util
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -35,18 +54,21 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from generate import generate
 
 NAMES = ("nDCG@10", "MAP@1000", "Recall@100", "MRR@10")
+MEASURES = ("ndcg_cut_10", "map_cut_1000", "recall_100", "recip_rank_cut_10")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
-def run_rerankit(qrels_path: Path, run_path: Path) -> dict[str, float]:
+def run_rerankit(qrels_path: Path, run_path: Path, compat: str = "10") -> dict[str, float]:
     from rerankit.evaluation.evaluator import evaluate
 
-    result = evaluate(qrels_path, run_path,
-                      ["ndcg_cut_10", "map_cut_1000", "recall_100", "recip_rank_cut_10"])
-    return dict(zip(NAMES, (result["ndcg_cut_10"], result["map_cut_1000"],
-                            result["recall_100"], result["recip_rank_cut_10"]), strict=True))
+    result = evaluate(qrels_path, run_path, list(MEASURES), compat=compat)
+    return dict(zip(NAMES, (result[m] for m in MEASURES), strict=True))
+
+
+def run_rerankit_9(qrels_path: Path, run_path: Path) -> dict[str, float]:
+    return run_rerankit(qrels_path, run_path, compat="9")
 
 
 def run_pytrec_eval(qrels_path: Path, run_path: Path) -> dict[str, float]:
@@ -81,6 +103,8 @@ def run_ranx(qrels_path: Path, run_path: Path) -> dict[str, float]:
 
 def warm_up_ranx(folder: Path) -> float:
     """Compile ranx's numba kernels on a tiny input; returns the seconds it took."""
+    from generate import generate
+
     run_path, qrels_path = generate(folder / "tiny", queries=5, depth=20)
     start = time.perf_counter()
     run_ranx(qrels_path, run_path)
@@ -110,17 +134,106 @@ def time_tools(tools: dict, qrels_path: Path, run_path: Path,
     return times, values
 
 
-def time_fresh_processes(tools: dict, qrels_path: Path, run_path: Path) -> dict[str, float]:
-    """Wall seconds of one call per tool in a new Python process: interpreter start and
-    imports included, as a user running a script or the command line meets it."""
-    seconds = {}
-    for name in tools:
-        warm_page_cache(qrels_path, run_path)
-        start = time.perf_counter()
-        subprocess.run([sys.executable, __file__, "--once", name, "--once-files",
-                        str(qrels_path), str(run_path)], check=True, stdout=subprocess.DEVNULL)
-        seconds[name] = time.perf_counter() - start
-    return seconds
+def time_fresh_processes(tools: dict, qrels_path: Path, run_path: Path,
+                         repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Wall seconds and CPU seconds (user + system, all threads) of one call per tool in a
+    new Python process, ``repeats`` times, tools taking turns: interpreter start and
+    imports included, as a user running a script or the command line meets it. On a
+    shared machine the wall clock also measures the other processes; CPU time does not."""
+    wall: dict[str, list[float]] = {name: [] for name in tools}
+    cpu: dict[str, list[float]] = {name: [] for name in tools}
+    for _ in range(repeats):
+        for name in tools:
+            warm_page_cache(qrels_path, run_path)
+            start = time.perf_counter()
+            child = subprocess.Popen([sys.executable, __file__, "--once", name, "--once-files",
+                                      str(qrels_path), str(run_path)],
+                                     stdout=subprocess.DEVNULL)
+            _, status, usage = os.wait4(child.pid, 0)
+            wall[name].append(time.perf_counter() - start)
+            cpu[name].append(usage.ru_utime + usage.ru_stime)
+            if os.waitstatus_to_exitcode(status) != 0:
+                raise SystemExit(f"{name} failed in a fresh process")
+    return wall, cpu
+
+
+def trec_eval_binary(folder: Path) -> str | None:
+    """The trec_eval 10.0 binary: ``$TREC_EVAL``, else built from ../shared/tools."""
+    if os.environ.get("TREC_EVAL"):
+        return os.environ["TREC_EVAL"]
+    build = SHARED / "tools" / "build-trec-eval"
+    if not build.exists():
+        return None
+    done = subprocess.run([str(build), str(folder / "trec_eval-bin")], capture_output=True,
+                          text=True, check=False)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def run_trec_eval_binary(binary: str, qrels_path: Path, run_path: Path) -> dict[str, float]:
+    """The four values from the trec_eval 10.0 binary; MRR@10 from per-query recip_rank,
+    as for pytrec_eval."""
+    out = subprocess.run([binary, "-q", "-m", "ndcg_cut.10", "-m", "map_cut.1000", "-m",
+                          "recall.100", "-m", "recip_rank", str(qrels_path), str(run_path)],
+                         capture_output=True, text=True, check=True).stdout
+    summary: dict[str, float] = {}
+    rr: list[float] = []
+    for line in out.splitlines():
+        measure, query, value = line.split()
+        if query == "all":
+            summary[measure] = float(value)
+        elif measure == "recip_rank":
+            rr.append(float(value))
+    mrr = float(np.mean([v if v >= 0.1 else 0.0 for v in rr]))
+    return {"nDCG@10": summary["ndcg_cut_10"], "MAP@1000": summary["map_cut_1000"],
+            "Recall@100": summary["recall_100"], "MRR@10": mrr}
+
+
+def agree(a: dict[str, float], b: dict[str, float], tolerance: float) -> bool:
+    return all(abs(a[m] - b[m]) <= tolerance for m in NAMES)
+
+
+def run_case(name: str, ties: bool, queries: int, args: argparse.Namespace, tools: dict,
+             binary: str | None, status) -> dict:
+    """Time every tool on one generated run and check the values; the case's record."""
+    from generate import generate  # not at the top: the timed children must not import it
+
+    with status(f"{name}: generating the synthetic run and qrels"):
+        run_path, qrels_path = generate(
+            args.data / f"synthetic-{queries}x{args.depth}{'-ties' if ties else ''}",
+            queries, args.depth, ties=ties)
+    with status(f"{name}: timing {', '.join(tools)} in turn, {args.repeats} times"):
+        all_times, values = time_tools(tools, qrels_path, run_path, args.repeats)
+    with status(f"{name}: timing one call per tool in a fresh process, {args.fresh} times"):
+        fresh_times, fresh_cpu_times = time_fresh_processes(tools, qrels_path, run_path,
+                                                            args.fresh)
+    with status(f"{name}: checking the values (rerankit compat 9, trec_eval binary)"):
+        values["rerankit (compat 9)"] = run_rerankit_9(qrels_path, run_path)
+        if binary is not None:
+            values["trec_eval 10.0 binary"] = run_trec_eval_binary(binary, qrels_path,
+                                                                   run_path)
+    seconds = {tool: statistics.median(times) for tool, times in all_times.items()}
+    fresh = {tool: statistics.median(times) for tool, times in fresh_times.items()}
+    fresh_cpu = {tool: statistics.median(times) for tool, times in fresh_cpu_times.items()}
+    checks = {"rerankit compat 9 == pytrec_eval (1e-9)":
+              agree(values["rerankit (compat 9)"], values["pytrec_eval"], 1e-9)}
+    if binary is not None:  # the binary prints 4 decimals
+        checks["rerankit == trec_eval 10.0 binary (its 4 decimals)"] = agree(
+            values["rerankit"], values["trec_eval 10.0 binary"], 5e-5)
+    if "ranx" in values:
+        checks["ranx == rerankit (1e-9)"] = agree(values["ranx"], values["rerankit"], 1e-9)
+    return {
+        "case": name, "ties": ties, "rows": queries * args.depth, "queries": queries,
+        "depth": args.depth, "run_file": str(run_path), "seconds": seconds,
+        "every_run_seconds": all_times,
+        "speedup": {t: seconds[t] / seconds["rerankit"] for t in seconds},
+        "fresh_process_seconds": fresh, "every_fresh_process_seconds": fresh_times,
+        "fresh_process_speedup": {t: fresh[t] / fresh["rerankit"] for t in fresh},
+        "fresh_process_cpu_seconds": fresh_cpu, "every_fresh_process_cpu_seconds":
+        fresh_cpu_times,
+        "fresh_process_cpu_speedup": {t: fresh_cpu[t] / fresh_cpu["rerankit"] for t in fresh},
+        "values": values, "checks": checks,
+        "identical": all(ok for check, ok in checks.items() if "ranx" not in check),
+    }
 
 
 TOOLS = {"rerankit": run_rerankit, "pytrec_eval": run_pytrec_eval, "ranx": run_ranx}
@@ -129,9 +242,14 @@ TOOLS = {"rerankit": run_rerankit, "pytrec_eval": run_pytrec_eval, "ranx": run_r
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--queries", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=3000)
     parser.add_argument("--depth", type=int, default=1000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--big", action="store_true",
+                        help="also the 10M-row cases (10,000 queries)")
+    parser.add_argument("--cases", default="tie-free,tie-heavy",
+                        help="comma-separated: tie-free, tie-heavy")
+    parser.add_argument("--repeats", type=int, default=3, help="in-process timings per tool")
+    parser.add_argument("--fresh", type=int, default=3, help="fresh-process timings per tool")
     parser.add_argument("--data", type=Path, default=Path(__file__).parent / "out")
     parser.add_argument("--results", type=Path,
                         default=Path(__file__).parent / "results" / "evaluator.json")
@@ -147,11 +265,7 @@ def main() -> None:
     from rich.table import Table
 
     warnings.filterwarnings("ignore")  # numba type-safety chatter from ranx
-    console = Console(width=150)
-    with console.status("generating the synthetic run and qrels"):
-        run_path, qrels_path = generate(args.data / f"synthetic-{args.queries}x{args.depth}",
-                                        args.queries, args.depth)
-    rows = args.queries * args.depth
+    console = Console(width=200)
     tools = dict(TOOLS)
     ranx_compile = None
     if importlib.util.find_spec("ranx") is None:
@@ -160,52 +274,81 @@ def main() -> None:
     else:
         with console.status("compiling ranx (not timed)"):
             ranx_compile = warm_up_ranx(args.data)
-    with console.status(f"timing {', '.join(tools)} in turn, {args.repeats} times"):
-        all_times, values = time_tools(tools, qrels_path, run_path, args.repeats)
-    with console.status("timing one call per tool in a fresh process"):
-        fresh = time_fresh_processes(tools, qrels_path, run_path)
-    timings = {name: statistics.median(times) for name, times in all_times.items()}
-
-    identical = all(abs(values[tool][m] - values["rerankit"][m]) < 1e-9
-                    for tool in values for m in NAMES)
-    table = Table(title=f"End to end, {rows:,} run rows ({args.queries:,} queries x "
-                        f"{args.depth}), median of {args.repeats}")
-    table.add_column("tool")
-    table.add_column("seconds", justify="right")
-    table.add_column("every run", justify="right")
-    table.add_column("rerankit is x faster", justify="right")
-    table.add_column("fresh process", justify="right")
-    table.add_column("x faster", justify="right")
-    for m in NAMES:
-        table.add_column(m, justify="right")
-    for tool in timings:
-        ratio = timings[tool] / timings["rerankit"]
-        table.add_row(tool, f"{timings[tool]:.2f}",
-                      " ".join(f"{t:.2f}" for t in all_times[tool]),
-                      "-" if tool == "rerankit" else f"{ratio:.1f}x",
-                      f"{fresh[tool]:.2f}",
-                      "-" if tool == "rerankit" else f"{fresh[tool] / fresh['rerankit']:.1f}x",
-                      *(f"{values[tool][m]:.6f}" for m in NAMES))
-    console.print(table)
-    compile_note = ("" if ranx_compile is None else f"; ranx numba compilation excluded "
-                    f"in-process ({ranx_compile:.1f} s), from its disk cache in the fresh process")
-    console.print(f"values identical across tools (1e-9): {identical}{compile_note}; fresh "
-                  "process = interpreter start + imports + one call; rerankit with trec_eval "
-                  "10.0 semantics (its default)")
+    binary = trec_eval_binary(args.data)
+    if binary is None:
+        console.print("no trec_eval 10.0 binary ($TREC_EVAL or ../shared/tools): the check "
+                      "against it is skipped")
+    sizes = [args.queries] + ([10_000] if args.big and args.queries != 10_000 else [])
+    cases = []
+    for queries in sizes:
+        for name in args.cases.split(","):
+            if name not in ("tie-free", "tie-heavy"):
+                raise SystemExit(f"unknown case {name!r}: tie-free or tie-heavy")
+            cases.append(run_case(name, name == "tie-heavy", queries, args, tools, binary,
+                                  console.status))
+            console.print(_table(cases[-1], Table))
+            for check, ok in cases[-1]["checks"].items():
+                console.print(f"  {check}: {ok}")
+    compile_note = ("" if ranx_compile is None else f"ranx numba compilation excluded "
+                    f"in-process ({ranx_compile:.1f} s), from its disk cache in the fresh "
+                    "process; ")
+    console.print(f"{compile_note}fresh process = interpreter start + imports + one call "
+                  f"(median of {args.fresh}); rerankit with trec_eval 10.0 semantics (its "
+                  f"default); {os.cpu_count()} CPU cores")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps({
-        "rows": rows, "queries": args.queries, "depth": args.depth, "repeats": args.repeats,
-        "seconds": timings, "every_run_seconds": all_times,
+        "cases": cases, "repeats": args.repeats, "fresh_repeats": args.fresh,
         "page_cache": "warmed before every timed call",
-        "speedup": {t: timings[t] / timings["rerankit"] for t in timings},
-        "fresh_process_seconds": fresh,
-        "fresh_process_speedup": {t: fresh[t] / fresh["rerankit"] for t in fresh},
-        "values": values, "identical": identical, "ranx_compile_seconds": ranx_compile,
-        "semantics": "trec_eval 10.0 (rerankit default)",
+        "ranx_compile_seconds": ranx_compile,
+        "semantics": "trec_eval 10.0 (rerankit default)", "cpu_cores": os.cpu_count(),
         "machine": platform.platform(), "python": platform.python_version(),
+        "versions": _versions(),
     }, indent=2) + "\n")
-    if not identical:
-        raise SystemExit("the tools disagree on the values")
+    if not all(case["identical"] for case in cases):
+        raise SystemExit("rerankit disagrees with pytrec_eval or the trec_eval binary")
+
+
+def _table(case: dict, table_class):
+    table = table_class(title=f"{case['case']}: end to end, {case['rows']:,} run rows "
+                              f"({case['queries']:,} queries x {case['depth']})")
+    table.add_column("tool")
+    table.add_column("in process, s", justify="right")
+    table.add_column("every run", justify="right")
+    table.add_column("rerankit is x faster", justify="right")
+    table.add_column("fresh process, s", justify="right")
+    table.add_column("x faster", justify="right")
+    table.add_column("its CPU s", justify="right")
+    table.add_column("x less", justify="right")
+    for m in NAMES:
+        table.add_column(m, justify="right")
+    seconds, fresh, values = case["seconds"], case["fresh_process_seconds"], case["values"]
+    cpu = case["fresh_process_cpu_seconds"]
+    for tool, found in values.items():
+        timed = tool in seconds
+        table.add_row(
+            tool, f"{seconds[tool]:.2f}" if timed else "-",
+            " ".join(f"{t:.2f}" for t in case["every_run_seconds"][tool]) if timed else "-",
+            f"{case['speedup'][tool]:.1f}x" if timed and tool != "rerankit" else "-",
+            f"{fresh[tool]:.2f}" if timed else "-",
+            f"{case['fresh_process_speedup'][tool]:.1f}x" if timed and tool != "rerankit"
+            else "-",
+            f"{cpu[tool]:.2f}" if timed else "-",
+            f"{case['fresh_process_cpu_speedup'][tool]:.1f}x" if timed and tool != "rerankit"
+            else "-",
+            *(f"{found[m]:.6f}" for m in NAMES))
+    return table
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {}
+    for package in ("pytrec_eval", "pytrec-eval-terrier", "ranx", "numpy", "pyarrow"):
+        try:
+            found[package] = version(package)
+        except PackageNotFoundError:
+            continue
+    return found
 
 
 if __name__ == "__main__":

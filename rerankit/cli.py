@@ -750,9 +750,21 @@ def _report_failure(err: BaseException) -> NoReturn:
 def _run_app(argv: Sequence[str] | None) -> int:
     """Run the typer app outside click's standalone mode: usage errors come back as
     exceptions (which :func:`main` prints as one line, not click's boxed usage text) and
-    exit statuses as values."""
-    code = app(args=None if argv is None else list(argv), prog_name="rerankit",
-               standalone_mode=False)
+    exit statuses as values. A plain ``rerankit eval`` command line skips typer's
+    parameter validation (pydantic, half of the start-up time; see
+    :mod:`rerankit.quickargs`)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["eval"]:
+        from rerankit.quickargs import parse
+
+        values = parse(eval_command, args[1:])
+        if values is not None:
+            try:
+                eval_command(**values)
+            except typer.Exit as done:
+                return done.exit_code
+            return 0
+    code = app(args=args, prog_name="rerankit", standalone_mode=False)
     return code if isinstance(code, int) else 0
 
 

@@ -6,6 +6,7 @@ import pytrec_eval
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rerankit.data.run import Run
 from rerankit.evaluation.evaluator import evaluate as evaluate_any
 
 
@@ -44,3 +45,35 @@ def test_random_runs_match_pytrec_eval(qrels, run, level, judged_only):
             if name.startswith("iprec_at_recall") and ours[qid]["num_ret"] == 0:
                 continue  # trec_eval divides 0 by 0 here; rerankit reports 0 (documented)
             assert ours[qid][name] == value, (qid, name, ours[qid][name], value)
+
+
+@settings(max_examples=150, deadline=None)
+@given(data=st.data(), qrels=st.dictionaries(st.sampled_from(["q1", "q2", "10"]), grades,
+                                              min_size=1, max_size=3))
+def test_ranked_runs_with_ties_in_any_order_match_pytrec_eval(data, qrels):
+    """Runs as files hold them: query by query, scores descending, tied documents in any
+    order (trec_eval's is document id descending), which rerankit settles without sorting
+    the run; and the same rows shuffled, which it sorts."""
+    qids, docids, values = [], [], []
+    for qid in data.draw(st.permutations(sorted(set(qrels) | {"x"}))):
+        docs = data.draw(st.lists(st.sampled_from(DOCS), unique=True, min_size=1))
+        levels = data.draw(st.lists(st.sampled_from([2.0, 1.0, 1e-9, 0.0, -0.0, -1.0]),
+                                    min_size=len(docs), max_size=len(docs)))
+        order = sorted(range(len(docs)), key=lambda i: -levels[i])  # stable: ties as drawn
+        qids += [qid] * len(docs)
+        docids += [docs[i] for i in order]
+        values += [levels[i] for i in order]
+    run: dict[str, dict[str, float]] = {}
+    for qid, docid, value in zip(qids, docids, values, strict=True):
+        run.setdefault(qid, {})[docid] = value
+    ref = pytrec_eval.RelevanceEvaluator(qrels, MEASURES).evaluate(run)
+    shuffle = data.draw(st.permutations(range(len(qids))))
+    for rows in (range(len(qids)), shuffle):
+        ranked = Run.from_arrays([qids[i] for i in rows], [docids[i] for i in rows],
+                                 [values[i] for i in rows])
+        ours = evaluate(qrels, ranked, sorted(MEASURES)).per_query
+        for qid, expected in ref.items():
+            for name, value in expected.items():
+                if name.startswith("iprec_at_recall") and ours[qid]["num_ret"] == 0:
+                    continue
+                assert ours[qid][name] == value, (qid, name, ours[qid][name], value)

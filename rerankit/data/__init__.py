@@ -1,12 +1,27 @@
-"""Data model (queries, corpus, qrels, runs) and readers/writers for common formats."""
+"""Data model (queries, corpus, qrels, runs) and readers/writers for common formats.
 
-from rerankit.data.corpus import Corpus, Document, InMemoryCorpus, open_corpus
-from rerankit.data.loaders import Dataset, load_beir, load_trec, read_queries
-from rerankit.data.qrels import Qrels
-from rerankit.data.queries import Queries
-from rerankit.data.run import Run
-from rerankit.data.trec import read_qrels, read_run, write_qrels, write_run
+The names are loaded on first use, so that reading a run (``rerankit eval``) does not
+import the corpus and dataset loaders.
+"""
 
-__all__ = ["Corpus", "Dataset", "Document", "InMemoryCorpus", "Qrels", "Queries", "Run",
-           "load_beir", "load_trec", "open_corpus", "read_qrels", "read_queries", "read_run",
-           "write_qrels", "write_run"]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+_EXPORTS = {
+    "Corpus": "corpus", "Document": "corpus", "InMemoryCorpus": "corpus",
+    "open_corpus": "corpus",
+    "Dataset": "loaders", "load_beir": "loaders", "load_trec": "loaders",
+    "read_queries": "loaders",
+    "Qrels": "qrels", "Queries": "queries", "Run": "run",
+    "read_qrels": "trec", "read_run": "trec", "write_qrels": "trec", "write_run": "trec",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f"rerankit.data.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'rerankit.data' has no attribute '{name}'")

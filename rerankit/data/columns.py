@@ -9,6 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rerankit.data.arrow import strings, to_numpy
 from rerankit.errors import InputFormatError
 
 
@@ -47,15 +48,15 @@ def encode_strings(values: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, pa.A
     if isinstance(values, pa.ChunkedArray) and pa.types.is_dictionary(values.type):
         unified = values.unify_dictionaries()
         if unified.num_chunks == 0:
-            return np.zeros(0, dtype=np.int64), pa.array([], type=pa.string())
-        codes = np.concatenate([c.indices.to_numpy(zero_copy_only=False) for c in unified.chunks])
+            return np.zeros(0, dtype=np.int64), strings([])
+        codes = to_numpy(pa.chunked_array([c.indices for c in unified.chunks]))
         return codes, unified.chunk(0).dictionary
     if isinstance(values, pa.Array) and pa.types.is_dictionary(values.type):
-        return values.indices.to_numpy(zero_copy_only=False), values.dictionary
+        return to_numpy(values.indices), values.dictionary
     encoded = pc.dictionary_encode(values)
     if isinstance(encoded, pa.ChunkedArray):
         encoded = encoded.combine_chunks()
-    return encoded.indices.to_numpy(zero_copy_only=False), encoded.dictionary
+    return to_numpy(encoded.indices), encoded.dictionary
 
 
 def flatten_nested(nested: object, value_name: str,

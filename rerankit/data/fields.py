@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from rerankit.data.arrow import from_numpy, to_numpy
 from rerankit.data.source import Source
 from rerankit.errors import InputFormatError
 
@@ -175,14 +176,13 @@ def _read_any_whitespace(source: Source, layout: Layout) -> Fields:
     """Split every line on runs of C whitespace; refuses malformed lines by number."""
     lines = _lines(source)
     rows = pc.ascii_trim_whitespace(lines)
-    keep = pc.and_(pc.not_equal(pc.binary_length(rows), 0),
-                   pc.invert(pc.starts_with(rows, "#"))).to_numpy(zero_copy_only=False)
+    keep = (to_numpy(pc.binary_length(rows)) != 0) & ~to_numpy(pc.starts_with(rows, "#"))
     data_lines = np.flatnonzero(keep)
     if layout.header and data_lines.size:
         data_lines = data_lines[1:]
-    rows = rows.take(pa.array(data_lines))
+    rows = rows.take(from_numpy(data_lines))
     fields = pc.ascii_split_whitespace(rows)
-    counts = pc.list_value_length(fields).to_numpy(zero_copy_only=False)
+    counts = to_numpy(pc.list_value_length(fields))
     wanted = len(layout.names)
     bad = np.flatnonzero(counts != wanted if layout.exact else counts < wanted)
     if bad.size:
@@ -195,9 +195,10 @@ def _read_any_whitespace(source: Source, layout: Layout) -> Fields:
             int(data_lines[i]) + 1,
         )
     columns = {}
+    positions = from_numpy(np.arange(len(layout.names)))  # Arrow scalars made without pandas
     for k, name in enumerate(layout.names):
         if name in layout.keep:
-            column = pc.cast(pc.list_element(fields, k), pa.string())
+            column = pc.cast(pc.list_element(fields, positions[k]), pa.string())
             if layout.types.get(name) == _DICTIONARY:
                 column = pc.dictionary_encode(column)
             columns[name] = column.slice(max(len(column) - 1, 0)) if name in layout.last \

@@ -162,7 +162,7 @@ def _rows_of_groups_with_repeats(keys: np.ndarray, groups: np.ndarray) -> np.nda
     """
     change = np.flatnonzero(groups[1:] != groups[:-1]) + 1
     starts = np.concatenate(([0], change))
-    if np.unique(groups[starts]).size != starts.size:
+    if np.bincount(groups[starts]).max() > 1:  # a group in two places (np.unique: slower)
         return None
     sizes = np.diff(np.append(starts, keys.size))
     width = int(sizes.max())

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rerankit.data.arrow import from_numpy
 from rerankit.data.columns import (
     encode_strings,
     flatten_nested,
@@ -157,7 +158,7 @@ class Run:
 
     def take(self, rows: np.ndarray) -> Run:
         """A run made of the given row indices."""
-        idx = pa.array(rows)
+        idx = from_numpy(np.asarray(rows, dtype=np.int64))
         return Run(self.qid.take(idx), self.docid.take(idx), self.score[rows], self.name,
                    verified_unique=self.verified_unique, source=self.source)
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from rerankit.data.arrow import to_numpy
 from rerankit.data.atomic import atomic_write
 from rerankit.data.fields import Fields, Layout, split_fields
 from rerankit.data.hashing import duplicate_candidates
@@ -163,12 +164,8 @@ def _numbers(fields: Fields, source: Source, name: str) -> np.ndarray:
 
 def _float64s(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """A float64 column without nulls as one numpy array (chunks joined by one copy, several
-    times cheaper than ``ChunkedArray.to_numpy``)."""
-    if not isinstance(column, pa.ChunkedArray):
-        return column.to_numpy()
-    if column.num_chunks == 0:
-        return np.zeros(0, dtype=np.float64)
-    return np.concatenate([chunk.to_numpy() for chunk in column.chunks])
+    times cheaper than ``ChunkedArray.to_numpy``, and without importing pandas)."""
+    return to_numpy(column)
 
 
 def _plain_strings(column: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -191,10 +188,10 @@ def _integers(fields: Fields, source: Source, name: str) -> np.ndarray:
     """A column of integers as int64; ``2.0`` reads as 2, a fraction is refused."""
     column = fields.columns[name]
     if pa.types.is_integer(column.type):
-        return column.to_numpy()
+        return to_numpy(column)
     integral = pc.match_substring_regex(column, _INTEGRAL)
     if not pc.all(integral).as_py():
-        bad = int(np.flatnonzero(~integral.to_numpy(zero_copy_only=False))[0])
+        bad = int(np.flatnonzero(~to_numpy(integral))[0])
         text = column[bad].as_py()
         digits = re.match(r"[+-]?\d+", text)
         raise InputFormatError(
@@ -204,7 +201,7 @@ def _integers(fields: Fields, source: Source, name: str) -> np.ndarray:
     digits = pc.replace_substring_regex(pc.replace_substring_regex(column, r"^\+", ""),
                                         r"\.0*$", "")
     try:
-        return pc.cast(digits, pa.int64()).to_numpy()
+        return to_numpy(pc.cast(digits, pa.int64()))
     except pa.ArrowInvalid:
         bad = _first_unparsable(digits, pa.int64())
         raise InputFormatError(source.name, f"relevance {name} {column[bad].as_py()!r} does "

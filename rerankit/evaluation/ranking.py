@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from rerankit.data.arrow import from_numpy, strings, to_numpy
 from rerankit.data.columns import encode_strings, ranks_within_groups
 from rerankit.data.hashing import duplicate_candidates
 from rerankit.data.qrels import Qrels
@@ -85,16 +86,16 @@ def judge_ranking(
         raise ValueError(f"max_docs must be >= 0, got {max_docs}")
     if ignore_identical_ids:
         same = pc.equal(pc.cast(run.qid, pa.string()), pc.cast(run.docid, pa.string()))
-        run = run.take(np.flatnonzero(~same.to_numpy(zero_copy_only=False)))
+        run = run.take(np.flatnonzero(~to_numpy(same)))
     if np.isnan(np.sum(run.score)):  # one pass, no temporary; confirmed row by row below
         run.check_finite(run.name)
 
     query_ids = sorted(pc.unique(qrels.qid).to_pylist(), key=lambda s: s.encode("utf-8"))
-    query_table = pa.array(query_ids, type=pa.string())
-    qrels_query = pc.index_in(qrels.qid, value_set=query_table).to_numpy().astype(np.int64)
+    query_table = strings(query_ids)
+    qrels_query = to_numpy(pc.index_in(qrels.qid, value_set=query_table)).astype(np.int64)
     codes, distinct = run.query_codes
     group_query = pc.index_in(pc.cast(distinct, pa.string()), value_set=query_table)
-    group_query = group_query.fill_null(-1).to_numpy().astype(np.int64)
+    group_query = to_numpy(group_query, null=-1).astype(np.int64)
     if not run.verified_unique:
         _check_no_duplicates(run.pair_keys, codes, distinct, run.docid, run.name)
     qrels_codes, qrels_distinct = encode_strings(qrels.qid)
@@ -143,27 +144,20 @@ def _trec_positions(codes: np.ndarray, score: np.ndarray, docid: pa.Array,
                     rows: np.ndarray, compat: str) -> np.ndarray:
     """Position of ``rows`` in the run sorted by query (first appearance), score descending
     (doubles; float32 for ``compat="9"``), document id descending. Already-sorted runs, the
-    usual case, cost one vectorised check and no sort."""
+    usual case, cost one vectorised check and no sort of the keys."""
     major, minor = _sort_keys(codes, score, compat)
-    if not _is_sorted(major, minor):
+    order = None
+    if _is_sorted(major, minor):
+        positions = rows.astype(np.int64)
+    else:
         order = (np.argsort(major, kind="stable") if minor is None
                  else np.argsort(_packed(major, minor)))  # packed keys are distinct
-        at, rows_at = _break_ties(
-            _equal_to_next(major[order], None if minor is None else minor[order]), order, docid)
-        order[at] = rows_at
+        major = major[order]
+        minor = None if minor is None else minor[order]
         inverse = np.empty(order.size, dtype=np.int64)
         inverse[order] = np.arange(order.size)
-        return inverse[rows]
-    # Sorted up to ties: only the rows inside tie blocks move; find where the judged go.
-    at, rows_at = _break_ties(_equal_to_next(major, minor), None, docid)
-    positions = rows.astype(np.int64)
-    if at.size == 0:
-        return positions
-    moved = np.argsort(rows_at)
-    found = np.minimum(np.searchsorted(rows_at[moved], rows), at.size - 1)
-    inside = rows_at[moved][found] == rows
-    positions[inside] = at[moved[found[inside]]]
-    return positions
+        positions = inverse[rows]
+    return _break_ties(_equal_to_next(major, minor), positions, order, docid)
 
 
 def _sort_keys(codes: np.ndarray, score: np.ndarray,
@@ -216,25 +210,38 @@ def _equal_to_next(major: np.ndarray, minor: np.ndarray | None) -> np.ndarray:
     return equal
 
 
-def _break_ties(equal: np.ndarray, order: np.ndarray | None,
-                docid: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Tie blocks reordered by document id descending.
+def _break_ties(equal: np.ndarray, positions: np.ndarray, order: np.ndarray | None,
+                docid: pa.Array) -> np.ndarray:
+    """``positions`` (in key order, ties in any order) moved to trec_eval's order inside
+    their tie blocks: document id descending.
 
-    ``order`` lists rows in key order (None: the identity) and ``equal[i]`` says that the
-    i-th and (i+1)-th of them tie. Returns the positions inside tie blocks and the rows
-    that belong there.
+    ``equal[i]`` says that the i-th and (i+1)-th rows in key order tie, and ``order`` lists
+    the rows in key order (None: the identity). Only the tie blocks that hold one of the
+    ``positions`` are sorted (a few percent of a run), with one Arrow sort by (block,
+    document id), so the cost does not depend on how large the other tie blocks are.
     """
-    tied = np.flatnonzero(equal)
-    if tied.size == 0:
-        return tied, tied
-    at = np.unique(np.concatenate([tied, tied + 1]))
-    starts = np.ones(at.size, dtype=bool)
-    starts[1:] = ~((at[1:] == at[:-1] + 1) & equal[at[1:] - 1])
-    rows = at if order is None else order[at]
-    table = pa.table({"b": np.cumsum(starts),
-                      "d": pc.cast(docid.take(pa.array(rows)), pa.string())})
-    within = pc.sort_indices(table, sort_keys=[("b", "ascending"), ("d", "descending")])
-    return at, rows[within.to_numpy()]
+    starts = np.flatnonzero(np.concatenate(([True], ~equal)))   # first row of every block
+    block = np.searchsorted(starts, positions, side="right") - 1
+    ends = np.append(starts[1:], equal.size + 1)
+    tied = ends[block] - starts[block] > 1
+    if not tied.any():
+        return positions
+    wanted = np.zeros(starts.size, dtype=bool)
+    wanted[block[tied]] = True
+    chosen = np.flatnonzero(wanted)                  # blocks to sort, in key order
+    begin, size = starts[chosen], ends[chosen] - starts[chosen]
+    first = np.cumsum(size) - size                   # where each block starts among members
+    members = np.arange(int(size.sum()), dtype=np.int64) + np.repeat(begin - first, size)
+    member_rows = members if order is None else order[members]
+    table = pa.table({"b": from_numpy(np.repeat(np.arange(chosen.size), size)),
+                      "d": pc.cast(docid.take(from_numpy(member_rows)), pa.string())})
+    within = to_numpy(pc.sort_indices(table, sort_keys=[("b", "ascending"),
+                                                         ("d", "descending")]))
+    moved = np.empty(members.size, dtype=np.int64)
+    moved[within] = members                          # the k-th in sorted order goes to slot k
+    out = positions.copy()
+    out[tied] = moved[np.searchsorted(members, positions[tied])]
+    return out
 
 
 def _match_judgements(keys: np.ndarray, codes: np.ndarray, group_query: np.ndarray,
@@ -254,10 +261,10 @@ def _match_judgements(keys: np.ndarray, codes: np.ndarray, group_query: np.ndarr
     slot = np.minimum(np.searchsorted(sorted_keys, keys[candidates]), sorted_keys.size - 1)
     hit = sorted_keys[slot] == keys[candidates]
     rows, judgement = candidates[hit], by_key[slot[hit]]
-    same = (group_query[codes[rows]] == qrels_query[judgement]) & pc.equal(
-        pc.cast(docid.take(pa.array(rows)), pa.string()),
-        pc.cast(qrels.docid.take(pa.array(judgement)), pa.string()),
-    ).to_numpy(zero_copy_only=False)
+    same = (group_query[codes[rows]] == qrels_query[judgement]) & to_numpy(pc.equal(
+        pc.cast(docid.take(from_numpy(rows)), pa.string()),
+        pc.cast(qrels.docid.take(from_numpy(judgement)), pa.string()),
+    ))
     return rows[same], judgement[same]
 
 
