@@ -15,7 +15,8 @@ os.environ["IR_DATASETS_HOME"] = tempfile.mkdtemp(prefix="rerankit-irds-")
 from pathlib import Path
 
 from rerankit import datasets
-from rerankit.data.trec import read_qrels, read_run
+from rerankit.data.qrels import read_qrels
+from rerankit.data.run import read_run
 
 AQUAINT = datasets.path("aquaint")
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

@@ -25,10 +25,10 @@ from rerankit import datasets
 from rerankit.data.corpus import JsonlCorpus, TrecSgmlCorpus, open_corpus
 from rerankit.data.fields import _read_any_whitespace, _read_single_separator, split_fields
 from rerankit.data.loaders import read_queries
-from rerankit.data.qrels import Qrels
-from rerankit.data.run import Run
+from rerankit.data.qrels import Qrels, read_qrels
+from rerankit.data.run import Run, read_run
 from rerankit.data.source import read_input
-from rerankit.data.trec import QRELS_LAYOUT, RUN_LAYOUT, read_qrels, read_run
+from rerankit.data.trec import QRELS_LAYOUT, RUN_LAYOUT
 from rerankit.errors import InputFormatError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -174,7 +174,7 @@ def test_fast_and_general_paths_read_the_same_columns(tmp_path, rows, separator)
     np.testing.assert_array_equal(fast.line_numbers, general.line_numbers)
     for name in ("qid", "docid", "tag"):
         assert fast.columns[name].to_pylist() == general.columns[name].to_pylist()
-    from rerankit.data.trec import _numbers
+    from rerankit.data.trec import numbers as _numbers
     np.testing.assert_array_equal(_numbers(fast, source, "score").view(np.int64),
                                   _numbers(general, source, "score").view(np.int64))
 

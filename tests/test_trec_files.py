@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rerankit.data.qrels import Qrels
-from rerankit.data.run import Run
-from rerankit.data.trec import read_qrels, read_run, write_run
+from rerankit.data.qrels import Qrels, read_qrels
+from rerankit.data.run import Run, read_run, write_run
 from rerankit.errors import InputFormatError
 
 

@@ -15,7 +15,7 @@ _EXPORTS = {
     "Dataset": "loaders", "load_beir": "loaders", "load_trec": "loaders",
     "read_queries": "loaders",
     "Qrels": "qrels", "Queries": "queries", "Run": "run",
-    "read_qrels": "trec", "read_run": "trec", "write_qrels": "trec", "write_run": "trec",
+    "read_qrels": "qrels", "read_run": "run", "write_qrels": "qrels", "write_run": "run",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -12,7 +12,19 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from rerankit.data.columns import flatten_nested, real_values
+from rerankit.data.fields import split_fields
 from rerankit.data.run import as_string_array
+from rerankit.data.source import read_input
+from rerankit.data.trec import (
+    BEIR_QRELS_LAYOUT,
+    QRELS_LAYOUT,
+    check_unique_pairs,
+    check_writable_ids,
+    integers,
+    is_beir_tsv,
+    plain_strings,
+    write_table,
+)
 from rerankit.errors import InputFormatError
 
 QrelsDict = dict[str, dict[str, int]]
@@ -70,8 +82,6 @@ class Qrels:
     @classmethod
     def read(cls, path: str | Path) -> Qrels:
         """Read TREC (``qid iter docid grade``) or BEIR TSV qrels; the format is detected."""
-        from rerankit.data.trec import read_qrels
-
         return read_qrels(path)
 
     def to_dict(self) -> QrelsDict:
@@ -84,8 +94,6 @@ class Qrels:
 
     def write_trec(self, path: str | Path) -> Path:
         """Write ``qid 0 docid grade`` lines atomically."""
-        from rerankit.data.trec import write_qrels
-
         return write_qrels(self, path)
 
     def __len__(self) -> int:
@@ -104,3 +112,36 @@ class Qrels:
         """Distinct query ids, sorted as trec_eval sorts them (byte order)."""
         return sorted(pc.unique(self.qid).to_pylist(), key=lambda s: s.encode())
 
+
+# ------------------------------------------------------------------------- TREC files
+def read_qrels(path: str | Path) -> Qrels:
+    """Read TREC qrels (``qid iter docid grade``) or BEIR qrels TSV (with its header).
+
+    Grades must be integers: ``1.0`` is read as 1, ``1.5`` is refused (trec_eval's ``atol``
+    would silently read it as 1). Exactly 4 fields (3 for BEIR) per line, as trec_eval
+    requires. Duplicate (query, document) judgements are an error, as in trec_eval.
+    """
+    source = read_input(path, "qrels file")
+    fields = split_fields(source, BEIR_QRELS_LAYOUT if is_beir_tsv(source) else QRELS_LAYOUT)
+    grades = integers(fields, source, "grade")
+    qid, docid = (plain_strings(fields.columns[n]) for n in ("qid", "docid"))
+    qrels = Qrels(qid, docid, grades, Path(source.name).name)
+    check_unique_pairs(qrels.pair_keys, fields, source, "judgement for document")
+    return qrels
+
+
+def write_qrels(qrels: Qrels, path: str | Path) -> Path:
+    """Write ``qid 0 docid grade`` lines atomically and read them back to check."""
+    path = Path(path)
+    check_writable_ids(qrels.qid, qrels.docid, path)
+    table = pa.table({
+        "qid": qrels.qid,
+        "iter": pa.array(np.full(len(qrels), "0")),
+        "docid": qrels.docid,
+        "grade": pa.array(qrels.grade),
+    })
+    write_table(table, path)
+    back = read_qrels(path)
+    if len(back) != len(qrels):
+        raise InputFormatError(path, "written qrels did not read back identically")
+    return path

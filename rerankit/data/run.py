@@ -23,6 +23,16 @@ from rerankit.data.columns import (
     ranks_within_groups,
     real_values,
 )
+from rerankit.data.fields import split_fields
+from rerankit.data.source import read_input
+from rerankit.data.trec import (
+    RUN_LAYOUT,
+    check_unique_pairs,
+    check_writable_ids,
+    numbers,
+    same_strings,
+    write_table,
+)
 from rerankit.errors import InputFormatError
 
 RunDict = dict[str, dict[str, float]]
@@ -93,9 +103,7 @@ class Run:
 
     @classmethod
     def read_trec(cls, path: str | Path, name: str | None = None) -> Run:
-        """Read a 6-column TREC run file (see :func:`rerankit.data.trec.read_run`)."""
-        from rerankit.data.trec import read_run
-
+        """Read a 6-column TREC run file (see :func:`read_run`)."""
         return read_run(path, name=name)
 
     # ---------------------------------------------------------------- conversions
@@ -110,8 +118,6 @@ class Run:
     def write_trec(self, path: str | Path, tag: str | None = None,
                    depth: int | None = None) -> Path:
         """Write a TREC run file atomically and validate it by reading it back."""
-        from rerankit.data.trec import write_run
-
         return write_run(self, path, tag=tag, depth=depth)
 
     # ---------------------------------------------------------------- views
@@ -201,3 +207,78 @@ def as_string_array(values: Iterable[str] | pa.Array | pa.ChunkedArray) -> pa.Ar
     if isinstance(values, list) and all(type(v) is str for v in values):
         return pa.array(values, type=pa.string())
     return pa.array([str(v) for v in values], type=pa.string())
+
+
+# ------------------------------------------------------------------------- TREC files
+def read_run(path: str | Path, name: str | None = None) -> Run:
+    """Read a TREC run file (``-`` for standard input) into a :class:`Run`.
+
+    The run is named ``name``, else by the tag of its last line (trec_eval's choice).
+    Raises :class:`InputFormatError` naming the file, line and field for: a line with
+    fewer than 6 fields, a score that is not a decimal number (trec_eval's ``atof`` would
+    read "high" as 0) or is NaN, the same document twice for a query (trec_eval refuses
+    such runs too), and every problem :func:`rerankit.data.source.read_input` and
+    :func:`rerankit.data.fields.split_fields` name (no data lines, invalid UTF-8...).
+    """
+    source = read_input(path, "run file", stdin=True)
+    fields = split_fields(source, RUN_LAYOUT)
+    qid, docid = fields.columns["qid"], fields.columns["docid"]
+    score = numbers(fields, source, "score")
+    nan = np.flatnonzero(np.isnan(score))
+    if nan.size:
+        i = int(nan[0])
+        raise InputFormatError(
+            source.name,
+            f"score is NaN for query '{qid[i].as_py()}', document '{docid[i].as_py()}'; "
+            "NaN scores cannot be ranked",
+            fields.line(i),
+        )
+    tags = fields.columns["tag"]
+    tag = tags[len(tags) - 1].as_py()
+    run = Run(qid, docid, score, name if name is not None else tag, verified_unique=True,
+              source=str(source.name))
+    check_unique_pairs(run.pair_keys, fields, source, "document", run.query_codes[0])
+    return run
+
+
+def write_run(run: Run, path: str | Path, tag: str | None = None, depth: int | None = None) -> Path:
+    """Write ``run`` as a 6-column TREC run file, atomically, then read it back to check it.
+
+    Rows are written in trec_eval order with explicit ranks 1..n per query and the run tag
+    (``tag``, else the run's name). ``depth`` keeps only the top rows of every query.
+    Scores are written with ``repr`` precision so nothing is lost on the way back.
+    """
+    path = Path(path)
+    tag = tag if tag is not None else run.name
+    if not tag or any(ch in " \t\n\x0b\x0c\r" for ch in tag):
+        raise ValueError(f"run tag must be a non-empty word without spaces, got {tag!r}")
+    if len(run) == 0:
+        raise ValueError(f"refusing to write an empty run to {path}")
+    run.check_finite()
+    ranked = run.top_k(depth) if depth else run.ranked()
+    ranks = ranked.ranks()
+    table = pa.table({
+        "qid": ranked.qid,
+        "iter": pa.array(np.full(len(ranked), "Q0")),
+        "docid": ranked.docid,
+        "rank": pa.array(ranks),
+        "score": pa.array([repr(s) for s in ranked.score.tolist()]),
+        "tag": pa.array(np.full(len(ranked), tag)),
+    })
+    check_writable_ids(ranked.qid, ranked.docid, path)
+    write_table(table, path)
+    _check_written(path, ranked, tag)
+    return path
+
+
+def _check_written(path: Path, expected: Run, tag: str) -> None:
+    back = read_run(path)
+    same = (
+        len(back) == len(expected)
+        and back.name == tag
+        and same_strings(back.qid, expected.qid)
+        and same_strings(back.docid, expected.docid)
+        and np.array_equal(back.score, expected.score)
+    )
+    if not same:
+        raise InputFormatError(path, "written run did not read back identically")

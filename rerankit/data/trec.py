@@ -1,4 +1,8 @@
-"""TREC run and qrels files: columnar reading under one contract, validated atomic writing.
+"""The TREC run and qrels file formats: their layouts, the checks their values get, and
+space-separated table writing. The readers and writers themselves build the data model's
+objects and live beside them (:func:`rerankit.data.run.read_run`, ``write_run``,
+:func:`rerankit.data.qrels.read_qrels`, ``write_qrels``), so the model never imports this
+module's callers.
 
 Run lines are ``qid iter docid rank score tag``; qrels lines are ``qid iter docid grade``;
 BEIR's ``query-id corpus-id score`` TSV (with its header) is read too. How lines and fields
@@ -21,11 +25,9 @@ import pyarrow.csv as pacsv
 
 from rerankit.data.arrow import to_numpy
 from rerankit.data.atomic import atomic_write
-from rerankit.data.fields import Fields, Layout, split_fields
+from rerankit.data.fields import Fields, Layout
 from rerankit.data.hashing import duplicate_candidates
-from rerankit.data.qrels import Qrels
-from rerankit.data.run import Run
-from rerankit.data.source import Source, read_input
+from rerankit.data.source import Source
 from rerankit.errors import InputFormatError
 
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
@@ -42,108 +44,8 @@ _C_NUMBER_PREFIX = re.compile(r"[+-]?(inf(inity)?|nan|0x([0-9a-f]+\.?[0-9a-f]*|\
                               r"(p[+-]?\d+)?|(\d+\.?\d*|\.\d+)(e[+-]?\d+)?)", re.I)
 
 
-# ------------------------------------------------------------------------- reading runs
-def read_run(path: str | Path, name: str | None = None) -> Run:
-    """Read a TREC run file (``-`` for standard input) into a :class:`Run`.
-
-    The run is named ``name``, else by the tag of its last line (trec_eval's choice).
-    Raises :class:`InputFormatError` naming the file, line and field for: a line with
-    fewer than 6 fields, a score that is not a decimal number (trec_eval's ``atof`` would
-    read "high" as 0) or is NaN, the same document twice for a query (trec_eval refuses
-    such runs too), and every problem :func:`rerankit.data.source.read_input` and
-    :func:`rerankit.data.fields.split_fields` name (no data lines, invalid UTF-8...).
-    """
-    source = read_input(path, "run file", stdin=True)
-    fields = split_fields(source, RUN_LAYOUT)
-    qid, docid = fields.columns["qid"], fields.columns["docid"]
-    score = _numbers(fields, source, "score")
-    nan = np.flatnonzero(np.isnan(score))
-    if nan.size:
-        i = int(nan[0])
-        raise InputFormatError(
-            source.name,
-            f"score is NaN for query '{qid[i].as_py()}', document '{docid[i].as_py()}'; "
-            "NaN scores cannot be ranked",
-            fields.line(i),
-        )
-    tags = fields.columns["tag"]
-    tag = tags[len(tags) - 1].as_py()
-    run = Run(qid, docid, score, name if name is not None else tag, verified_unique=True,
-              source=str(source.name))
-    _check_unique_pairs(run.pair_keys, fields, source, "document", run.query_codes[0])
-    return run
-
-
-def read_qrels(path: str | Path) -> Qrels:
-    """Read TREC qrels (``qid iter docid grade``) or BEIR qrels TSV (with its header).
-
-    Grades must be integers: ``1.0`` is read as 1, ``1.5`` is refused (trec_eval's ``atol``
-    would silently read it as 1). Exactly 4 fields (3 for BEIR) per line, as trec_eval
-    requires. Duplicate (query, document) judgements are an error, as in trec_eval.
-    """
-    source = read_input(path, "qrels file")
-    fields = split_fields(source, BEIR_QRELS_LAYOUT if _is_beir_tsv(source) else QRELS_LAYOUT)
-    grades = _integers(fields, source, "grade")
-    qid, docid = (_plain_strings(fields.columns[n]) for n in ("qid", "docid"))
-    qrels = Qrels(qid, docid, grades, Path(source.name).name)
-    _check_unique_pairs(qrels.pair_keys, fields, source, "judgement for document")
-    return qrels
-
-
-# ------------------------------------------------------------------------- writing
-def write_run(run: Run, path: str | Path, tag: str | None = None, depth: int | None = None) -> Path:
-    """Write ``run`` as a 6-column TREC run file, atomically, then read it back to check it.
-
-    Rows are written in trec_eval order with explicit ranks 1..n per query and the run tag
-    (``tag``, else the run's name). ``depth`` keeps only the top rows of every query.
-    Scores are written with ``repr`` precision so nothing is lost on the way back.
-    """
-    path = Path(path)
-    tag = tag if tag is not None else run.name
-    if not tag or any(ch in " \t\n\x0b\x0c\r" for ch in tag):
-        raise ValueError(f"run tag must be a non-empty word without spaces, got {tag!r}")
-    if len(run) == 0:
-        raise ValueError(f"refusing to write an empty run to {path}")
-    run.check_finite()
-    ranked = run.top_k(depth) if depth else run.ranked()
-    ranks = ranked.ranks()
-    table = pa.table({
-        "qid": ranked.qid,
-        "iter": pa.array(np.full(len(ranked), "Q0")),
-        "docid": ranked.docid,
-        "rank": pa.array(ranks),
-        "score": pa.array([repr(s) for s in ranked.score.tolist()]),
-        "tag": pa.array(np.full(len(ranked), tag)),
-    })
-    _check_writable_ids(ranked.qid, ranked.docid, path)
-    with atomic_write(path, "wb") as handle:
-        pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, delimiter=" ",
-                                                          quoting_style="none"))
-    _validate_written_run(path, ranked, tag)
-    return path
-
-
-def write_qrels(qrels: Qrels, path: str | Path) -> Path:
-    """Write ``qid 0 docid grade`` lines atomically and read them back to check."""
-    path = Path(path)
-    _check_writable_ids(qrels.qid, qrels.docid, path)
-    table = pa.table({
-        "qid": qrels.qid,
-        "iter": pa.array(np.full(len(qrels), "0")),
-        "docid": qrels.docid,
-        "grade": pa.array(qrels.grade),
-    })
-    with atomic_write(path, "wb") as handle:
-        pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, delimiter=" ",
-                                                          quoting_style="none"))
-    back = read_qrels(path)
-    if len(back) != len(qrels):
-        raise InputFormatError(path, "written qrels did not read back identically")
-    return path
-
-
-# ------------------------------------------------------------------------- internals
-def _numbers(fields: Fields, source: Source, name: str) -> np.ndarray:
+# ------------------------------------------------------------------------- values
+def numbers(fields: Fields, source: Source, name: str) -> np.ndarray:
     """A column of decimal numbers (``inf`` allowed) as float64, parsed by Arrow on both
     code paths so every path gives the same bits."""
     column = fields.columns[name]
@@ -168,7 +70,7 @@ def _float64s(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return to_numpy(column)
 
 
-def _plain_strings(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+def plain_strings(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     """One string array (qrels are small; their columns stay as they always were)."""
     column = pc.cast(column, pa.string())
     return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
@@ -184,7 +86,7 @@ def _atof(text: str) -> float:
     return float.fromhex(number) if hexadecimal else float(number)
 
 
-def _integers(fields: Fields, source: Source, name: str) -> np.ndarray:
+def integers(fields: Fields, source: Source, name: str) -> np.ndarray:
     """A column of integers as int64; ``2.0`` reads as 2, a fraction is refused."""
     column = fields.columns[name]
     if pa.types.is_integer(column.type):
@@ -228,7 +130,7 @@ def _where(fields: Fields, row: int) -> str:
             f"document '{fields.columns['docid'][row].as_py()}'")
 
 
-def _check_unique_pairs(keys: np.ndarray, fields: Fields, source: Source, what: str,
+def check_unique_pairs(keys: np.ndarray, fields: Fields, source: Source, what: str,
                         groups: np.ndarray | None = None) -> None:
     """Refuse a (query, document) pair that appears twice, naming both lines; ``groups``
     (query codes) lets the key check run query by query."""
@@ -250,7 +152,7 @@ def _check_unique_pairs(keys: np.ndarray, fields: Fields, source: Source, what: 
         seen[pair] = row
 
 
-def _is_beir_tsv(source: Source) -> bool:
+def is_beir_tsv(source: Source) -> bool:
     """True when the first non-blank line is BEIR's qrels header."""
     head = source.data[source.start:source.start + 4096].lstrip(b" \t\r\n\x0b\x0c")
     first = head.split(b"\n", 1)[0].split(b"\r", 1)[0].strip().lower()
@@ -258,7 +160,7 @@ def _is_beir_tsv(source: Source) -> bool:
         b"qid", b"docid", b"score"]
 
 
-def _check_writable_ids(qid: pa.Array, docid: pa.Array, path: Path) -> None:
+def check_writable_ids(qid: pa.Array, docid: pa.Array, path: Path) -> None:
     """Refuse ids the TREC format cannot hold: empty, with C whitespace, or (query ids)
     starting with '#', which readers take for a comment."""
     for column, label, pattern in ((qid, "query id", r"[\t\n\x0b\x0c\r ]|^$|^#"),
@@ -271,18 +173,12 @@ def _check_writable_ids(qid: pa.Array, docid: pa.Array, path: Path) -> None:
                              "cannot represent")
 
 
-def _validate_written_run(path: Path, expected: Run, tag: str) -> None:
-    back = read_run(path)
-    same = (
-        len(back) == len(expected)
-        and back.name == tag
-        and _same_strings(back.qid, expected.qid)
-        and _same_strings(back.docid, expected.docid)
-        and np.array_equal(back.score, expected.score)
-    )
-    if not same:
-        raise InputFormatError(path, "written run did not read back identically")
-
-
-def _same_strings(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> bool:
+def same_strings(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> bool:
     return pc.all(pc.equal(pc.cast(a, pa.string()), pc.cast(b, pa.string()))).as_py() is True
+
+
+def write_table(table: pa.Table, path: Path) -> None:
+    """``table`` as space-separated lines without a header, written atomically."""
+    with atomic_write(path, "wb") as handle:
+        pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, delimiter=" ",
+                                                          quoting_style="none"))

@@ -85,7 +85,7 @@ def read_trec_session_xml(path: str | Path, qrels: str | Path | None = None,
         raise InputFormatError(path, "sessions file not found")
     topic_qrels: dict[str, dict[str, int]] = {}
     if qrels is not None:
-        from rerankit.data.trec import read_qrels
+        from rerankit.data.qrels import read_qrels
 
         topic_qrels = read_qrels(qrels).to_dict()
     sessions = _TrecXml(path, click_counts).parse()
