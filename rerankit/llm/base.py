@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -10,13 +10,31 @@ import numpy as np
 Messages = list[dict[str, str]]   # chat messages: [{"role": "user", "content": ...}]
 
 
+@dataclass(frozen=True)
+class CallRecord:
+    """One model call: prompt tokens, completion tokens, and wall-clock seconds."""
+
+    tokens_in: int
+    tokens_out: int
+    seconds: float
+
+
 @dataclass
 class Usage:
-    """Calls and tokens spent so far."""
+    """Calls and tokens spent so far; backends that time their calls also keep one
+    :class:`CallRecord` per call in ``records`` (in call order)."""
 
     calls: int = 0
     tokens_in: int = 0
     tokens_out: int = 0
+    records: list[CallRecord] = field(default_factory=list)
+
+    def record(self, tokens_in: int, tokens_out: int, seconds: float) -> None:
+        """Count one call and keep its record."""
+        self.calls += 1
+        self.tokens_in += tokens_in
+        self.tokens_out += tokens_out
+        self.records.append(CallRecord(tokens_in, tokens_out, seconds))
 
 
 class LLM(Protocol):

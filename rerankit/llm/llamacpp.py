@@ -10,6 +10,7 @@ the query) reuse its KV cache instead of evaluating it again.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.identity import file_digest
 from rerankit.llm.base import Messages, Usage
-from rerankit.llm.openai_http import _choice
+from rerankit.llm.responses import message_text
 
 
 class LlamaCppLLM:
@@ -56,15 +57,15 @@ class LlamaCppLLM:
         return f"llamacpp:{file_digest(self.path)}"
 
     def _complete(self, messages: Messages, **kwargs) -> dict:
+        start = time.perf_counter()
         body = self.model.create_chat_completion(messages=messages, temperature=0, **kwargs)
-        self.usage.calls += 1
-        self.usage.tokens_in += int(body["usage"]["prompt_tokens"])
-        self.usage.tokens_out += int(body["usage"]["completion_tokens"])
+        self.usage.record(int(body["usage"]["prompt_tokens"]),
+                          int(body["usage"]["completion_tokens"]), time.perf_counter() - start)
         return body
 
     def generate(self, prompts: list[Messages], max_new_tokens: int) -> list[str]:
-        return [_choice(self._complete(m, max_tokens=max_new_tokens), self.name)["message"]
-                .get("content") or "" for m in prompts]
+        return [message_text(self._complete(m, max_tokens=max_new_tokens), self.name)
+                for m in prompts]
 
     def prompt_tokens(self, messages: Messages) -> list[int]:
         """The chat-formatted prompt as token ids, as ``create_chat_completion`` builds it."""
@@ -94,8 +95,8 @@ class LlamaCppLLM:
                       for o in options]
         rows = np.empty((len(prompts), len(options)))
         for row, messages in enumerate(prompts):
+            start = time.perf_counter()
             tokens = self.prompt_tokens(messages)
             rows[row] = self.next_token_logprobs(tokens)[option_ids]
-            self.usage.calls += 1
-            self.usage.tokens_in += len(tokens)
+            self.usage.record(len(tokens), 0, time.perf_counter() - start)
         return rows
