@@ -25,7 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rerankit.config import check_params
-from rerankit.errors import RerankitError
+from rerankit.errors import MissingDependencyError, RerankitError
 from rerankit.llm.openai_http import (
     MAX_RETRY_AFTER,
     LLMServerError,
@@ -156,6 +156,13 @@ def test_concurrency_is_checked():
     check_params(OpenAICompatibleLLM, {"concurrency": 16}, ("base_url", "model"))
     with pytest.raises(ValueError, match=r"'concurrency'.*greater than or equal to 1"):
         check_params(OpenAICompatibleLLM, {"concurrency": 0}, ("base_url", "model"))
+
+
+@pytest.mark.parametrize("package", ["httpx", "tenacity"])
+def test_a_missing_client_library_names_the_extra(monkeypatch, package):
+    monkeypatch.setitem(sys.modules, package, None)      # as if not installed
+    with pytest.raises(MissingDependencyError, match=rf"'{package}'.*rerankit\[api\]"):
+        OpenAICompatibleLLM("http://127.0.0.1:9/v1")
 
 
 class Echo(BaseHTTPRequestHandler):

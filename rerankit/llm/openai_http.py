@@ -135,19 +135,23 @@ class OpenAICompatibleLLM:
         if todo:
             workers = min(self.concurrency, len(todo))
             limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
-            with httpx.Client(timeout=self.timeout, limits=limits, headers=self._headers()
-                              ) as client, ThreadPoolExecutor(workers) as pool:
-                futures = [pool.submit(self._post, client, payloads[i]) for i in todo]
-                for i, future in zip(todo, futures, strict=True):   # input order
-                    try:
-                        body, seconds = future.result()
-                    except LLMServerError as err:
-                        failures.append((i, str(err)))
-                        continue
-                    bodies[i] = body
-                    usage = body.get("usage") or {}
-                    self.usage.record(int(usage.get("prompt_tokens") or 0),
-                                      int(usage.get("completion_tokens") or 0), seconds)
+            with httpx.Client(timeout=self.timeout, limits=limits,
+                              headers=self._headers()) as client:
+                pool = ThreadPoolExecutor(workers, thread_name_prefix="rerankit-llm")
+                try:
+                    futures = [pool.submit(self._post, client, payloads[i]) for i in todo]
+                    for i, future in zip(todo, futures, strict=True):   # input order
+                        try:
+                            body, seconds = future.result()
+                        except LLMServerError as err:
+                            failures.append((i, str(err)))
+                            continue
+                        bodies[i] = body
+                        usage = body.get("usage") or {}
+                        self.usage.record(int(usage.get("prompt_tokens") or 0),
+                                          int(usage.get("completion_tokens") or 0), seconds)
+                finally:                 # Ctrl-C or a bug: send nothing more
+                    pool.shutdown(wait=True, cancel_futures=True)
         if failures:
             done = [i for i in todo if bodies[i] is not None]
             self._kept.update((keys[i], bodies[i]) for i in done)
@@ -195,6 +199,8 @@ class OpenAICompatibleLLM:
             response = client.post(self.url, json=payload)
         except httpx.TransportError as err:      # connection refused or reset, timeouts
             raise _Retryable(f"{type(err).__name__}: {err}") from None
+        except httpx.InvalidURL as err:
+            raise LLMServerError(f"{self.url}: not a usable URL ({err})") from None
         seconds = time.perf_counter() - start
         if response.status_code != 200:
             last = f"HTTP {response.status_code}: {response.text[:300]}"
