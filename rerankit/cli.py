@@ -360,8 +360,8 @@ def session_command(
     methods: Annotated[str, typer.Option(help="With --meta: correlations, comma-separated "
                                          "(Kendall's bootstrap is the slow one on big logs).")
                        ] = "pearson,spearman,kendall",
-    resamples: Annotated[int, typer.Option(help="Bootstrap / randomisation resamples.")
-                         ] = 1000,
+    resamples: Annotated[int, typer.Option(min=1, help="Bootstrap / randomisation "
+                                           "resamples.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
     test: Annotated[Test, typer.Option(help="Discriminative power test.")
                     ] = Test.randomization,
@@ -385,8 +385,6 @@ def session_command(
     console = Console(width=None if sys.stdout.isatty() else 200)
     if not meta and any((csv_out, report_dir, systems, compare, gold)):
         raise ValueError("--csv, --report, --systems, --compare and --gold need --meta")
-    if resamples < 1:
-        raise ValueError(f"--resamples must be >= 1, got {resamples}")
     result = _session_evaluate(
         data, data_format.value, metrics, run, labels.value, enhance.value, click_counts,
         allow_extra, qrels, length.value, position.value, depth, gain_kind.value, gain_map,
@@ -586,9 +584,10 @@ def run_command(
     address: Annotated[str | None, typer.Option(help="Ray cluster address (e.g. "
                                                 "ray://head:10001 or head:6379); default: "
                                                 "start a local Ray on 127.0.0.1.")] = None,
-    workers: Annotated[int, typer.Option(help="Ray workers (actors).")] = 2,
-    cpus_per_worker: Annotated[int, typer.Option(help="CPUs per Ray worker.")] = 1,
-    gpus_per_worker: Annotated[float, typer.Option(help="GPUs per Ray worker.")] = 0.0,
+    workers: Annotated[int, typer.Option(min=1, help="Ray workers (actors).")] = 2,
+    cpus_per_worker: Annotated[int, typer.Option(min=1, help="CPUs per Ray worker.")] = 1,
+    gpus_per_worker: Annotated[float, typer.Option(min=0.0, help="GPUs per Ray worker.")
+                               ] = 0.0,
 ) -> None:
     """Run a pipeline config: retrieve, rerank, evaluate; print the metrics and the cost
     ledger; write run.trec, metrics.json, manifest.json and ledger.json.
@@ -598,9 +597,6 @@ def run_command(
     a folder holding anything else is never replaced."""
     if engine is Engine.local and address is not None:
         raise typer.BadParameter("needs --engine ray", param_hint="'--address'")
-    if engine is Engine.ray and (workers < 1 or cpus_per_worker < 1 or gpus_per_worker < 0):
-        raise typer.BadParameter("--workers and --cpus-per-worker must be >= 1, "
-                                 "--gpus-per-worker >= 0", param_hint="Ray workers")
     if no_cache and cache is not None:
         raise typer.BadParameter("--cache and --no-cache exclude each other",
                                  param_hint="'--cache'")

@@ -101,6 +101,8 @@ CASES = [
     ("eval-rel-format", ["eval", "-R", "prefz", QRELS, RUN], {}, ["'-R'", "'prefz'"]),
     ("session-labels", ["session", "{t}/none.jsonl", "--labels", "clicked"], {},
      ["'--labels'", "'clicked'"]),
+    ("run-workers", ["run", "{t}/rerank.yaml", "--engine", "ray", "--workers", "0"], {},
+     ["'--workers'", "greater than or equal to 1"]),
     ("leaderboard-not-a-result", ["leaderboard", "{t}/folder", "--output", "{t}/lb.md"], {},
      ["{t}/folder", "not a result folder"]),
     ("leaderboard-output-under-a-file", ["leaderboard", RESULT, "--output", "{t}/file/lb.md"],
