@@ -241,6 +241,10 @@ def test_one_failing_request_loses_none_of_the_others(echo_server):
         llm.generate(chat(texts), 5)
     assert sorted(Echo.received) == sorted([*texts, "fail 5"])   # all ran, one retried
     assert llm.usage.calls == 7
+    Echo.received = []
+    with pytest.raises(LLMServerError, match=r"1 of 8 requests failed.*the 7 answered are kept"):
+        llm.generate(chat(texts), 5)                        # still failing: still kept
+    assert Echo.received == ["fail 5", "fail 5"]
     Echo.failing, Echo.received = False, []
     assert llm.generate(chat(texts), 5) == texts
     assert Echo.received == ["fail 5"]          # the seven answers were kept, not re-sent

@@ -153,7 +153,7 @@ class OpenAICompatibleLLM:
                 finally:                 # Ctrl-C or a bug: send nothing more
                     pool.shutdown(wait=True, cancel_futures=True)
         if failures:
-            done = [i for i in todo if bodies[i] is not None]
+            done = [i for i, body in enumerate(bodies) if body is not None]
             self._kept.update((keys[i], bodies[i]) for i in done)
             if len(payloads) == 1:
                 raise LLMServerError(failures[0][1])
