@@ -192,12 +192,14 @@ def bootstrap_ci(diff: np.ndarray, rng: np.random.Generator, resamples: int,
                  alpha: float) -> tuple[float, float]:
     """Percentile bootstrap confidence interval (level ``1 - alpha``) of the mean difference
     (``scipy.stats.bootstrap``); a single query or equal differences give a zero-width
-    interval at their mean."""
+    interval at their value."""
     from scipy import stats as sps
 
     diff = np.asarray(diff, dtype=np.float64)
-    if diff.size < 2 or np.all(diff == diff[0]):
-        return float(diff.mean()), float(diff.mean())
+    if diff.size == 0:
+        raise ValueError("a bootstrap interval needs at least one difference")
+    if np.all(diff == diff[0]):          # also one query; the mean is exactly diff[0]
+        return float(diff[0]), float(diff[0])
     result = sps.bootstrap((diff,), _mean, vectorized=True, n_resamples=resamples,
                            confidence_level=1 - alpha, method="percentile", rng=rng,
                            batch=max(1, _BATCH_VALUES // diff.size))
