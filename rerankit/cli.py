@@ -20,6 +20,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -33,6 +34,82 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+class Choice(str, Enum):
+    """A choice-valued option: typer lists the values in --help and refuses any other with
+    one line naming the option and the choices."""
+
+
+class RelFormat(Choice):
+    qrels = "qrels"
+    prefs = "prefs"
+    qrels_prefs = "qrels_prefs"
+    qrels_jg = "qrels_jg"
+
+
+class ResultsFormat(Choice):
+    trec_results = "trec_results"
+
+
+class Compat(Choice):
+    v10 = "10"
+    v9 = "9"
+
+
+class Test(Choice):
+    t = "t"
+    wilcoxon = "wilcoxon"
+    randomization = "randomization"
+
+
+class SessionFormat(Choice):
+    auto = "auto"
+    jsonl = "jsonl"
+    graphcm = "graphcm"
+    trec_xml = "trec-xml"
+    tsv = "tsv"
+
+
+class Labels(Choice):
+    auto = "auto"
+    clicks = "clicks"
+    labels = "labels"
+    gains = "gains"
+    qrels = "qrels"
+
+
+class Enhance(Choice):
+    none = "none"
+    forward = "forward"
+    session = "session"
+
+
+class Length(Choice):
+    unit = "unit"
+    lengths = "lengths"
+    dwell = "dwell"
+
+
+class Position(Choice):
+    end = "end"
+    start = "start"
+
+
+class Gain(Choice):
+    exp = "exp"
+    linear = "linear"
+
+
+class Engine(Choice):
+    local = "local"
+    ray = "ray"
+
+
+class ExportFormat(Choice):
+    trec = "trec"
+    beir = "beir"
+    json = "json"
+
 
 MeasureOpt = Annotated[
     list[str] | None,
@@ -55,11 +132,6 @@ def command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
                 _report_failure(err)
         return app.command(name)(run)
     return register
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"rerankit: error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 class Interrupted(Exception):
@@ -110,18 +182,17 @@ def eval_command(
         "-Z", "--zscores", "--Zscore",
         help="Print z-scores against the 'qid measure mean std_dev' lines of this file "
              "(trec_eval -Z).")] = None,
-    rel_format: Annotated[str, typer.Option(
+    rel_format: Annotated[RelFormat, typer.Option(
         "-R", "--rel-format", "--Rel_info_format",
-        help="Format of the qrels file: qrels, prefs, qrels_prefs, qrels_jg (trec_eval -R).")
-                          ] = "qrels",
-    results_format: Annotated[str, typer.Option(
+        help="Format of the qrels file (trec_eval -R).")] = RelFormat.qrels,
+    results_format: Annotated[ResultsFormat, typer.Option(
         "-T", "--results-format", "--Results_format",
         help="Format of the run file: trec_results, the only one (trec_eval -T).")
-                              ] = "trec_results",
-    compat: Annotated[str, typer.Option(
+                              ] = ResultsFormat.trec_results,
+    compat: Annotated[Compat, typer.Option(
         "--compat", help="Semantics: 10 (trec_eval 10.0, default) or 9 (trec_eval 9.0.x, as "
                          "pytrec_eval: float32 score ties, old truncation, -c without the "
-                         "skipped queries' lines).")] = "10",
+                         "skipped queries' lines).")] = Compat.v10,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of "
                                           "trec_eval's text.")] = False,
     ignore_identical_ids: Annotated[bool, typer.Option("--ignore-identical-ids", help="Drop "
@@ -134,17 +205,12 @@ def eval_command(
     """Evaluate a run; output identical to trec_eval 10.0's for the same options."""
     from rerankit.evaluation.evaluator import evaluate
     from rerankit.evaluation.measures import parse_measures
-    from rerankit.evaluation.ranking import check_compat
 
-    check_compat(compat)
-    if results_format != "trec_results":
-        raise ValueError(f"unknown results format '{results_format}' (-T): rerankit, like "
-                         "trec_eval, reads 'trec_results' only")
     options = dict(relevance_level=level, average_complete=complete,
                    judged_only=judged_only, max_docs=max_docs, num_docs_in_coll=num_docs,
-                   zscores=zscores, compat=compat)
-    if rel_format != "qrels":
-        result = _evaluate_preferences(qrels, run, measure, rel_format, verify=verify,
+                   zscores=zscores, compat=compat.value)
+    if rel_format is not RelFormat.qrels:
+        result = _evaluate_preferences(qrels, run, measure, rel_format.value, verify=verify,
                                        **options)
     else:
         measures = measure or ["official"]
@@ -162,9 +228,6 @@ def _evaluate_preferences(qrels: Path, run: str, measures: list[str] | None, rel
                           **options):
     """``-R prefs | qrels_prefs | qrels_jg``: trec_eval's preference formats (measures None:
     the format's own default set)."""
-    if rel_format not in ("prefs", "qrels_prefs", "qrels_jg"):
-        raise ValueError(f"unknown rel_info format '{rel_format}' (-R): use qrels, prefs, "
-                         "qrels_prefs or qrels_jg")
     try:
         from rerankit.evaluation.prefs import evaluate_preferences
     except ImportError:
@@ -195,7 +258,7 @@ def compare_command(
     runs: Annotated[list[Path], typer.Argument(help="Two or more run files; the first is "
                                                "the baseline.")],
     measure: MeasureOpt = None,
-    test: Annotated[str, typer.Option("--test", help="t | wilcoxon | randomization")] = "t",
+    test: Annotated[Test, typer.Option("--test", help="Paired test.")] = Test.t,
     alpha: Annotated[float, typer.Option(help="Significance level (after Holm "
                                          "correction).")] = 0.05,
     resamples: Annotated[int, typer.Option(help="Randomisation / bootstrap "
@@ -210,14 +273,12 @@ def compare_command(
     from rich.console import Console
 
     from rerankit.evaluation.measures import HEADLINE
-    from rerankit.evaluation.stats import TESTS, compare
+    from rerankit.evaluation.stats import compare
 
-    if test not in TESTS:
-        _fail(f"unknown test '{test}'; choose one of {', '.join(TESTS)}")
     if len(runs) < 2:
-        _fail("compare needs at least two run files")
+        raise typer.BadParameter("compare needs at least two run files", param_hint="RUNS")
     report = compare(qrels, runs, measure or list(HEADLINE),
-                     test=test, alpha=alpha, resamples=resamples, seed=seed,
+                     test=test.value, alpha=alpha, resamples=resamples, seed=seed,
                      relevance_level=level)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
@@ -233,9 +294,9 @@ def session_command(
     data: Annotated[Path, typer.Argument(help="Sessions: JSONL, TREC Session XML (.xml), "
                                          "TSV with a header (.tsv), or a GraphCM export "
                                          "folder (TREC Session 2014).")],
-    data_format: Annotated[str, typer.Option("--format", help="auto | jsonl | graphcm | "
-                                             "trec-xml | tsv (auto: folder graphcm, .xml "
-                                             "trec-xml, .tsv tsv, else jsonl)")] = "auto",
+    data_format: Annotated[SessionFormat, typer.Option("--format", help="auto: folder "
+                                                       "graphcm, .xml trec-xml, .tsv tsv, "
+                                                       "else jsonl.")] = SessionFormat.auto,
     metrics: Annotated[str, typer.Option(help="Comma-separated: num, umeasure, sdcg, nsdcg, "
                                          "srbp, ndcg_mean, ndcg_max, ndcg_first, ndcg_last, "
                                          "found")] = "num,umeasure,sdcg,nsdcg,srbp",
@@ -251,11 +312,10 @@ def session_command(
                                              "are ranked as trec_eval ranks them (score "
                                              "descending, ties by document id descending), "
                                              "not in file order.")] = None,
-    labels: Annotated[str, typer.Option(help="auto | clicks | labels | gains | qrels (auto: "
-                                        "the first of these the log has; a source the log "
-                                        "lacks is an error)")] = "auto",
-    enhance: Annotated[str, typer.Option(help="Click labels: none | forward | session")
-                       ] = "forward",
+    labels: Annotated[Labels, typer.Option(help="auto: the first of these the log has; a "
+                                           "source the log lacks is an error.")
+                      ] = Labels.auto,
+    enhance: Annotated[Enhance, typer.Option(help="Click labels.")] = Enhance.forward,
     click_counts: Annotated[bool, typer.Option("--click-counts", help="Clicks are counts "
                                                "(integers >= 0, used as grades); default: "
                                                "clicks must be 0 or 1.")] = False,
@@ -263,12 +323,13 @@ def session_command(
                                               "fields instead of failing.")] = False,
     qrels: Annotated[Path | None, typer.Option(help="TREC qrels by topic for --format "
                                                "trec-xml sessions.")] = None,
-    length: Annotated[str, typer.Option(help="Reading cost: unit | lengths | dwell")] = "unit",
-    position: Annotated[str, typer.Option(help="U/NUM item position: end (pos = l1+..+lk) "
-                                          "| start (l1+..+l(k-1), cwl's convention)")
-                        ] = "end",
+    length: Annotated[Length, typer.Option(help="Reading cost.")] = Length.unit,
+    position: Annotated[Position, typer.Option(help="U/NUM item position: end (pos = "
+                                               "l1+..+lk) or start (l1+..+l(k-1), cwl's "
+                                               "convention).")] = Position.end,
     depth: Annotated[int, typer.Option(help="Results read per query (k).")] = 10,
-    gain_kind: Annotated[str, typer.Option("--gain", help="exp (2^r-1) | linear")] = "exp",
+    gain_kind: Annotated[Gain, typer.Option("--gain", help="exp (2^r-1) or linear.")
+                         ] = Gain.exp,
     gain_map: Annotated[str | None, typer.Option(help="Grade-to-gain map replacing --gain, "
                                                  "e.g. '1=0.2,2=0.4,3=0.6' (cwl gains).")
                         ] = None,
@@ -299,11 +360,11 @@ def session_command(
     methods: Annotated[str, typer.Option(help="With --meta: correlations, comma-separated "
                                          "(Kendall's bootstrap is the slow one on big logs).")
                        ] = "pearson,spearman,kendall",
-    resamples: Annotated[int, typer.Option(help="Bootstrap / randomisation resamples.")
-                         ] = 1000,
+    resamples: Annotated[int, typer.Option(min=1, help="Bootstrap / randomisation "
+                                           "resamples.")] = 1000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
-    test: Annotated[str, typer.Option(help="Discriminative power test: randomization | t | "
-                                      "wilcoxon")] = "randomization",
+    test: Annotated[Test, typer.Option(help="Discriminative power test.")
+                    ] = Test.randomization,
     alpha: Annotated[float, typer.Option(help="Significance level of discriminative power.")
                      ] = 0.05,
     json_out: Annotated[Path | None, typer.Option("--json", help="Write means and the "
@@ -324,15 +385,13 @@ def session_command(
     console = Console(width=None if sys.stdout.isatty() else 200)
     if not meta and any((csv_out, report_dir, systems, compare, gold)):
         raise ValueError("--csv, --report, --systems, --compare and --gold need --meta")
-    if resamples < 1:
-        raise ValueError(f"--resamples must be >= 1, got {resamples}")
     result = _session_evaluate(
-        data, data_format, metrics, run, labels, enhance, click_counts, allow_extra,
-        qrels, length, position, depth, gain_kind, gain_map, num_l, num_c, sdcg_b,
-        sdcg_bq, srbp_p, srbp_b, per_query is not None or meta)
+        data, data_format.value, metrics, run, labels.value, enhance.value, click_counts,
+        allow_extra, qrels, length.value, position.value, depth, gain_kind.value, gain_map,
+        num_l, num_c, sdcg_b, sdcg_bq, srbp_p, srbp_b, per_query is not None or meta)
     chosen_methods = tuple(m.strip() for m in methods.split(",") if m.strip())
     report = _session_meta(result, systems or [], compare, gold, chosen_methods,
-                           resamples, seed, test, alpha) if meta else None
+                           resamples, seed, test.value, alpha) if meta else None
     _session_write(result, report, per_session, per_query, json_out, csv_out, report_dir,
                    write_jsonl)
     title, table = _session_table(result)
@@ -521,13 +580,15 @@ def run_command(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the "
                                            "score cache.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    engine: Annotated[str, typer.Option(help="local (in process) or ray.")] = "local",
+    engine: Annotated[Engine, typer.Option(help="local (in process) or ray.")
+                      ] = Engine.local,
     address: Annotated[str | None, typer.Option(help="Ray cluster address (e.g. "
                                                 "ray://head:10001 or head:6379); default: "
                                                 "start a local Ray on 127.0.0.1.")] = None,
-    workers: Annotated[int, typer.Option(help="Ray workers (actors).")] = 2,
-    cpus_per_worker: Annotated[int, typer.Option(help="CPUs per Ray worker.")] = 1,
-    gpus_per_worker: Annotated[float, typer.Option(help="GPUs per Ray worker.")] = 0.0,
+    workers: Annotated[int, typer.Option(min=1, help="Ray workers (actors).")] = 2,
+    cpus_per_worker: Annotated[int, typer.Option(min=1, help="CPUs per Ray worker.")] = 1,
+    gpus_per_worker: Annotated[float, typer.Option(min=0.0, help="GPUs per Ray worker.")
+                               ] = 0.0,
 ) -> None:
     """Run a pipeline config: retrieve, rerank, evaluate; print the metrics and the cost
     ledger; write run.trec, metrics.json, manifest.json and ledger.json. The component
@@ -536,14 +597,11 @@ def run_command(
     The config, the output folder, the dataset and the cache are checked before any data
     or model is loaded. --force replaces only a result folder written by 'rerankit run';
     a folder holding anything else is never replaced."""
-    if engine not in ("local", "ray"):
-        _fail(f"unknown engine '{engine}'; choose local or ray")
-    if engine == "local" and address is not None:
-        _fail("--address needs --engine ray")
-    if engine == "ray" and (workers < 1 or cpus_per_worker < 1 or gpus_per_worker < 0):
-        _fail("--workers and --cpus-per-worker must be >= 1, --gpus-per-worker >= 0")
+    if engine is Engine.local and address is not None:
+        raise typer.BadParameter("needs --engine ray", param_hint="'--address'")
     if no_cache and cache is not None:
-        _fail("--cache and --no-cache exclude each other")
+        raise typer.BadParameter("--cache and --no-cache exclude each other",
+                                 param_hint="'--cache'")
     from rerankit.experiment.config import load_config
 
     parsed = load_config(config)           # before the heavy imports: a typo fails at once
@@ -555,7 +613,7 @@ def run_command(
     from rerankit.experiment.runner import run_config
 
     runner_engine = None
-    if engine == "ray":
+    if engine is Engine.ray:
         from rerankit.experiment.distributed import RayEngine, RayOptions
 
         runner_engine = RayEngine(RayOptions(address, workers, cpus_per_worker,
@@ -623,8 +681,9 @@ def export_command(
     folders: Annotated[list[Path], typer.Argument(help="Result folders written by "
                                                   "'rerankit run'.")],
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="trec (one folder), beir "
-                                        "(.md or .csv table) or json.")] = "trec",
+    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="trec (one "
+                                                 "folder), beir (.md or .csv table) or "
+                                                 "json.")] = ExportFormat.trec,
     tag: Annotated[str | None, typer.Option(help="Run tag of a TREC export (default: the "
                                             "config name).")] = None,
 ) -> None:
@@ -633,16 +692,14 @@ def export_command(
     from rerankit.data.atomic import check_writable, is_special
 
     check_writable(output)
-    if format == "trec":
+    if format is ExportFormat.trec:
         if len(folders) != 1:
-            _fail("--format trec exports one result folder")
+            raise typer.BadParameter("trec exports one result folder", param_hint="'--format'")
         export.export_trec(folders[0], output, tag)
-    elif format == "beir":
+    elif format is ExportFormat.beir:
         export.export_beir(folders, output)
-    elif format == "json":
-        export.export_json(folders, output)
     else:
-        _fail(f"unknown format '{format}'; choose trec, beir or json")
+        export.export_json(folders, output)
     typer.echo(f"wrote {output} (read back and validated)", err=is_special(output))
 
 
@@ -657,8 +714,7 @@ def report_command(
                                                   "with (default: the first per dataset).")
                         ] = None,
     measure: Annotated[str, typer.Option("--measure", "-m")] = "ndcg_cut_10",
-    test: Annotated[str, typer.Option(help="t, wilcoxon or randomization.")
-                    ] = "randomization",
+    test: Annotated[Test, typer.Option(help="Paired test.")] = Test.randomization,
 ) -> None:
     """HTML report for error analysis: runs, comparisons, effectiveness vs cost, per-query
     deltas, judged holes, and a per-query drill-down of two runs' rankings."""
@@ -667,7 +723,7 @@ def report_command(
 
     check_writable(output, folder=True)
     _check_report_folder(output)
-    page = write_report(folders, output, baseline, measure, test)
+    page = write_report(folders, output, baseline, measure, test.value)
     typer.echo(f"wrote {page}")
 
 

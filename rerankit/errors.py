@@ -47,6 +47,11 @@ class VerificationError(RerankitError):
     """rerankit's values differ from trec_eval's (pytrec_eval) on the same input."""
 
 
+class LLMServerError(RerankitError):
+    """An LLM server failed or answered something unusable (after all retries); the message
+    names the URL, the HTTP status and the server's own words."""
+
+
 class MissingDependencyError(RerankitError, ImportError):
     """An optional dependency is not installed; the message names the extra to install."""
 

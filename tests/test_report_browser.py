@@ -344,7 +344,9 @@ def test_report_in_headless_chromium(browser, results, report):
     ActionChains(browser).move_to_element(bars[0]).perform()
     WebDriverWait(browser, 10).until(lambda d: d.find_elements(
         By.CSS_SELECTOR, "#deltas .hoverlayer .hovertext"))
-    assert "query" in browser.find_element(By.CSS_SELECTOR, "#deltas .hoverlayer").text
+    hover = browser.find_element(By.CSS_SELECTOR, "#deltas .hoverlayer").text
+    assert "query" in hover
+    assert f"{results[0].name}:" in hover and f"{results[1].name}:" in hover   # both runs
     # ... and clicking it opens that query (the largest gain of run 2 over run 1) below
     n1 = ndcg10(qrels, run_dict(results[1]))
     best = max(n1[q] - na[q] for q in na)

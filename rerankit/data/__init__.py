@@ -6,10 +6,9 @@ import the corpus and dataset loaders.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from rerankit.lazy import lazy_exports
 
-_EXPORTS = {
+_MODULES = {
     "Corpus": "corpus", "Document": "corpus", "InMemoryCorpus": "corpus",
     "open_corpus": "corpus",
     "Dataset": "loaders", "load_beir": "loaders", "load_trec": "loaders",
@@ -18,10 +17,6 @@ _EXPORTS = {
     "read_qrels": "qrels", "read_run": "run", "write_qrels": "qrels", "write_run": "run",
 }
 
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(f"rerankit.data.{_EXPORTS[name]}"), name)
-    raise AttributeError(f"module 'rerankit.data' has no attribute '{name}'")
+__all__ = sorted(_MODULES)
+__getattr__, __dir__ = lazy_exports(__name__, {name: f"rerankit.data.{module}"
+                                               for name, module in _MODULES.items()})

@@ -147,7 +147,7 @@ def check_params(cls, params: dict[str, Any], skip: tuple[str, ...] = ()) -> Non
         raise ValueError(f"unknown parameter(s) {', '.join(map(repr, unknown))} for "
                          f"{cls.__name__}; allowed: {', '.join(allowed)}")
     try:
-        hints = typing.get_type_hints(cls.__init__)
+        hints = typing.get_type_hints(cls.__init__, include_extras=True)   # keep bounds
     except Exception:                     # an annotation that cannot be resolved: skip types
         hints = {}
     for name, value in params.items():

@@ -18,7 +18,7 @@ import numpy as np
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.identity import file_digest
 from rerankit.llm.base import LLMBackend, Messages
-from rerankit.llm.openai_http import first_choice
+from rerankit.llm.responses import message_text
 from rerankit.registry import register
 
 
@@ -66,8 +66,8 @@ class LlamaCppLLM(LLMBackend):
         return body
 
     def generate(self, prompts: list[Messages], max_new_tokens: int) -> list[str]:
-        return [first_choice(self._complete(m, max_tokens=max_new_tokens), self.name)["message"]
-                .get("content") or "" for m in prompts]
+        return [message_text(self._complete(m, max_tokens=max_new_tokens), self.name)
+                for m in prompts]
 
     def prompt_tokens(self, messages: Messages) -> list[int]:
         """The chat-formatted prompt as token ids, as ``create_chat_completion`` builds it."""

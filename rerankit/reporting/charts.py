@@ -61,9 +61,9 @@ def cost_figure(group: Group, measure: str) -> dict | None:
             x=[cost["ms_per_query"]], y=[float(view.values.mean())], name=view.result.name,
             mode="markers+text", text=[view.result.name], textposition="top center",
             cliponaxis=False,
-            marker={"size": 13, "color": view.colour},
-            hovertemplate=(f"<b>{view.result.name}</b><br>%{{x:.1f}} ms/query<br>{measure} "
-                           "%{y:.4f}<extra></extra>")))
+            marker={"size": 13, "color": view.colour}, meta=[measure],
+            hovertemplate="<b>%{text}</b><br>%{x:.1f} ms/query<br>%{meta[0]} %{y:.4f}"
+                          "<extra></extra>"))
     if not fig.data:
         return None
     fig.update_layout(**_LAYOUT,
@@ -85,9 +85,9 @@ def delta_figure(group: Group, row: ComparisonRow, measure: str) -> dict:
         x=list(range(1, len(ids) + 1)), y=diff[order], marker={"color": row.run.colour},
         customdata=np.array([ids, texts, row.baseline.values[order].round(4),
                              row.run.values[order].round(4)], dtype=object).T,
+        meta=[row.baseline.result.name, row.run.result.name],
         hovertemplate=("query %{customdata[0]}<br>%{customdata[1]}<br>"
-                       f"{row.baseline.result.name}: %{{customdata[2]}}<br>"
-                       f"{row.run.result.name}: %{{customdata[3]}}<br>"
+                       "%{meta[0]}: %{customdata[2]}<br>%{meta[1]}: %{customdata[3]}<br>"
                        "Δ %{y:+.4f}<extra></extra>")))
     fig.update_layout(**_LAYOUT, showlegend=False,
                       xaxis={"title": f"queries sorted by Δ ({len(ids)}); click a bar to "

@@ -21,6 +21,7 @@ from rerankit.data.atomic import atomic_write, is_special
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
 from rerankit.reporting.leaderboard import read_result
+from rerankit.reporting.markdown import markdown_table, read_markdown_table
 
 BEIR_COLUMNS = (("nDCG@10", "ndcg_cut_10"), ("Recall@100", "recall_100"))
 
@@ -84,12 +85,10 @@ def export_beir(folders: list[Path], output: Path) -> Path:
         text = buffer.getvalue()
         parse = _read_csv
     else:
-        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(cell or "-" for cell in row) + " |" for row in rows]
-        text = "\n".join(lines) + "\n"
-        parse = _read_markdown
+        text = markdown_table(header, [[cell or "-" for cell in row] for row in rows]) + "\n"
+        parse = read_markdown_table
     _write_checked(output, text, lambda read: parse(read) == [header, *[
-        [c or ("-" if parse is _read_markdown else "") for c in r] for r in rows]])
+        [c or ("-" if parse is read_markdown_table else "") for c in r] for r in rows]])
     return output
 
 
@@ -120,9 +119,3 @@ def _write_checked(output: Path, text: str, matches) -> None:
 
 def _read_csv(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
-
-
-def _read_markdown(text: str) -> list[list[str]]:
-    lines = [line for line in text.splitlines() if line.startswith("|")]
-    return [[cell.strip() for cell in line.strip("|").split("|")]
-            for i, line in enumerate(lines) if i != 1]

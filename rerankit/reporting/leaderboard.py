@@ -9,6 +9,7 @@ from pathlib import Path
 from rerankit.data.atomic import atomic_write
 from rerankit.errors import InputFormatError
 from rerankit.evaluation.measures import HEADLINE
+from rerankit.reporting.markdown import markdown_table
 
 COLUMNS = tuple((label, name) for name, label in HEADLINE.items())
 
@@ -28,19 +29,14 @@ def render(folders: list[Path]) -> str:
              "do not edit by hand. Seconds: the whole run on the 2-core development "
              "machine, indexing included (from each folder's ledger.json; dense runs reuse "
              "corpus embeddings cached by an earlier run).", ""]
+    header = ["run", *(title for title, _ in COLUMNS), "queries", "seconds", "config"]
     for dataset in sorted(rows):
-        lines += [f"## {dataset}", "",
-                  "| run | " + " | ".join(title for title, _ in COLUMNS) +
-                  " | queries | seconds | config |",
-                  "|---|" + "---|" * (len(COLUMNS) + 3)]
-        for name, metrics, manifest, seconds in sorted(
-                rows[dataset], key=lambda r: -r[1].get("ndcg_cut_10", 0.0)):
-            cells = [f"{metrics[key]:.4f}" if key in metrics else "-" for _, key in COLUMNS]
-            cost = f"{seconds:.1f}" if seconds is not None else "-"
-            lines.append(f"| {name} | " + " | ".join(cells) +
-                         f" | {manifest['queries']} | {cost} | "
-                         f"`configs/{manifest['config']['name']}.yaml` |")
-        lines.append("")
+        table = [[name, *(f"{metrics[key]:.4f}" if key in metrics else "-" for _, key in COLUMNS),
+                  str(manifest["queries"]), f"{seconds:.1f}" if seconds is not None else "-",
+                  f"`configs/{manifest['config']['name']}.yaml`"]
+                 for name, metrics, manifest, seconds in sorted(
+                     rows[dataset], key=lambda r: -r[1].get("ndcg_cut_10", 0.0))]
+        lines += [f"## {dataset}", "", markdown_table(header, table), ""]
     return "\n".join(lines)
 
 
