@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 
 from rerankit.data.arrow import to_numpy
 from rerankit.data.atomic import atomic_write
@@ -179,6 +178,8 @@ def same_strings(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -
 
 def write_table(table: pa.Table, path: Path) -> None:
     """``table`` as space-separated lines without a header, written atomically."""
+    import pyarrow.csv as pacsv     # writing only: reading a run does not need it
+
     with atomic_write(path, "wb") as handle:
         pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, delimiter=" ",
                                                           quoting_style="none"))
