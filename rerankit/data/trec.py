@@ -178,7 +178,7 @@ def same_strings(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -
 
 def write_table(table: pa.Table, path: Path) -> None:
     """``table`` as space-separated lines without a header, written atomically."""
-    import pyarrow.csv as pacsv     # writing only: reading a run does not need it
+    import pyarrow.csv as pacsv  # writing only: reading a run does not need it
 
     with atomic_write(path, "wb") as handle:
         pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, delimiter=" ",

@@ -30,10 +30,11 @@ import json
 import re
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -97,19 +98,19 @@ def registered(kind: registry.Kind, name: str) -> registry.Entry:
         raise ValueError(err.args[0]) from None
 
 
+def component_type(kind: registry.Kind) -> Any:
+    """A config field holding a registered name of ``kind`` (checked where it is read)."""
+    return Annotated[str, AfterValidator(lambda name: registered(kind, name).name)]
+
+
 class RetrieverConfig(_Strict):
     """A retriever by registered ``type`` with constructor ``params``, or a composite one
     (``fusion``) over a list of ``retrievers``."""
 
-    type: str
+    type: component_type("retriever")
     params: dict[str, Any] = Field(default_factory=dict)
     retrievers: list[RetrieverConfig] = Field(default_factory=list)
     fusion: FusionConfig | None = None
-
-    @field_validator("type")
-    @classmethod
-    def _known(cls, name: str) -> str:
-        return registered("retriever", name).name
 
     @model_validator(mode="after")
     def _check(self) -> RetrieverConfig:
@@ -170,15 +171,10 @@ class LLMConfig(_Strict):
     folder (transformers), the served model name (backends that take a ``url``, e.g.
     openai), or ``offline:<name>``."""
 
-    backend: str
+    backend: component_type("llm")
     model: str
     url: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
-
-    @field_validator("backend")
-    @classmethod
-    def _known(cls, name: str) -> str:
-        return registered("llm", name).name
 
     @model_validator(mode="after")
     def _check(self) -> LLMConfig:
@@ -207,17 +203,12 @@ class RerankerConfig(_Strict):
     previous stage passes on), ``cutoff`` passed on to the next stage, optional fusion with
     the incoming run, and an ``llm`` section for rerankers built around an LLM."""
 
-    type: str
+    type: component_type("reranker")
     depth: StrictInt | None = Field(None, ge=1)
     cutoff: StrictInt | None = Field(None, ge=1)
     params: dict[str, Any] = Field(default_factory=dict)
     llm: LLMConfig | None = None
     fuse: FusionConfig | None = None
-
-    @field_validator("type")
-    @classmethod
-    def _known(cls, name: str) -> str:
-        return registered("reranker", name).name
 
     @model_validator(mode="after")
     def _check(self) -> RerankerConfig:
