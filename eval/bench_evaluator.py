@@ -10,7 +10,8 @@ reported separately:
   (trec_eval: by document id, descending). See ``eval/generate.py``.
 
 The default size is 3M rows (3,000 queries); ``--big`` adds the 10M-row cases (10,000
-queries; about 20 more minutes and 6 GB of memory on 2 cores, pytrec_eval's dicts).
+queries): one 10M case took 8 minutes on 2 busy cores with ``--repeats 1 --fresh 1``, so
+``--big`` with the default repeats takes most of an hour.
 
 * rerankit: ``evaluate(qrels_path, run_path, measures)`` (reading, validation included),
   with trec_eval 10.0 semantics, its default.
