@@ -688,8 +688,8 @@ def export_command(
                                             "config name).")] = None,
 ) -> None:
     """Export results for leaderboard submission; files are validated by reading back."""
-    from rerankit import export
     from rerankit.data.atomic import check_writable, is_special
+    from rerankit.reporting import export
 
     check_writable(output)
     if format is ExportFormat.trec:
@@ -811,9 +811,11 @@ def _run_app(argv: Sequence[str] | None) -> int:
     :mod:`rerankit.quickargs`)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["eval"]:
+        from typer.main import get_command
+
         from rerankit.quickargs import parse
 
-        values = parse(eval_command, args[1:])
+        values = parse(get_command(app).commands["eval"], eval_command, args[1:])
         if values is not None:
             try:
                 eval_command(**values)

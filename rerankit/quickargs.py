@@ -1,15 +1,15 @@
-"""A plain command line for a typer command, parsed from the command's own declarations
-without typer's runtime.
+"""A plain command line for a typer command, without typer's value validation.
 
 typer (0.29) validates every parameter through a pydantic adapter, and importing pydantic
-for it costs about as much as ``rerankit eval`` spends evaluating a small run. Only plain
-command lines are parsed here: the command's declared options (``-m X``, ``--measure X``,
-``--measure=X``, flags), ``--``, and exactly its positional arguments, of types bool, int,
-str, Path or Enum (optional, or a list). Anything else (``--help``, an unknown or
-abbreviated option, combined short flags, a value starting with '-', a value that does not
-convert, an unreadable path, a wrong number of arguments) gives None, and the caller hands
-the command line to typer, which answers as always. Both paths therefore call the
-command with the same values (``tests/test_cli_start.py`` compares them with typer's).
+for it costs about as much as ``rerankit eval`` spends evaluating a small run. Here the
+words are split by click's own parser, built by typer from the command's declarations
+(so options, their spellings, ``-qc``, ``-mmap``, ``--x=v`` and ``--`` are read exactly as
+typer reads them; typer 0.29 builds commands on its own copy of click); only the values of
+plain types (bool, int, str, Path or Enum, optional or a list) are converted here.
+Anything else (``--help``, an unknown option, a value that does not convert, an unreadable
+path, a missing or extra argument) gives None, and the caller hands the command line to
+typer, which answers as always. Both paths therefore call the command with the same
+values (``tests/test_cli_start.py`` compares them).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+from typer.exceptions import TyperException
 from typer.models import ArgumentInfo, OptionInfo
 
 _INTEGER = re.compile(r"[+-]?\d+")
@@ -35,56 +36,46 @@ _PLAIN = {"callback": None, "envvar": None, "is_eager": False, "parser": None,
           "default_factory": None, "expose_value": True}
 
 
-def parse(function: Callable[..., Any], args: list[str]) -> dict[str, Any] | None:
-    """Keyword arguments for ``function`` from ``args`` (the words after the command
-    name), or None when typer must parse them."""
-    spec = _declarations(inspect.unwrap(function))
-    if spec is None:
+def parse(command: Any, function: Callable[..., Any],
+          args: list[str]) -> dict[str, Any] | None:
+    """Keyword arguments for ``function`` (the callback behind typer's ``command``) from
+    ``args`` (the words after the command name), or None when typer must parse them.
+    ``command`` is typer's click command for ``function``."""
+    converters = _declarations(inspect.unwrap(function))
+    if converters is None:
         return None
-    options, positionals, values = spec
-    given: list[str] = []
-    words = iter(args)
-    for word in words:
-        if word == "--":
-            given.extend(words)
-            break
-        if not word.startswith("-") or word == "-":
-            given.append(word)
+    context = command.context_class(command, info_name=command.name)
+    try:
+        raw, rest, _ = command.make_parser(context).parse_args(list(args))
+    except TyperException:                       # click's usage errors, as typer raises them
+        return None
+    if rest or set(raw) - set(converters):
+        return None                              # extra words, --help, ...
+    values: dict[str, Any] = {}
+    for name, (convert, many, default) in converters.items():
+        if name not in raw:
+            if default is inspect.Parameter.empty:
+                return None                      # a missing argument: typer says so
+            values[name] = default
             continue
-        flag, attached, text = word.partition("=")
-        if flag not in options:
-            return None
-        name, convert, many = options[flag]
+        given = raw[name]
         if convert is bool:
-            if attached:
-                return None
-            values[name] = True
+            values[name] = bool(given)
             continue
-        if not attached:
-            text = next(words, None)
-            if text is None or (text.startswith("-") and text != "-"):
-                return None
-        value = convert(text)
-        if value is None:
+        texts = list(given) if many else [given]
+        converted = [convert(text) for text in texts]
+        if any(value is None for value in converted):
             return None
-        values[name] = [*(values.get(name) or []), value] if many else value
-    if len(given) != len(positionals):
-        return None
-    for (name, convert), text in zip(positionals, given, strict=True):
-        value = convert(text)
-        if value is None:
-            return None
-        values[name] = value
+        values[name] = converted if many else converted[0]
     return values
 
 
-def _declarations(function: Callable[..., Any]) -> tuple[dict, list, dict] | None:
-    """(option word -> (parameter, converter, is a list), positional (parameter, converter)
-    in order, default values) of a command; None when a parameter is not plain."""
+def _declarations(function: Callable[..., Any]
+                  ) -> dict[str, tuple[Callable[[str], Any], bool, Any]] | None:
+    """(converter, is a list, default) of each parameter of a command, by name; None
+    when a parameter is not plain."""
     hints = typing.get_type_hints(function, include_extras=True)
-    options: dict[str, tuple[str, Callable[[str], Any], bool]] = {}
-    positionals: list[tuple[str, Callable[[str], Any]]] = []
-    defaults: dict[str, Any] = {}
+    found: dict[str, tuple[Callable[[str], Any], bool, Any]] = {}
     for name, parameter in inspect.signature(function).parameters.items():
         hint = hints.get(name)
         if typing.get_origin(hint) is not Annotated:
@@ -94,26 +85,13 @@ def _declarations(function: Callable[..., Any]) -> tuple[dict, list, dict] | Non
         if len(infos) != 1 or any(getattr(infos[0], key, value) != value
                                   for key, value in _PLAIN.items()):
             return None
-        info = infos[0]
         converter = _converter(base)
         if converter is None:
             return None
-        convert, many = converter
-        if isinstance(info, ArgumentInfo):
-            if many or info.default is not ... or parameter.default is not inspect.Parameter.empty:
-                return None
-            positionals.append((name, convert))
-            continue
-        # typer reads Option("-m", "--measure") inside Annotated as these two names
-        first = () if info.default is ... else (info.default,)
-        decls = (*first, *(info.param_decls or ()))
-        if parameter.default is inspect.Parameter.empty or not decls or any(
-                not isinstance(decl, str) or "/" in decl or not decl.startswith("-")
-                for decl in decls):
+        if isinstance(infos[0], ArgumentInfo) and converter[1]:
             return None
-        defaults[name] = parameter.default
-        options.update({decl: (name, convert, many) for decl in decls})
-    return options, positionals, defaults
+        found[name] = (*converter, parameter.default)
+    return found
 
 
 def _converter(kind: Any) -> tuple[Callable[[str], Any], bool] | None:

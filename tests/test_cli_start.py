@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rerankit.cli import eval_command
-from rerankit.quickargs import parse
+from rerankit.quickargs import parse as quick_parse
 
 HEAVY = {"pandas", "scipy", "torch", "rich", "pydantic", "sklearn", "transformers"}
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +54,15 @@ def test_eval_from_stdin_with_any_whitespace_imports_no_heavy_package(files):
     qrels, _, spaced = files
     heavy = _imported(["eval", "-m", "all", str(qrels), "-"], stdin=spaced.read_bytes()) & HEAVY
     assert not heavy, f"rerankit eval imported {sorted(heavy)}"
+
+
+def parse(args: list[str]) -> dict | None:
+    """The quick path's values for ``rerankit eval ARGS`` (None: left to typer)."""
+    from typer.main import get_command
+
+    from rerankit.cli import app
+
+    return quick_parse(get_command(app).commands["eval"], eval_command, args)
 
 
 def _typer_values(args: list[str]) -> dict:
@@ -116,20 +125,27 @@ def command_lines(draw) -> list[str]:
 @settings(max_examples=80, deadline=None)
 @given(command_lines())
 def test_quick_parser_gives_the_values_typer_gives(args):
-    quick = parse(eval_command, args)
+    quick = parse(args)
     if quick is not None:  # None: typer parses this one itself
         assert quick == _typer_values(args)
 
 
-@pytest.mark.parametrize("args", [["--help"], ["-mmap", "q", "r"], ["-qc", "q", "r"],
-                                  ["--meas", "map", "q", "r"], ["-l", "x", "q", "r"],
-                                  ["-l", "1.5", "q", "r"], ["q"], ["q", "r", "extra"],
-                                  ["-m", "-q", "q", "r"], ["--json=1", "q", "r"]])
+@pytest.mark.parametrize("args", [["--help"], ["--meas", "map", "q", "r"],
+                                  ["-l", "x", "q", "r"], ["-l", "1.5", "q", "r"], ["q"],
+                                  ["q", "r", "extra"], ["--json=1", "q", "r"]])
 def test_quick_parser_leaves_anything_unusual_to_typer(args):
-    assert parse(eval_command, args) is None
+    assert parse(args) is None
+
+
+@pytest.mark.parametrize("args", [["-mmap", "q", "r"], ["-qc", "q", "r"],
+                                  ["-m", "-q", "q", "r"], ["-Mn", "q", "r"]])
+def test_click_reads_short_option_forms_as_typer_does(args):
+    """click's parser splits the words, so typer's own forms parse the same way."""
+    quick = parse(args)
+    assert quick is None or quick == _typer_values(args)
 
 
 def test_common_command_lines_take_the_quick_path():
     for args in (["q", "r"], ["-q", "-m", "map", "-m", "P_5", "q", "-"],
                  ["--compat", "9", "-M", "100", "-c", "-J", "--json", "q", "r"]):
-        assert parse(eval_command, args) == _typer_values(args)
+        assert parse(args) == _typer_values(args)
