@@ -119,6 +119,7 @@ RERANKERS = {
     "listwise": ("rerankit.rerank.llm", "ListwiseReranker"),
     "first-token": ("rerankit.rerank.llm", "FirstTokenListwiseReranker"),
     "pairwise": ("rerankit.rerank.llm", "PairwiseReranker"),
+    "ltr": ("rerankit.rerank.ltr", "LTRReranker"),
 }
 LLM_RERANKERS = ("yes-no", "listwise", "first-token", "pairwise")
 RETRIEVERS = {"bm25": ("rerankit.retrieve.bm25", "BM25"),
@@ -190,24 +191,43 @@ class LLMConfig(_Strict):
         return self
 
 
+class TrainConfig(_Strict):
+    """Which split of the dataset trains a learned stage (never the evaluated one)."""
+
+    split: str = Field(min_length=1)
+
+
 class RerankerConfig(_Strict):
     """One reranking stage: ``depth`` candidates in (default: all the previous stage passes
     on), ``cutoff`` passed on to the next stage, optional fusion with the incoming run."""
 
     type: Literal["cross-encoder", "bi-encoder", "monot5", "duot5", "yes-no", "listwise",
-                  "first-token", "pairwise"]
+                  "first-token", "pairwise", "ltr"]
     depth: StrictInt | None = Field(None, ge=1)
     cutoff: StrictInt | None = Field(None, ge=1)
     params: dict[str, Any] = Field(default_factory=dict)
     llm: LLMConfig | None = None
     fuse: FusionConfig | None = None
+    features: list[str] | None = None
+    train: TrainConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> RerankerConfig:
         if (self.type in LLM_RERANKERS) != (self.llm is not None):
             raise ValueError(f"type '{self.type}' " + ("needs an 'llm' section" if self.llm
                              is None else "takes no 'llm' section"))
-        check_params(component_class(RERANKERS, self.type), self.params, ("llm",))
+        if self.type != "ltr" and (self.features is not None or self.train is not None):
+            raise ValueError("'features' and 'train' belong to type 'ltr' only")
+        if self.type == "ltr":
+            from rerankit.rerank.features import check_features
+
+            if self.features is not None:
+                check_features(self.features)
+            if (self.train is None) == ("model" not in self.params):
+                raise ValueError("type 'ltr' needs either 'train: {split: ...}' or a "
+                                 "trained model folder in 'params: {model: ...}'")
+        check_params(component_class(RERANKERS, self.type), self.params,
+                     ("llm", "features"))
         return self
 
 
@@ -250,6 +270,14 @@ class RunConfig(_Strict):
         except UnknownMeasureError as err:
             raise ValueError(str(err)) from None
         return measures
+
+    @model_validator(mode="after")
+    def _train_split(self) -> RunConfig:
+        for position, stage in enumerate(self.rerankers):
+            if stage.train is not None and stage.train.split == self.dataset.split:
+                raise ValueError(f"rerankers[{position}].train.split '{stage.train.split}' is "
+                                 "the split being evaluated: train on another split")
+        return self
 
     @model_validator(mode="after")
     def _cutoffs(self) -> RunConfig:

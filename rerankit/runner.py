@@ -50,6 +50,7 @@ from rerankit.errors import InputFormatError
 from rerankit.evaluation.evaluator import EvaluationResult, evaluate
 from rerankit.identity import file_digest
 from rerankit.pipeline import Ledger, Pipeline, ScoreCache
+from rerankit.rerank.fitting import train_stages
 
 if TYPE_CHECKING:
     from rerankit.distributed import RayOptions
@@ -126,6 +127,8 @@ def build_reranker(spec: RerankerConfig, quiet: bool | None):
     """A reranker object from its config."""
     cls = component_class(RERANKERS, spec.type)
     params = dict(spec.params)
+    if spec.features is not None:
+        params["features"] = spec.features
     if spec.llm is not None:
         params["llm"] = build_llm(spec.llm)
     elif "quiet" in cls.__init__.__code__.co_varnames:
@@ -286,12 +289,18 @@ def run_config(config: RunConfig, output: Path, force: bool = False,
         pipeline = build_pipeline(config, quiet, cache)
     except TypeError as err:
         raise InputFormatError("config", f"bad parameter: {err}") from None
+    protocol = train_stages(config, pipeline, queries, lambda split: load_dataset(
+        config.model_copy(update={"dataset": config.dataset.model_copy(
+            update={"split": split})})))
     if ray is None:
         result = pipeline.run(queries, data.corpus)
     else:
         from rerankit.distributed import run_on_ray
 
         result = run_on_ray(config, pipeline, queries, data.corpus, ray)
+    for record in protocol:          # training is part of the stage's one-off cost
+        setup = result.ledger.setup_seconds
+        setup[record["stage"]] = setup.get(record["stage"], 0.0) + record["seconds"]
     metrics = evaluate(judged_subset(data.qrels, queries.ids), result.run, config.measures,
                        average_complete=True)
     evaluation = evaluation_record(metrics)
@@ -300,7 +309,7 @@ def run_config(config: RunConfig, output: Path, force: bool = False,
                 "config": config.model_dump(mode="json"), "config_digest": config.digest(),
                 "dataset": data.name, "dataset_files": dataset_checksums(dataset_folder(config)),
                 "queries": len(queries), "evaluation": evaluation,
-                "stages": pipeline.describe(),
+                "stages": pipeline.describe(), "training": protocol,
                 "python": platform.python_version(), "packages": _versions()}
     with atomic_folder(output, replaceable=replaceable_result) as staging:
         result.run.write_trec(staging / "run.trec", tag=config.name)
@@ -320,7 +329,8 @@ def dataset_checksums(folder: Path) -> dict[str, str]:
 
 def _versions() -> dict[str, str]:
     names = ("rerankit", "numpy", "pyarrow", "bm25s", "rank-bm25", "faiss-cpu",
-             "sentence-transformers", "transformers", "torch", "llama_cpp_python")
+             "sentence-transformers", "transformers", "torch", "llama_cpp_python",
+             "lightgbm")
     found = {}
     for name in names:
         try:

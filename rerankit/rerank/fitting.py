@@ -1,0 +1,78 @@
+"""Training a config's learned stages before it is evaluated, with train/test hygiene.
+
+For each reranker stage with ``train: {split: S}``, the pipeline's stages before it run over
+split S's judged queries, and the stage is fitted on those candidates. Training never sees an
+evaluated query: overlapping query ids between S and the evaluated query set are an error.
+The protocol (which split trained what, on how many queries, with which training data) is
+returned for the manifest, with the training time (stages before included) as ``seconds``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rerankit.data.loaders import Dataset
+from rerankit.data.queries import Queries
+from rerankit.errors import InputFormatError
+
+
+def train_stages(config, pipeline, evaluated: Queries,
+                 load_split: Callable[[str], Dataset]) -> list[dict]:
+    """Fit every stage of ``pipeline`` whose config has ``train``; the protocol records."""
+    from rerankit.pipeline import Pipeline
+
+    protocol = []
+    for position, spec in enumerate(config.rerankers):
+        if spec.train is None:
+            continue
+        split = spec.train.split
+        where = f"{config.name}: rerankers[{position}].train.split '{split}'"
+        data = load_split(split)
+        queries = data.judged_queries()
+        if len(queries) == 0:
+            raise InputFormatError(where, "the split has no judged queries to train on")
+        shared = sorted(set(queries.ids) & set(evaluated.ids))
+        if shared:
+            raise InputFormatError(where, f"{len(shared)} training queries are also evaluated "
+                                   f"(first: '{shared[0]}'); training must never see an "
+                                   "evaluation query")
+        stage = pipeline.stages[position + 1]
+        start = time.perf_counter()
+        prefix = Pipeline(pipeline.stages[:position + 1], batch_size=pipeline.batch_size,
+                          cache=pipeline.cache, quiet=pipeline.quiet, name=pipeline.name)
+        candidates = prefix.run(queries, data.corpus).run
+        depth = stage.depth             # None: all the stages before pass on, as when run
+        model = stage.component.fit(queries, data.qrels, candidates, data.corpus, depth,
+                                    split=split)
+        seconds = time.perf_counter() - start
+        saved = _save(model)
+        protocol.append({"stage": stage.label, "trained_on": {
+            "dataset": config.dataset.name or str(config.dataset.path), "split": split,
+            "queries": len(queries), "query_ids": _digest(sorted(queries.ids)),
+            "depth": depth}, "evaluated_on": {"split": config.dataset.split,
+                                              "queries": len(evaluated),
+                                              "query_ids": _digest(sorted(evaluated.ids))},
+            "model": model.trained, "saved_to": f"$RERANKIT_CACHE/ltr/{saved.name}",
+            "seconds": round(seconds, 3)})
+    return protocol
+
+
+def _save(model) -> Path:
+    """The trained model's folder in the cache, named by its training data's hash (written
+    once; ``params: {model: FOLDER}`` reuses it without training). The manifest names it
+under ``$RERANKIT_CACHE`` (default ``~/.cache/rerankit``), not by the user's home path."""
+    from rerankit.retrieve.dense import cache_root
+
+    name = model.trained["training_data"].removeprefix("sha256:")[:16]
+    folder = cache_root() / "ltr" / f"{model.name}-{name}"
+    if not folder.is_dir():
+        model.save(folder)
+    return folder
+
+
+def _digest(ids: list[str]) -> str:
+    return "sha256:" + hashlib.sha256(json.dumps(ids).encode()).hexdigest()
