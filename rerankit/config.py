@@ -87,7 +87,7 @@ class FusionConfig(_Strict):
 
 
 class RetrieverConfig(_Strict):
-    type: Literal["bm25", "dense", "fusion"]
+    type: Literal["bm25", "dense", "splade", "fusion"]
     params: dict[str, Any] = Field(default_factory=dict)
     retrievers: list[RetrieverConfig] = Field(default_factory=list)
     fusion: FusionConfig | None = None
@@ -123,7 +123,8 @@ RERANKERS = {
 }
 LLM_RERANKERS = ("yes-no", "listwise", "first-token", "pairwise")
 RETRIEVERS = {"bm25": ("rerankit.retrieve.bm25", "BM25"),
-              "dense": ("rerankit.retrieve.dense", "Dense")}
+              "dense": ("rerankit.retrieve.dense", "Dense"),
+              "splade": ("rerankit.retrieve.splade", "Splade")}
 LLM_BACKENDS = {"llamacpp": ("rerankit.llm.llamacpp", "LlamaCppLLM"),
                 "transformers": ("rerankit.llm.hf", "TransformersLLM"),
                 "openai": ("rerankit.llm.openai_http", "OpenAICompatibleLLM")}
