@@ -1,5 +1,5 @@
 """Command line: ``rerankit eval`` (a drop-in for trec_eval), ``compare``, ``session``,
-``run``, ``leaderboard``, ``export`` and ``report``.
+``run``, ``train``, ``leaderboard``, ``export`` and ``report``.
 
 Heavy modules are imported inside the commands, so ``rerankit --help`` and
 ``rerankit eval`` start quickly and never import torch.
@@ -576,6 +576,62 @@ def run_command(
     console.print(table)
     console.print(outcome.ledger.table())
     console.print(f"wrote {folder}/run.trec, metrics.json, manifest.json, ledger.json")
+
+
+@command("train")
+def train_command(
+    output: Annotated[Path, typer.Argument(help="Model folder to write (new, or one "
+                                           "written by 'rerankit train').")],
+    kind: Annotated[str, typer.Option(help="bi-encoder or cross-encoder.")] = "bi-encoder",
+    model: Annotated[str | None, typer.Option(help="Base model folder or hub name (default: "
+                                              "the offline all-MiniLM-L6-v2 for "
+                                              "bi-encoders).")] = None,
+    dataset: Annotated[str, typer.Option(help="Embedded dataset name or BEIR folder.")
+                       ] = "scifact",
+    split: Annotated[str, typer.Option(help="Training split (never the evaluated one).")
+                     ] = "train",
+    depth: Annotated[int, typer.Option(help="BM25 candidates searched for a hard "
+                                       "negative.")] = 30,
+    limit: Annotated[int | None, typer.Option(help="Seeded subset of the training "
+                                              "queries.")] = None,
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 1,
+    batch_size: Annotated[int, typer.Option(help="Examples per batch (in-batch "
+                                            "negatives).")] = 32,
+    learning_rate: Annotated[float, typer.Option(help="Learning rate.")] = 2e-5,
+    max_length: Annotated[int, typer.Option(help="Tokens per text.")] = 256,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+) -> None:
+    """Fine-tune a bi-encoder (in-batch negatives, BM25 hard negatives) or a cross-encoder
+    (from a cross-encoder checkpoint) on a dataset's training split; writes a model folder
+    that any 'model:' argument accepts, with rerankit-training.json."""
+    from rerankit import finetune
+
+    if kind not in ("bi-encoder", "cross-encoder"):
+        _fail(f"unknown --kind '{kind}'; choose bi-encoder or cross-encoder")
+    if min(epochs, batch_size, depth, max_length) < 1 or (limit is not None and limit < 1):
+        _fail("--epochs, --batch-size, --depth, --max-length and --limit must be >= 1")
+    if output.exists() and not (output / finetune.TRAINING_RECORD).is_file() and \
+            any(output.iterdir()):
+        _fail(f"{output}: folder exists and was not written by 'rerankit train'; "
+              "choose another output")
+    if model is None:
+        if kind == "cross-encoder":
+            _fail("--model is required for cross-encoders: give a cross-encoder checkpoint "
+                  "(the offline MiniLM is a bi-encoder)")
+        from rerankit.retrieve.dense import default_model
+
+        model = default_model()
+    finetune.check_base(model, kind)
+    from rerankit import datasets as embedded
+    from rerankit.data.loaders import load_beir
+
+    data = embedded.load(dataset, split) if dataset in embedded.EMBEDDED else \
+        load_beir(Path(dataset), split)
+    triples = finetune.mine_triples(data, depth, split, limit, seed)
+    record = finetune.train_encoder(kind, model, triples, output, split, epochs, batch_size,
+                                    learning_rate, seed, max_length)
+    print(f"trained {kind} on {record['examples']} examples from {record['queries']} "
+          f"'{split}' queries in {record['seconds']:.1f} s; wrote {output}")
 
 
 @command("leaderboard")
