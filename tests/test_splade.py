@@ -122,3 +122,34 @@ def test_missing_wheel_names_the_extra(monkeypatch):
 def test_queries_are_checked(indexed):
     with pytest.raises(InputFormatError):
         indexed.retrieve(Queries.from_dict({"q1": "   "}), 5)
+
+
+def test_splade_as_an_ltr_feature_equals_its_retrieval_scores(small):
+    """The feature is the default SPLADE retriever's score (max_length 256)."""
+    from rerankit.rerank.base import candidate_lists
+    from rerankit.rerank.features import FeatureUnion
+
+    corpus, queries = small
+    union = FeatureUnion(["splade.score", "splade.rank"], quiet=True)
+    union.prepare(corpus)
+    run = Splade(quiet=True).index(corpus).retrieve(queries, 6)
+    lists = candidate_lists(queries, run, corpus, None)
+    for candidates, matrix in zip(lists, union.matrices(lists), strict=True):
+        ranked = run.ranked()
+        expected = [s for q, s in zip(ranked.qid.to_pylist(), ranked.score, strict=True)
+                    if q == candidates.query_id]
+        np.testing.assert_allclose(matrix[:, 0], expected, rtol=1e-5)
+        np.testing.assert_array_equal(matrix[:, 1], np.arange(1, len(expected) + 1))
+
+
+def test_splade_in_a_fusion_config(tmp_path):
+    from rerankit.config import load_config
+
+    path = tmp_path / "fusion.yaml"
+    path.write_text("name: x\ndataset: {name: scifact}\nretriever:\n  type: fusion\n"
+                    "  retrievers: [{type: bm25}, {type: splade, params: {max_length: 128}}]\n")
+    assert load_config(path).retriever.retrievers[1].type == "splade"
+    path.write_text("name: x\ndataset: {name: scifact}\n"
+                    "retriever: {type: splade, params: {max_len: 128}}\n")
+    with pytest.raises(InputFormatError, match=r"unknown parameter.*'max_len'"):
+        load_config(path)
