@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from rerankit.data.atomic import atomic_folder
+from rerankit.data.atomic import atomic_folder, is_empty_folder
 from rerankit.data.loaders import Dataset
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.identity import model_identity
@@ -127,7 +127,7 @@ def train_encoder(kind: Literal["bi-encoder", "cross-encoder"], model: str | Pat
 
     transformers.set_seed(seed)
     start = time.perf_counter()
-    with atomic_folder(output) as staging:
+    with atomic_folder(output, replaceable=_replaceable) as staging:
         if kind == "bi-encoder":
             trained = _train_bi_encoder(model, triples, staging, epochs, batch_size,
                                         learning_rate, seed, max_length, datasets)
@@ -143,6 +143,11 @@ def train_encoder(kind: Literal["bi-encoder", "cross-encoder"], model: str | Pat
                   "seconds": round(seconds, 1)}
         (staging / TRAINING_RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
     return record
+
+
+def _replaceable(folder: Path) -> bool:
+    """Only an empty folder or an earlier ``rerankit train`` output is ever replaced."""
+    return is_empty_folder(folder) or (folder / TRAINING_RECORD).is_file()
 
 
 def _arguments(cls, folder: Path, epochs, batch_size, learning_rate, seed, **extra):

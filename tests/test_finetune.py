@@ -130,3 +130,46 @@ def test_missing_datasets_package_names_the_extra(monkeypatch, tiny_bi_encoder, 
     with pytest.raises(MissingDependencyError, match=r"rerankit\[train\]"):
         finetune.train_encoder("bi-encoder", tiny_bi_encoder, triples, tmp_path / "x", "train")
     assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--kind", "colbert"], "unknown --kind 'colbert'"),
+    (["--kind", "cross-encoder"], "--model is required for cross-encoders"),
+    (["--epochs", "0"], "must be >= 1"),
+])
+def test_train_command_names_bad_options(tmp_path, arguments, message):
+    from typer.testing import CliRunner
+
+    from rerankit.cli import app
+
+    result = CliRunner().invoke(app, ["train", str(tmp_path / "out"), *arguments])
+    assert result.exit_code == 2
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_command_never_writes_into_a_foreign_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from rerankit.cli import app
+
+    (tmp_path / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["train", str(tmp_path)])
+    assert result.exit_code == 2 and "was not written by 'rerankit train'" in result.output
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_training_replaces_only_its_own_output(tiny_bi_encoder, triples, tmp_path):
+    from rerankit.errors import OutputWriteError
+
+    folder = tmp_path / "tuned"
+    for _ in range(2):                                   # its own output: replaced
+        finetune.train_encoder("bi-encoder", tiny_bi_encoder, triples, folder, "train",
+                               batch_size=8, max_length=16)
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(OutputWriteError):
+        finetune.train_encoder("bi-encoder", tiny_bi_encoder, triples, foreign, "train",
+                               batch_size=8, max_length=16)
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from rerankit.data.atomic import atomic_folder
+from rerankit.data.atomic import atomic_folder, is_empty_folder
 from rerankit.data.corpus import Corpus
 from rerankit.data.qrels import Qrels
 from rerankit.data.queries import Queries
@@ -164,7 +164,7 @@ class LTRReranker(Reranker):
         """Write ``model.txt`` and ``ltr.json`` into ``folder`` atomically."""
         if self.booster is None:
             raise RuntimeError("nothing to save: fit() first")
-        with atomic_folder(folder) as staging:
+        with atomic_folder(folder, replaceable=_replaceable) as staging:
             self.booster.save_model(str(staging / "model.txt"))
             meta = {"format": MODEL_FORMAT, "kind": "rerankit-ltr",
                     "features": self.union.features, "trained": self.trained}
@@ -192,6 +192,11 @@ class LTRReranker(Reranker):
                                    f"{self.union.features}")
         self.booster = _lightgbm().Booster(model_file=str(folder / "model.txt"))
         self.trained = meta["trained"]
+
+
+def _replaceable(folder: Path) -> bool:
+    """Only an empty folder or a saved LTR model is ever replaced."""
+    return is_empty_folder(folder) or (folder / "ltr.json").is_file()
 
 
 def _stack(matrices: list[np.ndarray], labels: list[np.ndarray], part: list[int]):
