@@ -14,6 +14,7 @@ import pytest
 
 from rerankit import datasets
 from rerankit.config import load_config
+from rerankit.data.corpus import InMemoryCorpus
 from rerankit.data.loaders import load_beir
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, MissingDependencyError, RerankitError
@@ -247,3 +248,13 @@ def test_bad_ltr_configs_are_named(tmp_path, stage, message):
                     f"rerankers:\n{stage}\n")
     with pytest.raises(InputFormatError, match=message):
         load_config(path)
+
+
+def test_the_corpus_is_part_of_the_identity(splits):
+    """BM25 features depend on the whole corpus (idf), so the cache key must too."""
+    train, _, _ = splits
+    union, smaller = FeatureUnion(CHEAP), FeatureUnion(CHEAP)
+    union.prepare(train.corpus)
+    documents = list(train.corpus)
+    smaller.prepare(InMemoryCorpus(documents[:-1]))
+    assert union.identity()["corpus"] != smaller.identity()["corpus"]

@@ -20,6 +20,7 @@ number that stage would give, whatever stages precede the learning-to-rank stage
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -85,10 +86,13 @@ class FeatureUnion:
         self._rows: dict[str, int] = {}
         self._terms = None
         self._corpus_size = -1
+        self._corpus_digest = ""
 
     def identity(self) -> dict[str, Any]:
         """The features and the identity of every component that computes them."""
         identity: dict[str, Any] = {"features": self.features}
+        if self._corpus_digest:        # BM25 and SPLADE scores depend on the whole corpus
+            identity["corpus"] = self._corpus_digest
         if self.sources & {"bm25", "doc", "query"}:
             from rerankit.retrieve.bm25 import BM25
 
@@ -118,6 +122,10 @@ class FeatureUnion:
         if len(corpus) == self._corpus_size:
             return
         ids, texts = documents_to_index(corpus, getattr(corpus, "source", "corpus"), "skip")
+        digest = hashlib.sha256()
+        for docid, text in zip(ids, texts, strict=True):
+            digest.update(f"{len(docid)}:{docid}{len(text)}:{text}".encode())
+        self._corpus_digest = "sha256:" + digest.hexdigest()
         self._rows = {docid: row for row, docid in enumerate(ids)}
         if self.sources & {"bm25", "doc", "query"}:
             from rerankit.retrieve.bm25 import BM25
