@@ -62,12 +62,15 @@ def train_stages(config, pipeline, evaluated: Queries,
 
 
 def _save(model) -> Path:
-    """The trained model's folder in the cache, named by its training data's hash (written
-    once; ``params: {model: FOLDER}`` reuses it without training). The manifest names it
-under ``$RERANKIT_CACHE`` (default ``~/.cache/rerankit``), not by the user's home path."""
+    """The trained model's folder in the cache, named by the hash of its features and
+    training record (training data, parameters), written once; ``params: {model: FOLDER}``
+    reuses it without training. The manifest names it under ``$RERANKIT_CACHE`` (default
+    ``~/.cache/rerankit``), not by the user's home path."""
     from rerankit.retrieve.dense import cache_root
 
-    name = model.trained["training_data"].removeprefix("sha256:")[:16]
+    identity = json.dumps({"features": model.union.features, "trained": model.trained},
+                          sort_keys=True)
+    name = hashlib.sha256(identity.encode()).hexdigest()[:16]
     folder = cache_root() / "ltr" / f"{model.name}-{name}"
     if not folder.is_dir():
         model.save(folder)
