@@ -163,8 +163,8 @@ def _train_bi_encoder(model, triples, staging, epochs, batch_size, learning_rate
         SentenceTransformer,
         SentenceTransformerTrainer,
         SentenceTransformerTrainingArguments,
-        losses,
     )
+    from sentence_transformers.sentence_transformer import losses
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
 
     encoder = SentenceTransformer(str(model), device="cpu")

@@ -57,7 +57,7 @@ def scifact_subset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def splits(scifact_subset):
     train, test = load_beir(scifact_subset, "train"), load_beir(scifact_subset, "test")
-    bm25 = BM25(quiet=True).index(test.corpus)
+    bm25 = BM25(backend="numpy", quiet=True).index(test.corpus)   # no numba compile
     return train, test, bm25
 
 
@@ -187,7 +187,7 @@ def _config(tmp_path, dataset: Path, train_split: str = "train", extra: str = ""
     path = tmp_path / "ltr.yaml"
     path.write_text(f"""name: subset-ltr
 dataset: {{path: {dataset}, split: test}}
-retriever: {{type: bm25}}
+retriever: {{type: bm25, params: {{backend: numpy}}}}
 depth: 30
 rerankers:
   - type: ltr
