@@ -38,7 +38,8 @@ def tiny_bi_encoder(tmp_path_factory) -> Path:
     """A 2-layer BERT (random weights) with mean pooling, saved as a sentence-transformers
     folder."""
     import torch
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
     from transformers import BertConfig, BertModel, BertTokenizerFast
 
     from rerankit.retrieve.dense import default_model
@@ -50,8 +51,8 @@ def tiny_bi_encoder(tmp_path_factory) -> Path:
     BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
                          num_attention_heads=2, intermediate_size=64)).save_pretrained(base)
     tokenizer.save_pretrained(base)
-    word = models.Transformer(str(base), max_seq_length=64)
-    encoder = SentenceTransformer(modules=[word, models.Pooling(32, "mean")], device="cpu")
+    word = Transformer(str(base), max_seq_length=64)
+    encoder = SentenceTransformer(modules=[word, Pooling(32, "mean")], device="cpu")
     encoder.save(str(folder / "st"))
     return folder / "st"
 
