@@ -1,5 +1,5 @@
 """Command line: ``rerankit eval`` (a drop-in for trec_eval), ``compare``, ``session``,
-``run``, ``components``, ``leaderboard``, ``export`` and ``report``.
+``run``, ``train``, ``components``, ``leaderboard``, ``export`` and ``report``.
 
 Heavy modules are imported inside the commands, so ``rerankit --help`` and
 ``rerankit eval`` start quickly and never import torch.
@@ -103,6 +103,11 @@ class Gain(Choice):
 class Engine(Choice):
     local = "local"
     ray = "ray"
+
+
+class EncoderKind(Choice):
+    bi_encoder = "bi-encoder"
+    cross_encoder = "cross-encoder"
 
 
 class ExportFormat(Choice):
@@ -637,6 +642,60 @@ def run_command(
     console.print(table)
     console.print(outcome.ledger.table())
     console.print(f"wrote {folder}/run.trec, metrics.json, manifest.json, ledger.json")
+
+
+@command("train")
+def train_command(
+    output: Annotated[Path, typer.Argument(help="Model folder to write (new, or one "
+                                           "written by 'rerankit train').")],
+    kind: Annotated[EncoderKind, typer.Option(help="What to train.")] = EncoderKind.bi_encoder,
+    model: Annotated[str | None, typer.Option(help="Base model folder or hub name (default: "
+                                              "the offline all-MiniLM-L6-v2 for "
+                                              "bi-encoders).")] = None,
+    dataset: Annotated[str, typer.Option(help="Embedded dataset name or BEIR folder.")
+                       ] = "scifact",
+    split: Annotated[str, typer.Option(help="Training split (never the evaluated one).")
+                     ] = "train",
+    depth: Annotated[int, typer.Option(min=1, help="BM25 candidates searched for a hard "
+                                       "negative.")] = 30,
+    limit: Annotated[int | None, typer.Option(min=1, help="Seeded subset of the training "
+                                              "queries.")] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 1,
+    batch_size: Annotated[int, typer.Option(min=1, help="Examples per batch (in-batch "
+                                            "negatives).")] = 32,
+    learning_rate: Annotated[float, typer.Option(help="Learning rate.")] = 2e-5,
+    max_length: Annotated[int, typer.Option(min=1, help="Tokens per text.")] = 256,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+) -> None:
+    """Fine-tune a bi-encoder (in-batch negatives, BM25 hard negatives) or a cross-encoder
+    (from a cross-encoder checkpoint) on a dataset's training split; writes a model folder
+    that any 'model:' argument accepts, with rerankit-training.json."""
+    from rerankit.experiment import finetune
+
+    kind = kind.value
+    if output.exists() and not (output / finetune.TRAINING_RECORD).is_file() and \
+            any(output.iterdir()):
+        raise typer.BadParameter(f"{output}: folder exists and was not written by 'rerankit "
+                                 "train'; choose another output", param_hint="OUTPUT")
+    if model is None:
+        if kind == "cross-encoder":
+            raise typer.BadParameter("required for cross-encoders: give a cross-encoder "
+                                     "checkpoint (the offline MiniLM is a bi-encoder)",
+                                     param_hint="'--model'")
+        from rerankit.retrieve.dense import default_model
+
+        model = default_model()
+    finetune.check_base(model, kind)
+    from rerankit import datasets as embedded
+    from rerankit.data.loaders import load_beir
+
+    data = embedded.load(dataset, split) if dataset in embedded.EMBEDDED else \
+        load_beir(Path(dataset), split)
+    triples = finetune.mine_triples(data, depth, split, limit, seed)
+    record = finetune.train_encoder(kind, model, triples, output, split, epochs, batch_size,
+                                    learning_rate, seed, max_length)
+    print(f"trained {kind} on {record['examples']} examples from {record['queries']} "
+          f"'{split}' queries in {record['seconds']:.1f} s; wrote {output}")
 
 
 @command("components")

@@ -40,6 +40,8 @@ class Entry:
 
     ``needs_llm``: a reranker built around an LLM backend (its config has an ``llm``
     section). ``composite``: a retriever made of other retrievers (its config lists them).
+    ``trainable``: a stage the runner trains before evaluating (its config may have
+    ``features`` and ``train``; the class checks them with ``check_stage``).
     """
 
     kind: Kind
@@ -47,6 +49,7 @@ class Entry:
     cls: type
     needs_llm: bool = False
     composite: bool = False
+    trainable: bool = False
 
     @property
     def summary(self) -> str:
@@ -58,8 +61,8 @@ _entries: dict[Kind, dict[str, Entry]] = {kind: {} for kind in KINDS}
 _loaded = False
 
 
-def register(kind: Kind, name: str, *, needs_llm: bool = False,
-             composite: bool = False) -> Callable[[T], T]:
+def register(kind: Kind, name: str, *, needs_llm: bool = False, composite: bool = False,
+             trainable: bool = False) -> Callable[[T], T]:
     """Class decorator: make ``cls`` available to configs as ``type: name``."""
     if kind not in KINDS:
         raise ValueError(f"unknown component kind {kind!r}; kinds: {', '.join(KINDS)}")
@@ -71,7 +74,7 @@ def register(kind: Kind, name: str, *, needs_llm: bool = False,
                 f"{cls.__module__}.{cls.__qualname__}":
             raise ValueError(f"{kind} '{name}' is already registered by "
                              f"{known.cls.__module__}.{known.cls.__qualname__}")
-        _entries[kind][name] = Entry(kind, name, cls, needs_llm, composite)
+        _entries[kind][name] = Entry(kind, name, cls, needs_llm, composite, trainable)
         return cls
 
     return decorate

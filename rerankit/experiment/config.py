@@ -198,6 +198,12 @@ class LLMConfig(_Strict):
         return self
 
 
+class TrainConfig(_Strict):
+    """Which split of the dataset trains a learned stage (never the evaluated one)."""
+
+    split: str = Field(min_length=1)
+
+
 class RerankerConfig(_Strict):
     """One reranking stage by registered ``type``: ``depth`` candidates in (default: all the
     previous stage passes on), ``cutoff`` passed on to the next stage, optional fusion with
@@ -209,6 +215,8 @@ class RerankerConfig(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
     llm: LLMConfig | None = None
     fuse: FusionConfig | None = None
+    features: list[str] | None = None
+    train: TrainConfig | None = None
 
     @model_validator(mode="after")
     def _check(self) -> RerankerConfig:
@@ -216,7 +224,13 @@ class RerankerConfig(_Strict):
         if entry.needs_llm != (self.llm is not None):
             raise ValueError(f"type '{self.type}' " + ("needs an 'llm' section" if self.llm
                              is None else "takes no 'llm' section"))
-        check_params(entry.cls, self.params, ("llm",))
+        if not entry.trainable and (self.features is not None or self.train is not None):
+            trainable = [n for n, e in registry.entries("reranker").items() if e.trainable]
+            raise ValueError(f"'features' and 'train' belong to trainable types "
+                             f"({', '.join(trainable)}) only")
+        if entry.trainable:
+            entry.cls.check_stage(self.features, self.train is not None, self.params)
+        check_params(entry.cls, self.params, ("llm", "features"))
         return self
 
 
@@ -258,6 +272,14 @@ class RunConfig(_Strict):
         except UnknownMeasureError as err:
             raise ValueError(str(err)) from None
         return measures
+
+    @model_validator(mode="after")
+    def _train_split(self) -> RunConfig:
+        for position, stage in enumerate(self.rerankers):
+            if stage.train is not None and stage.train.split == self.dataset.split:
+                raise ValueError(f"rerankers[{position}].train.split '{stage.train.split}' is "
+                                 "the split being evaluated: train on another split")
+        return self
 
     @model_validator(mode="after")
     def _cutoffs(self) -> RunConfig:

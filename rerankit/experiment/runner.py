@@ -41,6 +41,7 @@ from rerankit.data.queries import Queries
 from rerankit.errors import InputFormatError
 from rerankit.evaluation.evaluator import EvaluationResult, evaluate
 from rerankit.experiment.config import LLMConfig, RerankerConfig, RetrieverConfig, RunConfig
+from rerankit.experiment.training import train_stages
 from rerankit.identity import file_digest
 from rerankit.llm.base import LLM
 from rerankit.pipeline import Ledger, Pipeline, PipelineResult, ScoreCache
@@ -118,6 +119,8 @@ def build_reranker(spec: RerankerConfig, quiet: bool | None,
     """A reranker object from its config (the class comes from the registry)."""
     cls = registry.lookup("reranker", spec.type).cls
     params = {**_defaults(cls, quiet=quiet), **spec.params}
+    if spec.features is not None:
+        params["features"] = spec.features
     if spec.llm is not None:
         params["llm"] = build_llm(spec.llm, settings)
     return cls(**params)
@@ -301,7 +304,13 @@ def run_config(config: RunConfig, output: Path, force: bool = False,
     data = load_dataset(config)
     queries = select_queries(config, data)
     pipeline = build_pipeline(config, quiet, cache, settings)
+    protocol = train_stages(config, pipeline, queries, lambda split: load_dataset(
+        config.model_copy(update={"dataset": config.dataset.model_copy(
+            update={"split": split})})), settings)
     result = (engine or LocalEngine()).run(config, pipeline, queries, data.corpus)
+    for record in protocol:          # training is part of the stage's one-off cost
+        setup = result.ledger.setup_seconds
+        setup[record["stage"]] = setup.get(record["stage"], 0.0) + record["seconds"]
     metrics = evaluate(judged_subset(data.qrels, queries.ids), result.run, config.measures,
                        average_complete=True)
     evaluation = evaluation_record(metrics)
@@ -310,7 +319,8 @@ def run_config(config: RunConfig, output: Path, force: bool = False,
                 "config": config.model_dump(mode="json"), "config_digest": config.digest(),
                 "dataset": data.name, "dataset_files": dataset_checksums(dataset_folder(config)),
                 "queries": len(queries), "evaluation": evaluation,
-                "stages": pipeline.describe(), "settings": settings.record(),
+                "stages": pipeline.describe(), "training": protocol,
+                "settings": settings.record(),
                 "python": platform.python_version(), "packages": _versions()}
     with atomic_folder(output, replaceable=replaceable_result) as staging:
         result.run.write_trec(staging / "run.trec", tag=config.name)
@@ -330,7 +340,8 @@ def dataset_checksums(folder: Path) -> dict[str, str]:
 
 def _versions() -> dict[str, str]:
     names = ("rerankit", "numpy", "pyarrow", "bm25s", "rank-bm25", "faiss-cpu",
-             "sentence-transformers", "transformers", "torch", "llama_cpp_python")
+             "sentence-transformers", "transformers", "torch", "llama_cpp_python",
+             "lightgbm")
     found = {}
     for name in names:
         try:

@@ -166,6 +166,44 @@ class BM25(Retriever):
         return top_k_run(list(queries.ids), self.doc_ids, np.asarray(indices),
                          np.asarray(scores, dtype=np.float64), self.name)
 
+    def corpus_scores(self, query: str) -> np.ndarray:
+        """The BM25 score of every indexed document for one query (in ``doc_ids`` order):
+        the same numbers :meth:`retrieve` ranks by, for features of arbitrary candidates."""
+        if self._model is None or self.doc_ids is None:
+            raise RuntimeError("index() (or BM25.load) before corpus_scores()")
+        if self.engine == "bm25s":
+            ids = self._tokenizer.tokenize([query], update_vocab=False, return_as="ids",
+                                           show_progress=False)[0]
+            if not ids:
+                return np.zeros(len(self.doc_ids))
+            return np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float64)
+        tokens = self._tokenizer.tokenize([query], update_vocab=False, return_as="string",
+                                          show_progress=False)[0]
+        return np.asarray(self._model.get_scores(tokens), dtype=np.float64)
+
+    def term_matrix(self, texts: list[str]):
+        """A (texts x vocabulary) scipy CSR matrix of term counts under this index's
+        tokenizer (unknown terms dropped): document lengths and query-term overlap."""
+        import scipy.sparse as sp
+
+        if self._tokenizer is None:
+            raise RuntimeError("index() (or BM25.load) before term_matrix()")
+        ids = self._tokenizer.tokenize(texts, update_vocab=False, return_as="ids",
+                                       show_progress=False)
+        lengths = np.array([len(row) for row in ids])
+        flat = np.fromiter((t for row in ids for t in row), dtype=np.int64,
+                           count=int(lengths.sum()))
+        rows = np.repeat(np.arange(len(ids)), lengths)
+        width = max(len(self._tokenizer.get_vocab_dict()), int(flat.max(initial=-1)) + 1)
+        return sp.csr_matrix((np.ones(len(flat)), (rows, flat)), shape=(len(ids), width))
+
+    def distinct_terms(self, texts: list[str]) -> np.ndarray:
+        """How many distinct terms each text has under this index's tokenizer, terms no
+        indexed document contains included (a fresh vocabulary, so none is dropped)."""
+        tokens = self._new_tokenizer().tokenize(texts, update_vocab=True, return_as="string",
+                                                show_progress=False)
+        return np.array([len(set(t)) for t in tokens], dtype=np.float64)
+
     # ------------------------------------------------------------------ persistence
     def save(self, folder: str | Path) -> Path:
         """Write the index to ``folder`` atomically (built in a sibling temp folder)."""

@@ -1,0 +1,176 @@
+"""`rerankit train`: hard-negative mining on real SciFact train queries, and the training
+plumbing for both kinds with tiny randomly initialised BERTs saved at test time (a real
+sentence-transformers trainer run, in seconds); bad inputs are named errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rerankit import datasets
+from rerankit.data.loaders import Dataset
+from rerankit.data.qrels import Qrels
+from rerankit.errors import InputFormatError, MissingDependencyError
+
+pytest.importorskip("datasets", reason="rerankit train needs the 'datasets' package (extra "
+                    "train)")
+pytest.importorskip("sentence_transformers")
+
+from rerankit.experiment import finetune
+
+
+@pytest.fixture(scope="module")
+def scifact_train() -> Dataset:
+    return datasets.load("scifact", "train")
+
+
+@pytest.fixture(scope="module")
+def triples(scifact_train):
+    return finetune.mine_triples(scifact_train, depth=20, limit=12, seed=1)
+
+
+@pytest.fixture(scope="module")
+def tiny_bi_encoder(tmp_path_factory) -> Path:
+    """A 2-layer BERT (random weights) with mean pooling, saved as a sentence-transformers
+    folder."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    from rerankit.retrieve.dense import default_model
+
+    folder = tmp_path_factory.mktemp("tiny-bi-encoder")
+    base = folder / "bert"
+    tokenizer = BertTokenizerFast(vocab_file=str(Path(default_model()) / "vocab.txt"))
+    torch.manual_seed(0)
+    BertModel(BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                         num_attention_heads=2, intermediate_size=64)).save_pretrained(base)
+    tokenizer.save_pretrained(base)
+    word = Transformer(str(base), max_seq_length=64)
+    encoder = SentenceTransformer(modules=[word, Pooling(32, "mean")], device="cpu")
+    encoder.save(str(folder / "st"))
+    return folder / "st"
+
+
+def test_triples_pair_judged_positives_with_unjudged_bm25_negatives(scifact_train, triples):
+    grades = scifact_train.qrels.to_dict()
+    texts = {doc.full_text: doc.id for doc in scifact_train.corpus}
+    queries = scifact_train.judged_queries()
+    assert len(set(triples.query_ids)) <= 12 and len(triples.queries) >= 12
+    for qid, query, positive, negative in zip(triples.query_ids, triples.queries,
+                                              triples.positives, triples.negatives,
+                                              strict=True):
+        assert queries[qid] == query
+        assert grades[qid].get(texts[positive], 0) > 0
+        assert grades[qid].get(texts[negative], 0) <= 0
+    expected = sum(1 for q in set(triples.query_ids) for g in grades[q].values() if g > 0)
+    assert len(triples.queries) == expected
+
+
+def _weights(folder: Path) -> np.ndarray:
+    from safetensors.numpy import load_file
+
+    files = sorted(folder.rglob("model.safetensors"))
+    return np.concatenate([v.ravel() for f in files for v in load_file(str(f)).values()])
+
+
+def test_bi_encoder_training_writes_a_model_folder_dense_accepts(tiny_bi_encoder, triples,
+                                                                 tmp_path):
+    from rerankit.retrieve.dense import Dense
+
+    record = finetune.train_encoder("bi-encoder", tiny_bi_encoder, triples,
+                                    tmp_path / "tuned", "train", batch_size=8, max_length=32,
+                                    learning_rate=1e-3)
+    saved = json.loads((tmp_path / "tuned" / finetune.TRAINING_RECORD).read_text())
+    assert saved == record and record["split"] == "train"
+    assert record["examples"] == len(triples.queries) and record["seconds"] > 0
+    assert not np.array_equal(_weights(tmp_path / "tuned"), _weights(tiny_bi_encoder))
+    dense = Dense(str(tmp_path / "tuned"), quiet=True)
+    vectors = dense.encode(["a query about proteins"], "")
+    assert vectors.shape == (1, 32) and np.isfinite(vectors).all()
+    assert dense.fingerprint() != Dense(str(tiny_bi_encoder), quiet=True).fingerprint()
+
+
+def test_cross_encoder_training_from_a_cross_encoder_checkpoint(tiny_cross_encoder, triples,
+                                                                tmp_path):
+    from rerankit.rerank.pointwise import CrossEncoderReranker
+
+    record = finetune.train_encoder("cross-encoder", tiny_cross_encoder, triples,
+                                    tmp_path / "tuned", "train", batch_size=8, max_length=32,
+                                    learning_rate=1e-3)
+    assert record["examples"] == 2 * len(triples.queries)
+    reranker = CrossEncoderReranker(str(tmp_path / "tuned"), quiet=True)
+    assert len(reranker.model.predict([("q", "d")])) == 1
+
+
+def test_wrong_model_kinds_are_named(tiny_bi_encoder, tiny_cross_encoder, tmp_path):
+    with pytest.raises(InputFormatError, match="it is a sentence-transformers bi-encoder"):
+        finetune.check_base(tiny_bi_encoder, "cross-encoder")
+    with pytest.raises(InputFormatError, match="cross-encoder checkpoint given as a "
+                                               "bi-encoder"):
+        finetune.check_base(tiny_cross_encoder, "bi-encoder")
+    with pytest.raises(InputFormatError, match="does not exist"):
+        finetune.check_base(tmp_path / "missing", "bi-encoder")
+
+
+def test_a_split_without_judgements_is_named(scifact_train):
+    empty = Dataset("scifact", scifact_train.corpus, scifact_train.queries,
+                    Qrels.from_dict({}))
+    with pytest.raises(InputFormatError, match="no judged queries"):
+        finetune.mine_triples(empty, split="dev")
+
+
+def test_missing_datasets_package_names_the_extra(monkeypatch, tiny_bi_encoder, triples,
+                                                  tmp_path):
+    monkeypatch.setitem(sys.modules, "datasets", None)
+    with pytest.raises(MissingDependencyError, match=r"rerankit\[train\]"):
+        finetune.train_encoder("bi-encoder", tiny_bi_encoder, triples, tmp_path / "x", "train")
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--kind", "colbert"], "'colbert' is not one of 'bi-encoder', 'cross-encoder'"),
+    (["--kind", "cross-encoder"], "'--model': required for cross-encoders"),
+    (["--epochs", "0"], "'--epochs': Input should be greater than or equal to 1"),
+])
+def test_train_command_names_bad_options(tmp_path, capsys, arguments, message):
+    from rerankit.cli import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["train", str(tmp_path / "out"), *arguments])
+    assert done.value.code == 2
+    error = capsys.readouterr().err
+    assert message in error and len(error.splitlines()) == 1, error
+    assert not (tmp_path / "out").exists()
+
+
+def test_train_command_never_writes_into_a_foreign_folder(tmp_path):
+    from typer.testing import CliRunner
+
+    from rerankit.cli import app
+
+    (tmp_path / "notes.txt").write_text("mine")
+    result = CliRunner().invoke(app, ["train", str(tmp_path)])
+    assert result.exit_code == 2 and "was not written by 'rerankit train'" in result.output
+    assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_training_replaces_only_its_own_output(tiny_bi_encoder, triples, tmp_path):
+    from rerankit.errors import OutputWriteError
+
+    folder = tmp_path / "tuned"
+    for _ in range(2):                                   # its own output: replaced
+        finetune.train_encoder("bi-encoder", tiny_bi_encoder, triples, folder, "train",
+                               batch_size=8, max_length=16)
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(OutputWriteError):
+        finetune.train_encoder("bi-encoder", tiny_bi_encoder, triples, foreign, "train",
+                               batch_size=8, max_length=16)
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
