@@ -27,17 +27,20 @@ import numpy as np
 from rerankit import datasets, evaluate
 
 
-def speed(passages: int, rounds: int, batch_size: int) -> dict:
+def speed(passages: int, rounds: int, batch_size: int, device: str) -> dict:
     from sentence_transformers import SentenceTransformer
 
     from rerankit.retrieve.dense import Dense, default_model
 
     texts = [d.full_text for d in list(datasets.load("scifact").corpus)[:passages]]
-    peer = SentenceTransformer(default_model(), device="cpu")
+    peer = SentenceTransformer(default_model(), device=device)
     int8 = Dense("minilm-int8", batch_size=batch_size, cache=False, quiet=True)
+    ours = Dense(batch_size=batch_size, cache=False, quiet=True, device=device)
     fns = {"sentence-transformers fp32": lambda: peer.encode(
                texts, batch_size=batch_size, normalize_embeddings=True),
-           "rerankit minilm-int8": lambda: int8.encode(texts)}
+           "rerankit minilm-int8": lambda: int8.encode(texts),
+           # on CUDA: bf16/fp16 autocast; on a CPU the same fp32 model (overhead only)
+           "rerankit torch": lambda: ours.encode(texts)}
     outputs = {name: fn() for name, fn in fns.items()}          # warm up, and the vectors
     seconds: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
@@ -47,13 +50,15 @@ def speed(passages: int, rounds: int, batch_size: int) -> dict:
             seconds[name].append(time.perf_counter() - start)
     best = {name: min(values) for name, values in seconds.items()}
     cosine = np.sum(outputs["sentence-transformers fp32"] * outputs["rerankit minilm-int8"], 1)
-    entry = {"passages": passages, "batch_size": batch_size, "rounds": rounds,
+    entry = {"passages": passages, "batch_size": batch_size, "rounds": rounds, "device": device,
              "passages_per_s": {name: passages / s for name, s in best.items()},
              "speedup": best["sentence-transformers fp32"] / best["rerankit minilm-int8"],
              "cosine_min": float(cosine.min()), "cosine_mean": float(cosine.mean()),
+             "rerankit_torch_max_abs_difference": float(np.max(np.abs(
+                 outputs["rerankit torch"] - outputs["sentence-transformers fp32"]))),
              "load_average": os.getloadavg()[0]}
     print(f"Encoding {passages} SciFact abstracts, all-MiniLM-L6-v2, batch {batch_size}, "
-          f"CPU (best of {rounds}, load average {entry['load_average']:.1f})")
+          f"{device} (best of {rounds}, load average {entry['load_average']:.1f})")
     for name, rate in entry["passages_per_s"].items():
         print(f"  {name:28s} {rate:7.1f} passages/s")
     print(f"  int8 speedup {entry['speedup']:.2f}x (goal >= 2.5x); cosine to fp32 "
@@ -102,12 +107,14 @@ def main() -> None:
     parser.add_argument("--passages", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--device", default="cpu", help="the torch models' device (cuda)")
     parser.add_argument("--results", type=Path,
                         default=Path(__file__).parent / "results" / "encode.json")
     args = parser.parse_args()
     results = json.loads(args.results.read_text()) if args.results.is_file() else {}
     if "speed" in args.parts:
-        results["speed"] = speed(args.passages, args.rounds, args.batch_size)
+        key = "speed" if args.device == "cpu" else f"speed-{args.device}"
+        results[key] = speed(args.passages, args.rounds, args.batch_size, args.device)
     if "quality" in args.parts:
         results["quality"] = quality(args.batch_size)
     args.results.parent.mkdir(parents=True, exist_ok=True)
