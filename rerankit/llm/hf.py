@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rerankit.batching import length_batches
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.identity import model_identity
 from rerankit.llm.base import Messages, Usage
@@ -43,11 +44,16 @@ class TransformersLLM:
         """The backend and the model's content hash (local) or hub name."""
         return f"transformers:{self._identity}"
 
+    def _texts(self, prompts: list[Messages]) -> list[str]:
+        return [self.tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False)
+                for p in prompts]
+
     def _encode(self, prompts: list[Messages]):
-        texts = [self.tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False)
-                 for p in prompts]
-        batch = self.tokenizer(texts, return_tensors="pt", padding=True,
+        batch = self.tokenizer(self._texts(prompts), return_tensors="pt", padding=True,
                                add_special_tokens=False).to(self.device)
+        return self._count(batch)
+
+    def _count(self, batch):
         self.usage.calls += 1
         self.usage.tokens_in += int(batch["attention_mask"].sum())
         return batch
@@ -73,13 +79,14 @@ class TransformersLLM:
         import torch
 
         option_ids = [self.tokenizer.encode(o, add_special_tokens=False)[0] for o in options]
-        rows = []
-        for start in range(0, len(prompts), self.batch_size):
-            batch = self._encode(prompts[start:start + self.batch_size])
+        out = np.zeros((len(prompts), len(options)))
+        ids = self.tokenizer(self._texts(prompts), add_special_tokens=False)["input_ids"]
+        for rows in length_batches([len(x) for x in ids], self.batch_size):  # by length
+            batch = self._count(self.tokenizer.pad({"input_ids": [ids[i] for i in rows]},
+                                                   return_tensors="pt").to(self.device))
             # left padding: positions must count real tokens only, as generate() does
             positions = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
             with torch.no_grad():
                 logits = self.model(**batch, position_ids=positions).logits[:, -1, :].float()
-            logprobs = torch.log_softmax(logits, dim=-1)[:, option_ids]
-            rows.append(logprobs.cpu().numpy())
-        return np.concatenate(rows).astype(np.float64)
+            out[rows] = torch.log_softmax(logits, dim=-1)[:, option_ids].cpu().numpy()
+        return out
