@@ -66,7 +66,7 @@ def speed(passages: int, rounds: int, batch_size: int, device: str) -> dict:
     return entry
 
 
-def quality(batch_size: int) -> dict:
+def quality(batch_size: int, models: list[str]) -> dict:
     from rerankit.rerank.pointwise import BiEncoderReranker
     from rerankit.retrieve.bm25 import BM25
     from rerankit.retrieve.dense import Dense
@@ -77,6 +77,8 @@ def quality(batch_size: int) -> dict:
     bm25 = BM25(quiet=True).index(data.corpus).retrieve(queries, k=100)
     entry: dict = {"bm25": ndcg(data, bm25)}
     for label, model in (("fp32", None), ("int8", "minilm-int8")):
+        if label not in models:
+            continue
         dense = Dense(model, batch_size=batch_size, quiet=True)
         start = time.perf_counter()
         dense.index(data.corpus)
@@ -88,6 +90,8 @@ def quality(batch_size: int) -> dict:
                         "quick_start_ndcg_cut_10": ndcg(data, quick_start),
                         "index_seconds": index_seconds}
         print(label, json.dumps(entry[label]), flush=True)
+    if len(models) < 2:
+        return entry
     for key in ("dense_ndcg_cut_10", "quick_start_ndcg_cut_10"):
         entry[f"{key}_difference"] = entry["int8"][key] - entry["fp32"][key]
     print(f"nDCG@10 int8 - fp32: dense {entry['dense_ndcg_cut_10_difference']:+.4f}, "
@@ -108,6 +112,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--device", default="cpu", help="the torch models' device (cuda)")
+    parser.add_argument("--quality-models", nargs="+", default=["fp32", "int8"],
+                        choices=["fp32", "int8"])
     parser.add_argument("--results", type=Path,
                         default=Path(__file__).parent / "results" / "encode.json")
     args = parser.parse_args()
@@ -116,7 +122,7 @@ def main() -> None:
         key = "speed" if args.device == "cpu" else f"speed-{args.device}"
         results[key] = speed(args.passages, args.rounds, args.batch_size, args.device)
     if "quality" in args.parts:
-        results["quality"] = quality(args.batch_size)
+        results["quality"] = quality(args.batch_size, args.quality_models)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(results, indent=2) + "\n")
 
