@@ -10,6 +10,12 @@ reranker's overhead over the raw model time, all from one run.
    gain over BM25 and comparisons.
 4. Pairwise signal (Qwen, PRP both orders): how often, and by how much, the model prefers a
    judged-relevant passage to a non-relevant one from the same BM25 top ``--pair-depth``.
+5. ``cross-encoder`` (pairs/s, scores compared in the same run): all-MiniLM-L6-v2's weights
+   loaded as a one-logit sequence classifier (no trained cross-encoder ships offline; the
+   head is seeded random, so the speed is real and the ranking is not), BM25's top
+   ``--ce-depth`` for ``--ce-queries`` queries: plain ``CrossEncoder.predict`` (which sorts
+   by length before batching) vs the same pairs batched in input order (no bucketing) vs
+   rerankit's CrossEncoderReranker; ``--device cuda`` for the GPU check.
 
 Run: ``python eval/bench_rerank.py [--parts bi-encoder qwen pairwise]`` (all parts: about
 45 minutes of 2 CPU cores); parts run again replace their entries in the results file.
@@ -19,12 +25,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
 from rerankit import datasets, evaluate
+from rerankit.rerank.base import candidate_lists
 from rerankit.rerank.llm import (
     FirstTokenListwiseReranker,
     ListwiseReranker,
@@ -78,7 +86,12 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", nargs="+", default=["bi-encoder", "qwen", "pairwise"],
                         choices=["bi-encoder", "qwen", "qwen-yes-no", "qwen-listwise",
-                                 "qwen-first-token", "pairwise", "pairwise-signal"])
+                                 "qwen-first-token", "pairwise", "pairwise-signal",
+                                 "cross-encoder"])
+    parser.add_argument("--ce-queries", type=int, default=10)
+    parser.add_argument("--ce-depth", type=int, default=20)
+    parser.add_argument("--ce-rounds", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
     parser.add_argument("--bi-depth", type=int, default=20)
     parser.add_argument("--llm-queries", type=int, default=25)
     parser.add_argument("--llm-depth", type=int, default=10)
@@ -94,6 +107,9 @@ def main() -> None:
     bm25 = BM25(quiet=True).index(data.corpus).retrieve(queries, k=100)
     if "bi-encoder" in args.parts:
         results["bi-encoder"] = bi_encoder(args, data, queries, bm25)
+        save(args.results, results)
+    if "cross-encoder" in args.parts:
+        results[f"cross-encoder-{args.device}"] = cross_encoder(args, data, queries, bm25)
         save(args.results, results)
     rng = np.random.default_rng(args.seed)
     subset = queries.subset(sorted(rng.choice(list(queries.ids), args.llm_queries,
@@ -145,6 +161,62 @@ def bi_encoder(args, data, queries, bm25) -> dict:
              "model_calls": reranker.stats.model_calls, "seconds": wall,
              "raw_model_seconds": raw_seconds, "overhead": (wall - raw_seconds) / raw_seconds}
     print("bi-encoder", json.dumps(entry), flush=True)
+    return entry
+
+
+def cross_encoder(args, data, queries, bm25) -> dict:
+    """Pairs/s of plain CrossEncoder.predict, of input-order batches, and of rerankit's
+    reranker on the same pairs, with the largest score difference to plain predict."""
+    import tempfile
+
+    import torch
+    from sentence_transformers import CrossEncoder
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from rerankit.rerank.pointwise import CrossEncoderReranker
+    from rerankit.retrieve.dense import default_model
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-cross-encoder-"))
+    torch.manual_seed(args.seed)
+    AutoModelForSequenceClassification.from_pretrained(default_model(), num_labels=1
+                                                       ).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(default_model()).save_pretrained(folder)
+    subset = queries.subset(list(queries.ids)[:args.ce_queries])
+    top = bm25.take(np.flatnonzero(np.isin(np.asarray(bm25.qid.to_pylist()), list(subset.ids))))
+    lists = candidate_lists(subset, top, data.corpus, args.ce_depth)
+    pairs = [(c.query, text) for c in lists for text in c.texts]
+    batch, max_length = 16, 256                 # all-MiniLM-L6-v2's own max_seq_length
+    peer = CrossEncoder(str(folder), device=args.device, max_length=max_length)
+    ours = CrossEncoderReranker(folder, batch_size=batch, max_length=max_length,
+                                device=args.device, quiet=True)
+    ways = {
+        "CrossEncoder.predict": lambda: peer.predict(pairs, batch_size=batch),
+        "input-order batches": lambda: np.concatenate(
+            [peer.predict(pairs[i:i + batch], batch_size=batch)
+             for i in range(0, len(pairs), batch)]),
+        "rerankit": lambda: np.concatenate(
+            [s.astype(np.float32) for s in ours.score_lists(lists)]),
+    }
+    scores = {name: np.asarray(fn(), dtype=np.float64) for name, fn in ways.items()}  # warm
+    seconds: dict[str, float] = {name: float("inf") for name in ways}
+    for _ in range(args.ce_rounds):                     # interleaved rounds, best of
+        for name, fn in ways.items():
+            start = time.perf_counter()
+            fn()
+            seconds[name] = min(seconds[name], time.perf_counter() - start)
+    base = "CrossEncoder.predict"
+    lengths = [len(ids) for ids in peer.tokenizer([q for q, _ in pairs], [d for _, d in pairs],
+                                                  truncation=True, max_length=max_length
+                                                  )["input_ids"]]
+    entry = {"pairs": len(pairs), "device": args.device, "batch_size": batch,
+             "max_length": max_length, "rounds": args.ce_rounds,
+             "pairs_at_max_length": sum(n == max_length for n in lengths),
+             "load_average": os.getloadavg()[0],
+             "pairs_per_s": {name: len(pairs) / s for name, s in seconds.items()},
+             "speedup_vs_predict": {name: seconds[base] / s for name, s in seconds.items()},
+             "max_abs_score_difference": {name: float(np.max(np.abs(v - scores[base])))
+                                          for name, v in scores.items()}}
+    print("cross-encoder", json.dumps(entry), flush=True)
     return entry
 
 

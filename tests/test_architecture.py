@@ -19,7 +19,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "rerankit"
 #: the stages, in the order data flows; a module may import from its own stage or earlier
 STAGES = [
     ("rerankit", "rerankit.errors", "rerankit.identity", "rerankit.progress", "rerankit.lazy",
-     "rerankit.settings", "rerankit.costs", "rerankit.registry", "rerankit.compose"),
+     "rerankit.settings", "rerankit.costs", "rerankit.registry", "rerankit.compose",
+     "rerankit.batching", "rerankit.precision"),
     ("rerankit.data", "rerankit.datasets"),
     ("rerankit.evaluation",),
     ("rerankit.retrieve",),
@@ -29,7 +30,7 @@ STAGES = [
     ("rerankit.sessions",),
     ("rerankit.experiment",),
     ("rerankit.reporting",),
-    ("rerankit.cli", "rerankit.__main__"),
+    ("rerankit.cli", "rerankit.quickargs", "rerankit.__main__"),
 ]
 
 

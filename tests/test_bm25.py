@@ -120,3 +120,40 @@ def test_bad_input_is_named():
         BM25(variant="okapi")
     run = retriever.retrieve(Queries(("q1",), ("the of and",)), k=5)
     assert len(run) == 0   # only stopwords: nothing matches, nothing is made up
+
+
+def test_cached_kernels_equal_plain_bm25s_and_compile_once_per_machine(cranfield, tmp_path):
+    """The disk-cached numba kernels give bm25s' own numbers (a fresh bm25s model with its
+    uncached kernels, same tokens), and a second process loads them instead of compiling."""
+    import os
+    import subprocess
+    import sys
+
+    import bm25s
+
+    from rerankit.retrieve.base import documents_to_index
+
+    retriever = BM25(on_empty="skip", quiet=True).index(cranfield.corpus)
+    queries = cranfield.queries.subset(list(cranfield.queries.ids)[:40])
+    ours = retriever.retrieve(queries, k=50)
+    plain = bm25s.BM25(k1=1.5, b=0.75, method="lucene", backend="numba")
+    ids, texts = documents_to_index(cranfield.corpus, on_empty="skip")
+    tokenizer = retriever._new_tokenizer()
+    plain.index(tokenizer.tokenize(list(texts), return_as="tuple", show_progress=False),
+                show_progress=False)
+    indices, scores = plain.retrieve(
+        tokenizer.tokenize(list(queries.texts), update_vocab=False, return_as="ids",
+                           show_progress=False), k=50, show_progress=False)
+    keep = scores > 0
+    assert ours.docid.to_pylist() == np.asarray(ids)[indices[keep]].tolist()
+    np.testing.assert_array_equal(ours.score, scores[keep].astype(np.float64))
+
+    script = ("from rerankit import datasets; from rerankit.retrieve.bm25 import BM25; "
+              "from bm25s.numba import retrieve_utils as r; d = datasets.load('cranfield'); "
+              "BM25(on_empty='skip', quiet=True).index(d.corpus).retrieve(d.queries, k=10); "
+              "print(sum(r._retrieve_internal_jitted_serial.stats.cache_hits.values()))")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
+    hits = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                           text=True, check=True).stdout.split()[-1] for _ in range(2)]
+    assert hits == ["0", "1"]          # compiled (and written) once, then loaded
+    assert any((tmp_path / "numba").rglob("*.nbi"))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rerankit.batching import length_batches
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.identity import model_identity
 from rerankit.llm.base import LLMBackend, Messages
@@ -46,10 +47,12 @@ class TransformersLLM(LLMBackend):
         """The backend and the model's content hash (local) or hub name."""
         return f"transformers:{self._identity}"
 
+    def _texts(self, prompts: list[Messages]) -> list[str]:
+        return [self.tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False)
+                for p in prompts]
+
     def _encode(self, prompts: list[Messages]):
-        texts = [self.tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=False)
-                 for p in prompts]
-        batch = self.tokenizer(texts, return_tensors="pt", padding=True,
+        batch = self.tokenizer(self._texts(prompts), return_tensors="pt", padding=True,
                                add_special_tokens=False).to(self.device)
         return batch
 
@@ -78,15 +81,16 @@ class TransformersLLM(LLMBackend):
         import torch
 
         option_ids = [self.tokenizer.encode(o, add_special_tokens=False)[0] for o in options]
-        rows = []
-        for start in range(0, len(prompts), self.batch_size):
+        out = np.zeros((len(prompts), len(options)))
+        ids = self.tokenizer(self._texts(prompts), add_special_tokens=False)["input_ids"]
+        for rows in length_batches([len(x) for x in ids], self.batch_size):  # by length
             began = time.perf_counter()
-            batch = self._encode(prompts[start:start + self.batch_size])
+            batch = self.tokenizer.pad({"input_ids": [ids[i] for i in rows]},
+                                       return_tensors="pt").to(self.device)
             # left padding: positions must count real tokens only, as generate() does
             positions = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
             with torch.no_grad():
                 logits = self.model(**batch, position_ids=positions).logits[:, -1, :].float()
-            logprobs = torch.log_softmax(logits, dim=-1)[:, option_ids]
-            rows.append(logprobs.cpu().numpy())
+            out[rows] = torch.log_softmax(logits, dim=-1)[:, option_ids].cpu().numpy()
             self.calls.add(int(batch["attention_mask"].sum()), 0, time.perf_counter() - began)
-        return np.concatenate(rows).astype(np.float64)
+        return out

@@ -2,9 +2,13 @@
 queries.
 
 * :class:`CrossEncoderReranker`: a sentence-transformers ``CrossEncoder`` (any model name or
-  folder), scores exactly as ``CrossEncoder.predict`` gives them.
+  folder), scores exactly as ``CrossEncoder.predict`` gives them (which already sorts pairs
+  by length before batching: checked in sentence-transformers 6.2).
 * :class:`BiEncoderReranker`: a dense encoder as a reranker (cosine of query and document
   embeddings), for when a cross-encoder is too slow or unavailable.
+
+Both take ``backend="onnx"|"openvino"`` (sentence-transformers' own backends; optimum
+needed) and autocast to fp16/bf16 on CUDA unless ``precision="fp32"``.
 """
 
 from __future__ import annotations
@@ -17,11 +21,12 @@ import numpy as np
 from rerankit.data.corpus import Corpus
 from rerankit.errors import MissingDependencyError
 from rerankit.identity import local_model_folder
+from rerankit.precision import Precision, autocast
 from rerankit.progress import library_progress, progress_enabled
 from rerankit.registry import register
 from rerankit.rerank.base import CandidateList, Reranker, split_flat
 from rerankit.retrieve.base import documents_to_index
-from rerankit.retrieve.dense import Dense, model_label
+from rerankit.retrieve.dense import Backend, Dense, model_label, require_backend
 
 
 @register("reranker", "cross-encoder")
@@ -32,7 +37,8 @@ class CrossEncoderReranker(Reranker):
     pointwise = batches_across_queries = True
 
     def __init__(self, model: str | Path, batch_size: int = 32, max_length: int | None = None,
-                 device: str | None = None, quiet: bool | None = None) -> None:
+                 device: str | None = None, quiet: bool | None = None,
+                 backend: Backend = "torch", precision: Precision = "auto") -> None:
         super().__init__()
         try:
             from sentence_transformers import CrossEncoder
@@ -40,10 +46,16 @@ class CrossEncoderReranker(Reranker):
             raise MissingDependencyError("sentence-transformers", "dense",
                                          "The cross-encoder reranker") from None
         self.model_name = local_model_folder(model)
+        if backend not in ("torch", "onnx", "openvino"):
+            raise ValueError(f"backend must be torch, onnx or openvino, got {backend!r}")
+        if backend != "torch":
+            require_backend(backend)
         self.batch_size, self.quiet = batch_size, quiet
+        self.device, self.precision = device or "cpu", precision
+        autocast(self.device, precision)    # refuse fp16/bf16 without CUDA now, not later
         with library_progress(quiet):
             self.model = CrossEncoder(self.model_name, max_length=max_length,
-                                      device=device or "cpu")
+                                      device=self.device, backend=backend)
 
     @property
     def name(self) -> str:
@@ -54,9 +66,11 @@ class CrossEncoderReranker(Reranker):
         if not pairs:
             return []
         start = time.perf_counter()
-        flat = np.asarray(self.model.predict(pairs, batch_size=self.batch_size,
-                                             show_progress_bar=progress_enabled(self.quiet),
-                                             convert_to_numpy=True), dtype=np.float64)
+        with autocast(self.device, self.precision):
+            scores = self.model.predict(pairs, batch_size=self.batch_size,
+                                        show_progress_bar=progress_enabled(self.quiet),
+                                        convert_to_numpy=True)
+        flat = np.asarray(scores, dtype=np.float64)
         self.calls.add(tokens_in=_count_tokens(self.model.tokenizer, pairs),
                        seconds=time.perf_counter() - start,
                        calls=-(-len(pairs) // self.batch_size))
@@ -72,10 +86,13 @@ class BiEncoderReranker(Reranker):
 
     def __init__(self, model: str | Path | None = None, batch_size: int = 32,
                  query_prefix: str = "", passage_prefix: str = "",
-                 corpus_limit: int = 200_000, quiet: bool | None = None) -> None:
+                 corpus_limit: int = 200_000, quiet: bool | None = None,
+                 backend: Backend = "torch", device: str | None = None,
+                 precision: Precision = "auto") -> None:
         super().__init__()
         self.encoder = Dense(model, batch_size=batch_size, query_prefix=query_prefix,
-                             passage_prefix=passage_prefix, normalize=True, quiet=quiet)
+                             passage_prefix=passage_prefix, normalize=True, quiet=quiet,
+                             backend=backend, device=device, precision=precision)
         self.corpus_limit = corpus_limit
         self._vectors = np.zeros((0, 0), dtype=np.float32)
         self._rows: dict[str, int] = {}

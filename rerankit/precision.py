@@ -1,0 +1,30 @@
+"""Reduced precision on CUDA: bf16 where the GPU supports it, else fp16, through
+``torch.autocast``; on a CPU (or with ``precision="fp32"``) inference runs in float32.
+
+Scores come back as float32/float64 either way; on a GPU they differ from fp32 in the
+third or fourth digit, the price of the speed (see eval/gpu_check.sh)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Literal
+
+Precision = Literal["auto", "fp32", "fp16", "bf16"]
+
+
+def autocast(device: str | None, precision: Precision = "auto"):
+    """A context manager for inference on ``device``: autocast to fp16/bf16 on CUDA
+    (``"auto"``: bf16 if supported, else fp16), nothing on a CPU or with ``"fp32"``."""
+    if precision not in ("auto", "fp32", "fp16", "bf16"):
+        raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
+    on_cuda = str(device or "cpu").startswith("cuda")
+    if precision in ("fp16", "bf16") and not on_cuda:
+        raise ValueError(f"precision={precision!r} needs a CUDA device, got {device or 'cpu'!r}")
+    if precision == "fp32" or not on_cuda:
+        return contextlib.nullcontext()
+    import torch
+
+    if precision == "auto":
+        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    return torch.autocast(device_type="cuda", dtype=dtype)

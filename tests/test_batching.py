@@ -1,0 +1,41 @@
+"""Length-bucketed batching and the precision switch (the parts CI can run without a GPU)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from rerankit.batching import length_batches
+from rerankit.precision import autocast
+
+
+@given(st.lists(st.integers(0, 600), max_size=200), st.integers(1, 40))
+def test_length_batches_cover_every_input_once_longest_first(lengths, batch_size):
+    batches = length_batches(lengths, batch_size)
+    order = np.concatenate(batches) if batches else np.zeros(0, dtype=int)
+    assert sorted(order.tolist()) == list(range(len(lengths)))       # order restorable
+    assert all(len(b) == batch_size for b in batches[:-1])
+    ordered = np.asarray(lengths)[order] if lengths else np.zeros(0)
+    assert np.all(np.diff(ordered) <= 0)                               # longest first
+    out = np.empty(len(lengths))
+    for rows in batches:                        # results written back land in input order
+        out[rows] = np.asarray(lengths)[rows] * 2.0
+    np.testing.assert_array_equal(out, np.asarray(lengths, dtype=float) * 2.0)
+
+
+def test_length_batches_refuse_a_bad_batch_size():
+    with pytest.raises(ValueError, match="batch_size"):
+        length_batches([3, 1], 0)
+
+
+def test_precision_is_float32_on_cpu_and_reduced_precision_needs_cuda():
+    with autocast("cpu"):                      # "auto" on a CPU: plain float32
+        pass
+    with autocast(None, "fp32"):
+        pass
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        autocast("cpu", "fp16")
+    with pytest.raises(ValueError, match="precision must be"):
+        autocast("cuda", "int4")
