@@ -7,10 +7,11 @@ byte-identical to the in-process engine's:
   worker), with ``num_cpus`` / ``num_gpus`` per actor and its math libraries limited to its
   CPUs, so workers do not oversubscribe cores.
 * **Corpus encoding** for dense indexes (and the bi-encoder reranker's corpus) is split
-  into the same fixed chunks the in-process engine encodes, spread over the workers; the
-  driver stores the vectors in the embedding cache, from which every worker builds its
-  index. (Workers on other nodes read it when ``RERANKIT_CACHE`` is on shared storage, and
-  otherwise encode again, to the same bits.)
+  into the same fixed chunks the in-process engine encodes, spread over the workers, before
+  indexing; the driver stores the vectors in the embedding cache, from which it and every
+  worker build their index (an encoder with ``cache=False`` encodes again in process).
+  Workers on other nodes read it when the embeddings folder (``RERANKIT_EMBEDDINGS`` or
+  ``RERANKIT_CACHE``) is on shared storage, and otherwise encode again, to the same bits.
 * **Queries** are split into the in-process engine's batches; each batch runs through all
   stages on one worker, and the driver merges the batches in order.
 * **Score cache**: workers read it and return the scores they computed; the driver is its
@@ -33,7 +34,7 @@ from rerankit.experiment.config import RunConfig
 from rerankit.experiment.runner import build_pipeline, load_dataset
 from rerankit.pipeline import Pipeline, PipelineResult, ScoreCache
 from rerankit.pipeline.core import concat_runs
-from rerankit.retrieve.dense import Dense
+from rerankit.retrieve.base import CorpusEncoding
 
 WORKER_PREFIX = "rerankit-worker-"   # actors are named, e.g. for `ray list actors`
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -70,10 +71,14 @@ class PipelineWorker:
         self.pipeline = build_pipeline(config, quiet=True,
                                        cache=self.cache if self.cache is not None else False)
         self.indexed = False
+        self._encoders: list | None = None
 
-    def encode(self, where: tuple[int, int], chunk: list[str]):
-        """One fixed chunk of passages through the named dense encoder."""
-        encoder = dense_encoders(self.pipeline)[where]
+    def encode(self, where: int, chunk: list[str]):
+        """One fixed chunk of passages through the pipeline's ``where``-th corpus encoder."""
+        if self._encoders is None:
+            self._encoders = [e.encoder for e in corpus_encodings(self.pipeline,
+                                                                  self.data.corpus)]
+        encoder = self._encoders[where]
         return encoder.encode(chunk, encoder.passage_prefix)
 
     def run_batch(self, number: int, query_ids: list[str]):
@@ -88,12 +93,11 @@ class PipelineWorker:
         return number, run, ledger, rows
 
 
-def dense_encoders(pipeline: Pipeline) -> dict[tuple[int, int], Dense]:
-    """The pipeline's corpus encoders (every stage's ``corpus_encoders()``: dense
-    retrievers, fused parts, bi-encoder rerankers), by (stage, position): the same in every
-    copy of the pipeline."""
-    return {(stage, i): encoder for stage, s in enumerate(pipeline.stages)
-            for i, encoder in enumerate(s.component.corpus_encoders())}
+def corpus_encodings(pipeline: Pipeline, corpus) -> list[CorpusEncoding]:
+    """What the pipeline's stages will embed (dense retrievers, fused parts, bi-encoder
+    rerankers), in stage order: the same in every copy of the pipeline."""
+    return [encoding for stage in pipeline.stages
+            for encoding in stage.component.corpus_encodings(corpus)]
 
 
 @dataclass(frozen=True)
@@ -159,14 +163,16 @@ def _run(ray, config: RunConfig, pipeline: Pipeline, queries, corpus,
     workers = [actor.options(name=f"{WORKER_PREFIX}{run_id}-{i}").remote(
         config.model_dump_json(), str(cache.path) if cache is not None else None,
         options.cpus_per_worker) for i in range(options.workers)]
-    # corpus encoding, sharded in the in-process engine's fixed chunks
-    for where, encoder in dense_encoders(pipeline).items():
-        encoder.chunk_map = _chunk_mapper(ray, workers, where)
-    try:
-        ledger = pipeline.index(corpus)
-    finally:
-        for encoder in dense_encoders(pipeline).values():
-            encoder.chunk_map = None
+    # corpus encoding, sharded in the in-process engine's fixed chunks, into the embedding
+    # cache that indexing then reads
+    started = time.perf_counter()
+    for where, encoding in enumerate(corpus_encodings(pipeline, corpus)):
+        encoding.encoder.encode_corpus(encoding.ids, encoding.texts,
+                                       _chunk_mapper(ray, workers, where))
+    encoded = time.perf_counter() - started
+    ledger = pipeline.index(corpus)
+    if encoded:
+        ledger.setup_seconds["ray corpus encoding (wall)"] = encoded
     batches = pipeline.query_batches(list(queries.ids))
     pool = ActorPool(workers)
     for job in enumerate(batches):

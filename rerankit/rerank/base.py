@@ -33,6 +33,7 @@ from rerankit.rerank.candidates import (
     split_flat,
 )
 from rerankit.rerank.scoring import score_candidates
+from rerankit.retrieve.base import CorpusEncoding
 
 __all__ = ["NOT_SCORING", "CandidateList", "RerankStats", "Reranker", "candidate_lists",
            "order_scores", "scored_run", "split_flat"]
@@ -121,9 +122,9 @@ class Reranker(Composable, ABC):
         """The reranker's identity as a manifest records it."""
         return self.identity()
 
-    def corpus_encoders(self) -> list:
-        """The dense encoders that embed the corpus for this reranker (the Ray engine
-        shards their work); none here."""
+    def corpus_encodings(self, corpus: Corpus) -> list[CorpusEncoding]:
+        """What :meth:`prepare` will embed with a dense encoder (the Ray engine shards that
+        work ahead of it); nothing here."""
         return []
 
     def prepare(self, corpus: Corpus) -> None:

@@ -25,7 +25,7 @@ from rerankit.precision import Precision, autocast
 from rerankit.progress import library_progress, progress_enabled
 from rerankit.registry import register
 from rerankit.rerank.base import CandidateList, Reranker, split_flat
-from rerankit.retrieve.base import documents_to_index
+from rerankit.retrieve.base import CorpusEncoding, documents_to_index
 from rerankit.retrieve.dense import Backend, Dense, model_label, require_backend
 
 
@@ -104,8 +104,10 @@ class BiEncoderReranker(Reranker):
     def resolved_model(self) -> str:
         return self.encoder.model_name
 
-    def corpus_encoders(self) -> list[Dense]:
-        return [self.encoder]
+    def corpus_encodings(self, corpus: Corpus) -> list[CorpusEncoding]:
+        if len(corpus) > self.corpus_limit:
+            return []
+        return [CorpusEncoding(self.encoder, *self._documents_of(corpus))]
 
     def prepare(self, corpus: Corpus) -> None:
         """Embed the whole corpus once (fixed chunks, cached on disk like the dense
@@ -114,9 +116,14 @@ class BiEncoderReranker(Reranker):
         query)."""
         if len(corpus) > self.corpus_limit:
             return
-        ids, texts = documents_to_index(corpus, getattr(corpus, "source", "corpus"), "skip")
+        ids, texts = self._documents_of(corpus)
         self._vectors = self.encoder.encode_corpus(ids, texts)
         self._rows = {docid: row for row, docid in enumerate(ids)}
+
+    @staticmethod
+    def _documents_of(corpus: Corpus) -> tuple[list[str], list[str]]:
+        """The (ids, texts) embedded for the corpus (documents without text left out)."""
+        return documents_to_index(corpus, getattr(corpus, "source", "corpus"), "skip")
 
     def score_lists(self, lists: list[CandidateList]) -> list[np.ndarray]:
         if not lists:

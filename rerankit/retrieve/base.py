@@ -4,9 +4,9 @@ and turning per-query top-k arrays into a :class:`Run` keyed by document id."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import pyarrow as pa
@@ -16,6 +16,28 @@ from rerankit.data.corpus import Corpus, Document
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
+
+#: runs an encoding function over chunks of texts elsewhere (e.g. on Ray workers)
+ChunkMapper = Callable[[list[list[str]]], list[np.ndarray]]
+
+
+class CorpusEncoder(Protocol):
+    """A dense encoder that embeds a corpus (:class:`rerankit.retrieve.dense.Dense`)."""
+
+    passage_prefix: str
+
+    def encode(self, texts: list[str], prefix: str = "") -> np.ndarray: ...
+
+    def encode_corpus(self, ids: list[str], texts: list[str],
+                      map_chunks: ChunkMapper | None = None) -> np.ndarray: ...
+
+
+class CorpusEncoding(NamedTuple):
+    """A corpus a component will embed: the encoder and the (ids, texts) it embeds."""
+
+    encoder: CorpusEncoder
+    ids: list[str]
+    texts: list[str]
 
 
 class Retriever(Composable, ABC):
@@ -51,9 +73,9 @@ class Retriever(Composable, ABC):
         """The retriever's identity as a manifest records it."""
         return {"retriever": self.name, "params": self.identity()}
 
-    def corpus_encoders(self) -> list:
-        """The dense encoders that embed the corpus for this retriever (the Ray engine
-        shards their work); none here."""
+    def corpus_encodings(self, corpus: Corpus) -> list[CorpusEncoding]:
+        """What :meth:`index` will embed with a dense encoder (the Ray engine shards that
+        work ahead of indexing); nothing here."""
         return []
 
 

@@ -36,6 +36,8 @@ from rerankit.precision import Precision, autocast
 from rerankit.progress import library_progress, progress_enabled
 from rerankit.registry import register
 from rerankit.retrieve.base import (
+    ChunkMapper,
+    CorpusEncoding,
     Retriever,
     check_queries,
     documents_to_index,
@@ -125,8 +127,6 @@ class Dense(Retriever):
         self._index = None
         self._fingerprint: str | None = None
         self.dimension: int | None = None
-        #: maps a function over chunks of texts, e.g. across Ray workers (None: here)
-        self.chunk_map = None
 
     @property
     def name(self) -> str:
@@ -137,8 +137,9 @@ class Dense(Retriever):
         """True once :meth:`index` or :meth:`load` has run."""
         return self.doc_ids is not None and self._index is not None
 
-    def corpus_encoders(self) -> list[Dense]:
-        return [self]
+    def corpus_encodings(self, corpus: Corpus) -> list[CorpusEncoding]:
+        return [CorpusEncoding(self, *documents_to_index(
+            corpus, getattr(corpus, "source", "corpus"), self.on_empty))]
 
     def identity(self) -> dict:
         """Everything that determines the scores (for manifests and cache keys)."""
@@ -192,25 +193,29 @@ class Dense(Retriever):
                                          self.quiet), normalize_embeddings=self.normalize)
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
-    def encode_chunks(self, texts: list[str]) -> np.ndarray:
+    def encode_chunks(self, texts: list[str], map_chunks: ChunkMapper | None = None
+                      ) -> np.ndarray:
         """Passage embeddings computed in fixed chunks of :data:`ENCODE_CHUNK` texts.
 
         A text's embedding depends (in the last bits) on which texts share its padded
         batch; fixed chunks make the result independent of who computes them, so a corpus
-        encoded across Ray workers (``chunk_map``) equals one encoded here, bit for bit."""
+        encoded elsewhere (``map_chunks``, e.g. across Ray workers) equals one encoded here,
+        bit for bit."""
         chunks = [texts[i:i + ENCODE_CHUNK] for i in range(0, len(texts), ENCODE_CHUNK)]
-        if self.chunk_map is not None and len(chunks) > 1:
-            parts = self.chunk_map(chunks)
+        if map_chunks is not None and len(chunks) > 1:
+            parts = map_chunks(chunks)
         else:
             parts = [self.encode(chunk, self.passage_prefix) for chunk in chunks]
         if not parts:
             return np.zeros((0, 0), dtype=np.float32)
         return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
-    def encode_corpus(self, ids: list[str], texts: list[str]) -> np.ndarray:
-        """Document embeddings, from the cache when the same model saw the same corpus."""
+    def encode_corpus(self, ids: list[str], texts: list[str],
+                      map_chunks: ChunkMapper | None = None) -> np.ndarray:
+        """Document embeddings, from the cache when the same model saw the same corpus
+        (``map_chunks``: where the chunks are encoded; default here)."""
         if not self.cache:
-            return self.encode_chunks(texts)
+            return self.encode_chunks(texts, map_chunks)
         digest = hashlib.sha256()
         for part in (self.fingerprint(), self.passage_prefix, str(self.normalize)):
             digest.update(part.encode() + b"\0")
@@ -221,7 +226,7 @@ class Dense(Retriever):
             cached = np.load(path, mmap_mode="r")
             if cached.shape[0] == len(texts):
                 return np.ascontiguousarray(cached)
-        vectors = self.encode_chunks(texts)
+        vectors = self.encode_chunks(texts, map_chunks)
         with atomic_write(path, "wb") as handle:
             np.save(handle, vectors)
         return vectors

@@ -20,7 +20,7 @@ from rerankit.data.corpus import Corpus, Document
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.registry import register
-from rerankit.retrieve.base import Retriever
+from rerankit.retrieve.base import CorpusEncoding, Retriever
 
 Normalisation = Literal["none", "minmax", "zscore", "rank"]
 METHODS = ("rrf", "combsum", "combmnz", "weighted")
@@ -130,8 +130,9 @@ class Fusion(Retriever):
     def is_indexed(self) -> bool:
         return all(r.is_indexed for r in self.retrievers)
 
-    def corpus_encoders(self) -> list:
-        return [encoder for part in self.retrievers for encoder in part.corpus_encoders()]
+    def corpus_encodings(self, corpus: Corpus) -> list[CorpusEncoding]:
+        return [encoding for part in self.retrievers
+                for encoding in part.corpus_encodings(corpus)]
 
     def identity(self) -> dict:
         return {"fusion": {k: v for k, v in self.options.items() if v is not None},
