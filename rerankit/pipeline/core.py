@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -163,7 +163,8 @@ class Pipeline:
         seconds = time.perf_counter() - start
         counts = _counts(current)
         for qid in queries.ids:
-            ledger.add(LedgerRow(first.label, qid, seconds=seconds / len(queries),
+            ledger.add(LedgerRow(stage=first.label, query_id=qid,
+                                 seconds=seconds / len(queries),
                                  candidates=counts.get(qid, 0)))
         incoming = first.cutoff
         for stage in self.stages[1:]:
@@ -180,10 +181,8 @@ class Pipeline:
         lists = candidate_lists(queries, head, corpus, None)
         scores, costs = score_candidates(stage.component, lists, self.score_cache())
         for candidates, cost in zip(lists, costs, strict=True):
-            ledger.add(LedgerRow(stage.label, candidates.query_id, seconds=cost.seconds,
-                                 model_calls=cost.model_calls, tokens_in=cost.tokens_in,
-                                 tokens_out=cost.tokens_out, candidates=cost.candidates,
-                                 cache_hits=cost.cache_hits))
+            ledger.add(LedgerRow(stage=stage.label, query_id=candidates.query_id,
+                                 **asdict(cost)))
         reranked = scored_run(lists, scores, stage.component.name)
         if stage.fuse:
             reranked = fuse([head, reranked], name=stage.component.name, **stage.fuse)

@@ -16,22 +16,22 @@ from pathlib import Path
 import numpy as np
 
 from rerankit.data.atomic import atomic_write
+from rerankit.rerank.scoring import ListCost
 
 COSTS = ("seconds", "model_calls", "tokens_in", "tokens_out", "candidates", "cache_hits")
 
 
-@dataclass
-class LedgerRow:
+@dataclass(kw_only=True)
+class LedgerRow(ListCost):
     """The cost of one stage for one query."""
 
     stage: str
     query_id: str
-    seconds: float = 0.0
-    model_calls: float = 0.0
-    tokens_in: float = 0.0
-    tokens_out: float = 0.0
-    candidates: int = 0
-    cache_hits: int = 0
+
+    def to_json(self) -> dict:
+        """Stage and query first, then the costs (the ledger file's row layout)."""
+        return {"stage": self.stage, "query_id": self.query_id,
+                **{k: v for k, v in asdict(self).items() if k not in ("stage", "query_id")}}
 
 
 @dataclass
@@ -73,7 +73,7 @@ class Ledger:
 
     def to_json(self) -> dict:
         return {"totals": self.totals(), "setup_seconds": self.setup_seconds,
-                "per_query": [asdict(r) for r in self.rows]}
+                "per_query": [r.to_json() for r in self.rows]}
 
     def write(self, path: str | Path) -> Path:
         data = self.to_json()

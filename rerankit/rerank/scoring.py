@@ -41,16 +41,17 @@ class Scorer(Protocol):
 Todo = tuple[int, CandidateList, np.ndarray]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ListCost:
-    """What scoring one query's candidate list cost."""
+    """What scoring one query's candidate list cost (a ledger row is one of these with its
+    stage and query)."""
 
-    candidates: int
-    cache_hits: int = 0
     seconds: float = 0.0
     model_calls: float = 0.0
     tokens_in: float = 0.0
     tokens_out: float = 0.0
+    candidates: int = 0
+    cache_hits: int = 0
 
 
 def score_candidates(reranker: Scorer, lists: list[CandidateList],
@@ -65,7 +66,8 @@ def score_candidates(reranker: Scorer, lists: list[CandidateList],
     else:
         stage_key = fingerprint_digest(reranker.identity())
         todo = _lookup(cache, stage_key, reranker.pointwise, lists, scores, hits)
-    costs = [ListCost(len(c.doc_ids), hits[i]) for i, c in enumerate(lists)]
+    costs = [ListCost(candidates=len(c.doc_ids), cache_hits=hits[i])
+             for i, c in enumerate(lists)]
     reranker.take_calls()                        # calls made outside scoring are not ours
     groups = [todo] if reranker.batches_across_queries else [[t] for t in todo]
     for group in groups:
