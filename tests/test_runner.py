@@ -309,3 +309,18 @@ def test_unreadable_config_is_a_named_error(tmp_path):
     gz.write_bytes(b"not gzip")
     with pytest.raises(InputFormatError, match=r"c\.yaml\.gz"):
         load_config(gz)
+
+
+def test_every_stored_result_folder_is_its_config_unchanged():
+    """The leaderboard's result folders carry their config's digest: a change to the
+    config model must not change it (or `rerankit run` would refuse to refresh them and the
+    quick start would stop), unless the folders are regenerated."""
+    results = CONFIGS.parent / "leaderboards" / "results"
+    checked = 0
+    for config in sorted(CONFIGS.glob("*.yaml")):
+        manifest = results / config.stem / "manifest.json"
+        if manifest.is_file():
+            stored = json.loads(manifest.read_text())["config_digest"]
+            assert load_config(config).digest() == stored, config.name
+            checked += 1
+    assert checked >= 8

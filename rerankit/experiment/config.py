@@ -198,6 +198,10 @@ class LLMConfig(_Strict):
         return self
 
 
+#: reranker-stage keys newer than the first result folders (see :meth:`RunConfig.digest`)
+LATER_STAGE_KEYS = ("features", "train")
+
+
 class TrainConfig(_Strict):
     """Which split of the dataset trains a learned stage (never the evaluated one)."""
 
@@ -288,8 +292,15 @@ class RunConfig(_Strict):
         return self
 
     def digest(self) -> str:
-        """A hash of the validated config (what the manifest records)."""
-        text = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """A hash of the validated config (what the manifest records). Stage keys added
+        after result folders were first written (:data:`LATER_STAGE_KEYS`) count only when
+        set, so an unchanged config keeps its digest and its result folder."""
+        data = self.model_dump(mode="json")
+        for stage in data["rerankers"]:
+            for key in LATER_STAGE_KEYS:
+                if stage.get(key) is None:
+                    stage.pop(key, None)
+        text = json.dumps(data, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
 
