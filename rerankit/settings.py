@@ -73,6 +73,13 @@ class Settings:
                                        f"(the {name} setting), but this is a file")
 
     def record(self) -> dict:
-        """What a manifest says about where things were cached (paths as strings)."""
-        return {"cache_root": str(self.cache_root), "embeddings": str(self.embeddings),
-                "score_cache": str(self.score_cache), "model_store": str(self.model_store)}
+        """What a manifest says about where things were cached (paths as strings, the
+        home folder as ``~`` so a shared manifest does not carry the user's path)."""
+        home = str(Path.home())
+
+        def shown(path: Path) -> str:
+            text = str(path)
+            return "~" + text[len(home):] if text.startswith(home + "/") else text
+
+        return {name: shown(getattr(self, name))
+                for name in ("cache_root", "embeddings", "score_cache", "model_store")}
