@@ -14,17 +14,6 @@ from rerankit import registry
 
 
 @runtime_checkable
-class Component(Protocol):
-    """What every pipeline stage's component offers (retrievers and rerankers alike)."""
-
-    @property
-    def name(self) -> str: ...
-
-    def describe(self) -> dict:
-        """The component's identity for manifests."""
-
-
-@runtime_checkable
 class Retrieves(Protocol):
     """The capability that lets a component lead a pipeline."""
 

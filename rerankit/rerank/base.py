@@ -59,8 +59,7 @@ class RerankStats:
 
 
 #: Constructor arguments that change how fast scores come, never what they are.
-NOT_SCORING = frozenset({"quiet", "batch_size", "device", "n_threads", "corpus_limit",
-                         "backend_threads"})
+NOT_SCORING = frozenset({"quiet", "batch_size", "device", "n_threads", "corpus_limit"})
 
 
 class Reranker(Composable, ABC):

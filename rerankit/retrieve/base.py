@@ -6,7 +6,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import NamedTuple, Protocol, runtime_checkable
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -77,16 +77,6 @@ class Retriever(Composable, ABC):
         """What :meth:`index` will embed with a dense encoder (the Ray engine shards that
         work ahead of indexing); nothing here."""
         return []
-
-
-@runtime_checkable
-class Persistent(Protocol):
-    """A retriever whose index can be saved to a folder and loaded back (classmethod)."""
-
-    def save(self, folder: str | Path) -> Path: ...
-
-    @classmethod
-    def load(cls, folder: str | Path) -> Persistent: ...
 
 
 def documents_to_index(corpus: Corpus | Iterable[Document], source: str = "corpus",
