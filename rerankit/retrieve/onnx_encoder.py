@@ -106,7 +106,11 @@ def _quantized(onnx_file: Path, cache_folder: Path) -> Path:
     """The model with int8 matrix products (ONNX Runtime's dynamic quantiser, after its
     constant folding turns cast-back int8 weights into plain initialisers), made once."""
     ort = _onnxruntime()
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    try:                                  # the quantiser reads and writes with the onnx package
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+    except ImportError as err:
+        raise MissingDependencyError(err.name or "onnx", "onnx",
+                                     "Quantising the ONNX encoder") from None
 
     from rerankit.identity import file_digest
 
