@@ -84,7 +84,8 @@ def quality(batch_size: int, models: list[str]) -> dict:
         dense.index(data.corpus)
         index_seconds = time.perf_counter() - start
         reranker = BiEncoderReranker(model, batch_size=batch_size, quiet=True)
-        reranked = reranker.rerank(queries, bm25, data.corpus, depth=100)   # cached vectors
+        reranker.prepare(data.corpus)        # the corpus vectors just cached by the index
+        reranked = reranker.rerank(queries, bm25, data.corpus, depth=100)
         quick_start = fuse([bm25, reranked], "rrf", k=60)
         entry[label] = {"dense_ndcg_cut_10": ndcg(data, dense.retrieve(queries, k=100)),
                         "quick_start_ndcg_cut_10": ndcg(data, quick_start),
