@@ -42,6 +42,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def send_json(handler: BaseHTTPRequestHandler, status: int, body: dict,
+              headers: dict | None = None) -> None:
+    """Answer a test server's request with ``body`` as JSON (and any extra headers)."""
+    payload = json.dumps(body).encode()
+    handler.send_response(status)
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(payload)))
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
 class Scripted(BaseHTTPRequestHandler):
     """Answers POSTs from a script of (status, body[, headers]) entries, one per request."""
 
@@ -54,14 +67,7 @@ class Scripted(BaseHTTPRequestHandler):
         Scripted.seen.append(json.loads(self.rfile.read(length)))
         Scripted.times.append(time.monotonic())
         status, body, *headers = Scripted.script.pop(0)
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        for name, value in (headers[0] if headers else {}).items():
-            self.send_header(name, value)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, status, body, headers[0] if headers else {})
 
     def log_message(self, *args):
         pass
@@ -193,12 +199,7 @@ class Echo(BaseHTTPRequestHandler):
         with Echo.lock:
             Echo.in_flight -= 1
             Echo.finished.append(prompt)
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        send_json(self, status, body)
 
     def log_message(self, *args):
         pass
