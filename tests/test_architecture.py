@@ -211,3 +211,21 @@ def test_the_readme_component_table_is_the_registry():
     block = readme.split("<!-- components:table -->\n")[1].split("\n<!-- /components:table")[0]
     assert block == registry.markdown_table(), \
         "regenerate it: rerankit components --markdown"
+
+
+def test_a_registered_llm_backend_outside_the_contract_is_a_named_config_error(tmp_path):
+    """A plugin backend that does not subclass LLMBackend is refused when a config names it,
+    with the reason, instead of failing inside the config check."""
+    from rerankit.errors import InputFormatError
+    from rerankit.experiment.config import load_config
+
+    @registry.register("llm", "test-bare-backend")
+    class BareBackend:
+        """A backend without the LLMBackend contract."""
+
+    config = tmp_path / "bare.yaml"
+    config.write_text(CONFIG.replace(
+        "  - type: test-reverse\n    params: {bonus: 1.5}\n",
+        "  - type: yes-no\n    llm: {backend: test-bare-backend, model: m}\n"))
+    with pytest.raises(InputFormatError, match=r"does not subclass rerankit\.llm\.base\.LLMBackend"):
+        load_config(config)

@@ -53,6 +53,7 @@ from rerankit.compose import check_cutoffs
 from rerankit.data.source import read_input
 from rerankit.errors import InputFormatError
 from rerankit.evaluation.measures import HEADLINE
+from rerankit.llm.base import LLMBackend
 from rerankit.retrieve.fusion import METHODS, NORMALISATIONS, check_options
 
 
@@ -179,6 +180,10 @@ class LLMConfig(_Strict):
     @model_validator(mode="after")
     def _check(self) -> LLMConfig:
         cls = registered("llm", self.backend).cls
+        if not issubclass(cls, LLMBackend):
+            raise ValueError(f"backend '{self.backend}' ({cls.__name__}) is registered but "
+                             "does not subclass rerankit.llm.base.LLMBackend, so configs "
+                             "cannot build it")
         if cls.takes_url != (self.url is not None):
             with_url = [n for n, e in registry.entries("llm").items() if e.cls.takes_url]
             raise ValueError(f"'url' is required for backend(s) {', '.join(with_url)} and "
