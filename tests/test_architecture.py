@@ -227,5 +227,6 @@ def test_a_registered_llm_backend_outside_the_contract_is_a_named_config_error(t
     config.write_text(CONFIG.replace(
         "  - type: test-reverse\n    params: {bonus: 1.5}\n",
         "  - type: yes-no\n    llm: {backend: test-bare-backend, model: m}\n"))
-    with pytest.raises(InputFormatError, match=r"does not subclass rerankit\.llm\.base\.LLMBackend"):
+    refused = r"does not subclass rerankit\.llm\.base\.LLMBackend"
+    with pytest.raises(InputFormatError, match=refused):
         load_config(config)
