@@ -9,6 +9,8 @@
    dense retrieval and for the quick start's pipeline (BM25 top-100, bi-encoder re-scoring,
    RRF with BM25), and the int8 corpus encoding time. fp32 embeddings come from rerankit's
    embedding cache when a previous run left them there (the quick start does).
+3. ``precision`` (``--device cuda``, run by eval/gpu_check.sh): the same nDCG@10 for fp32 and
+   for bf16/fp16 autocast on the GPU (on CUDA, ``speed`` compares autocast with fp32 too).
 
 Run: ``python eval/bench_encode.py [--parts speed quality] [--passages 256]``; results go
 to ``eval/results/encode.json`` (parts run again replace their entries).
@@ -34,13 +36,16 @@ def speed(passages: int, rounds: int, batch_size: int, device: str) -> dict:
 
     texts = [d.full_text for d in list(datasets.load("scifact").corpus)[:passages]]
     peer = SentenceTransformer(default_model(), device=device)
-    int8 = Dense("minilm-int8", batch_size=batch_size, cache=False, quiet=True)
     ours = Dense(batch_size=batch_size, cache=False, quiet=True, device=device)
     fns = {"sentence-transformers fp32": lambda: peer.encode(
                texts, batch_size=batch_size, normalize_embeddings=True),
-           "rerankit minilm-int8": lambda: int8.encode(texts),
            # on CUDA: bf16/fp16 autocast; on a CPU the same fp32 model (overhead only)
            "rerankit torch": lambda: ours.encode(texts)}
+    fast = "rerankit torch"
+    if device == "cpu":                 # the int8 ONNX model is the CPU path
+        int8 = Dense("minilm-int8", batch_size=batch_size, cache=False, quiet=True)
+        fns["rerankit minilm-int8"] = lambda: int8.encode(texts)
+        fast = "rerankit minilm-int8"
     outputs = {name: fn() for name, fn in fns.items()}          # warm up, and the vectors
     seconds: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(rounds):
@@ -49,10 +54,10 @@ def speed(passages: int, rounds: int, batch_size: int, device: str) -> dict:
             fn()
             seconds[name].append(time.perf_counter() - start)
     best = {name: min(values) for name, values in seconds.items()}
-    cosine = np.sum(outputs["sentence-transformers fp32"] * outputs["rerankit minilm-int8"], 1)
+    cosine = np.sum(outputs["sentence-transformers fp32"] * outputs[fast], 1)
     entry = {"passages": passages, "batch_size": batch_size, "rounds": rounds, "device": device,
              "passages_per_s": {name: passages / s for name, s in best.items()},
-             "speedup": best["sentence-transformers fp32"] / best["rerankit minilm-int8"],
+             "fast_path": fast, "speedup": best["sentence-transformers fp32"] / best[fast],
              "cosine_min": float(cosine.min()), "cosine_mean": float(cosine.mean()),
              "rerankit_torch_max_abs_difference": float(np.max(np.abs(
                  outputs["rerankit torch"] - outputs["sentence-transformers fp32"]))),
@@ -61,8 +66,53 @@ def speed(passages: int, rounds: int, batch_size: int, device: str) -> dict:
           f"{device} (best of {rounds}, load average {entry['load_average']:.1f})")
     for name, rate in entry["passages_per_s"].items():
         print(f"  {name:28s} {rate:7.1f} passages/s")
-    print(f"  int8 speedup {entry['speedup']:.2f}x (goal >= 2.5x); cosine to fp32 "
+    print(f"  {fast} speedup {entry['speedup']:.2f}x over fp32; cosine to fp32 "
           f"min {entry['cosine_min']:.4f} mean {entry['cosine_mean']:.4f}")
+    return entry
+
+
+def precision_quality(batch_size: int, device: str) -> dict:
+    """On a GPU: nDCG@10 on SciFact test of fp32 and reduced-precision (autocast) encoding,
+    for exact dense retrieval (inner products over all 5,183 abstracts, what a flat index
+    computes) and for the quick start's pipeline; embeddings not cached."""
+    import pyarrow as pa
+
+    from rerankit.precision import effective_precision
+    from rerankit.rerank.pointwise import BiEncoderReranker
+    from rerankit.retrieve.base import documents_to_index, top_k_run
+    from rerankit.retrieve.bm25 import BM25
+    from rerankit.retrieve.dense import Dense
+    from rerankit.retrieve.fusion import fuse
+
+    data = datasets.load("scifact")
+    queries = data.judged_queries()
+    ids, texts = documents_to_index(data.corpus, "scifact", "skip")
+    bm25 = BM25(quiet=True).index(data.corpus).retrieve(queries, k=100)
+    entry: dict = {"device": device, "bm25": ndcg(data, bm25)}
+    for precision in ("fp32", "auto"):
+        label = effective_precision(device, precision)
+        dense = Dense(batch_size=batch_size, cache=False, quiet=True, device=device,
+                      precision=precision)
+        start = time.perf_counter()
+        corpus = dense.encode_chunks(texts)
+        seconds = time.perf_counter() - start
+        scores = dense.encode(list(queries.texts)) @ corpus.T
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :100]
+        run = top_k_run(list(queries.ids), pa.array(ids), top,
+                        np.take_along_axis(scores, top, 1).astype(np.float64), "dense")
+        reranker = BiEncoderReranker(batch_size=batch_size, device=device, precision=precision,
+                                     quiet=True)
+        reranker.prepare(data.corpus)
+        reranked = reranker.rerank(queries, bm25, data.corpus, depth=100)
+        entry[label] = {"dense_ndcg_cut_10": ndcg(data, run),
+                        "quick_start_ndcg_cut_10": ndcg(data, fuse([bm25, reranked], "rrf", k=60)),
+                        "corpus_seconds": seconds}
+        print(label, json.dumps(entry[label]), flush=True)
+    reduced = next(k for k in entry if k in ("bf16", "fp16"))
+    for key in ("dense_ndcg_cut_10", "quick_start_ndcg_cut_10"):
+        entry[f"{key}_difference"] = entry[reduced][key] - entry["fp32"][key]
+    print(f"nDCG@10 {reduced} - fp32: dense {entry['dense_ndcg_cut_10_difference']:+.4f}, "
+          f"quick start {entry['quick_start_ndcg_cut_10_difference']:+.4f} (goal within 0.005)")
     return entry
 
 
@@ -108,7 +158,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", nargs="+", default=["speed", "quality"],
-                        choices=["speed", "quality"])
+                        choices=["speed", "quality", "precision"])
     parser.add_argument("--passages", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -118,12 +168,16 @@ def main() -> None:
     parser.add_argument("--results", type=Path,
                         default=Path(__file__).parent / "results" / "encode.json")
     args = parser.parse_args()
+    if "precision" in args.parts and not args.device.startswith("cuda"):
+        parser.error("--parts precision compares fp32 with bf16/fp16 on a GPU: --device cuda")
     results = json.loads(args.results.read_text()) if args.results.is_file() else {}
     if "speed" in args.parts:
         key = "speed" if args.device == "cpu" else f"speed-{args.device}"
         results[key] = speed(args.passages, args.rounds, args.batch_size, args.device)
     if "quality" in args.parts:
         results["quality"] = quality(args.batch_size, args.quality_models)
+    if "precision" in args.parts:
+        results[f"precision-{args.device}"] = precision_quality(args.batch_size, args.device)
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(results, indent=2) + "\n")
 

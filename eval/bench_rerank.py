@@ -24,6 +24,7 @@ Run: ``python eval/bench_rerank.py [--parts bi-encoder qwen pairwise]`` (all par
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import time
@@ -215,9 +216,24 @@ def cross_encoder(args, data, queries, bm25) -> dict:
              "pairs_per_s": {name: len(pairs) / s for name, s in seconds.items()},
              "speedup_vs_predict": {name: seconds[base] / s for name, s in seconds.items()},
              "max_abs_score_difference": {name: float(np.max(np.abs(v - scores[base])))
-                                          for name, v in scores.items()}}
+                                          for name, v in scores.items()},
+             # on CUDA rerankit autocasts to bf16/fp16: how far its ranking moves
+             "pearson_vs_predict": float(np.corrcoef(scores["rerankit"], scores[base])[0, 1]),
+             "same_top10_order": same_top_order(scores["rerankit"], scores[base],
+                                                [len(c.texts) for c in lists], 10)}
     print("cross-encoder", json.dumps(entry), flush=True)
     return entry
+
+
+def same_top_order(scores: np.ndarray, reference: np.ndarray, sizes: list[int], k: int
+                   ) -> float:
+    """The share of lists whose top ``k`` (documents and order) is the same under both
+    score vectors (flat, list after list, ``sizes`` long each)."""
+    bounds = np.cumsum([0, *sizes])
+    same = [np.array_equal(np.argsort(-scores[a:b], kind="stable")[:k],
+                           np.argsort(-reference[a:b], kind="stable")[:k])
+            for a, b in itertools.pairwise(bounds)]
+    return float(np.mean(same))
 
 
 def llm_rerankers(args, data, subset, candidates, llm, parts):

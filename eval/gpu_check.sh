@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
-# The GPU code paths CI cannot run: fp16/bf16 autocast for the cross-encoder and the
-# bi-encoder/dense encoder on CUDA, against plain fp32 sentence-transformers on the same
-# GPU, scores compared in the same run. Writes eval/results/gpu/{rerank,encode}.json.
+# The GPU code paths CI cannot run, each against plain fp32 sentence-transformers on the
+# same GPU in the same run: bf16/fp16 autocast for the cross-encoder (pairs/s, score
+# correlation, same top-10 order) and for corpus encoding (passages/s, cosine), and nDCG@10
+# on SciFact test of fp32 vs autocast encoding (exact dense retrieval and the quick start's
+# pipeline). Writes eval/results/gpu/{device.txt,rerank.json,encode.json}.
 # FAISS on GPU needs faiss-gpu-cu12 (rerankit[gpu]); Dense moves its index there itself.
 # Usage (on a machine with a CUDA GPU, from the repository root): bash eval/gpu_check.sh
+# (PYTHON=python3 to pick the interpreter).
 set -euo pipefail
+py=${PYTHON:-python}
 out=eval/results/gpu
 mkdir -p "$out"
-python -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device')"
-python -c "import torch; print(torch.cuda.get_device_name(0))" | tee "$out/device.txt"
-python eval/bench_rerank.py --parts cross-encoder --device cuda --ce-queries 100 \
+"$py" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device')"
+"$py" -c "import torch, transformers, sentence_transformers as st
+print(torch.cuda.get_device_name(0), '| torch', torch.__version__, '| transformers',
+      transformers.__version__, '| sentence-transformers', st.__version__,
+      '| bf16', torch.cuda.is_bf16_supported())" | tee "$out/device.txt"
+"$py" eval/bench_rerank.py --parts cross-encoder --device cuda --ce-queries 100 \
     --ce-depth 100 --results "$out/rerank.json"
-python eval/bench_encode.py --parts speed --device cuda --passages 5183 --batch-size 128 \
-    --results "$out/encode.json"
-python - <<'PY'
-import faiss
-print("faiss GPUs:", faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0)
+"$py" eval/bench_encode.py --parts speed precision --device cuda --passages 5183 \
+    --batch-size 128 --rounds 3 --results "$out/encode.json"
+"$py" - <<'PY' | tee -a "$out/device.txt"
+try:
+    import faiss
+except ImportError:
+    print("faiss: not installed (FAISS on GPU not checked)")
+else:
+    print("faiss GPUs:", faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0)
 PY

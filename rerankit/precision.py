@@ -12,19 +12,31 @@ from typing import Literal
 Precision = Literal["auto", "fp32", "fp16", "bf16"]
 
 
-def autocast(device: str | None, precision: Precision = "auto"):
-    """A context manager for inference on ``device``: autocast to fp16/bf16 on CUDA
-    (``"auto"``: bf16 if supported, else fp16), nothing on a CPU or with ``"fp32"``."""
+def effective_precision(device: str | None, precision: Precision = "auto") -> str:
+    """The precision inference really runs in on ``device``: ``"fp32"`` on a CPU or when
+    asked, else ``"bf16"``/``"fp16"`` (``"auto"``: bf16 if the GPU supports it). Part of
+    cache keys, so embeddings computed in reduced precision never pass for fp32 ones."""
     if precision not in ("auto", "fp32", "fp16", "bf16"):
         raise ValueError(f"precision must be auto, fp32, fp16 or bf16, got {precision!r}")
     on_cuda = str(device or "cpu").startswith("cuda")
     if precision in ("fp16", "bf16") and not on_cuda:
         raise ValueError(f"precision={precision!r} needs a CUDA device, got {device or 'cpu'!r}")
     if precision == "fp32" or not on_cuda:
+        return "fp32"
+    if precision == "auto":
+        import torch
+
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return precision
+
+
+def autocast(device: str | None, precision: Precision = "auto"):
+    """A context manager for inference on ``device``: autocast to fp16/bf16 on CUDA
+    (``"auto"``: bf16 if supported, else fp16), nothing on a CPU or with ``"fp32"``."""
+    resolved = effective_precision(device, precision)
+    if resolved == "fp32":
         return contextlib.nullcontext()
     import torch
 
-    if precision == "auto":
-        precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
+    dtype = torch.bfloat16 if resolved == "bf16" else torch.float16
     return torch.autocast(device_type="cuda", dtype=dtype)

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rerankit.batching import length_batches
-from rerankit.precision import autocast
+from rerankit.precision import autocast, effective_precision
 
 
 @given(st.lists(st.integers(0, 600), max_size=200), st.integers(1, 40))
@@ -39,3 +39,20 @@ def test_precision_is_float32_on_cpu_and_reduced_precision_needs_cuda():
         autocast("cpu", "fp16")
     with pytest.raises(ValueError, match="precision must be"):
         autocast("cuda", "int4")
+
+
+def test_reduced_precision_enters_the_dense_identity_and_embedding_cache_key(tmp_path):
+    """Embeddings computed under bf16/fp16 autocast must never be served as fp32 ones (nor
+    the reverse); fp32 keys stay what they were, so existing caches still hit."""
+    from rerankit.retrieve.dense import Dense
+
+    ids, texts = ["d1", "d2"], ["a passage", "another passage"]
+    cpu = Dense(embeddings=tmp_path)
+    fp32_on_gpu = Dense(device="cuda", precision="fp32", embeddings=tmp_path)
+    bf16 = Dense(device="cuda", precision="bf16", embeddings=tmp_path)
+    fp16 = Dense(device="cuda", precision="fp16", embeddings=tmp_path)
+    assert effective_precision("cpu") == effective_precision(None, "auto") == "fp32"
+    assert "precision" not in cpu.identity() and "precision" not in fp32_on_gpu.identity()
+    assert (bf16.identity()["precision"], fp16.identity()["precision"]) == ("bf16", "fp16")
+    paths = {d.embedding_cache_path(ids, texts) for d in (cpu, fp32_on_gpu, bf16, fp16)}
+    assert len(paths) == 3                     # cpu and fp32-on-GPU share one

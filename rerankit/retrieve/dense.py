@@ -32,7 +32,7 @@ from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.identity import local_model_folder, model_identity
-from rerankit.precision import Precision, autocast
+from rerankit.precision import Precision, autocast, effective_precision
 from rerankit.progress import library_progress, progress_enabled
 from rerankit.registry import register
 from rerankit.retrieve.base import (
@@ -148,7 +148,13 @@ class Dense(Retriever):
                 "query_prefix": self.query_prefix, "passage_prefix": self.passage_prefix,
                 "hnsw_m": self.hnsw_m, "ef_construction": self.ef_construction,
                 "ef_search": self.ef_search, "nlist": self.nlist, "nprobe": self.nprobe,
-                "pq_m": self.pq_m, "pq_bits": self.pq_bits}
+                "pq_m": self.pq_m, "pq_bits": self.pq_bits, **self._precision_key()}
+
+    def _precision_key(self) -> dict:
+        """``{"precision": "bf16"}`` when the encoder runs in reduced precision (CUDA), else
+        nothing: fp32 identities and embedding-cache keys stay what they always were."""
+        resolved = effective_precision(self.device, self.precision)
+        return {} if resolved == "fp32" else {"precision": resolved}
 
     # ------------------------------------------------------------------ encoder
     @property
@@ -216,12 +222,7 @@ class Dense(Retriever):
         (``map_chunks``: where the chunks are encoded; default here)."""
         if not self.cache:
             return self.encode_chunks(texts, map_chunks)
-        digest = hashlib.sha256()
-        for part in (self.fingerprint(), self.passage_prefix, str(self.normalize)):
-            digest.update(part.encode() + b"\0")
-        for docid, text in zip(ids, texts, strict=True):
-            digest.update(docid.encode() + b"\0" + text.encode() + b"\0")
-        path = self.embeddings / f"{digest.hexdigest()}.npy"
+        path = self.embedding_cache_path(ids, texts)
         if path.is_file():
             cached = np.load(path, mmap_mode="r")
             if cached.shape[0] == len(texts):
@@ -230,6 +231,17 @@ class Dense(Retriever):
         with atomic_write(path, "wb") as handle:
             np.save(handle, vectors)
         return vectors
+
+    def embedding_cache_path(self, ids: list[str], texts: list[str]) -> Path:
+        """Where the corpus embeddings of this model (and its prefix, normalisation and
+        reduced precision, if any) for exactly these documents are cached."""
+        digest = hashlib.sha256()
+        for part in (self.fingerprint(), self.passage_prefix, str(self.normalize),
+                     *self._precision_key().values()):
+            digest.update(part.encode() + b"\0")
+        for docid, text in zip(ids, texts, strict=True):
+            digest.update(docid.encode() + b"\0" + text.encode() + b"\0")
+        return self.embeddings / f"{digest.hexdigest()}.npy"
 
     # ------------------------------------------------------------------ indexing
     def index(self, corpus: Corpus | Iterable[Document]) -> Dense:
