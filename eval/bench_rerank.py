@@ -92,6 +92,7 @@ def main() -> None:
     parser.add_argument("--ce-queries", type=int, default=10)
     parser.add_argument("--ce-depth", type=int, default=20)
     parser.add_argument("--ce-rounds", type=int, default=3)
+    parser.add_argument("--ce-batch", type=int, default=16)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--bi-depth", type=int, default=20)
     parser.add_argument("--llm-queries", type=int, default=25)
@@ -186,10 +187,10 @@ def cross_encoder(args, data, queries, bm25) -> dict:
     top = bm25.take(np.flatnonzero(np.isin(np.asarray(bm25.qid.to_pylist()), list(subset.ids))))
     lists = candidate_lists(subset, top, data.corpus, args.ce_depth)
     pairs = [(c.query, text) for c in lists for text in c.texts]
-    batch, max_length = 16, 256                 # all-MiniLM-L6-v2's own max_seq_length
+    batch, max_length = args.ce_batch, 256      # all-MiniLM-L6-v2's own max_seq_length
     peer = CrossEncoder(str(folder), device=args.device, max_length=max_length)
     ours = CrossEncoderReranker(folder, batch_size=batch, max_length=max_length,
-                                device=args.device, quiet=True)
+                                device=args.device, quiet=True)   # bf16 weights on CUDA
     ways = {
         "CrossEncoder.predict": lambda: peer.predict(pairs, batch_size=batch),
         "input-order batches": lambda: np.concatenate(
@@ -198,6 +199,11 @@ def cross_encoder(args, data, queries, bm25) -> dict:
         "rerankit": lambda: np.concatenate(
             [s.astype(np.float32) for s in ours.score_lists(lists)]),
     }
+    if args.device != "cpu":
+        fp16 = CrossEncoderReranker(folder, batch_size=batch, max_length=max_length,
+                                    device=args.device, quiet=True, precision="fp16")
+        ways["rerankit fp16"] = lambda: np.concatenate(
+            [s.astype(np.float32) for s in fp16.score_lists(lists)])
     scores = {name: np.asarray(fn(), dtype=np.float64) for name, fn in ways.items()}  # warm
     seconds: dict[str, float] = {name: float("inf") for name in ways}
     for _ in range(args.ce_rounds):                     # interleaved rounds, best of
@@ -217,10 +223,12 @@ def cross_encoder(args, data, queries, bm25) -> dict:
              "speedup_vs_predict": {name: seconds[base] / s for name, s in seconds.items()},
              "max_abs_score_difference": {name: float(np.max(np.abs(v - scores[base])))
                                           for name, v in scores.items()},
-             # on CUDA rerankit autocasts to bf16/fp16: how far its ranking moves
-             "pearson_vs_predict": float(np.corrcoef(scores["rerankit"], scores[base])[0, 1]),
-             "same_top10_order": same_top_order(scores["rerankit"], scores[base],
-                                                [len(c.texts) for c in lists], 10)}
+             # on CUDA rerankit runs bf16 (and fp16) weights: how far the ranking moves
+             "pearson_vs_predict": {name: float(np.corrcoef(v, scores[base])[0, 1])
+                                    for name, v in scores.items()},
+             "same_top10_order": {name: same_top_order(v, scores[base],
+                                                       [len(c.texts) for c in lists], 10)
+                                  for name, v in scores.items()}}
     print("cross-encoder", json.dumps(entry), flush=True)
     return entry
 

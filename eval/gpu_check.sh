@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The GPU code paths CI cannot run, each against plain fp32 sentence-transformers on the
-# same GPU in the same run: bf16/fp16 autocast for the cross-encoder (pairs/s, score
+# same GPU in the same run: bf16 and fp16 weights for the cross-encoder (pairs/s, score
 # correlation, same top-10 order) and for corpus encoding (passages/s, cosine), and nDCG@10
-# on SciFact test of fp32 vs autocast encoding (exact dense retrieval and the quick start's
+# on SciFact test of fp32 vs bf16 vs fp16 encoding (exact dense retrieval and the quick start's
 # pipeline). Writes eval/results/gpu/{device.txt,rerank.json,encode.json}.
 # FAISS on GPU needs faiss-gpu-cu12 (rerankit[gpu]); Dense moves its index there itself.
 # Usage (on a machine with a CUDA GPU, from the repository root): bash eval/gpu_check.sh
@@ -17,7 +17,7 @@ print(torch.cuda.get_device_name(0), '| torch', torch.__version__, '| transforme
       transformers.__version__, '| sentence-transformers', st.__version__,
       '| bf16', torch.cuda.is_bf16_supported())" | tee "$out/device.txt"
 "$py" eval/bench_rerank.py --parts cross-encoder --device cuda --ce-queries 100 \
-    --ce-depth 100 --results "$out/rerank.json"
+    --ce-depth 100 --ce-batch 128 --results "$out/rerank.json"
 "$py" eval/bench_encode.py --parts speed precision --device cuda --passages 5183 \
     --batch-size 128 --rounds 3 --results "$out/encode.json"
 "$py" - <<'PY' | tee -a "$out/device.txt"

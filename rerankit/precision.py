@@ -1,5 +1,6 @@
-"""Reduced precision on CUDA: bf16 where the GPU supports it, else fp16, through
-``torch.autocast``; on a CPU (or with ``precision="fp32"``) inference runs in float32.
+"""Reduced precision on CUDA: bf16 where the GPU supports it, else fp16, as weights cast
+once (:func:`model_dtype`: encoders, cross-encoders) or ``torch.autocast`` (T5, LLMs); on a
+CPU (or with ``precision="fp32"``) inference runs in float32.
 
 Scores come back as float32/float64 either way; on a GPU they differ from fp32 in the
 third or fourth digit, the price of the speed (see eval/gpu_check.sh)."""
@@ -30,13 +31,24 @@ def effective_precision(device: str | None, precision: Precision = "auto") -> st
     return precision
 
 
+def model_dtype(device: str | None, precision: Precision = "auto"):
+    """The torch dtype to cast a model's weights to for inference on ``device`` (None: keep
+    float32). Cast weights are what the encoders and cross-encoders use on a GPU: unlike
+    autocast they cost no per-call weight casts, which dominate small batches."""
+    resolved = effective_precision(device, precision)
+    if resolved == "fp32":
+        return None
+    import torch
+
+    return torch.bfloat16 if resolved == "bf16" else torch.float16
+
+
 def autocast(device: str | None, precision: Precision = "auto"):
     """A context manager for inference on ``device``: autocast to fp16/bf16 on CUDA
     (``"auto"``: bf16 if supported, else fp16), nothing on a CPU or with ``"fp32"``."""
-    resolved = effective_precision(device, precision)
-    if resolved == "fp32":
+    dtype = model_dtype(device, precision)
+    if dtype is None:
         return contextlib.nullcontext()
     import torch
 
-    dtype = torch.bfloat16 if resolved == "bf16" else torch.float16
     return torch.autocast(device_type="cuda", dtype=dtype)

@@ -8,7 +8,7 @@ queries.
   embeddings), for when a cross-encoder is too slow or unavailable.
 
 Both take ``backend="onnx"|"openvino"`` (sentence-transformers' own backends; optimum
-needed) and autocast to fp16/bf16 on CUDA unless ``precision="fp32"``.
+needed) and, on CUDA, run with weights cast to bf16/fp16 unless ``precision="fp32"``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 from rerankit.data.corpus import Corpus
 from rerankit.errors import MissingDependencyError
 from rerankit.identity import local_model_folder
-from rerankit.precision import Precision, autocast
+from rerankit.precision import Precision, model_dtype
 from rerankit.progress import library_progress, progress_enabled
 from rerankit.registry import register
 from rerankit.rerank.base import CandidateList, Reranker, split_flat
@@ -51,11 +51,13 @@ class CrossEncoderReranker(Reranker):
         if backend != "torch":
             require_backend(backend)
         self.batch_size, self.quiet = batch_size, quiet
-        self.device, self.precision = device or "cpu", precision
-        autocast(self.device, precision)    # refuse fp16/bf16 without CUDA now, not later
+        self.device = device or "cpu"
+        dtype = model_dtype(self.device, precision)    # refuses fp16/bf16 without CUDA
         with library_progress(quiet):
             self.model = CrossEncoder(self.model_name, max_length=max_length,
                                       device=self.device, backend=backend)
+        if dtype is not None and backend == "torch":
+            self.model.to(dtype)
 
     @property
     def name(self) -> str:
@@ -66,10 +68,9 @@ class CrossEncoderReranker(Reranker):
         if not pairs:
             return []
         start = time.perf_counter()
-        with autocast(self.device, self.precision):
-            scores = self.model.predict(pairs, batch_size=self.batch_size,
-                                        show_progress_bar=progress_enabled(self.quiet),
-                                        convert_to_numpy=True)
+        scores = self.model.predict(pairs, batch_size=self.batch_size,
+                                    show_progress_bar=progress_enabled(self.quiet),
+                                    convert_to_numpy=True)
         flat = np.asarray(scores, dtype=np.float64)
         self.calls.add(tokens_in=_count_tokens(self.model.tokenizer, pairs),
                        seconds=time.perf_counter() - start,

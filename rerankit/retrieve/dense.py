@@ -5,7 +5,9 @@
   package when installed. ``model="minilm-int8"``: the same model as int8 on ONNX Runtime
   (:mod:`rerankit.retrieve.onnx_encoder`, ``rerankit[onnx]``, no torch needed to encode).
 * ``backend="onnx"|"openvino"``: sentence-transformers' own ONNX / OpenVINO backends (they
-  need its ``onnx`` / ``openvino`` extras, i.e. optimum); fp16/bf16 autocast on CUDA.
+  need its ``onnx`` / ``openvino`` extras, i.e. optimum).
+* On CUDA the torch encoder's weights are cast to bf16 (fp16 where bf16 is unsupported, or
+  when asked) unless ``precision="fp32"``; such embeddings are cached under their own key.
 * Query and passage prefixes for models trained with them (E5 ``"query: "``, ...).
 * Document embeddings are cached on disk under a key made of the model's fingerprint
   (name, or a hash of a local folder's files), the prefix, normalisation and every
@@ -32,7 +34,7 @@ from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.identity import local_model_folder, model_identity
-from rerankit.precision import Precision, autocast, effective_precision
+from rerankit.precision import Precision, effective_precision, model_dtype
 from rerankit.progress import library_progress, progress_enabled
 from rerankit.registry import register
 from rerankit.retrieve.base import (
@@ -121,7 +123,7 @@ class Dense(Retriever):
         self.embeddings, self.model_store = settings.embeddings, settings.model_store
         self.on_empty, self.quiet = on_empty, quiet
         self.backend, self.precision = backend, precision
-        autocast(device, precision)         # refuse fp16/bf16 without CUDA now, not later
+        effective_precision(device, precision)   # refuse fp16/bf16 without CUDA now
         self.doc_ids: pa.Array | None = None
         self._encoder = None
         self._index = None
@@ -151,8 +153,10 @@ class Dense(Retriever):
                 "pq_m": self.pq_m, "pq_bits": self.pq_bits, **self._precision_key()}
 
     def _precision_key(self) -> dict:
-        """``{"precision": "bf16"}`` when the encoder runs in reduced precision (CUDA), else
-        nothing: fp32 identities and embedding-cache keys stay what they always were."""
+        """``{"precision": "bf16"}`` when the torch encoder runs in reduced precision (CUDA),
+        else nothing: fp32 identities and embedding-cache keys stay what they always were."""
+        if self.backend != "torch" or self.model_name == MINILM_INT8:
+            return {}
         resolved = effective_precision(self.device, self.precision)
         return {} if resolved == "fp32" else {"precision": resolved}
 
@@ -175,6 +179,8 @@ class Dense(Retriever):
                 self._encoder = SentenceTransformer(self.model_name,
                                                     device=self.device or "cpu",
                                                     backend=self.backend)
+            if self._precision_key():
+                self._encoder.to(model_dtype(self.device, self.precision))
         return self._encoder
 
     def fingerprint(self) -> str:
@@ -192,12 +198,15 @@ class Dense(Retriever):
 
     def encode(self, texts: list[str], prefix: str = "") -> np.ndarray:
         """Embeddings (float32, one row per text), batched, with a progress bar on a TTY."""
-        encoder = self.encoder
-        with autocast(self.device, self.precision):
-            vectors = encoder.encode([prefix + t for t in texts], batch_size=self.batch_size,
-                                     convert_to_numpy=True, show_progress_bar=progress_enabled(
-                                         self.quiet), normalize_embeddings=self.normalize)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+        reduced = bool(self._precision_key())      # bf16/fp16 weights: normalise in fp32
+        vectors = self.encoder.encode(
+            [prefix + t for t in texts], batch_size=self.batch_size, convert_to_numpy=True,
+            show_progress_bar=progress_enabled(self.quiet),
+            normalize_embeddings=self.normalize and not reduced)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if reduced and self.normalize and len(vectors):
+            vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        return vectors
 
     def encode_chunks(self, texts: list[str], map_chunks: ChunkMapper | None = None
                       ) -> np.ndarray:
