@@ -34,13 +34,18 @@ def test_cross_encoder_scores_equal_crossencoder_predict(tiny_cross_encoder, sci
     reference = CrossEncoder(str(tiny_cross_encoder), device="cpu")
     top = run.top_k(10).to_dict()
     got = reranked.to_dict()
+    tokens = 0
     for qid, docs in top.items():
         pairs = [(queries[qid], ds.corpus[d].full_text) for d in docs]
         expected = reference.predict(pairs, batch_size=16)
         for doc, value in zip(docs, expected, strict=True):
             assert got[qid][doc] == pytest.approx(float(value), abs=1e-6)
+        encoded = reference.tokenizer([q for q, _ in pairs], [d for _, d in pairs],
+                                      truncation=True, max_length=reference.max_length)
+        tokens += sum(len(ids) for ids in encoded["input_ids"])
     assert reranker.stats.candidates == len(reranked) == 300
-    assert reranker.stats.model_calls == 300 // 16 + 1 and reranker.stats.tokens_in > 0
+    # tokens counted from the model's own inputs (no second tokenisation) = the tokenizer's
+    assert reranker.stats.model_calls == 300 // 16 + 1 and reranker.stats.tokens_in == tokens
     for values in got.values():               # rows come sorted by the new scores
         assert np.all(np.diff(list(values.values())) <= 0)
 
