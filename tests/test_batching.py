@@ -41,10 +41,19 @@ def test_precision_is_float32_on_cpu_and_reduced_precision_needs_cuda():
         autocast("cuda", "int4")
 
 
-def test_reduced_precision_enters_the_dense_identity_and_embedding_cache_key(tmp_path):
-    """Embeddings computed under bf16/fp16 autocast must never be served as fp32 ones (nor
-    the reverse); fp32 keys stay what they were, so existing caches still hit."""
+def test_reduced_precision_enters_the_dense_identity_and_embedding_cache_key(tmp_path,
+                                                                            monkeypatch):
+    """Embeddings computed with bf16/fp16 weights must never be served as fp32 ones (nor the
+    reverse); fp32 keys stay what they were, so existing caches still hit."""
+    import torch
+
     from rerankit.retrieve.dense import Dense
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert effective_precision("cuda", "bf16") == "fp16"       # a GPU without bf16
+    assert effective_precision("cuda", "auto") == "fp16"       # cast weights: fp16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    assert effective_precision("cuda", "auto", auto="bf16") == "bf16"    # autocast: bf16
 
     ids, texts = ["d1", "d2"], ["a passage", "another passage"]
     cpu = Dense(embeddings=tmp_path)
