@@ -39,13 +39,13 @@ def speed(passages: int, rounds: int, batch_size: int, device: str) -> dict:
     ours = Dense(batch_size=batch_size, cache=False, quiet=True, device=device)
     fns = {"sentence-transformers fp32": lambda: peer.encode(
                texts, batch_size=batch_size, normalize_embeddings=True),
-           # on CUDA: bf16 weights; on a CPU the same fp32 model (overhead only)
+           # on CUDA: fp16 weights; on a CPU the same fp32 model (overhead only)
            "rerankit torch": lambda: ours.encode(texts)}
     fast = "rerankit torch"
-    if device != "cpu":                 # "rerankit torch" is bf16 there; fp16 as well
-        fp16 = Dense(batch_size=batch_size, cache=False, quiet=True, device=device,
-                     precision="fp16")
-        fns["rerankit torch fp16"] = lambda: fp16.encode(texts)
+    if device != "cpu":                 # "rerankit torch" is fp16 there; bf16 as well
+        bf16 = Dense(batch_size=batch_size, cache=False, quiet=True, device=device,
+                     precision="bf16")
+        fns["rerankit torch bf16"] = lambda: bf16.encode(texts)
     if device == "cpu":                 # the int8 ONNX model is the CPU path
         int8 = Dense("minilm-int8", batch_size=batch_size, cache=False, quiet=True)
         fns["rerankit minilm-int8"] = lambda: int8.encode(texts)
@@ -93,7 +93,7 @@ def precision_quality(batch_size: int, device: str) -> dict:
     ids, texts = documents_to_index(data.corpus, "scifact", "skip")
     bm25 = BM25(quiet=True).index(data.corpus).retrieve(queries, k=100)
     entry: dict = {"device": device, "bm25": ndcg(data, bm25)}
-    for precision in ("fp32", "auto", "fp16"):
+    for precision in ("fp32", "auto", "bf16"):
         label = effective_precision(device, precision)
         dense = Dense(batch_size=batch_size, cache=False, quiet=True, device=device,
                       precision=precision)
