@@ -3,13 +3,13 @@
 # same GPU in the same run: bf16 and fp16 weights for the cross-encoder (pairs/s, score
 # correlation, same top-10 order) and for corpus encoding (passages/s, cosine), and nDCG@10
 # on SciFact test of fp32 vs bf16 vs fp16 encoding (exact dense retrieval and the quick start's
-# pipeline). Writes eval/results/gpu/{device.txt,rerank.json,encode.json}.
+# pipeline). Writes eval/results/gpu/{device.txt,rerank.json,encode.json} ($GPU_RESULTS: elsewhere).
 # FAISS on GPU needs faiss-gpu-cu12 (rerankit[gpu]); Dense moves its index there itself.
 # Usage (on a machine with a CUDA GPU, from the repository root): bash eval/gpu_check.sh
 # (PYTHON=python3 to pick the interpreter).
 set -euo pipefail
 py=${PYTHON:-python}
-out=eval/results/gpu
+out=${GPU_RESULTS:-eval/results/gpu}
 mkdir -p "$out"
 "$py" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 'no CUDA device')"
 "$py" -c "import torch, transformers, sentence_transformers as st
