@@ -8,7 +8,7 @@ Two ways, each with its own meaning of ``precision="auto"``:
   MiniLM encoder unchanged to four digits and the same top-10 order for 86% of queries where
   bf16 gave 34% (eval/gpu_check.sh); autocast, which casts the weights on every call, was
   slower than fp32 at small batches.
-* :func:`autocast`: ``torch.autocast`` for T5 and LLMs, bf16 by default (T5 overflows fp16),
+* :func:`autocast`: ``torch.autocast`` for T5 (monoT5, duoT5), bf16 by default (T5 overflows fp16),
   fp16 where the GPU has no bf16.
 
 Scores come back as float32/float64 either way; they differ from fp32 in the fourth or
@@ -58,7 +58,7 @@ def model_dtype(device: str | None, precision: Precision = "auto"):
 
 
 def autocast(device: str | None, precision: Precision = "auto"):
-    """A context manager for T5 and LLM inference on ``device``: autocast to bf16/fp16 on
+    """A context manager for T5 inference on ``device``: autocast to bf16/fp16 on
     CUDA (``"auto"``: bf16 if supported, else fp16), nothing on a CPU or with ``"fp32"``."""
     resolved = effective_precision(device, precision, auto="bf16")
     if resolved == "fp32":
