@@ -8,7 +8,8 @@ queries.
   embeddings), for when a cross-encoder is too slow or unavailable.
 
 Both take ``backend="onnx"|"openvino"`` (sentence-transformers' own backends; optimum
-needed) and, on CUDA, run with weights cast to bf16/fp16 unless ``precision="fp32"``.
+needed) and, on CUDA, run with weights cast to fp16 (``precision="bf16"`` or ``"fp32"`` to
+choose).
 """
 
 from __future__ import annotations
@@ -165,10 +166,10 @@ class TokensSeen:
     """Counts the (unpadded, truncated) tokens a sentence-transformers model's transformer
     sees inside a ``with`` block, from forward pre-hooks, so the cost ledger needs no second
     tokenisation of every pair (on a GPU that was a fifth of the time). Hooks sit on the
-    model's first module (sentence-transformers >= 6 hands it the features mapping) and on the
+    model's first module (sentence-transformers >= 6 hands it the features mapping) and the
     Hugging Face model (earlier versions call it with the features as keywords); whichever
-    saw the calls counts. ``total`` stays 0 where no torch transformer runs (ONNX /
-    OpenVINO backends): callers count another way then."""
+    saw the calls counts. ``total`` stays 0 when no hook saw an attention mask: callers
+    count another way then."""
 
     def __init__(self, model) -> None:
         from transformers import PreTrainedModel

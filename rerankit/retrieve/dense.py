@@ -6,8 +6,8 @@
   (:mod:`rerankit.retrieve.onnx_encoder`, ``rerankit[onnx]``, no torch needed to encode).
 * ``backend="onnx"|"openvino"``: sentence-transformers' own ONNX / OpenVINO backends (they
   need its ``onnx`` / ``openvino`` extras, i.e. optimum).
-* On CUDA the torch encoder's weights are cast to bf16 (fp16 where bf16 is unsupported, or
-  when asked) unless ``precision="fp32"``; such embeddings are cached under their own key.
+* On CUDA the torch encoder's weights are cast to fp16 (``precision="bf16"`` or ``"fp32"``
+  to choose); embeddings computed in reduced precision are cached under their own key.
 * Query and passage prefixes for models trained with them (E5 ``"query: "``, ...).
 * Document embeddings are cached on disk under a key made of the model's fingerprint
   (name, or a hash of a local folder's files), the prefix, normalisation and every
@@ -153,7 +153,7 @@ class Dense(Retriever):
                 "pq_m": self.pq_m, "pq_bits": self.pq_bits, **self._precision_key()}
 
     def _precision_key(self) -> dict:
-        """``{"precision": "bf16"}`` when the torch encoder runs in reduced precision (CUDA),
+        """``{"precision": "fp16"}`` when the torch encoder runs in reduced precision (CUDA),
         else nothing: fp32 identities and embedding-cache keys stay what they always were."""
         if self.backend != "torch" or self.model_name == MINILM_INT8:
             return {}

@@ -59,8 +59,8 @@ class OnnxEncoder:
         options.intra_op_num_threads = 1            # texts run side by side instead (encode)
         self.session = ort.InferenceSession(str(quantized), options, providers=providers)
         self.input_names = {i.name for i in self.session.get_inputs()}
-        self.workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
-            else os.cpu_count() or 1
+        self.workers = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                        else os.cpu_count() or 1)
 
     @classmethod
     def minilm_int8(cls, cache_folder: Path, device: str | None = None) -> OnnxEncoder:
