@@ -46,6 +46,7 @@ def test_int8_minilm_is_close_to_the_fp32_model_and_keeps_input_order(abstracts,
     order = np.random.default_rng(1).permutation(len(abstracts))
     shuffled = int8.encode([abstracts[i] for i in order])   # each text alone: same vectors
     np.testing.assert_array_equal(shuffled, got[order])
+    assert int8.encode([]).shape == (0, 384)                 # nothing to encode: no rows
     assert list((tmp_path / "models" / "onnx").glob("*.int8.onnx"))  # quantised once, kept
     assert int8.fingerprint().startswith("minilm-int8:sha256:")
     assert int8.fingerprint() != Dense(quiet=True).fingerprint()

@@ -91,7 +91,10 @@ class OnnxEncoder:
         with ThreadPoolExecutor(self.workers) as pool:
             rows = list(tqdm(pool.map(self._embed, encodings), total=len(encodings),
                              desc="Texts", disable=not show_progress_bar))
-        out = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1)
+        if not rows:                                    # no texts: no rows, right width
+            width = self.session.get_outputs()[0].shape[-1]
+            return np.zeros((0, width if isinstance(width, int) else 0), dtype=np.float32)
+        out = np.asarray(rows, dtype=np.float32)
         if normalize_embeddings:
             out /= np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
         return out
