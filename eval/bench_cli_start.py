@@ -6,7 +6,8 @@ compute and CSV modules, typer for the command line), so the table shows how muc
 start-up is rerankit's own, and lists the heavy packages (pandas, scipy, torch, rich,
 pydantic) the command imported: there must be none. Wall seconds and CPU seconds (user +
 system of the child) are both reported: on a shared 2-core machine the wall clock also
-measures the other processes. Run: ``python eval/bench_cli_start.py``; results go to
+measures the other processes. rerankit's bytecode is compiled first, as an installed
+copy has it (``eval/installed.py``). Run: ``python eval/bench_cli_start.py``; results go to
 ``eval/results/cli_start.json``.
 """
 
@@ -22,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from installed import compile_rerankit
 
 HEAVY = ("pandas", "scipy", "torch", "rich", "pydantic")
 REPO = Path(__file__).resolve().parents[1]
@@ -54,6 +57,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path,
                         default=Path(__file__).parent / "results" / "cli_start.json")
     args = parser.parse_args()
+    bytecode = compile_rerankit()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
     with tempfile.TemporaryDirectory() as folder:
@@ -93,7 +97,7 @@ def main() -> None:
         "ratio_to_import_pytrec_eval": {
             "wall": wall_median["rerankit eval QRELS RUN"] / wall_median[reference],
             "cpu": cpu_median["rerankit eval QRELS RUN"] / cpu_median[reference]},
-        "heavy_imports": heavy, "cpu_cores": os.cpu_count(),
+        "heavy_imports": heavy, "cpu_cores": os.cpu_count(), "rerankit": bytecode,
         "machine": platform.platform(), "python": platform.python_version(),
     }, indent=2) + "\n")
     if heavy:

@@ -22,7 +22,8 @@ queries): one 10M case took 8 minutes on 2 busy cores with ``--repeats 1 --fresh
 
 Each tool is timed ``--repeats`` times in this process (median reported), the tools
 taking turns so that drift in the machine's speed affects all of them alike, then
-``--fresh`` times in a fresh Python process each (interpreter start, imports, reading the
+``--fresh`` times in a fresh Python process each (rerankit's bytecode compiled first, as
+pip installs it: ``eval/installed.py``; interpreter start, imports, reading the
 files, evaluating: what a user running a script meets; median reported). Before every
 timed call, of every tool, both files are read once (untimed) so they sit in the OS page
 cache: on these VMs the kernel's memory reclaimer evicts a 400 MB file within seconds,
@@ -197,6 +198,7 @@ def run_case(name: str, ties: bool, queries: int, args: argparse.Namespace, tool
              binary: str | None, status) -> dict:
     """Time every tool on one generated run and check the values; the case's record."""
     from generate import generate  # not at the top: the timed children must not import it
+    from installed import compile_rerankit
 
     with status(f"{name}: generating the synthetic run and qrels"):
         run_path, qrels_path = generate(
@@ -205,6 +207,7 @@ def run_case(name: str, ties: bool, queries: int, args: argparse.Namespace, tool
     with status(f"{name}: timing {', '.join(tools)} in turn, {args.repeats} times"):
         all_times, values = time_tools(tools, qrels_path, run_path, args.repeats)
     with status(f"{name}: timing one call per tool in a fresh process, {args.fresh} times"):
+        compile_rerankit()             # as an installed copy has it (eval/installed.py)
         fresh_times, fresh_cpu_times = time_fresh_processes(tools, qrels_path, run_path,
                                                             args.fresh)
     with status(f"{name}: checking the values (rerankit compat 9, trec_eval binary)"):
