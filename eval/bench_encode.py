@@ -78,7 +78,8 @@ def speed(passages: int, rounds: int, batch_size: int, device: str) -> dict:
 def precision_quality(batch_size: int, device: str) -> dict:
     """On a GPU: nDCG@10 on SciFact test of fp32, bf16 and fp16 encoding,
     for exact dense retrieval (inner products over all 5,183 abstracts, what a flat index
-    computes) and for the quick start's pipeline; embeddings not cached."""
+    computes; not cached, so its time is real) and for the quick start's pipeline (the
+    bi-encoder's corpus vectors cached, each precision under its own key)."""
     import pyarrow as pa
 
     from rerankit.precision import effective_precision
