@@ -18,7 +18,6 @@ import bz2
 import gzip
 import lzma
 import mmap
-import os
 import re
 import sys
 import zlib
@@ -92,31 +91,11 @@ def read_input(path: str | Path, what: str = "file", stdin: bool = False) -> Sou
     path = Path(path)
     if _codec(str(path), _read_bytes(path, what, 16)) is not None:
         return _checked(str(path), _decompress(str(path), _read_bytes(path, what)), what)
-    size = path.stat().st_size
-    if size == 0:
+    if path.stat().st_size == 0:
         raise InputFormatError(path, f"{what} is empty")
     with open(path, "rb") as handle:
-        data = _map(handle.fileno(), size)
+        data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     return _checked(str(path), data, what)
-
-
-def _map(fileno: int, size: int) -> mmap.mmap:
-    """The file mapped read-only. On Linux its pages are faulted in by the one mapping call
-    (``MAP_POPULATE``) when the file fits easily in memory: every reader goes through all
-    of it, and faulting it in a page at a time cost 0.03-0.32 s of system time on a 116 MB
-    run (a fresh process's time varied by a third with it); populated, 0.04-0.05 s."""
-    populate = getattr(mmap, "MAP_POPULATE", 0)
-    if populate and size <= _physical_memory() // 4:
-        return mmap.mmap(fileno, 0, flags=mmap.MAP_SHARED | populate, prot=mmap.PROT_READ)
-    return mmap.mmap(fileno, 0, access=mmap.ACCESS_READ)
-
-
-def _physical_memory() -> int:
-    """Bytes of physical memory (0 where the system does not say)."""
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return 0
 
 
 def text_lines(source: Source) -> list[str]:

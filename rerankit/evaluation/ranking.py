@@ -35,7 +35,8 @@ from rerankit.errors import InputFormatError
 
 #: Bits of a (query, document) key that index the judged-key bitmap in _match_judgements:
 #: 2^22 flags (4 MB) stay in cache; on a 3M-row run with 160k judgements the match took
-#: 48 ms, against 70-85 ms with 2^24 (more candidates pass, each cheaply refuted).
+#: 69 ms, against 84 ms with 2^24 (eval/bench_judgement_match.py), though more keys pass
+#: the bitmap and are refuted by the binary search.
 _BITMAP_BITS = 22
 _HIGH = np.uint64(64 - _BITMAP_BITS)
 UNJUDGED = -2          # row_rel of a retrieved document judged with a negative grade
