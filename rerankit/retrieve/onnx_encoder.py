@@ -19,11 +19,15 @@ import os
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rerankit.data.atomic import atomic_write
 from rerankit.errors import MissingDependencyError
+
+if TYPE_CHECKING:
+    import onnx
 
 MINILM_INT8 = "minilm-int8"
 MAX_LENGTH = 256          # all-MiniLM-L6-v2's max_seq_length (sentence_bert_config.json)
@@ -180,7 +184,7 @@ def quantize_int8(onnx_file: Path, folder: Path) -> Path:
     return quantized
 
 
-def drop_padding_work(model) -> int:
+def drop_padding_work(model: onnx.ModelProto) -> int:
     """Remove, in place, what an exported encoder does only for padded batches; returns
     how many nodes went.
 
@@ -226,7 +230,7 @@ def drop_padding_work(model) -> int:
     return before - len(graph.node)
 
 
-def _remove_unused(graph) -> None:
+def _remove_unused(graph: onnx.GraphProto) -> None:
     """Drop nodes none of whose outputs is used, until none is left (a bypassed node, then
     the subgraph that only fed it), then the initialisers no node reads."""
     while True:
