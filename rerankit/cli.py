@@ -381,6 +381,7 @@ def session_command(
     write_jsonl: Annotated[Path | None, typer.Option(help="Also save the sessions in the "
                                                      "JSONL format (e.g. after GraphCM).")
                            ] = None,
+    force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
 ) -> None:
     """Session-level evaluation (NUM, U-measure, sDCG, nsDCG, sRBP) of logs or systems, and
     meta-evaluation of the metrics against satisfaction."""
@@ -390,6 +391,8 @@ def session_command(
     console = Console(width=None if sys.stdout.isatty() else 200)
     if not meta and any((csv_out, report_dir, systems, compare, gold)):
         raise ValueError("--csv, --report, --systems, --compare and --gold need --meta")
+    _check_session_outputs((per_session, per_query, json_out, csv_out, write_jsonl),
+                           report_dir, force)
     result = _session_evaluate(
         data, data_format.value, metrics, run, labels.value, enhance.value, click_counts,
         allow_extra, qrels, length.value, position.value, depth, gain_kind.value, gain_map,
@@ -512,6 +515,25 @@ def _session_meta(result: dict, systems: list[Path], compare: str | None, gold: 
                          queries.values if queries else None, log.inter_satisfaction,
                          runs or None, pairs, gold, gold_values, methods=methods,
                          resamples=resamples, seed=seed, alpha=alpha, test=test)
+
+
+def _check_session_outputs(files: Sequence[Path | None], report_dir: Path | None,
+                           force: bool) -> None:
+    """Before any work: every output can be written, and none replaces an existing file
+    unless --force (standard output carries the table, so '-' is no output file here)."""
+    from rerankit.data.atomic import check_new_file, check_writable
+    from rerankit.sessions.plots import PLOT_FILES
+
+    wanted = [path for path in files if path is not None]
+    if report_dir is not None:
+        check_writable(report_dir, folder=True)
+        wanted += [report_dir / name for name in (*PLOT_FILES, "meta.json")]
+    for path in wanted:
+        if str(path) == "-":
+            raise ValueError("'-' names no file here: standard output carries the table; "
+                             "give a file name")
+        check_writable(path)
+        check_new_file(path, force)
 
 
 def _session_write(result: dict, report, per_session, per_query, json_out, csv_out,
@@ -723,34 +745,45 @@ def components_command(
 def leaderboard_command(
     folders: Annotated[list[Path], typer.Argument(help="Result folders written by "
                                                   "'rerankit run'.")],
-    output: Annotated[Path, typer.Option(help="Markdown file to (re)generate.")
+    output: Annotated[Path, typer.Option(help="Markdown file to (re)generate ('-': standard "
+                                         "output); an existing file that is not a "
+                                         "leaderboard is replaced only with --force.")
                       ] = Path("leaderboards/README.md"),
+    force: Annotated[bool, typer.Option(help="Replace an existing file that is not a "
+                                        "leaderboard.")] = False,
 ) -> None:
     """Regenerate the leaderboard tables from stored result folders."""
-    from rerankit.data.atomic import check_writable
-    from rerankit.reporting.leaderboard import write
+    from rerankit.data.atomic import check_new_file, check_writable, is_special, standard_output
+    from rerankit.reporting.leaderboard import MARK, write
 
+    output = standard_output(output)
     check_writable(output)
+    check_new_file(output, force, mark=MARK)
     write(sorted(folders), output)
-    typer.echo(f"wrote {output}")
+    typer.echo(f"wrote {output}", err=is_special(output))
 
 
 @command("export")
 def export_command(
     folders: Annotated[list[Path], typer.Argument(help="Result folders written by "
                                                   "'rerankit run'.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write ('-': "
+                                         "standard output, not for trec); an existing "
+                                         "file is replaced only with --force.")],
     format: Annotated[ExportFormat, typer.Option("--format", "-f", help="trec (one "
                                                  "folder), beir (.md or .csv table) or "
                                                  "json.")] = ExportFormat.trec,
     tag: Annotated[str | None, typer.Option(help="Run tag of a TREC export (default: the "
                                             "config name).")] = None,
+    force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
 ) -> None:
     """Export results for leaderboard submission; files are validated by reading back."""
-    from rerankit.data.atomic import check_writable, is_special
+    from rerankit.data.atomic import check_new_file, check_writable, is_special, standard_output
     from rerankit.reporting import export
 
+    output = standard_output(output)
     check_writable(output)
+    check_new_file(output, force)
     if format is ExportFormat.trec:
         if len(folders) != 1:
             raise typer.BadParameter("trec exports one result folder", param_hint="'--format'")

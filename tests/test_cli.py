@@ -118,6 +118,32 @@ def test_verify_cross_checks_with_trec_eval_code():
     assert unchecked.exit_code == 2 and "cannot check set_F" in unchecked.stderr
 
 
+def test_session_outputs_never_replace_a_users_files(tmp_path):
+    """Every session output (files and the --report folder's files) is checked before any
+    work: an existing file is replaced only with --force, and '-' (no file) is refused."""
+    from rerankit import datasets
+
+    folder = str(datasets.path("trec-session-2014"))
+    mine = {name: tmp_path / name for name in ("ps.tsv", "pq.tsv", "my.json", "my.csv",
+                                               "my.jsonl", "plots/meta.json")}
+    mine["plots/meta.json"].parent.mkdir()
+    for path in mine.values():
+        path.write_text("mine\n")
+    options = {"ps.tsv": "--per-session", "pq.tsv": "--per-query", "my.json": "--json",
+               "my.csv": "--csv", "my.jsonl": "--write-jsonl", "plots/meta.json": "--report"}
+    for name, option in options.items():
+        target = mine[name].parent if option == "--report" else mine[name]
+        refused = runner.invoke(app, ["session", folder, "--metrics", "num", "--meta",
+                                      option, str(target)])
+        assert refused.exit_code == 2 and "--force" in refused.stderr, (option, refused.output)
+        assert all(path.read_text() == "mine\n" for path in mine.values())
+    forced = runner.invoke(app, ["session", folder, "--metrics", "num", "--per-session",
+                                 str(mine["ps.tsv"]), "--force"])
+    assert forced.exit_code == 0 and len(mine["ps.tsv"].read_text().splitlines()) == 1253
+    dash = runner.invoke(app, ["session", folder, "--metrics", "num", "--json", "-"])
+    assert dash.exit_code == 2 and "standard output carries the table" in dash.stderr
+
+
 def test_session_command_on_the_real_export(tmp_path):
     from rerankit import datasets
 

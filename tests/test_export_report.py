@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -69,3 +71,92 @@ def test_report_writes_one_page_with_the_comparison(results, tmp_path):
     second = json.loads((results[1] / "metrics.json").read_text())["ndcg_cut_10"]
     assert f"{second - first:+.4f}" in text
     assert "<td>225</td>" in text
+
+
+@pytest.mark.parametrize("args", [
+    ["export", "{a}", "-f", "trec", "-o", "{out}"],
+    ["export", "{a}", "{b}", "-f", "json", "-o", "{out}"],
+    ["export", "{a}", "{b}", "-f", "beir", "-o", "{out}"],
+    ["leaderboard", "{a}", "{b}", "--output", "{out}"],
+])
+@pytest.mark.parametrize("name", ["notes.md", "notes.csv", "notes.json", "run.trec"])
+def test_an_existing_file_is_replaced_only_with_force(results, tmp_path, args, name):
+    """A user's file named by mistake as the output survives, whatever its name; --force
+    replaces it (export writes what the format says, and refuses a BEIR table in a file
+    named neither .md nor .csv before anything else)."""
+    from typer.testing import CliRunner
+
+    from rerankit.cli import app
+
+    out = tmp_path / name
+    out.write_text("my own notes\n")
+    filled = [a.format(a=results[0], b=results[1], out=out) for a in args]
+    if filled[0] == "export" and "trec" in filled and "{b}" in args:
+        return
+    refused = CliRunner().invoke(app, filled)
+    assert refused.exit_code == 2, refused.output
+    assert "exists" in refused.stderr and "--force" in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert out.read_text() == "my own notes\n"
+    forced = CliRunner().invoke(app, [*filled, "--force"])
+    if "beir" in filled and out.suffix not in (".md", ".csv"):
+        assert forced.exit_code == 2 and "name the file .md or .csv" in forced.stderr
+        assert out.read_text() == "my own notes\n"
+    else:
+        assert forced.exit_code == 0, forced.output
+        assert out.read_text() != "my own notes\n"
+
+
+def test_the_leaderboard_regenerates_its_own_file_and_names_where_the_folders_are(
+        results, tmp_path):
+    from typer.testing import CliRunner
+
+    from rerankit.cli import app
+
+    out = tmp_path / "board" / "README.md"
+    for _ in range(2):                              # the second run replaces its own file
+        done = CliRunner().invoke(app, ["leaderboard", str(results[0]), str(results[1]),
+                                        "--output", str(out)])
+        assert done.exit_code == 0, done.output
+    text = out.read_text()
+    assert f"result folders in `{results[0].parent}/`" in text
+    assert "`configs/cranfield-bm25.yaml`" not in text and "| cranfield-bm25 |" in text
+    twice = CliRunner().invoke(app, ["leaderboard", str(results[0]), str(results[0]),
+                                     "--output", str(out)])
+    assert twice.exit_code == 2 and "given twice" in twice.stderr
+    to_stdout = subprocess.run([sys.executable, "-m", "rerankit", "leaderboard",
+                                str(results[0]), "--output", "-"], capture_output=True,
+                               text=True, check=False)
+    assert to_stdout.returncode == 0 and to_stdout.stdout.startswith("# Leaderboards")
+
+
+def test_dash_is_standard_output_where_a_format_can_go_there(results, tmp_path):
+    def export(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "rerankit", "export", str(results[0]),
+                               *args], capture_output=True, text=True, check=False,
+                              cwd=tmp_path)
+
+    exported = export("-f", "json", "-o", "-")
+    assert exported.returncode == 0, exported.stderr
+    assert json.loads(exported.stdout)[0]["config"] == "cranfield-bm25"
+    trec = export("-f", "trec", "-o", "-")
+    assert trec.returncode == 2 and "regular file" in trec.stderr
+    assert not (tmp_path / "-").exists()
+
+
+def test_a_metrics_file_with_a_value_that_is_no_number_is_named(results, tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from rerankit.cli import app
+
+    broken = tmp_path / "broken"
+    shutil.copytree(results[0], broken)
+    metrics = json.loads((broken / "metrics.json").read_text())
+    (broken / "metrics.json").write_text(json.dumps({**metrics, "map": "high"}))
+    for args in (["leaderboard", str(broken), "--output", str(tmp_path / "board.md")],
+                 ["export", str(broken), "-f", "json", "-o", str(tmp_path / "x.json")]):
+        done = CliRunner().invoke(app, args)
+        assert done.exit_code == 2, done.output
+        assert "metrics.json" in done.stderr and "'map' is 'high', not a number" in done.stderr

@@ -77,7 +77,10 @@ def beir_table(folders: list[Path]) -> tuple[list[str], list[list[str]]]:
 
 
 def export_beir(folders: list[Path], output: Path) -> Path:
-    """The BEIR-style table as CSV (``.csv``) or Markdown (anything else)."""
+    """The BEIR-style table as CSV (``.csv``) or Markdown (``.md``, or standard output)."""
+    if output.suffix not in (".csv", ".md", ".markdown") and not is_special(output):
+        raise InputFormatError(output, "a BEIR table is written as Markdown or CSV: name the "
+                               "file .md or .csv")
     header, rows = beir_table(folders)
     if output.suffix == ".csv":
         buffer = io.StringIO()

@@ -28,6 +28,11 @@ def _pyplot():
     return plt
 
 
+#: Every file write_plots may write (which of them depends on the report's data).
+PLOT_FILES = ("satisfaction_scatter.png", "satisfaction_ci.png", "agreement_heatmap.png",
+              "asl_curves.png")
+
+
 def write_plots(report: MetaReport, values: Mapping[str, np.ndarray],
                 satisfaction: np.ndarray | None, folder: str | Path) -> list[Path]:
     """Write every plot the report has data for; returns the files written."""
