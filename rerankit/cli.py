@@ -285,6 +285,8 @@ def compare_command(
     report = compare(qrels, runs, measure or list(HEADLINE),
                      test=test.value, alpha=alpha, resamples=resamples, seed=seed,
                      relevance_level=level)
+    for note in report.notes:
+        typer.echo(f"rerankit: note: {note}", err=True)
     if as_json:
         typer.echo(json.dumps(report.to_dict(), indent=2))
         return

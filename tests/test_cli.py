@@ -163,3 +163,67 @@ def test_session_command_on_the_real_export(tmp_path):
     assert again.exit_code == 0 and "616" in again.stdout
     bad = runner.invoke(app, ["session", str(jsonl), "--srbp-p", "1.5"])
     assert bad.exit_code == 2 and "p must be in (0, 1)" in bad.stderr
+
+
+def _only_queries(tmp_path: Path, source: str, keep, name: str) -> Path:
+    """The real run ``source`` restricted to the queries ``keep(qid)`` accepts."""
+    path = tmp_path / name
+    path.write_text("".join(line for line in Path(source).read_text().splitlines(True)
+                            if keep(line.split()[0])))
+    return path
+
+
+def test_compare_refuses_a_run_without_judged_queries_as_eval_does():
+    """Runs judged by none of the qrels' queries (Cranfield judgements, AQUAINT runs): compare
+    refuses them with eval's own message, whatever their position (the Cranfield-run-vs-
+    AQUAINT-qrels case in position 2 is in test_report_browser.py)."""
+    from rerankit import datasets
+
+    cranfield = str(datasets.path("cranfield") / "qrels" / "test.tsv")
+    evaluated = runner.invoke(app, ["eval", "-m", "map", cranfield, BM25])
+    assert evaluated.exit_code == 2
+    for runs in ([BM25, LMD], [BM25, BM25]):
+        result = runner.invoke(app, ["compare", cranfield, *runs, "-m", "map"])
+        assert result.exit_code == 2 and result.stdout == ""
+        assert result.stderr == evaluated.stderr
+        assert "no query of the run has judgements in test.tsv" in result.stderr
+
+
+def test_compare_counts_missing_queries_as_zero_and_says_so(tmp_path, trec_eval):
+    """A run lacking judged queries is compared over all qrels queries, a missing one counting
+    0 (trec_eval -c: the means equal the binary's), with one note on stderr per comparison."""
+    qids = sorted({line.split()[0] for line in Path(BM25).read_text().splitlines()})
+    for kept in (qids[:1], qids[::2]):          # one query (a "head" run), every other one
+        partial = _only_queries(tmp_path, LMD, set(kept).__contains__, "partial.run")
+        result = runner.invoke(app, ["compare", "--json", QRELS, BM25, str(partial), "-m",
+                                     "map", "-m", "P_10"])
+        assert result.exit_code == 0, result.output
+        lacking = len(qids) - len(kept)
+        note = (f"rerankit: note: judged queries without results count 0 (trec_eval -c): lmd "
+                f"lacks {lacking} of the {len(qids)}; every run answered {len(kept)} of them\n")
+        assert result.stderr == note
+        payload = json.loads(result.stdout)
+        assert payload["notes"] == [note.removeprefix("rerankit: note: ").strip()]
+        theirs = subprocess.run([str(trec_eval), "-c", "-m", "map", "-m", "P.10", QRELS,
+                                 str(partial)], capture_output=True, text=True, check=True)
+        expected = {line.split()[0]: float(line.split()[2])
+                    for line in theirs.stdout.splitlines()}
+        assert round(payload["means"]["lmd"]["map"], 4) == expected["map"]
+        assert round(payload["means"]["lmd"]["P_10"], 4) == expected["P_10"]
+    complete = runner.invoke(app, ["compare", QRELS, BM25, LMD, "-m", "map"])
+    assert complete.exit_code == 0 and complete.stderr == ""
+
+
+def test_compare_refuses_runs_without_a_common_judged_query(tmp_path):
+    qids = sorted({line.split()[0] for line in Path(BM25).read_text().splitlines()})
+    first = set(qids[:20])
+    a = _only_queries(tmp_path, BM25, first.__contains__, "a.run")
+    b = _only_queries(tmp_path, LMD, lambda q: q not in first, "b.run")
+    result = runner.invoke(app, ["compare", QRELS, str(a), str(b), "-m", "map"])
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr == (f"rerankit: error: {a}: the runs bm25, lmd have no judged query "
+                             f"in common in trec_aq_303-689.qrels (bm25 20, lmd 30 of 50 judged "
+                             "queries answered): a paired comparison needs queries that every "
+                             "run answered\n")
+    three = runner.invoke(app, ["compare", QRELS, BM25, str(a), str(b), "-m", "map"])
+    assert three.exit_code == 2 and "no judged query in common" in three.stderr

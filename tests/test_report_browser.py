@@ -222,6 +222,50 @@ def test_bad_input_is_one_line_error(results, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def _keep_queries(folder: Path, copy: Path, keep) -> Path:
+    """A copy of a result folder whose run.trec keeps the queries ``keep(qid)`` accepts."""
+    shutil.copytree(folder, copy)
+    run = copy / "run.trec"
+    run.write_text("".join(line for line in run.read_text().splitlines(True)
+                           if keep(line.split()[0])))
+    return copy
+
+
+def test_compare_and_report_refuse_runs_that_cannot_be_compared(results, tmp_path):
+    """One check (rerankit.evaluation.coverage) for compare and report: a run of another
+    collection is refused with eval's message, runs sharing no judged query are refused, and
+    a partial run is compared on the queries every run answered (report) with a note."""
+    from typer.testing import CliRunner
+
+    from rerankit.cli import app
+
+    runner = CliRunner()
+    aquaint = datasets.path("aquaint")
+    qrels, bm25 = str(aquaint / "trec_aq_303-689.qrels"), str(aquaint / "aq_bm25.res")
+    cranfield_run = str(results[0] / "run.trec")
+    evaluated = runner.invoke(app, ["eval", qrels, cranfield_run])
+    compared = runner.invoke(app, ["compare", qrels, bm25, cranfield_run])
+    assert evaluated.exit_code == compared.exit_code == 2 and compared.stdout == ""
+    assert compared.stderr == evaluated.stderr
+    assert f"{cranfield_run}: no query of the run has judgements" in compared.stderr
+
+    qids = list(read_run(results[0]))
+    first = set(qids[:25])
+    a = _keep_queries(results[0], tmp_path / "a", first.__contains__)
+    b = _keep_queries(results[1], tmp_path / "b", lambda q: q not in first)
+    refused = runner.invoke(app, ["report", str(a), str(b), "-o", str(tmp_path / "r")])
+    assert refused.exit_code == 2 and not (tmp_path / "r").exists()
+    assert refused.stderr == (f"rerankit: error: {a / 'run.trec'}: the runs bm25, bm25-k1-0.5 "
+                              "have no judged query in common in test.tsv (bm25 25, bm25-k1-0.5 "
+                              "35 of 225 judged queries answered): a paired comparison needs "
+                              "queries that every run answered\n")
+    page = write_report([a, results[1]], tmp_path / "partial")
+    text = " ".join(page.read_text().split())
+    assert ("The runs answered different query sets (bm25 25, bm25-k1-0.5 60 judged queries): "
+            "all numbers of this dataset but the stored metrics are on the 25 queries every "
+            "run answered.") in text
+
+
 # ------------------------------------------------------------------ in the browser
 @pytest.fixture(scope="module")
 def browser():

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,13 +168,8 @@ def evaluate(
                        compat, num_docs_in_coll)
     run_queries = set(pc.unique(run.qid).to_pylist())
     matched = jr.has_results
-    if not matched.any() and not (average_complete and compat == "10"):  # as trec_eval
-        raise InputFormatError(
-            run.origin,
-            f"no query of the run has judgements in {qrels.name} (run queries e.g. "
-            f"{sorted(run_queries)[:3]}, qrels queries e.g. {jr.query_ids[:3]}): are these "
-            "the right files?",
-        )
+    if not (average_complete and compat == "10"):  # as trec_eval
+        require_judged_query(run, qrels, bool(matched.any()), run_queries, jr.query_ids)
     evaluated = np.ones(jr.num_queries, bool) if average_complete and compat == "10" else matched
     query_ids = [q for q, keep in zip(jr.query_ids, evaluated, strict=True) if keep]
     averaged_over = jr.num_queries if average_complete else int(matched.sum())
@@ -225,6 +220,21 @@ def evaluate(
                       max_docs=max_docs, ignore_identical_ids=ignore_identical_ids,
                       num_docs_in_coll=num_docs_in_coll, zscores=zscores)
     return result
+
+
+def require_judged_query(run: Run, qrels: Qrels, judged: bool, run_queries: Iterable[str],
+                         qrels_queries: Sequence[str]) -> None:
+    """Refuse a run none of whose queries the qrels judge (``judged`` False): its values
+    would all be 0 or undefined, which is almost always a run and qrels of different
+    collections. ``rerankit eval`` and ``compare`` (and so ``report``) refuse it alike."""
+    if judged:
+        return
+    raise InputFormatError(
+        run.origin,
+        f"no query of the run has judgements in {qrels.name} (run queries e.g. "
+        f"{sorted(run_queries)[:3]}, qrels queries e.g. {list(qrels_queries[:3])}): are these "
+        "the right files?",
+    )
 
 
 def _summarise(rule: str, held: np.ndarray, averaged_over: int) -> float:

@@ -4,7 +4,10 @@ Holm-Bonferroni correction across the comparisons of each measure.
 
 Every run is compared with the first (the baseline) on per-query values over all qrels
 queries; a query a run has no results for counts 0 (trec_eval's ``-c`` convention), so
-a system cannot gain by skipping hard queries.
+a system cannot gain by skipping hard queries. Runs are checked first
+(:func:`rerankit.evaluation.coverage.coverage`): a run no query of which is judged is
+refused as ``rerankit eval`` refuses it, so are runs with no judged query in common, and
+the report's ``notes`` say how many judged queries each run lacks.
 
 The randomisation test is ``scipy.stats.permutation_test`` (one sample of differences,
 ``permutation_type="samples"``: signs flipped) and the interval a percentile
@@ -24,10 +27,11 @@ scipy is imported inside the functions that need it (``rerankit eval`` never loa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from rerankit.evaluation.coverage import coverage
 from rerankit.evaluation.evaluator import QrelsLike, RunLike, as_qrels, as_run, evaluate
 from rerankit.evaluation.measures import HEADLINE, SUMMARY_ONLY, parse_measures
 
@@ -65,6 +69,7 @@ class ComparisonReport:
     num_queries: int
     resamples: int
     seed: int
+    notes: list[str] = field(default_factory=list)   # what a reader must know (stderr)
 
     def table(self):
         """A rich table: one row per measure; per run its mean, the difference from the
@@ -93,7 +98,8 @@ class ComparisonReport:
     def to_dict(self) -> dict:
         return {
             "test": self.test, "alpha": self.alpha, "num_queries": self.num_queries,
-            "resamples": self.resamples, "seed": self.seed, "means": self.means,
+            "resamples": self.resamples, "seed": self.seed, "notes": self.notes,
+            "means": self.means,
             "comparisons": [c.__dict__ | {"delta": c.delta} for c in self.comparisons],
         }
 
@@ -120,6 +126,12 @@ def compare(
     qrels = as_qrels(qrels)
     loaded = [as_run(r) for r in runs]
     names = _unique_names([r.name for r in loaded])
+    covered = coverage(qrels, loaded, names)
+    notes = []
+    if not covered.complete:
+        notes.append(f"judged queries without results count 0 (trec_eval -c): "
+                     f"{covered.lacking()} of the {len(covered.judged)}; every run answered "
+                     f"{len(covered.common)} of them")
     wanted = [m for m in parse_measures(list(measures)) if m.family not in SUMMARY_ONLY]
     query_ids = qrels.query_ids
     matrices: list[np.ndarray] = []
@@ -148,7 +160,8 @@ def compare(
             comparisons.append(Comparison(m.name, name, names[0], float(mean), float(base.mean()),
                                           float(p), float(p_adj), low, high,
                                           bool(p_adj < alpha)))
-    return ComparisonReport(comparisons, means, test, alpha, len(query_ids), resamples, seed)
+    return ComparisonReport(comparisons, means, test, alpha, len(query_ids), resamples, seed,
+                            notes)
 
 
 #: Resamples drawn per batch: bounds memory at about 4M values whatever the query count.

@@ -27,6 +27,7 @@ from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
 from rerankit.evaluation import compare, evaluate, parse_measures
+from rerankit.evaluation.coverage import coverage
 from rerankit.evaluation.measures import SUMMARY_ONLY
 from rerankit.reporting.results import Collection, Result, load_collection
 
@@ -114,19 +115,12 @@ def _group(name: str, members: list[Result], colours: dict[str, str], measure: s
            test: str, alpha: float) -> Group:
     collection = load_collection(members[0])
     notes = list(collection.notes)
-    judged_queries = set(collection.qrels.query_ids)
-    answered = [set(m.run.query_ids) & judged_queries for m in members]
-    common = set.intersection(*answered)
-    query_ids = [q for q in collection.qrels.query_ids if q in common]
-    if not query_ids:
-        names = ", ".join(m.name for m in members)
-        raise InputFormatError(members[0].folder, f"{name}: the runs {names} have no judged "
-                               "query in common")
-    if any(a != common for a in answered):
-        counts = ", ".join(f"{m.name} {len(a)}" for m, a in zip(members, answered, strict=True))
-        notes.append(f"The runs answered different query sets ({counts} judged queries): "
-                     f"all numbers of this dataset but the stored metrics are on the "
-                     f"{len(query_ids)} queries every run answered.")
+    covered = coverage(collection.qrels, [m.run for m in members], [m.name for m in members])
+    query_ids = covered.common
+    if any(len(a) != len(query_ids) for a in covered.answered):
+        notes.append(f"The runs answered different query sets ({covered.answered_counts()} "
+                     f"judged queries): all numbers of this dataset but the stored metrics "
+                     f"are on the {len(query_ids)} queries every run answered.")
     if len({json.dumps(m.manifest.get("dataset_files"), sort_keys=True) for m in members}) > 1:
         notes.append(f"The dataset files differ between these runs (checksums in their "
                      f"manifest.json); all are judged with the judgements of "
