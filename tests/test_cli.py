@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from rerankit.cli import app
@@ -227,3 +228,74 @@ def test_compare_refuses_runs_without_a_common_judged_query(tmp_path):
                              "run answered\n")
     three = runner.invoke(app, ["compare", QRELS, BM25, str(a), str(b), "-m", "map"])
     assert three.exit_code == 2 and "no judged query in common" in three.stderr
+
+
+#: The measures a paired test cannot compare (rerankit.evaluation.measures.incomparable):
+#: text, summary-only counts and geometric means; preference measures are refused as well.
+INCOMPARABLE = {"runid", "num_q", "gm_map", "gm_bpref", "relstring"}
+
+
+def test_compare_all_trec_equals_trec_evals_per_query_means_and_names_what_it_skips(
+        trec_eval):
+    """Every comparable measure of all_trec is compared, its mean equal to the mean of
+    trec_eval's own per-query values (-q -c); the others are named in one note."""
+    result = runner.invoke(app, ["compare", "--json", QRELS, BM25, LMD, "-m", "all_trec"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    theirs = subprocess.run([str(trec_eval), "-q", "-c", "-m", "all_trec", QRELS, LMD],
+                            capture_output=True, text=True, check=True)
+    per_query: dict[str, list[float]] = {}
+    printed = set()
+    for line in theirs.stdout.splitlines():
+        name, qid, value = line.split()
+        printed.add(name)
+        if qid != "all" and name != "relstring":
+            per_query.setdefault(name, []).append(float(value))
+    means = payload["means"]["lmd"]
+    assert set(means) == printed - INCOMPARABLE
+    for name, values in per_query.items():
+        assert len(values) == 50
+        assert abs(means[name] - sum(values) / 50) < 1e-4, name
+    note = ("rerankit: note: not compared: runid (it is the run's name, not a number); num_q "
+            "(it counts the queries of the whole run and has no per-query value); gm_map, "
+            "gm_bpref (its summary is a geometric mean, which a paired test of mean "
+            "differences does not compare); relstring (its per-query values are text)\n")
+    assert result.stderr == note
+    everything = runner.invoke(app, ["compare", QRELS, BM25, LMD, "-m", "all"])
+    assert everything.exit_code == 0 and everything.stderr == note
+    assert "yaap" in everything.stdout and "ideal_dcg" in everything.stdout
+
+
+@pytest.mark.parametrize("measure, reason", [
+    ("relstring", "its per-query values are text"),
+    ("relstring.5", "its per-query values are text"),
+    ("runid", "it is the run's name, not a number"),
+    ("num_q", "it counts the queries of the whole run"),
+    ("gm_map", "its summary is a geometric mean, which a paired test of mean differences does "
+               "not compare (compare map, its arithmetic mean)"),
+    ("gm_bpref", "its summary is a geometric mean"),
+    ("prefs_simp", "it needs preference judgements"),
+])
+def test_compare_refuses_a_named_measure_it_cannot_compare(measure, reason):
+    """Named explicitly, alone or beside a comparable one, it is refused (never dropped)."""
+    name = measure.replace(".", "_")
+    for extra in ([], ["-m", "map"]):
+        result = runner.invoke(app, ["compare", QRELS, BM25, LMD, "-m", measure, *extra])
+        assert result.exit_code == 2 and result.stdout == ""
+        assert result.stderr.startswith(f"rerankit: error: --measure: cannot compare {name}: "
+                                         f"{reason}")
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_compare_refuses_a_nickname_with_nothing_comparable():
+    result = runner.invoke(app, ["compare", QRELS, BM25, LMD, "-m", "prefs"])
+    assert result.exit_code == 2
+    assert result.stderr == ("rerankit: error: --measure: prefs names no measure that a "
+                             "paired test can compare\n")
+
+
+def test_the_comparability_rule_covers_every_family():
+    from rerankit.evaluation.measures import FAMILIES, PREFS_FAMILIES, incomparable
+
+    refused = {family for family in FAMILIES if incomparable(family) is not None}
+    assert refused == INCOMPARABLE | PREFS_FAMILIES

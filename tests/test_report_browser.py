@@ -266,6 +266,27 @@ def test_compare_and_report_refuse_runs_that_cannot_be_compared(results, tmp_pat
             "run answered.") in text
 
 
+@pytest.mark.parametrize("measure, message", [
+    ("relstring", "cannot compare relstring: its per-query values are text"),
+    ("gm_map", "cannot compare gm_map: its summary is a geometric mean"),
+    ("runid", "cannot compare runid: it is the run's name"),
+    ("num_q", "cannot compare num_q: it counts the queries"),
+    ("all", "'all' names 103 measures; the report shows one"),
+    ("P", "'P' names 9 measures; the report shows one"),
+])
+def test_report_refuses_a_measure_it_cannot_show_as_compare_does(results, tmp_path, measure,
+                                                                  message):
+    from typer.testing import CliRunner
+
+    from rerankit.cli import app
+
+    result = CliRunner().invoke(app, ["report", str(results[0]), str(results[1]), "-m",
+                                      measure, "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2 and not (tmp_path / "r").exists()
+    assert result.stderr.startswith(f"rerankit: error: --measure: {message}")
+    assert result.stderr.count("\n") == 1
+
+
 # ------------------------------------------------------------------ in the browser
 @pytest.fixture(scope="module")
 def browser():

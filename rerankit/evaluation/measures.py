@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rerankit.errors import UnknownMeasureError
+from rerankit.errors import InputFormatError, UnknownMeasureError
 
 TREC_CUTOFFS = (5, 10, 15, 20, 30, 100, 200, 500, 1000)
 BEIR_CUTOFFS = (1, 3, 5, 10, 100, 1000)
@@ -188,6 +188,70 @@ def summary_rule(family: str) -> str:
 def printed_per_query(family: str) -> bool:
     """Whether ``-q`` prints the family per query (not runid, num_q, gm_map, gm_bpref)."""
     return _family(family).per_query
+
+
+def incomparable(family: str) -> str | None:
+    """Why a paired test (``rerankit compare``, ``rerankit report``) cannot compare the
+    family's per-query values, or None when it can: the one rule both commands apply.
+
+    A paired test compares per-query numbers by their mean difference, so it needs a number
+    per query whose mean is the measure: not ``runid`` and ``relstring`` (text), not
+    ``num_q`` (a count of queries, summary only), not ``gm_map`` / ``gm_bpref`` (per-query
+    values in the log domain whose summary is a geometric mean: a mean difference of
+    their values is neither measure), and not the preference measures (they need
+    preference judgements, ``rerankit eval -R``).
+    """
+    spec = _family(family)
+    if family in PREFS_FAMILIES:
+        return ("it needs preference judgements (rerankit eval -R), not the qrels a "
+                "comparison reads")
+    if spec.summary == "runid":
+        return "it is the run's name, not a number"
+    if spec.kind == "text":
+        return "its per-query values are text (the grades of the top documents), not numbers"
+    if spec.summary == "num_q":
+        return "it counts the queries of the whole run and has no per-query value"
+    if spec.summary == "gmean":
+        counterpart = family.removeprefix("gm_")
+        return (f"its summary is a geometric mean, which a paired test of mean differences "
+                f"does not compare (compare {counterpart}, its arithmetic mean)")
+    return None
+
+
+def comparable_measures(specs: list[str] | tuple[str, ...] | str, option: str = "--measure"
+                        ) -> tuple[list[Measure], list[Measure]]:
+    """The measures of ``specs`` a paired test can compare, and those it skips.
+
+    A measure named explicitly (``relstring``, ``gm_map``, ``P_10``) that cannot be
+    compared is refused, naming it and why (:func:`incomparable`); one that only comes from
+    a nickname (``all``, ``all_trec``, ``official``) is skipped and returned second, for the
+    caller to say so. Nothing comparable at all is refused too.
+    """
+    specs = [specs] if isinstance(specs, str) else list(specs)
+    wanted = parse_measures(specs)
+    for spec in specs:
+        if spec.strip().partition(".")[0] in NICKNAMES:
+            continue
+        for m in parse_measures([spec]):
+            reason = incomparable(m.family)
+            if reason is not None:
+                raise InputFormatError(option, f"cannot compare {m.name}: {reason}")
+    kept = [m for m in wanted if incomparable(m.family) is None]
+    skipped = [m for m in wanted if incomparable(m.family) is not None]
+    if not kept:
+        raise InputFormatError(option, f"{', '.join(specs)} names no measure that a paired "
+                               "test can compare")
+    return kept, skipped
+
+
+def skipped_note(skipped: list[Measure]) -> str:
+    """One line saying which measures of a nickname were not compared, grouped by reason."""
+    reasons: dict[str, list[str]] = {}
+    for m in skipped:
+        reason = (incomparable(m.family) or "").split(" (")[0]
+        reasons.setdefault(reason, []).append(m.name)
+    return "not compared: " + "; ".join(f"{', '.join(names)} ({reason})"
+                                        for reason, names in reasons.items())
 
 
 def _family(family: str) -> Family:

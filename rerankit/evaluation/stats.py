@@ -2,6 +2,11 @@
 paired randomisation (sign-flip) test and bootstrap confidence intervals, with
 Holm-Bonferroni correction across the comparisons of each measure.
 
+Only measures with a number per query whose mean is the measure are compared
+(:func:`rerankit.evaluation.measures.incomparable`): one named explicitly that is not
+(``relstring``, ``runid``, ``num_q``, ``gm_map``...) is refused, one that comes from a
+nickname (``all``, ``all_trec``) is skipped and named in the report's ``notes``.
+
 Every run is compared with the first (the baseline) on per-query values over all qrels
 queries; a query a run has no results for counts 0 (trec_eval's ``-c`` convention), so
 a system cannot gain by skipping hard queries. Runs are checked first
@@ -33,7 +38,7 @@ import numpy as np
 
 from rerankit.evaluation.coverage import coverage
 from rerankit.evaluation.evaluator import QrelsLike, RunLike, as_qrels, as_run, evaluate
-from rerankit.evaluation.measures import HEADLINE, SUMMARY_ONLY, parse_measures
+from rerankit.evaluation.measures import HEADLINE, comparable_measures, skipped_note
 
 TESTS = ("t", "wilcoxon", "randomization")
 
@@ -78,7 +83,7 @@ class ComparisonReport:
 
         runs = list(self.means)
         table = Table(title=f"{self.test} test, Holm-corrected, alpha={self.alpha}, "
-                            f"{self.num_queries} queries")
+                            f"means over {self.num_queries} queries")
         table.add_column("measure")
         table.add_column(f"{runs[0]} (baseline)", justify="right")
         for run in runs[1:]:
@@ -123,16 +128,16 @@ def compare(
         raise ValueError(f"alpha must be between 0 and 1 (exclusive), got {alpha}")
     if resamples < 1:
         raise ValueError(f"resamples must be >= 1, got {resamples}")
+    wanted, skipped = comparable_measures(list(measures))
     qrels = as_qrels(qrels)
     loaded = [as_run(r) for r in runs]
     names = _unique_names([r.name for r in loaded])
     covered = coverage(qrels, loaded, names)
-    notes = []
+    notes = [skipped_note(skipped)] if skipped else []
     if not covered.complete:
         notes.append(f"judged queries without results count 0 (trec_eval -c): "
                      f"{covered.lacking()} of the {len(covered.judged)}; every run answered "
                      f"{len(covered.common)} of them")
-    wanted = [m for m in parse_measures(list(measures)) if m.family not in SUMMARY_ONLY]
     query_ids = qrels.query_ids
     matrices: list[np.ndarray] = []
     for run in loaded:

@@ -28,7 +28,7 @@ from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
 from rerankit.evaluation import compare, evaluate, parse_measures
 from rerankit.evaluation.coverage import coverage
-from rerankit.evaluation.measures import SUMMARY_ONLY
+from rerankit.evaluation.measures import comparable_measures
 from rerankit.reporting.results import Collection, Result, load_collection
 
 #: Rows per query the page embeds (and ranks it can show); deeper rows are counted only.
@@ -90,11 +90,15 @@ class Group:
 
 
 def resolve_measure(measure: str) -> str:
-    """trec_eval's name of a measure or alias (``nDCG@10`` -> ``ndcg_cut_10``)."""
-    (resolved,) = parse_measures([measure])
-    if resolved.family in SUMMARY_ONLY:
-        raise InputFormatError("--measure", f"'{measure}' has no per-query values to compare")
-    return resolved.name
+    """trec_eval's name of a measure or alias (``nDCG@10`` -> ``ndcg_cut_10``); the page
+    shows one measure, which a paired test must be able to compare (the rule of
+    :func:`rerankit.evaluation.measures.comparable_measures`, as ``rerankit compare``)."""
+    resolved = parse_measures([measure])
+    if len(resolved) != 1:
+        raise InputFormatError("--measure", f"'{measure}' names {len(resolved)} measures; the "
+                               "report shows one: name a single measure (e.g. ndcg_cut_10)")
+    (kept,), _ = comparable_measures([measure])
+    return kept.name
 
 
 def analyse(results: list[Result], colours: dict[str, str], baseline: Result | None,
