@@ -38,6 +38,14 @@ def file_digest(path: str | Path) -> str:
     return _memo[key]
 
 
+def dataset_checksums(folder: str | Path) -> dict[str, str]:
+    """``sha256:<hex>`` of every file of a dataset folder, by relative path: what a result
+    folder's manifest stores (``dataset_files``) and ``rerankit report`` checks."""
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): file_digest(p)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def folder_digest(folder: str | Path) -> str:
     """``sha256:<hex>`` over every file's relative path and content hash, in sorted order."""
     folder = Path(folder)

@@ -287,6 +287,44 @@ def test_report_refuses_a_measure_it_cannot_show_as_compare_does(results, tmp_pa
     assert result.stderr.count("\n") == 1
 
 
+def test_report_refuses_dataset_files_changed_since_the_run(results, tmp_path):
+    """manifest.json's sha256 per dataset file is checked against the files the report
+    reads: an edited grade (or any other changed file) refuses the folder, naming the file
+    and the result folder; an unchanged copy, or a manifest without checksums, is reported."""
+    from typer.testing import CliRunner
+
+    from rerankit.cli import app
+
+    runner = CliRunner()
+    copy = tmp_path / "cranfield-copy"
+    shutil.copytree(CRANFIELD, copy)
+    folder = make_result(tmp_path, "copy", {"path": str(copy)}, limit=20)
+    ok = runner.invoke(app, ["report", str(folder), "-o", str(tmp_path / "ok")])
+    assert ok.exit_code == 0 and ok.stderr == ""
+    for changed, edit in (
+            ("qrels/test.tsv", lambda text: text.replace("\t3\n", "\t1\n", 1)),  # one grade
+            ("queries.jsonl", lambda text: text + "\n")):
+        path = copy / changed
+        original = path.read_text()
+        path.write_text(edit(original))
+        result = runner.invoke(app, ["report", str(results[0]), str(folder), "-o",
+                                     str(tmp_path / "r")])
+        assert result.exit_code == 2 and not (tmp_path / "r").exists()
+        assert result.stderr == (
+            f"rerankit: error: {path}: changed since the result folder {folder} was written "
+            f"(its sha256 differs from the one in {folder / 'manifest.json'}): its run and "
+            "stored metrics come from the old file; re-run 'rerankit run' to report on this "
+            "one\n")
+        path.write_text(original)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    del manifest["dataset_files"]                   # a folder written before checksums
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (copy / "qrels" / "test.tsv").write_text(
+        (copy / "qrels" / "test.tsv").read_text().replace("\t3\n", "\t1\n", 1))
+    assert runner.invoke(app, ["report", str(folder), "-o", str(tmp_path / "old")]
+                         ).exit_code == 0
+
+
 # ------------------------------------------------------------------ in the browser
 @pytest.fixture(scope="module")
 def browser():

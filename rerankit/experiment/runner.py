@@ -42,7 +42,7 @@ from rerankit.errors import InputFormatError
 from rerankit.evaluation.evaluator import EvaluationResult, evaluate
 from rerankit.experiment.config import LLMConfig, RerankerConfig, RetrieverConfig, RunConfig
 from rerankit.experiment.training import train_stages
-from rerankit.identity import file_digest
+from rerankit.identity import dataset_checksums
 from rerankit.llm.base import LLM
 from rerankit.pipeline import Ledger, Pipeline, PipelineResult, ScoreCache
 from rerankit.rerank.base import Reranker
@@ -330,12 +330,6 @@ def run_config(config: RunConfig, output: Path, force: bool = False,
             json.dump(manifest, handle, indent=2)
         result.ledger.write(staging / "ledger.json")
     return RunOutcome(metrics, result.ledger, output)
-
-
-def dataset_checksums(folder: Path) -> dict[str, str]:
-    """sha256 of every file of a dataset folder, by relative path."""
-    return {str(p.relative_to(folder)): file_digest(p)
-            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def _versions() -> dict[str, str]:

@@ -29,7 +29,12 @@ from rerankit.errors import InputFormatError
 from rerankit.evaluation import compare, evaluate, parse_measures
 from rerankit.evaluation.coverage import coverage
 from rerankit.evaluation.measures import comparable_measures
-from rerankit.reporting.results import Collection, Result, load_collection
+from rerankit.reporting.results import (
+    Collection,
+    Result,
+    check_dataset_files,
+    load_collection,
+)
 
 #: Rows per query the page embeds (and ranks it can show); deeper rows are counted only.
 EMBEDDED_DEPTH = 100
@@ -117,6 +122,8 @@ def analyse(results: list[Result], colours: dict[str, str], baseline: Result | N
 
 def _group(name: str, members: list[Result], colours: dict[str, str], measure: str,
            test: str, alpha: float) -> Group:
+    for member in members:
+        check_dataset_files(member)
     collection = load_collection(members[0])
     notes = list(collection.notes)
     covered = coverage(collection.qrels, [m.run for m in members], [m.name for m in members])

@@ -21,6 +21,7 @@ from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, UnknownMeasureError
 from rerankit.evaluation.measures import parse_measures
+from rerankit.identity import file_digest
 from rerankit.reporting.leaderboard import read_result
 
 
@@ -133,22 +134,53 @@ class Collection:
     notes: list[str] = field(default_factory=list)
 
 
-def load_collection(result: Result) -> Collection:
-    """The collection a result folder's manifest names."""
+def dataset_folder(result: Result) -> Path:
+    """The folder of the dataset a result folder's manifest names (embedded or a path)."""
     spec = result.dataset_spec
-    split = spec.get("split", "test")
     where = result.folder / "manifest.json"
     if spec.get("name"):
         try:
-            folder = datasets.path(spec["name"])
-            data = datasets.load(spec["name"], split)
+            return datasets.path(spec["name"])
         except KeyError as err:
             raise InputFormatError(where, f"dataset: {err.args[0]}") from None
-        return Collection(data.qrels, data.queries, data.corpus,
-                          [] if data.corpus is not None else [_no_texts(folder)])
     if not spec.get("path"):
         raise InputFormatError(where, "config.dataset names neither 'name' nor 'path'")
-    return _beir_folder(Path(spec["path"]), split, where)
+    return Path(spec["path"])
+
+
+def check_dataset_files(result: Result) -> None:
+    """Refuse a result folder whose dataset files changed since ``rerankit run`` wrote it:
+    its manifest's ``dataset_files`` holds the sha256 of each, and a page would show the
+    stored metrics beside numbers recomputed from other judgements. A file that is gone is
+    left to the loader (judgements are required; texts only cost the page its snippets);
+    a manifest without checksums (written before they were stored) is not checked."""
+    stored = result.manifest.get("dataset_files")
+    if not isinstance(stored, dict):
+        return
+    folder = dataset_folder(result)
+    for relative, digest in sorted(stored.items()):
+        path = folder / relative
+        if path.is_file() and file_digest(path) != digest:
+            raise InputFormatError(path, f"changed since the result folder {result.folder} "
+                                   "was written (its sha256 differs from the one in "
+                                   f"{result.folder / 'manifest.json'}): its run and stored "
+                                   "metrics come from the old file; re-run 'rerankit run' "
+                                   "to report on this one")
+
+
+def load_collection(result: Result) -> Collection:
+    """The collection a result folder's manifest names."""
+    split = result.dataset_spec.get("split", "test")
+    folder = dataset_folder(result)
+    if result.dataset_spec.get("name"):
+        try:
+            data = datasets.load(result.dataset_spec["name"], split)
+        except KeyError as err:
+            raise InputFormatError(result.folder / "manifest.json",
+                                   f"dataset: {err.args[0]}") from None
+        return Collection(data.qrels, data.queries, data.corpus,
+                          [] if data.corpus is not None else [_no_texts(folder)])
+    return _beir_folder(folder, split, result.folder / "manifest.json")
 
 
 def _beir_folder(folder: Path, split: str, where: Path) -> Collection:
