@@ -5,14 +5,14 @@ Holm-Bonferroni correction across the comparisons of each measure.
 Only measures with a number per query whose mean is the measure are compared
 (:func:`rerankit.evaluation.measures.incomparable`): one named explicitly that is not
 (``relstring``, ``runid``, ``num_q``, ``gm_map``...) is refused, one that comes from a
-nickname (``all``, ``all_trec``) is skipped and named in the report's ``notes``.
+nickname (``all``, ``all_trec``) is skipped and named in ``ComparisonReport.notes``.
 
 Every run is compared with the first (the baseline) on per-query values over all qrels
 queries; a query a run has no results for counts 0 (trec_eval's ``-c`` convention), so
 a system cannot gain by skipping hard queries. Runs are checked first
 (:func:`rerankit.evaluation.coverage.coverage`): a run no query of which is judged is
 refused as ``rerankit eval`` refuses it, so are runs with no judged query in common, and
-the report's ``notes`` say how many judged queries each run lacks.
+``ComparisonReport.notes`` say how many judged queries each run lacks.
 
 The randomisation test is ``scipy.stats.permutation_test`` (one sample of differences,
 ``permutation_type="samples"``: signs flipped) and the interval a percentile
