@@ -28,7 +28,7 @@ from rerankit.data.loaders import read_queries
 from rerankit.data.qrels import Qrels, read_qrels
 from rerankit.data.run import Run, read_run
 from rerankit.data.source import read_input
-from rerankit.data.trec import QRELS_LAYOUT, RUN_LAYOUT
+from rerankit.data.trec import QRELS_LAYOUT, RUN_LAYOUT, integers
 from rerankit.errors import InputFormatError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -197,8 +197,8 @@ def test_fast_and_general_paths_read_the_same_qrels(tmp_path, rows, separator, b
     np.testing.assert_array_equal(fast.line_numbers, general.line_numbers)
     for name in ("qid", "docid"):
         assert fast.columns[name].to_pylist() == general.columns[name].to_pylist()
-    assert fast.columns["grade"].to_pylist() == [int(g) for g in
-                                                 general.columns["grade"].to_pylist()]
+    np.testing.assert_array_equal(integers(fast, source, "grade"),
+                                  integers(general, source, "grade"))
     assert len(read_qrels(path)) == len(fast.line_numbers)  # the header is detected
 
 
@@ -389,6 +389,33 @@ def test_malformed_qrels_name_file_line_and_field(tmp_path, text, line, fragment
     assert fragment in str(err.value)
 
 
+@pytest.mark.parametrize("value", ["0x2", "0X1f", "-0x2", "0x0", "0b1", "1e2"])
+@pytest.mark.parametrize("separator", [" ", "\t", " \t"])  # the last: the general path
+def test_non_decimal_grades_are_refused_on_every_path(tmp_path, value, separator):
+    """Arrow's typed parsers read ``0x2`` as 2 where trec_eval's atol reads 0: a grade that
+    is not decimal text is refused, whichever path reads the file (TREC and BEIR)."""
+    trec = separator.join(["1", "0", "a", "1\n1", "0", "b", f"{value}\n"])
+    beir = "query-id\tcorpus-id\tscore\n" + separator.join(["1", "a", f"{value}\n"])
+    for text, line in ((trec, 2), (beir, 2)):
+        path = write(tmp_path, text, "qrels")
+        with pytest.raises(InputFormatError) as err:
+            read_qrels(path)
+        assert f"{path}, line {line}: relevance grade {value!r} is not an integer" \
+            in str(err.value)
+
+
+@pytest.mark.parametrize("separator", [" ", "\t", " \t"])
+def test_hexadecimal_numbers_read_alike_on_every_path(tmp_path, separator):
+    """The fast path's typed run fields: a hexadecimal score is refused on both paths, and a
+    hexadecimal rank (ignored, as by trec_eval) reads like any other rank."""
+    fields = ["1", "Q0", "a", "0x2", "1.5", "t"]
+    assert read_run(write(tmp_path, separator.join(fields) + "\n")).to_dict() == \
+        {"1": {"a": 1.5}}
+    fields[4] = "0x1p3"
+    with pytest.raises(InputFormatError, match="score '0x1p3' is not a number"):
+        read_run(write(tmp_path, separator.join(fields) + "\n"))
+
+
 def test_qrels_general_and_fast_paths_agree_on_a_real_file():
     path = SHARED / "tools" / "trec_eval-10.0" / "test" / "qrels.test"
     if not path.exists():
@@ -399,8 +426,8 @@ def test_qrels_general_and_fast_paths_agree_on_a_real_file():
     general = _read_any_whitespace(source, QRELS_LAYOUT)
     for name in ("qid", "docid"):
         assert fast.columns[name].to_pylist() == general.columns[name].to_pylist()
-    assert fast.columns["grade"].to_pylist() == [int(g) for g in
-                                                 general.columns["grade"].to_pylist()]
+    np.testing.assert_array_equal(integers(fast, source, "grade"),
+                                  integers(general, source, "grade"))
     assert split_fields(source, QRELS_LAYOUT).line_numbers[-1] == 3681
 
 

@@ -33,11 +33,12 @@ _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 RUN_LAYOUT = Layout(("qid", "iter", "docid", "rank", "score", "tag"),
                     keep=("qid", "docid", "score", "tag"), last=("tag",),
                     types={"qid": _DICTIONARY, "rank": pa.int64(), "score": pa.float64()})
+# Grades stay text on both paths: Arrow's int64 parser reads hexadecimal (``0x2`` as 2),
+# which trec_eval's atol reads as 0, so only :func:`integers` may judge them.
 QRELS_LAYOUT = Layout(("qid", "iter", "docid", "grade"), keep=("qid", "docid", "grade"),
-                      types={"qid": _DICTIONARY, "grade": pa.int64()}, exact=True)
+                      types={"qid": _DICTIONARY}, exact=True)
 BEIR_QRELS_LAYOUT = Layout(("qid", "docid", "grade"), keep=("qid", "docid", "grade"),
-                           types={"qid": _DICTIONARY, "grade": pa.int64()}, exact=True,
-                           header=True)
+                           types={"qid": _DICTIONARY}, exact=True, header=True)
 _INTEGRAL = r"^[+-]?\d+(\.0*)?$"
 _C_NUMBER_PREFIX = re.compile(r"[+-]?(inf(inity)?|nan|0x([0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)"
                               r"(p[+-]?\d+)?|(\d+\.?\d*|\.\d+)(e[+-]?\d+)?)", re.I)
@@ -86,10 +87,9 @@ def _atof(text: str) -> float:
 
 
 def integers(fields: Fields, source: Source, name: str) -> np.ndarray:
-    """A column of integers as int64; ``2.0`` reads as 2, a fraction is refused."""
+    """A column of decimal integers (text) as int64; ``2.0`` reads as 2, a fraction or a
+    hexadecimal ``0x2`` (which trec_eval's atol reads as 0) is refused."""
     column = fields.columns[name]
-    if pa.types.is_integer(column.type):
-        return to_numpy(column)
     integral = pc.match_substring_regex(column, _INTEGRAL)
     if not pc.all(integral).as_py():
         bad = int(np.flatnonzero(~to_numpy(integral))[0])
