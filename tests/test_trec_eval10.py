@@ -302,3 +302,46 @@ def test_errors_in_a_run_from_stdin_name_stdin(tmp_path):
     done = CliRunner().invoke(app, ["eval", str(qrels), "-"], input="1 Q0 a 1 high t\n")
     assert done.exit_code == 2
     assert done.stderr.startswith("rerankit: error: <stdin>, line 1: score 'high'")
+
+
+# ------------------------------------------------------------------ -c stand-in ranking
+EXPLICIT_PARAMS = {"cut_long": "3", "cut_double": "0.5", "pairs": "p=0.5"}
+EXPLICIT_DOUBLES = {"utility": "2,-1,0.5,0.25", "relstring": "5", "11pt_avg": "0.5,1",
+                    "set_F": "0.5"}
+EXPLICIT_GAINS = {"rbp": "p=0.5", "rbp_resid": "p=0.5"}
+
+
+def _qrels_measures_with_and_without_parameters() -> list[str]:
+    """Every trec_eval qrels measure alone, then (if it takes any) with parameters given."""
+    from rerankit.evaluation.measures import FAMILIES, PREFS_FAMILIES
+
+    names = []
+    for family, spec in FAMILIES.items():
+        if family in PREFS_FAMILIES or family in ("recip_rank_cut", "runid"):
+            continue
+        names.append(family)
+        if spec.params == "doubles":
+            names.append(f"{family}.{EXPLICIT_DOUBLES[family]}")
+        elif spec.params == "pairs":
+            names.append(f"{family}.{EXPLICIT_GAINS.get(family, '1=2')}")
+        elif spec.params in EXPLICIT_PARAMS:
+            names.append(f"{family}.{EXPLICIT_PARAMS[spec.params]}")
+    return names
+
+
+@pytest.mark.parametrize("flags", [[], ["-J"], ["-M", "0"], ["-M", "1"], ["-N", "20"]])
+def test_complete_queries_without_results_print_as_trec_eval_10(tmp_path, trec_eval, flags):
+    """Under -c, trec_eval 10.0 evaluates a judged query without results on a stand-in
+    ranking of one unpooled document, then zeroes num_ret, unj* and the values named exactly
+    utility, relstring and rbp_resid: the same measures given parameters keep their
+    stand-in values (utility_2,-1,0,0 = -1, relstring_5 = '-', rbp_resid_p=0.5 = 1)."""
+    qrels, run = tmp_path / "qrels", tmp_path / "run"
+    qrels.write_text("1 0 a 1\n1 0 b 0\n2 0 c 1\n2 0 d 2\n3 0 e 0\n3 0 f -1\n")
+    run.write_text("1 Q0 a 1 2 r\n1 Q0 x 2 1 r\n")
+    for measure in _qrels_measures_with_and_without_parameters():
+        args = ["-q", "-c", *flags, "-m", measure]
+        theirs = subprocess.run([str(trec_eval), *args, str(qrels), str(run)],
+                                capture_output=True, check=True)
+        ours = CliRunner().invoke(app, ["eval", *args, str(qrels), str(run)])
+        assert ours.exit_code == 0, (measure, ours.stderr)
+        assert ours.stdout == theirs.stdout.decode("utf-8"), measure

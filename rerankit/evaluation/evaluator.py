@@ -184,7 +184,7 @@ def evaluate(
         if rule == "num_q":
             aggregate[m.name] = averaged_over
             continue
-        per_query = KERNELS[m.family](stats, m.param)[evaluated]
+        per_query = reset_stand_in(m, KERNELS[m.family](stats, m.param), matched)[evaluated]
         if kind == "text":  # relstring: printed per query only
             values[m.name] = per_query
             continue
@@ -235,6 +235,19 @@ def require_judged_query(run: Run, qrels: Qrels, judged: bool, run_queries: Iter
         f"{sorted(run_queries)[:3]}, qrels queries e.g. {list(qrels_queries[:3])}): are these "
         "the right files?",
     )
+
+
+# Values trec_eval 10.0 zeroes after evaluating its -c stand-in ranking, found by their
+# printed name: a measure given parameters (``utility_2,-1,0,0``) keeps its stand-in value.
+# num_ret and unj (reset by prefix) are zero already: the kernels count no documents there.
+_STAND_IN_RESETS = {"utility": 0.0, "relstring": "''", "rbp_resid": 0.0}
+
+
+def reset_stand_in(m: Measure, values: np.ndarray, has_results: np.ndarray) -> np.ndarray:
+    """``values`` with trec_eval's reset applied to queries without results (``-c``)."""
+    if m.name not in _STAND_IN_RESETS or has_results.all():
+        return values
+    return np.where(has_results, values, _STAND_IN_RESETS[m.name])
 
 
 def _summarise(rule: str, held: np.ndarray, averaged_over: int) -> float:

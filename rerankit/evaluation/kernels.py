@@ -8,12 +8,13 @@ counts (``num_ret``).
 
 ``KERNELS[family](stats, param)`` returns one value per qrels query: float64, or for the
 text families (relstring) an object array of str. Queries without results (``has_results``
-false) get the value trec_eval prints for them under ``-c`` (it evaluates a stand-in
-ranking of one unpooled document, then zeroes num_ret, utility, relstring, unj,
-rbp_resid). Per-query sums use ``np.bincount`` over rows in rank order, which adds in the
-same sequence as trec_eval's loops, so values agree with trec_eval to the last bit rather
-than merely to four decimals; log discounts come from the C library's ``log2``.
-Where trec_eval 10.0 differs from 9.0.x, kernels branch on ``stats.compat``.
+false) get the value of trec_eval's stand-in ranking under ``-c`` (one unpooled document,
+``JudgedRanking.retrieved``); the evaluator then resets what trec_eval resets by name
+(:func:`rerankit.evaluation.evaluator.reset_stand_in`). Per-query sums use
+``np.bincount`` over rows in rank order, which adds in the same sequence as trec_eval's
+loops, so values agree with trec_eval to the last bit rather than merely to four decimals;
+log discounts come from the C library's ``log2``. Where trec_eval 10.0 differs from 9.0.x,
+kernels branch on ``stats.compat``.
 
 Gain-based families (ndcg with gains, dcg, ideal_dcg, ndcg_rel, Rndcg, G, rbp) are in
 :mod:`rerankit.evaluation.kernels_gains`.
@@ -249,7 +250,7 @@ def _interpolated(s: RankingStats, levels: tuple[float, ...]) -> list[np.ndarray
     final = np.zeros(nq)
     has_rel = nrr > 0
     final[has_rel] = best_after[first[has_rel]]
-    final[(nrr == 0) & (s.num_ret == 0) & (jr.has_results | jr.judged_only)] = NEGATIVE_NAN
+    final[(nrr == 0) & (jr.retrieved == 0)] = NEGATIVE_NAN
     values = [np.zeros(nq) for _ in levels]
     skipping = np.ones(nq, dtype=bool)
     stopped = np.zeros(nq, dtype=bool)
@@ -314,10 +315,9 @@ def set_f(s: RankingStats, params: tuple[float, ...]) -> np.ndarray:
 def utility(s: RankingStats, params: tuple[float, ...]) -> np.ndarray:
     """p1 * rel_ret + p2 * nonrel_ret + p3 * rel_missed + p4 * nonrel_missed (-N docs)."""
     a, b, c, d = params
-    nrr, ret, rel = s.num_rel_ret, s.num_ret, s.num_rel
-    value = (a * nrr + b * (ret - nrr) + c * (rel - nrr)
-             + d * (s.num_docs_in_coll + nrr - ret - rel))
-    return np.where(s.jr.has_results, value, 0.0)
+    nrr, ret, rel = s.num_rel_ret, s.jr.retrieved, s.num_rel
+    return (a * nrr + b * (ret - nrr) + c * (rel - nrr)
+            + d * (s.num_docs_in_coll + nrr - ret - rel))
 
 
 def relstring(s: RankingStats, params: tuple[float, ...]) -> np.ndarray:
@@ -325,7 +325,7 @@ def relstring(s: RankingStats, params: tuple[float, ...]) -> np.ndarray:
     judged document ('>' above 9), '-' unpooled, '.' pooled but unjudged."""
     jr = s.jr
     width = max(0, int(c_long(np.array([params[0]]))[0]))
-    length = np.where(jr.has_results, np.minimum(width, jr.num_ret), 0).astype(np.int64)
+    length = np.minimum(width, jr.retrieved).astype(np.int64)
     width = int(length.max()) if length.size else 0
     chars = np.full((jr.num_queries, max(width, 1)), b"\0", dtype="S1")
     chars[np.arange(width)[None, :] < length[:, None]] = b"-"

@@ -273,7 +273,7 @@ def rbp_resid(s: RankingStats, pairs: tuple | None) -> np.ndarray:
     that beyond the ranking, when any retrieved document is unjudged."""
     jr = s.jr
     p = _persistence(pairs)
-    ret = jr.num_ret.astype(np.int64)
+    ret = jr.retrieved.astype(np.int64)
     top = int(ret.max()) if ret.size else 0
     powers = _powers(p, top + 1)
     geometric = np.concatenate(([0.0], np.cumsum(powers)))
@@ -281,4 +281,4 @@ def rbp_resid(s: RankingStats, pairs: tuple | None) -> np.ndarray:
     judged_weight = s.per_query(judged, powers[np.maximum(jr.row_rank, 1) - 1])
     unjudged = ret - s.per_query(judged)
     value = powers[ret] + (1 - p) * (geometric[ret] - judged_weight)
-    return np.where((unjudged > 0) & jr.has_results, value, 0.0)
+    return np.where(unjudged > 0, value, 0.0)

@@ -59,6 +59,13 @@ class JudgedRanking:
     compat: str = "10"              # "10": trec_eval 10.0 semantics, "9": 9.0.x
     num_docs_in_coll: int = 0       # trec_eval -N (used by utility)
     judged_only: bool = False       # trec_eval -J was applied (rows and num_ret reflect it)
+    stand_in_ret: int = 1           # -c: documents of the stand-in ranking left after -M, -J
+
+    @property
+    def retrieved(self) -> np.ndarray:
+        """Documents evaluated per query, counting for a query without results the one
+        unpooled document trec_eval 10.0 evaluates in its place under ``-c``."""
+        return np.where(self.has_results, self.num_ret, self.stand_in_ret)
 
     @property
     def num_queries(self) -> int:
@@ -132,9 +139,10 @@ def judge_ranking(
     if judged_only:
         rank = ranks_within_groups(query)
         num_ret = np.bincount(query, minlength=len(query_ids)).astype(np.int64)
+    stand_in_ret = int(not judged_only and max_docs != 0)  # its document is unjudged
     return JudgedRanking(query_ids, has_results, num_ret, query, rank, grade, qrels_query,
                          qrels.grade.astype(np.int64), relevance_level, compat,
-                         num_docs_in_coll, judged_only)
+                         num_docs_in_coll, judged_only, stand_in_ret)
 
 
 def check_compat(compat: str) -> None:
