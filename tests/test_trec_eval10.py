@@ -345,3 +345,46 @@ def test_complete_queries_without_results_print_as_trec_eval_10(tmp_path, trec_e
         ours = CliRunner().invoke(app, ["eval", *args, str(qrels), str(run)])
         assert ours.exit_code == 0, (measure, ours.stderr)
         assert ours.stdout == theirs.stdout.decode("utf-8"), measure
+
+
+# ------------------------------------------------------------------ only negative grades
+@pytest.mark.parametrize("qrels_text", [
+    "1 0 a -1\n2 0 b 1\n",            # the first query: refused
+    "1 0 a -1\n1 0 b -2\n2 0 b 1\n",  # every grade negative, however low
+    "1 0 a 0\n1 0 b -1\n2 0 b 1\n",   # a grade of 0 is enough
+    "10 0 a -1\n2 0 b 1\n",           # "10" sorts before "2": the first evaluated
+    "2 0 a -1\n10 0 b 1\n",           # a later query: trec_eval evaluates it
+])
+@pytest.mark.parametrize("measures", [["map"], ["num_q", "P.5"], ["runid", "num_q"],
+                                      ["all_trec"], ["recall.5", "num_rel"]])
+@pytest.mark.parametrize("complete", [[], ["-c"]])
+def test_a_first_query_with_only_negative_grades_is_refused_as_trec_eval_10(
+        tmp_path, trec_eval, qrels_text, measures, complete):
+    qrels, run = tmp_path / "qrels", tmp_path / "run"
+    qrels.write_text(qrels_text)
+    qids = dict.fromkeys(line.split()[0] for line in qrels_text.splitlines())
+    run.write_text("".join(f"{qid} Q0 a 1 1 r\n" for qid in qids))
+    args = [*complete, *(a for m in measures for a in ("-m", m)), str(qrels), str(run)]
+    theirs = subprocess.run([str(trec_eval), *args], capture_output=True)
+    ours = CliRunner().invoke(app, ["eval", *args])
+    if theirs.returncode == 4:
+        assert ours.exit_code == 2
+        assert theirs.stderr.decode().removeprefix("trec_eval: ").strip() in ours.stderr
+        assert "has only negative grades" in ours.stderr
+        assert len(ours.stderr.strip().splitlines()) == 1
+    else:
+        assert theirs.returncode == 0 and ours.exit_code == 0, ours.stderr
+
+
+def test_a_query_without_results_and_only_negative_grades_under_complete(tmp_path, trec_eval):
+    """With -c the first qrels query is evaluated (on the stand-in ranking) even without
+    results; without -c rerankit skips it and the next query is the first evaluated."""
+    qrels, run = tmp_path / "qrels", tmp_path / "run"
+    qrels.write_text("1 0 a -1\n2 0 b 1\n")
+    run.write_text("2 Q0 b 1 1 r\n")
+    theirs = subprocess.run([str(trec_eval), "-c", "-m", "map", str(qrels), str(run)],
+                            capture_output=True)
+    ours = CliRunner().invoke(app, ["eval", "-c", "-m", "map", str(qrels), str(run)])
+    assert theirs.returncode == 4 and ours.exit_code == 2
+    assert "Can't calculate measure 'map'" in ours.stderr
+    assert CliRunner().invoke(app, ["eval", "-m", "map", str(qrels), str(run)]).exit_code == 0

@@ -32,13 +32,14 @@ from rerankit.errors import InputFormatError
 from rerankit.evaluation.kernels import KERNELS, MIN_GEO_MEAN, RankingStats
 from rerankit.evaluation.measures import (
     BEIR_CUTOFFS,
+    FAMILY_ORDER,
     SUMMARY_ONLY_RULES,
     Measure,
     parse_measures,
     summary_rule,
     value_kind,
 )
-from rerankit.evaluation.ranking import check_compat, judge_ranking
+from rerankit.evaluation.ranking import JudgedRanking, check_compat, judge_ranking
 from rerankit.evaluation.zscores import ZScores
 
 QrelsLike = Qrels | Mapping[str, Mapping[str, int]] | str | Path
@@ -171,6 +172,8 @@ def evaluate(
     if not (average_complete and compat == "10"):  # as trec_eval
         require_judged_query(run, qrels, bool(matched.any()), run_queries, jr.query_ids)
     evaluated = np.ones(jr.num_queries, bool) if average_complete and compat == "10" else matched
+    if compat == "10":
+        _check_first_query_has_a_grade(wanted, jr, evaluated, qrels.name)
     query_ids = [q for q, keep in zip(jr.query_ids, evaluated, strict=True) if keep]
     averaged_over = jr.num_queries if average_complete else int(matched.sum())
     stats = RankingStats(jr)
@@ -235,6 +238,26 @@ def require_judged_query(run: Run, qrels: Qrels, judged: bool, run_queries: Iter
         f"{sorted(run_queries)[:3]}, qrels queries e.g. {list(qrels_queries[:3])}): are these "
         "the right files?",
     )
+
+
+def _check_first_query_has_a_grade(wanted: list[Measure], jr: JudgedRanking,
+                                   evaluated: np.ndarray, qrels_name: str) -> None:
+    """Refuse what trec_eval 10.0 refuses (exit 4, "Can't calculate measure"): when the
+    first query it evaluates has only negative grades, its table of relevance levels is
+    sized 0 and, never allocated before, comes back NULL. Every measure but runid and num_q
+    builds that table; later such queries reuse an earlier table and are evaluated."""
+    families = [m.family for m in wanted if m.family not in ("runid", "num_q")]
+    first = np.flatnonzero(evaluated)[:1]
+    if not families or first.size == 0:
+        return
+    grades = jr.qrels_grade[jr.qrels_query == first[0]]
+    if grades.max() >= 0:
+        return
+    family = min(families, key=FAMILY_ORDER.__getitem__)
+    raise InputFormatError(
+        qrels_name, f"query '{jr.query_ids[first[0]]}', the first one evaluated, has only "
+        f"negative grades (pooled, unjudged): trec_eval 10.0 refuses this (\"Can't calculate "
+        f"measure '{family}'\"); give it a grade of 0 or more, or remove its lines")
 
 
 # Values trec_eval 10.0 zeroes after evaluating its -c stand-in ranking, found by their
