@@ -113,8 +113,9 @@ def canonical(rows: list[list[str]], separator: str = " ") -> str:
 
 
 def respaced(draw, rows, *, line_ends=("\n", "\r\n", "\r"), bom=True, blank=True,
-             comments=True, extra=True) -> bytes:
-    """``rows`` written with any C-whitespace spacing and the given freedoms."""
+             comments=True, extra=True, indented_comments=True) -> bytes:
+    """``rows`` written with any C-whitespace spacing and the given freedoms (comments are
+    single lines before a data line; qrels allow them only unindented, as trec_eval)."""
     ws = st.text(st.sampled_from(SEP), min_size=1, max_size=3)
     pad = st.text(st.sampled_from(SEP), max_size=2)
     out = []
@@ -122,7 +123,8 @@ def respaced(draw, rows, *, line_ends=("\n", "\r\n", "\r"), bom=True, blank=True
         if blank and draw(st.booleans()):
             out.append(draw(pad) + draw(st.sampled_from(line_ends)))
         if comments and draw(st.booleans()):
-            out.append(draw(pad) + "# " + draw(st.text(ID_CHARS, max_size=8))
+            out.append((draw(pad) if indented_comments else "") + "# "
+                       + draw(st.text(ID_CHARS, max_size=8))
                        + draw(st.sampled_from(line_ends)))
         fields = list(row)
         if extra and draw(st.booleans()):
@@ -158,7 +160,7 @@ def test_any_respacing_of_qrels_reads_identically(tmp_path, data, rows):
     plain = tmp_path / "plain.qrels"
     plain.write_text(canonical(rows), encoding="utf-8")
     variant = tmp_path / "variant.qrels"
-    variant.write_bytes(respaced(data.draw, rows, extra=False))
+    variant.write_bytes(respaced(data.draw, rows, extra=False, indented_comments=False))
     same_qrels(read_qrels(plain), read_qrels(variant))
 
 
@@ -363,7 +365,9 @@ def test_run_from_standard_input(tmp_path):
 # ------------------------------------------------------------------------- qrels, by case
 @pytest.mark.parametrize("text, expected", [
     ("1 0 a 1.0\n1 0 b +2\n1 0 c -1\n1 0 d 007\n", {"1": {"a": 1, "b": 2, "c": -1, "d": 7}}),
-    ("# c\n\n  # indented comment\n1\t0\ta\t1\t\r\n", {"1": {"a": 1}}),
+    ("# c\n\n1\t0\ta\t1\t\r\n# another\r\n1 0 b 0\n", {"1": {"a": 1, "b": 0}}),
+    # trec_eval 10.0 reads a '#' line right after a comment, or an indented one, as data
+    ("# c\n#q 0 a 1\n  #r 0 b 2\n1 0 c 0\n", {"#q": {"a": 1}, "#r": {"b": 2}, "1": {"c": 0}}),
     ("query-id\tcorpus-id\tscore\r\n1\ta\t1.0\r\n2\tb\t0\r\n", {"1": {"a": 1}, "2": {"b": 0}}),
     ("\ufeffquery-id\tcorpus-id\tscore\n1  a  2\n", {"1": {"a": 2}}),
 ])
@@ -380,6 +384,12 @@ def test_accepted_qrels_texts(tmp_path, text, expected):
     ("1 0 a\n", 1, "expected 4 whitespace-separated fields"),
     ("1 0 a 1\n\n1 0 a 0\n", 3, "judgement for document 'a' appears twice"),
     ("query-id\tcorpus-id\tscore\n1\ta\n", 2, "expected 3 whitespace-separated fields"),
+    ("# first\n# second\n1 0 a 1\n", 2, "found 2: '# second' (trec_eval 10.0's qrels"),
+    ("1 0 a 1\n  # indented\n", 2, "found 2: '# indented' (trec_eval 10.0's qrels"),
+    ("1 0 a 1\n# x\n# y\n# z\n1 0 b 1\n", 3, "found 2: '# y'"),
+    ("1 0 a 1\n# trailing\n", 2, "a comment after the last judgement"),
+    ("1 0 a 1\n# trailing\n\n\n", 2, "a comment after the last judgement"),
+    ("1 0 a 1\n# x\n#q 0 b 1\n# trailing", 4, "a comment after the last judgement"),
 ])
 def test_malformed_qrels_name_file_line_and_field(tmp_path, text, line, fragment):
     path = write(tmp_path, text, "qrels")
@@ -414,6 +424,32 @@ def test_hexadecimal_numbers_read_alike_on_every_path(tmp_path, separator):
     fields[4] = "0x1p3"
     with pytest.raises(InputFormatError, match="score '0x1p3' is not a number"):
         read_run(write(tmp_path, separator.join(fields) + "\n"))
+
+
+COMMENT_LINES = ["# note", "#", "#q 0 b 1", "  # note", "  #q 0 c 2", "#r 0 d x y"]
+
+
+@pytest.mark.parametrize("before", [[], ["# head"], ["# head", "# again"]])
+@pytest.mark.parametrize("block", [[], *[[c] for c in COMMENT_LINES],
+                                   *[["# note", c] for c in COMMENT_LINES],
+                                   ["# a", "#q 0 b 1", "# c"]])
+@pytest.mark.parametrize("after", [["1 0 e 0"], []])
+def test_qrels_comment_lines_read_as_trec_eval_10(tmp_path, trec_eval, before, block, after):
+    """Every place a '#' line can take in qrels: where trec_eval 10.0 reads the file, the
+    numbers are its numbers; where it refuses it (or crashes), rerankit refuses, naming
+    the line."""
+    qrels = write(tmp_path, "\n".join([*before, "1 0 a 1", *block, *after]) + "\n", "qrels")
+    run = write(tmp_path, "1 Q0 a 1 2 r\n#q Q0 b 1 2 r\n", "run")
+    done = subprocess.run([str(trec_eval), "-q", "-c", "-m", "num_rel", "-m", "num_q",
+                           str(qrels), str(run)], capture_output=True)
+    if done.returncode != 0:
+        with pytest.raises(InputFormatError, match=rf"^{qrels}, line \d+: "):
+            read_qrels(qrels)
+        return
+    from rerankit.evaluation.evaluator import evaluate
+
+    ours = evaluate(qrels, run, ["num_rel", "num_q"], average_complete=True)
+    assert ours.to_trec_eval(per_query=True) == done.stdout.decode()
 
 
 def test_qrels_general_and_fast_paths_agree_on_a_real_file():

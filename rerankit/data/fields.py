@@ -6,7 +6,8 @@ One contract, the one trec_eval 10.0 reads with C's ``isspace`` in the C locale:
   return; any other character (a NO-BREAK SPACE, an ideographic space) is part of a field;
 * a line ends at LF, CRLF or a lone CR;
 * blank and whitespace-only lines are skipped, and so is a line whose first
-  non-whitespace character is ``#`` (a comment);
+  non-whitespace character is ``#`` (a comment; qrels follow trec_eval's qrels reader
+  instead, see ``Layout.column0_comments``);
 * a NUL byte and invalid UTF-8 are refused, naming the line.
 
 Two code paths read the same bytes to the same columns. Files with single-space or
@@ -48,6 +49,8 @@ class Layout:
     ``header`` skips the first data line (BEIR's ``query-id corpus-id score``).
     ``last`` are kept fields of which only the last data line's value is returned (a run's
     tag: trec_eval keeps the last one), which spares a column of 10M copies of one word.
+    ``column0_comments`` applies trec_eval 10.0's qrels reader (see :func:`_comments`);
+    otherwise a line whose first non-blank character is '#' is a comment (its run reader).
     """
 
     names: tuple[str, ...]
@@ -56,6 +59,7 @@ class Layout:
     exact: bool = False
     header: bool = False
     last: tuple[str, ...] = ()
+    column0_comments: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,8 +180,10 @@ def _read_any_whitespace(source: Source, layout: Layout) -> Fields:
     """Split every line on runs of C whitespace; refuses malformed lines by number."""
     lines = _lines(source)
     rows = pc.ascii_trim_whitespace(lines)
-    keep = (to_numpy(pc.binary_length(rows)) != 0) & ~to_numpy(pc.starts_with(rows, "#"))
-    data_lines = np.flatnonzero(keep)
+    filled = to_numpy(pc.binary_length(rows)) != 0
+    comment = _comments(source, lines, filled) if layout.column0_comments else \
+        to_numpy(pc.starts_with(rows, "#"))
+    data_lines = np.flatnonzero(filled & ~comment)
     if layout.header and data_lines.size:
         data_lines = data_lines[1:]
     rows = rows.take(from_numpy(data_lines))
@@ -188,12 +194,16 @@ def _read_any_whitespace(source: Source, layout: Layout) -> Fields:
     if bad.size:
         i = int(bad[0])
         expected = f"{wanted}" if layout.exact else f"at least {wanted}"
+        hint = _COMMENT_AS_DATA if layout.column0_comments and \
+            rows[i].as_py().startswith("#") else ""
         raise InputFormatError(
             source.name,
             f"expected {expected} whitespace-separated fields ({' '.join(layout.names)}), "
-            f"found {counts[i]}: {rows[i].as_py()!r}",
+            f"found {counts[i]}: {rows[i].as_py()!r}{hint}",
             int(data_lines[i]) + 1,
         )
+    if layout.column0_comments:
+        _refuse_trailing_comment(source, comment, data_lines)
     columns = {}
     positions = from_numpy(np.arange(len(layout.names)))  # Arrow scalars made without pandas
     for k, name in enumerate(layout.names):
@@ -204,6 +214,34 @@ def _read_any_whitespace(source: Source, layout: Layout) -> Fields:
             columns[name] = column.slice(max(len(column) - 1, 0)) if name in layout.last \
                 else column
     return Fields(columns, data_lines.astype(np.int64) + 1)
+
+
+_COMMENT_AS_DATA = (" (trec_eval 10.0's qrels reader skips a '#' line only at the start of "
+                    "a line and not right after another skipped one: it reads this as data)")
+
+
+def _comments(source: Source, lines: pa.Array, filled: np.ndarray) -> np.ndarray:
+    """The lines trec_eval 10.0's qrels reader skips as comments: a '#' in the first column,
+    unless the line before was such a skipped comment (it then parses the line as data, so
+    in a block of '#' lines every second one is data). An indented '#' line is data too."""
+    column0 = to_numpy(pc.starts_with(lines, "#"))
+    index = np.arange(column0.size)
+    block_start = np.maximum.accumulate(np.where(column0 & ~np.roll(column0, 1) | (index == 0),
+                                                 index, 0))
+    skipped = column0 & ((index - block_start) % 2 == 0)
+    return skipped
+
+
+def _refuse_trailing_comment(source: Source, comment: np.ndarray, data_lines: np.ndarray
+                             ) -> None:
+    """Refuse a skipped comment after the last data line: trec_eval 10.0's qrels reader
+    reads past its buffer there (it crashes)."""
+    after = int(data_lines[-1]) + 1 if data_lines.size else 0
+    trailing = np.flatnonzero(comment[after:])
+    if trailing.size:
+        raise InputFormatError(source.name, "a comment after the last judgement: trec_eval "
+                               "10.0's qrels reader crashes on it; remove it or move it up",
+                               after + int(trailing[0]) + 1)
 
 
 def _lines(source: Source) -> pa.Array:

@@ -36,7 +36,7 @@ RUN_LAYOUT = Layout(("qid", "iter", "docid", "rank", "score", "tag"),
 # Grades stay text on both paths: Arrow's int64 parser reads hexadecimal (``0x2`` as 2),
 # which trec_eval's atol reads as 0, so only :func:`integers` may judge them.
 QRELS_LAYOUT = Layout(("qid", "iter", "docid", "grade"), keep=("qid", "docid", "grade"),
-                      types={"qid": _DICTIONARY}, exact=True)
+                      types={"qid": _DICTIONARY}, exact=True, column0_comments=True)
 BEIR_QRELS_LAYOUT = Layout(("qid", "docid", "grade"), keep=("qid", "docid", "grade"),
                            types={"qid": _DICTIONARY}, exact=True, header=True)
 _INTEGRAL = r"^[+-]?\d+(\.0*)?$"
