@@ -388,3 +388,22 @@ def test_a_query_without_results_and_only_negative_grades_under_complete(tmp_pat
     assert theirs.returncode == 4 and ours.exit_code == 2
     assert "Can't calculate measure 'map'" in ours.stderr
     assert CliRunner().invoke(app, ["eval", "-m", "map", str(qrels), str(run)]).exit_code == 0
+
+
+# ------------------------------------------------------------------ rounded parameter names
+@pytest.mark.parametrize("measure", ["iprec_at_recall.0.5,0.504", "Rprec_mult.0.5,0.504,0.505",
+                                     "iprec_at_recall.0.1,0.1001,0.2", "Rprec_mult.1,1.001"])
+def test_parameters_that_print_alike_print_both_lines(tmp_path, trec_eval, measure):
+    """trec_eval prints ``%3.2f`` of a recall level or R multiple, so 0.5 and 0.504 give
+    two lines named ``_0.50``, each with its own value (different here: 250 relevant
+    documents make their ranks 125 and 126)."""
+    qrels, run = tmp_path / "qrels", tmp_path / "run"
+    qrels.write_text("".join(f"1 0 d{i} {int(i % 3 != 0)}\n" for i in range(375)))
+    run.write_text("".join(f"1 Q0 d{(i * 7) % 400} {i} {400 - i} r\n" for i in range(400)))
+    args = ["-q", "-m", measure, str(qrels), str(run)]
+    theirs = subprocess.run([str(trec_eval), *args], capture_output=True, check=True)
+    ours = CliRunner().invoke(app, ["eval", *args])
+    assert ours.exit_code == 0, ours.stderr
+    assert ours.stdout == theirs.stdout.decode()
+    names = [line.split("\t")[0] for line in ours.stdout.splitlines()]
+    assert len(names) > len(set(names))

@@ -62,8 +62,8 @@ class EvaluationResult:
     measures: list[Measure]
     run_name: str
     query_ids: list[str]                    # queries evaluated (printed by -q), trec_eval order
-    values: dict[str, np.ndarray]           # measure name -> value per query in query_ids
-    aggregate: dict[str, float | str]       # measure name -> summary value ("all")
+    values: dict[str, np.ndarray]           # Measure.key -> value per query in query_ids
+    aggregate: dict[str, float | str]       # Measure.key -> summary value ("all")
     num_queries: int                        # queries averaged over (trec_eval's num_q)
     ignored_run_queries: list[str] = field(default_factory=list)
     queries_without_results: list[str] = field(default_factory=list)
@@ -78,7 +78,7 @@ class EvaluationResult:
     @property
     def per_query(self) -> dict[str, dict[str, float | str]]:
         """``{qid: {measure: value}}`` for the evaluated queries (pytrec_eval's form)."""
-        names = [(m.name, value_kind(m.family) == "text") for m in self.measures
+        names = [(m.key, value_kind(m.family) == "text") for m in self.measures
                  if summary_rule(m.family) not in SUMMARY_ONLY_RULES]
         return {
             qid: {name: (str(self.values[name][i]) if text else float(self.values[name][i]))
@@ -91,7 +91,7 @@ class EvaluationResult:
         if measure in self.aggregate:
             return self.aggregate[measure]
         (resolved,) = parse_measures([measure])
-        return self.aggregate[resolved.name]
+        return self.aggregate[resolved.key]
 
     def beir(self) -> dict[str, float]:
         """Aggregates under BEIR's names (``NDCG@10``, ``MAP@100``, ``Recall@100``, ``P@10``,
@@ -99,7 +99,7 @@ class EvaluationResult:
         out = {}
         for m in self.measures:
             if m.family in BEIR_NAMES and m.param is not None:
-                out[f"{BEIR_NAMES[m.family]}@{int(m.param)}"] = self.aggregate[m.name]
+                out[f"{BEIR_NAMES[m.family]}@{int(m.param)}"] = self.aggregate[m.key]
         return out
 
     def to_trec_eval(self, per_query: bool = False, summary: bool = True) -> str:
@@ -182,26 +182,26 @@ def evaluate(
     for m in wanted:
         rule, kind = summary_rule(m.family), value_kind(m.family)
         if rule == "runid":
-            aggregate[m.name] = run.name
+            aggregate[m.key] = run.name
             continue
         if rule == "num_q":
-            aggregate[m.name] = averaged_over
+            aggregate[m.key] = averaged_over
             continue
         per_query = reset_stand_in(m, KERNELS[m.family](stats, m.param), matched)[evaluated]
         if kind == "text":  # relstring: printed per query only
-            values[m.name] = per_query
+            values[m.key] = per_query
             continue
         per_query = np.asarray(per_query, dtype=np.float64)
         held = np.log(np.maximum(per_query, MIN_GEO_MEAN)) if rule == "gmean" else per_query
         if table is not None:
             held = table.convert(query_ids, m.name, held)
-        values[m.name] = held if table is not None or rule != "gmean" else per_query
+        values[m.key] = held if table is not None or rule != "gmean" else per_query
         if rule == "none":
             continue
-        aggregate[m.name] = _summarise(rule, held, averaged_over)
+        aggregate[m.key] = _summarise(rule, held, averaged_over)
         if average_complete and m.family == "num_rel":
             # trec_eval -c recounts num_rel over the qrels: every grade > 0, whatever -l says
-            aggregate[m.name] = float(np.count_nonzero(jr.qrels_grade > 0))
+            aggregate[m.key] = float(np.count_nonzero(jr.qrels_grade > 0))
     result = EvaluationResult(
         measures=wanted,
         run_name=run.name,

@@ -284,6 +284,17 @@ class Measure:
         return self.family if self.label is None else f"{self.family}_{self.label}"
 
     @property
+    def key(self) -> str:
+        """Where results store this measure's values: its name, unless the name rounds a
+        parameter (``iprec_at_recall.0.501`` prints as ``iprec_at_recall_0.50``, like
+        ``.0.5``): then the exact parameter, so that both of trec_eval's same-named lines
+        keep their own values."""
+        if FAMILIES[self.family].params == "cut_double" and \
+                float(f"{self.param:3.2f}") != self.param:
+            return f"{self.family}_{self.param!r}"
+        return self.name
+
+    @property
     def sort_key(self) -> tuple[int, float]:
         cut = isinstance(self.param, float) and FAMILIES[self.family].params.startswith("cut")
         return FAMILY_ORDER[self.family], float(self.param) if cut else -1.0
@@ -325,7 +336,7 @@ def parse_measures(specs: list[str] | tuple[str, ...] | str) -> list[Measure]:
         else:
             extra.extend(_parse_name(spec))
     chosen = [m for f in marked for m in given.get(f, _defaults(f))] + extra
-    unique = {m.name: m for m in chosen}
+    unique = {m.key: m for m in chosen}
     return sorted(unique.values(), key=lambda m: m.sort_key)
 
 

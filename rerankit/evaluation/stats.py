@@ -146,7 +146,7 @@ def compare(
         position = {q: i for i, q in enumerate(result.query_ids)}
         rows = np.array([position.get(q, -1) for q in query_ids])
         matrices.append(np.stack([
-            np.where(rows >= 0, result.values[m.name][np.maximum(rows, 0)], 0.0) for m in wanted
+            np.where(rows >= 0, result.values[m.key][np.maximum(rows, 0)], 0.0) for m in wanted
         ]))
     rng = np.random.default_rng(seed)
     means = {name: {m.name: float(matrix[j].mean()) for j, m in enumerate(wanted)}

@@ -39,14 +39,14 @@ def format_trec_eval(result: EvaluationResult, per_query: bool, summary: bool) -
         for i, qid in enumerate(result.query_ids):
             for m in printed:
                 kind = value_kind(m.family)
-                value = format_value(kind, result.values[m.name][i], result.zscores)
+                value = format_value(kind, result.values[m.key][i], result.zscores)
                 lines.append(_line(m.name, qid, value, result.zscores and kind != "text"))
     if summary:
         for m in result.measures:
-            if m.name not in result.aggregate:
+            if m.key not in result.aggregate:
                 continue
             kind = value_kind(m.family)
-            value = format_value(kind, result.aggregate[m.name], result.zscores)
+            value = format_value(kind, result.aggregate[m.key], result.zscores)
             lines.append(_line(m.name, "all", value, result.zscores and kind != "text"))
     return "".join(lines)
 
