@@ -370,6 +370,11 @@ def test_run_from_standard_input(tmp_path):
     ("# c\n#q 0 a 1\n  #r 0 b 2\n1 0 c 0\n", {"#q": {"a": 1}, "#r": {"b": 2}, "1": {"c": 0}}),
     ("query-id\tcorpus-id\tscore\r\n1\ta\t1.0\r\n2\tb\t0\r\n", {"1": {"a": 1}, "2": {"b": 0}}),
     ("\ufeffquery-id\tcorpus-id\tscore\n1  a  2\n", {"1": {"a": 2}}),
+    ("query_id doc_id score\n1 a 2\n", {"1": {"a": 2}}),
+    # BEIR is detected by its three-field header only: these are TREC query ids
+    ("query-id7 0 a 1\nquery-id7 0 b 0\n", {"query-id7": {"a": 1, "b": 0}}),
+    ("query_id 0 a 1\n", {"query_id": {"a": 1}}),
+    ("qid\t0\tdocid\t1\n", {"qid": {"docid": 1}}),
 ])
 def test_accepted_qrels_texts(tmp_path, text, expected):
     assert read_qrels(write(tmp_path, text)).to_dict() == expected

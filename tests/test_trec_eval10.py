@@ -407,3 +407,34 @@ def test_parameters_that_print_alike_print_both_lines(tmp_path, trec_eval, measu
     assert ours.stdout == theirs.stdout.decode()
     names = [line.split("\t")[0] for line in ours.stdout.splitlines()]
     assert len(names) > len(set(names))
+
+
+# ------------------------------------------------------------------ refused, not crashed
+@pytest.mark.parametrize("measure", ["map_avgjg", "P_avgjg", "P_avgjg.5", "Rprec_mult_avgjg",
+                                     "prefs_simp", "prefs_num_prefs_poss", "prefs_avgjg_imp",
+                                     "all_prefs", "prefs", "qrels_jg"])
+def test_preference_measures_on_plain_qrels_are_refused_in_one_line(tmp_path, trec_eval,
+                                                                    measure):
+    qrels, run = tmp_path / "qrels", tmp_path / "run"
+    qrels.write_text("1 0 a 1\n")
+    run.write_text("1 Q0 a 1 1 r\n")
+    theirs = subprocess.run([str(trec_eval), "-m", measure, str(qrels), str(run)],
+                            capture_output=True)
+    ours = CliRunner().invoke(app, ["eval", "-m", measure, str(qrels), str(run)])
+    assert theirs.returncode == 4 and ours.exit_code == 2
+    assert len(ours.stderr.strip().splitlines()) == 1
+    assert theirs.stderr.decode().splitlines()[-1].removeprefix("trec_eval: ") in ours.stderr
+    assert "internal error" not in ours.stderr
+
+
+@pytest.mark.parametrize("limit", ["99999999999999999999", "9223372036854775807",
+                                   "9223372036854775808"])
+def test_a_max_docs_beyond_64_bits_means_no_limit(tmp_path, trec_eval, limit):
+    qrels, run = tmp_path / "qrels", tmp_path / "run"
+    qrels.write_text("1 0 a 1\n1 0 b 1\n")
+    run.write_text("1 Q0 x 1 3 r\n1 Q0 a 2 2 r\n1 Q0 b 3 1 r\n")
+    args = ["-q", "-M", limit, "-m", "map", "-m", "num_ret", str(qrels), str(run)]
+    theirs = subprocess.run([str(trec_eval), *args], capture_output=True, check=True)
+    ours = CliRunner().invoke(app, ["eval", *args])
+    assert ours.exit_code == 0, ours.stderr
+    assert ours.stdout == theirs.stdout.decode()

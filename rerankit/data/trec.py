@@ -152,11 +152,13 @@ def check_unique_pairs(keys: np.ndarray, fields: Fields, source: Source, what: s
 
 
 def is_beir_tsv(source: Source) -> bool:
-    """True when the first non-blank line is BEIR's qrels header."""
+    """True when the first non-blank line is BEIR's qrels header: three fields, the first
+    naming the query column (``query-id``, ``query_id``) or ``qid docid score``. A TREC
+    line has four fields, so a query id like ``query-id7`` stays a TREC query id."""
     head = source.data[source.start:source.start + 4096].lstrip(b" \t\r\n\x0b\x0c")
-    first = head.split(b"\n", 1)[0].split(b"\r", 1)[0].strip().lower()
-    return first.startswith((b"query-id", b"query_id")) or first.split() == [
-        b"qid", b"docid", b"score"]
+    fields = head.split(b"\n", 1)[0].split(b"\r", 1)[0].lower().split()
+    return len(fields) == 3 and (fields[0] in (b"query-id", b"query_id")
+                                 or fields == [b"qid", b"docid", b"score"])
 
 
 def check_writable_ids(qid: pa.Array, docid: pa.Array, path: Path) -> None:

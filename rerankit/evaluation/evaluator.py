@@ -28,11 +28,12 @@ import pyarrow.compute as pc
 
 from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run
-from rerankit.errors import InputFormatError
+from rerankit.errors import InputFormatError, UnknownMeasureError
 from rerankit.evaluation.kernels import KERNELS, MIN_GEO_MEAN, RankingStats
 from rerankit.evaluation.measures import (
     BEIR_CUTOFFS,
     FAMILY_ORDER,
+    PREFS_FAMILIES,
     SUMMARY_ONLY_RULES,
     Measure,
     parse_measures,
@@ -162,6 +163,7 @@ def evaluate(
     compat = str(compat)  # 10 or "10"
     check_compat(compat)
     wanted = parse_measures(list(measures) if measures is not None else list(DEFAULT_MEASURES))
+    _check_qrels_measures(wanted)
     qrels = as_qrels(qrels)
     run = as_run(run)
     table = ZScores.read(zscores) if isinstance(zscores, (str, Path)) else zscores
@@ -238,6 +240,18 @@ def require_judged_query(run: Run, qrels: Qrels, judged: bool, run_queries: Iter
         f"{sorted(run_queries)[:3]}, qrels queries e.g. {list(qrels_queries[:3])}): are these "
         "the right files?",
     )
+
+
+def _check_qrels_measures(wanted: list[Measure]) -> None:
+    """Refuse preference and judgment-group measures, which plain qrels cannot give
+    (trec_eval: "Can't calculate measure"), naming the judgement format they need."""
+    for m in wanted:
+        if m.family in PREFS_FAMILIES:
+            needs = "judgment groups (-R qrels_jg)" if m.family.endswith("_avgjg") else \
+                "preferences (-R prefs or -R qrels_prefs)"
+            raise UnknownMeasureError(
+                f"measure '{m.name}' needs judgements given as {needs}; plain qrels "
+                f"cannot give it (trec_eval: \"Can't calculate measure '{m.family}'\")")
 
 
 def _check_first_query_has_a_grade(wanted: list[Measure], jr: JudgedRanking,

@@ -95,6 +95,8 @@ def judge_ranking(
         raise ValueError(f"relevance level must be >= 0, got {relevance_level}")
     if max_docs is not None and max_docs < 0:
         raise ValueError(f"max_docs must be >= 0, got {max_docs}")
+    if max_docs is not None and max_docs > np.iinfo(np.int64).max:
+        max_docs = None  # trec_eval's atol saturates: no run is that long
     if ignore_identical_ids:
         same = pc.equal(pc.cast(run.qid, pa.string()), pc.cast(run.docid, pa.string()))
         run = run.take(np.flatnonzero(~to_numpy(same)))
