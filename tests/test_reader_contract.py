@@ -295,6 +295,10 @@ def test_tag_is_the_last_lines_even_when_that_line_is_long(tmp_path):
     (b"1 Q0 a 1 2.5 r\r\n1 Q0 \xff\xfe 2 1.0 r\r\n", 2, "not valid UTF-8"),
     (b"1 Q0 a 1 2.5 r\n1 Q0 a\x00b 2 1.0 r\n", 2, "NUL byte"),
     (f"1 Q0 a 1 2.5 r\n1{NBSP}Q0 b 2 1.0 r\n", 2, "expected at least 6"),
+    # C reads ASCII digits only: other Unicode digits are not numbers to atof
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 \u0661 r\n", 2, "atof would silently read it as 0.0"),
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 7\u0663 r\n", 2, "atof would silently read it as 7.0"),
+    ("1 Q0 a 1 2.5 r\n1 Q0 b 2 \uff11 r\n", 2, "atof would silently read it as 0.0"),
 ])
 def test_malformed_runs_name_file_line_and_field(tmp_path, text, line, fragment):
     path = write(tmp_path, text)
@@ -385,6 +389,9 @@ def test_accepted_qrels_texts(tmp_path, text, expected):
                                 "trec_eval's atol would silently read it as 1"),
     ("1 0 a 1\n1 0 b high\n", 2, "atol would silently read it as 0"),
     ("1 0 a 1\n1 0 b 99999999999999999999\n", 2, "does not fit a 64-bit integer"),
+    ("1 0 a 1\n1 0 b \u0661\n", 2, "'\u0661' is not an integer (query '1', document 'b'); "
+                                   "trec_eval's atol would silently read it as 0"),
+    ("1 0 a 1\n1 0 b 2\u0663\n", 2, "atol would silently read it as 2"),
     ("1 0 a 1 extra\n", 1, "expected 4 whitespace-separated fields"),
     ("1 0 a\n", 1, "expected 4 whitespace-separated fields"),
     ("1 0 a 1\n\n1 0 a 0\n", 3, "judgement for document 'a' appears twice"),

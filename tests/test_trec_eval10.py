@@ -438,3 +438,30 @@ def test_a_max_docs_beyond_64_bits_means_no_limit(tmp_path, trec_eval, limit):
     ours = CliRunner().invoke(app, ["eval", *args])
     assert ours.exit_code == 0, ours.stderr
     assert ours.stdout == theirs.stdout.decode()
+
+
+# ------------------------------------------------------------------ quiet and exact messages
+@pytest.mark.parametrize("scores", [("inf", "-inf"), ("-inf", "inf", "1"), ("inf", "inf"),
+                                    ("-inf", "-inf", "0")])
+def test_infinite_scores_evaluate_silently_as_trec_eval(tmp_path, trec_eval, scores):
+    """inf and -inf are valid scores: no numpy warning on stderr, trec_eval's numbers."""
+    qrels, run = tmp_path / "qrels", tmp_path / "run"
+    qrels.write_text("1 0 d0 1\n1 0 d1 0\n1 0 d2 1\n")
+    run.write_text("".join(f"1 Q0 d{i} {i + 1} {s} r\n" for i, s in enumerate(scores)))
+    args = ["-q", "-m", "all_trec", str(qrels), str(run)]
+    theirs = subprocess.run([str(trec_eval), *args], capture_output=True, check=True)
+    ours = _rerankit_cli(args)
+    assert ours.returncode == 0 and ours.stderr == b""
+    assert _comparable(ours.stdout.decode()) == _comparable(theirs.stdout.decode())
+
+
+@pytest.mark.parametrize("measure", ["ndcg", "G", "rbp", "ndcg_rel", "Rndcg", "dcg.1=2"])
+def test_a_grade_beyond_the_gain_table_names_file_and_line(tmp_path, measure):
+    qrels, run = tmp_path / "qrels", tmp_path / "run"
+    qrels.write_text("1 0 a 1\n\n1 0 b 2000000\n")
+    run.write_text("1 Q0 a 1 1 r\n")
+    done = CliRunner().invoke(app, ["eval", "-m", measure, str(qrels), str(run)])
+    assert done.exit_code == 2
+    assert done.stderr.startswith(f"rerankit: error: {qrels}, line 3: relevance grade 2000000 "
+                                  "(query '1', document 'b') is too large")
+    assert CliRunner().invoke(app, ["eval", "-m", "map", str(qrels), str(run)]).exit_code == 0

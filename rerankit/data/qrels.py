@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -38,6 +38,15 @@ class Qrels:
     docid: pa.Array
     grade: np.ndarray
     name: str = "qrels"
+    #: Where the qrels were read from and each row's 1-based line there, so that errors
+    #: found later (by the evaluator) can name file and line; None when built in memory.
+    source: str | None = field(default=None, compare=False)
+    lines: np.ndarray | range | None = field(default=None, compare=False, repr=False)
+
+    def where(self, row: int) -> tuple[str, int | None]:
+        """The file (else the name) and line that row ``row`` came from, for messages."""
+        line = None if self.lines is None else int(self.lines[row])
+        return (self.source if self.source is not None else self.name), line
 
     def __post_init__(self) -> None:
         if not (len(self.qid) == len(self.docid) == len(self.grade)):
@@ -125,7 +134,7 @@ def read_qrels(path: str | Path) -> Qrels:
     fields = split_fields(source, BEIR_QRELS_LAYOUT if is_beir_tsv(source) else QRELS_LAYOUT)
     grades = integers(fields, source, "grade")
     qid, docid = (plain_strings(fields.columns[n]) for n in ("qid", "docid"))
-    qrels = Qrels(qid, docid, grades, Path(source.name).name)
+    qrels = Qrels(qid, docid, grades, Path(source.name).name, source.name, fields.line_numbers)
     check_unique_pairs(qrels.pair_keys, fields, source, "judgement for document")
     return qrels
 

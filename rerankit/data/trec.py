@@ -40,8 +40,10 @@ QRELS_LAYOUT = Layout(("qid", "iter", "docid", "grade"), keep=("qid", "docid", "
 BEIR_QRELS_LAYOUT = Layout(("qid", "docid", "grade"), keep=("qid", "docid", "grade"),
                            types={"qid": _DICTIONARY}, exact=True, header=True)
 _INTEGRAL = r"^[+-]?\d+(\.0*)?$"
+# ASCII digits only: C's atof and atol read no other digit ('١' is 0 to them)
 _C_NUMBER_PREFIX = re.compile(r"[+-]?(inf(inity)?|nan|0x([0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)"
-                              r"(p[+-]?\d+)?|(\d+\.?\d*|\.\d+)(e[+-]?\d+)?)", re.I)
+                              r"(p[+-]?\d+)?|(\d+\.?\d*|\.\d+)(e[+-]?\d+)?)", re.I | re.ASCII)
+_C_INTEGER_PREFIX = re.compile(r"[+-]?[0-9]+")
 
 
 # ------------------------------------------------------------------------- values
@@ -94,7 +96,7 @@ def integers(fields: Fields, source: Source, name: str) -> np.ndarray:
     if not pc.all(integral).as_py():
         bad = int(np.flatnonzero(~to_numpy(integral))[0])
         text = column[bad].as_py()
-        digits = re.match(r"[+-]?\d+", text)
+        digits = _C_INTEGER_PREFIX.match(text)
         raise InputFormatError(
             source.name, f"relevance {name} {text!r} is not an integer ({_where(fields, bad)}); "
             f"trec_eval's atol would silently read it as {int(digits[0]) if digits else 0}",

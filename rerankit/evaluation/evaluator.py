@@ -30,6 +30,7 @@ from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, UnknownMeasureError
 from rerankit.evaluation.kernels import KERNELS, MIN_GEO_MEAN, RankingStats
+from rerankit.evaluation.kernels_gains import GAIN_FAMILIES, MAX_GAIN_LEVEL
 from rerankit.evaluation.measures import (
     BEIR_CUTOFFS,
     FAMILY_ORDER,
@@ -167,6 +168,7 @@ def evaluate(
     qrels = as_qrels(qrels)
     run = as_run(run)
     table = ZScores.read(zscores) if isinstance(zscores, (str, Path)) else zscores
+    _check_gain_levels(wanted, qrels)
     jr = judge_ranking(qrels, run, relevance_level, max_docs, judged_only, ignore_identical_ids,
                        compat, num_docs_in_coll)
     run_queries = set(pc.unique(run.qid).to_pylist())
@@ -252,6 +254,22 @@ def _check_qrels_measures(wanted: list[Measure]) -> None:
             raise UnknownMeasureError(
                 f"measure '{m.name}' needs judgements given as {needs}; plain qrels "
                 f"cannot give it (trec_eval: \"Can't calculate measure '{m.family}'\")")
+
+
+def _check_gain_levels(wanted: list[Measure], qrels: Qrels) -> None:
+    """Refuse a grade the gain-based measures cannot walk to (they build a table of every
+    level up to the largest grade, as trec_eval does), naming its file and line."""
+    if not any(m.family in GAIN_FAMILIES for m in wanted):
+        return
+    too_large = np.flatnonzero(qrels.grade > MAX_GAIN_LEVEL)
+    if too_large.size:
+        row = int(too_large[0])
+        source, line = qrels.where(row)
+        raise InputFormatError(
+            source, f"relevance grade {qrels.grade[row]} (query '{qrels.qid[row].as_py()}', "
+            f"document '{qrels.docid[row].as_py()}') is too large for the gain-based measures "
+            f"(at most {MAX_GAIN_LEVEL}): like trec_eval, they walk every level up to the "
+            "largest grade", line)
 
 
 def _check_first_query_has_a_grade(wanted: list[Measure], jr: JudgedRanking,

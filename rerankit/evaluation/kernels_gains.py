@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rerankit.data.columns import group_starts
-from rerankit.errors import InputFormatError
 from rerankit.evaluation.kernels_util import (
     NEGATIVE_NAN,
     c_log2,
@@ -30,8 +29,10 @@ if TYPE_CHECKING:
     from rerankit.evaluation.kernels import RankingStats
 
 DEFAULT_RBP_P = 0.9
-#: largest grade the gain table walks level by level (a 3e9 grade would otherwise hang)
+#: largest grade the gain table walks level by level (a 3e9 grade would otherwise hang);
+#: the evaluator refuses larger ones for GAIN_FAMILIES, naming the qrels line
 MAX_GAIN_LEVEL = 1 << 20
+GAIN_FAMILIES = frozenset({"G", "dcg", "ideal_dcg", "ndcg", "ndcg_rel", "Rndcg", "rbp"})
 
 
 class Gains:
@@ -42,11 +43,6 @@ class Gains:
         nq = jr.num_queries
         judged = jr.qrels_grade >= 0
         top = int(jr.qrels_grade[judged].max()) if judged.any() else 0
-        if top > MAX_GAIN_LEVEL:
-            raise InputFormatError(
-                "qrels", f"relevance grade {top} is too large for the gain-based measures "
-                f"(at most {MAX_GAIN_LEVEL}): like trec_eval, they walk every level up to "
-                "the largest grade")
         given = [(int(name), float(value)) for name, value in pairs if name != "p"]
         given_levels = {level for level, _ in given}
         self.param_gains = np.array([gain for _, gain in given])

@@ -100,7 +100,7 @@ def judge_ranking(
     if ignore_identical_ids:
         same = pc.equal(pc.cast(run.qid, pa.string()), pc.cast(run.docid, pa.string()))
         run = run.take(np.flatnonzero(~to_numpy(same)))
-    if np.isnan(np.sum(run.score)):  # one pass, no temporary; confirmed row by row below
+    if _may_hold_nan(run.score):
         run.check_finite(run.name)
 
     query_ids = sorted(pc.unique(qrels.qid).to_pylist(), key=lambda s: s.encode("utf-8"))
@@ -145,6 +145,13 @@ def judge_ranking(
     return JudgedRanking(query_ids, has_results, num_ret, query, rank, grade, qrels_query,
                          qrels.grade.astype(np.int64), relevance_level, compat,
                          num_docs_in_coll, judged_only, stand_in_ret)
+
+
+def _may_hold_nan(scores: np.ndarray) -> bool:
+    """One pass without a temporary: a NaN makes the sum NaN (so does inf + -inf, which
+    the row-by-row check then clears, silently: infinite scores are valid)."""
+    with np.errstate(invalid="ignore"):
+        return bool(np.isnan(np.sum(scores)))
 
 
 def check_compat(compat: str) -> None:
