@@ -465,3 +465,53 @@ def test_a_grade_beyond_the_gain_table_names_file_and_line(tmp_path, measure):
     assert done.stderr.startswith(f"rerankit: error: {qrels}, line 3: relevance grade 2000000 "
                                   "(query '1', document 'b') is too large")
     assert CliRunner().invoke(app, ["eval", "-m", "map", str(qrels), str(run)]).exit_code == 0
+
+
+# ------------------------------------------------------------------ the Python API's arguments
+@pytest.mark.parametrize("measure, as_trec_eval", [
+    ("map", "map"), ("ndcg_cut_10", "ndcg_cut.10"), ("ndcg_cut.5,10", "ndcg_cut.5,10"),
+    ("P.5,10", "P.5,10"), ("utility.2,-1,0,0", "utility.2,-1,0,0"), ("official", "official"),
+    ("nDCG@10", "ndcg_cut.10")])
+def test_a_measure_string_is_one_dash_m_argument(tmp_path, trec_eval, measure, as_trec_eval):
+    """``evaluate(q, r, "P.5,10")`` is ``-m P.5,10``: the same values as the list form,
+    and trec_eval's numbers."""
+    from rerankit.evaluation.evaluator import evaluate
+
+    qrels, run = tmp_path / "qrels", tmp_path / "run"
+    qrels.write_text("1 0 a 1\n1 0 b 2\n2 0 c 1\n")
+    run.write_text("1 Q0 x 1 3 r\n1 Q0 b 2 2 r\n2 Q0 c 1 1 r\n")
+    single = evaluate(qrels, run, measure)
+    assert single.aggregate == evaluate(qrels, run, [measure]).aggregate
+    theirs = subprocess.run([str(trec_eval), "-m", as_trec_eval, str(qrels), str(run)],
+                            capture_output=True, check=True)
+    assert single.to_trec_eval() == theirs.stdout.decode()
+
+
+@pytest.mark.parametrize("options, error, fragment", [
+    ({"max_docs": 2.5}, TypeError, "max_docs must be an integer, got 2.5"),
+    ({"max_docs": "2"}, TypeError, "max_docs must be an integer"),
+    ({"relevance_level": "2"}, TypeError, "relevance_level must be an integer, got '2'"),
+    ({"relevance_level": 1.0}, TypeError, "relevance_level must be an integer"),
+    ({"relevance_level": True}, TypeError, "relevance_level must be an integer"),
+    ({"num_docs_in_coll": 1e6}, TypeError, "num_docs_in_coll must be an integer"),
+    ({"measures": []}, ValueError, "measures is empty"),
+    ({"measures": ()}, ValueError, "measures is empty"),
+    ({"measures": ["map", 5]}, TypeError, "measures must be strings, got 5"),
+    ({"measures": {"map": 1}}, TypeError, "measures must be a measure name or a list"),
+    ({"measures": 5}, TypeError, "measures must be a measure name or a list"),
+])
+def test_wrong_argument_types_name_the_parameter(options, error, fragment):
+    from rerankit.evaluation.evaluator import evaluate
+
+    with pytest.raises(error, match=fragment):
+        evaluate({"q": {"a": 1}}, {"q": {"a": 1.0}}, **{"measures": "map", **options})
+
+
+def test_integer_like_arguments_are_accepted():
+    import numpy as np
+
+    from rerankit.evaluation.evaluator import evaluate
+
+    result = evaluate({"q": {"a": 1}}, {"q": {"a": 1.0, "b": 2.0}}, "P.1",
+                      max_docs=np.int64(1), relevance_level=np.int32(1))
+    assert result["P_1"] == 0.0

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,9 +143,10 @@ def evaluate(
     Args:
         qrels: :class:`Qrels`, ``{qid: {docid: grade}}``, or a qrels file path.
         run: :class:`Run`, ``{qid: {docid: score}}``, or a TREC run file path.
-        measures: trec_eval names or aliases (see :func:`parse_measures`). Default: BEIR's
-            table, nDCG / MAP / Recall / P / MRR at k = 1, 3, 5, 10, 100, 1000. Checked
-            before any file is read.
+        measures: trec_eval names or aliases (see :func:`parse_measures`), a list or one
+            string as trec_eval's ``-m`` takes it (``"map"``, ``"P.5,10"``). Default:
+            BEIR's table, nDCG / MAP / Recall / P / MRR at k = 1, 3, 5, 10, 100, 1000.
+            Checked before any file is read.
         relevance_level: minimum grade counted as relevant (trec_eval ``-l``).
         average_complete: average over every qrels query (trec_eval ``-c``); a query
             without results is evaluated as trec_eval does (see the module docstring).
@@ -163,7 +165,9 @@ def evaluate(
     """
     compat = str(compat)  # 10 or "10"
     check_compat(compat)
-    wanted = parse_measures(list(measures) if measures is not None else list(DEFAULT_MEASURES))
+    _check_arguments(measures, relevance_level=relevance_level, max_docs=max_docs,
+                     num_docs_in_coll=num_docs_in_coll)
+    wanted = parse_measures(measures if measures is not None else list(DEFAULT_MEASURES))
     _check_qrels_measures(wanted)
     qrels = as_qrels(qrels)
     run = as_run(run)
@@ -242,6 +246,29 @@ def require_judged_query(run: Run, qrels: Qrels, judged: bool, run_queries: Iter
         f"{sorted(run_queries)[:3]}, qrels queries e.g. {list(qrels_queries[:3])}): are these "
         "the right files?",
     )
+
+
+def _check_arguments(measures: Sequence[str] | str | None, **counts: int | None) -> None:
+    """Refuse arguments that would otherwise fail deep inside (or be silently truncated):
+    an empty or non-text measure list, and a count that is not an integer (None allowed
+    for ``max_docs`` only). The message names the parameter."""
+    if measures is not None and not isinstance(measures, str):
+        if isinstance(measures, Mapping) or not isinstance(measures, Iterable):
+            raise TypeError(f"measures must be a measure name or a list of them, got "
+                            f"{type(measures).__name__}")
+        measures = list(measures)
+        if not measures:
+            raise ValueError("measures is empty: name at least one measure, or pass None "
+                             "for the default set")
+        odd = [m for m in measures if not isinstance(m, str)]
+        if odd:
+            raise TypeError(f"measures must be strings, got {odd[0]!r} "
+                            f"({type(odd[0]).__name__})")
+    for name, value in counts.items():
+        if value is None and name == "max_docs":
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
 
 
 def _check_qrels_measures(wanted: list[Measure]) -> None:
