@@ -5,7 +5,8 @@ Heavy modules are imported inside the commands, so ``rerankit --help`` and
 ``rerankit eval`` start quickly and never import torch.
 
 No command shows a traceback: :func:`main` turns any failure into one line on stderr,
-``rerankit: error: ...``, and exit status 2 (130 when interrupted; a closed output pipe,
+``rerankit: error: ...``, and exit status 2 (130 when interrupted, 143 on SIGTERM, which
+unwinds like Ctrl-C so no staging folder is left; a closed output pipe,
 as in ``rerankit eval ... | head -1``, ends quietly with status 1). ``--debug`` or
 ``RERANKIT_DEBUG=1`` prints the traceback too. Usage errors keep typer's message and
 status 2.
@@ -13,11 +14,14 @@ status 2.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import errno
 import functools
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from enum import Enum
@@ -855,12 +859,49 @@ def np_all_nan(values) -> bool:
 _WRITE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EIO)
 
 
+class Terminated(BaseException):
+    """SIGTERM (``kill``, ``timeout``): raised where the program is, so that every ``with``
+    block unwinds as for Ctrl-C (staging folders and temporary files are removed); exit
+    status 143 (128 + SIGTERM)."""
+
+
+def _on_terminate(signum, frame) -> NoReturn:
+    raise Terminated()
+
+
+def _ignore_late_signals() -> None:
+    """The last exit handler: the interpreter's own teardown comes next, during which a
+    Python handler cannot run and the default action would kill the process silently."""
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):
+            signal.signal(signum, signal.SIG_IGN)
+
+
+_owns_signals = False                      # main() runs as the program (not called by code)
+
+
+def _install_signal_handlers() -> None:
+    """SIGTERM unwinds like Ctrl-C. Only when :func:`main` is the program (the console
+    script, ``python -m rerankit``) and in the main thread: code that calls ``main(argv)``
+    keeps its own handlers."""
+    global _owns_signals
+    _owns_signals = threading.current_thread() is threading.main_thread()
+    if not _owns_signals:
+        return
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _on_terminate)
+        atexit.register(_ignore_late_signals)   # registered first: runs last
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``rerankit`` console script: runs the command, and turns any
     failure into one line on stderr and an exit status (see the module docstring)."""
-    global _debug
+    global _debug, _owns_signals
     _debug = os.environ.get("RERANKIT_DEBUG", "").strip().lower() not in ("", "0", "false",
                                                                            "no")
+    _owns_signals = False
+    if argv is None:
+        _install_signal_handlers()
     try:
         try:
             code = _run_app(argv)
@@ -876,13 +917,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise
     except SystemExit:
         raise
-    except (Exception, KeyboardInterrupt) as err:
+    except (Exception, KeyboardInterrupt, Terminated) as err:
         _report_failure(err)
 
 
 def _report_failure(err: BaseException) -> NoReturn:
     """The one error handler: one line on stderr (the traceback too with --debug) and the
-    exit status: 130 for an interrupt, 1 (silently) for a closed output pipe, 2 otherwise."""
+    exit status: 130 for an interrupt, 143 for SIGTERM, 1 (silently) for a closed output
+    pipe, 2 otherwise."""
+    if isinstance(err, Terminated):
+        _exit(143, "terminated", err)
     if isinstance(err, Interrupted):
         _exit(130, str(err), err)
     if isinstance(err, (KeyboardInterrupt, typer.Abort)):

@@ -10,6 +10,7 @@ import os
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -265,3 +266,84 @@ def test_interrupt_is_one_line_and_status_130(tmp_path):
         os.close(writer)
     assert process.returncode == 130
     assert stderr.splitlines() == ["rerankit: error: interrupted"]
+
+
+# A `rerankit run` that stops while its result is half written into the staging folder
+# (after ledger.json, before the rename): it writes the staging folder's path into the file
+# named first, then waits for a signal.
+PAUSED_RUN = """
+import sys, time
+from pathlib import Path
+from rerankit.cli import main
+from rerankit.pipeline.ledger import Ledger
+ready = Path(sys.argv.pop(1))
+original = Ledger.write
+def write(self, path):
+    original(self, path)
+    ready.write_text(str(Path(path).parent))
+    time.sleep(120)
+Ledger.write = write
+main()
+"""
+
+
+def paused_run(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path]:
+    """A real ``rerankit run`` process paused inside its staging folder, and that folder."""
+    ready = tmp_path / "ready"
+    environment = {k: v for k, v in os.environ.items() if k != "RERANKIT_DEBUG"}
+    environment.update({"PYTHONPATH": str(REPO), "RERANKIT_QUIET": "1"})
+    process = subprocess.Popen([sys.executable, "-c", PAUSED_RUN, str(ready), "run", *args],
+                               env=environment, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while not ready.is_file() or not ready.read_text():
+        assert process.poll() is None, process.communicate()[1]
+        assert time.time() < deadline
+        time.sleep(0.05)
+    return process, Path(ready.read_text())
+
+
+@pytest.mark.parametrize("signum, status, line", [
+    (signal.SIGTERM, 143, "rerankit: error: terminated"),
+], ids=["sigterm"])
+def test_a_signal_while_writing_is_one_line_and_leaves_no_staging_folder(tmp_path, signum,
+                                                                         status, line):
+    config = tmp_path / "cranfield.yaml"
+    config.write_text(BM25)
+    out = tmp_path / "runs" / "out"
+    process, staging = paused_run(tmp_path, str(config), "--output", str(out))
+    assert staging.parent == out.parent and (staging / "ledger.json").is_file()
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == status, stderr
+    assert stderr.splitlines() == [line]
+    assert list((tmp_path / "runs").iterdir()) == []     # no output, no staging folder
+
+
+def test_a_killed_runs_staging_folder_is_removed_by_the_next_run_and_nothing_else(tmp_path):
+    config = tmp_path / "cranfield.yaml"
+    config.write_text(BM25)
+    runs = tmp_path / "runs"
+    process, staging = paused_run(tmp_path, str(config), "--output", str(runs / "out"))
+    process.kill()                                       # no chance to clean up
+    process.communicate(timeout=60)
+    assert staging.is_dir() and (staging / "run.trec").is_file()
+    # look-alikes that are not a dead rerankit process's staging folder: kept
+    (runs / ".out.mine").mkdir()                         # the user's, no mark
+    (runs / ".out.mine" / "notes.txt").write_text("mine\n")
+    live = runs / ".out.live"                            # a live process's (this one's)
+    live.mkdir()
+    (live / ".rerankit-staging").write_text(f"{os.getpid()} {socket.gethostname()}\n")
+    elsewhere = runs / ".out.remote"                     # another host's: pid means nothing
+    elsewhere.mkdir()
+    (elsewhere / ".rerankit-staging").write_text(f"{2 ** 22 + 7} another-host.example\n")
+    other = runs / ".other.abcd"                         # beside another output
+    shutil.copytree(staging, other)
+    result = rerankit("run", str(config), "--output", str(runs / "out"), "-q")
+    assert result.returncode == 0, result.stderr
+    assert not staging.exists()
+    assert sorted(p.name for p in runs.iterdir()) == [".other.abcd", ".out.live", ".out.mine",
+                                                       ".out.remote", "out"]
+    assert (runs / ".out.mine" / "notes.txt").read_text() == "mine\n"
+    assert sorted(p.name for p in (runs / "out").iterdir()) == sorted(
+        ["run.trec", "metrics.json", "manifest.json", "ledger.json"])

@@ -13,6 +13,7 @@ import contextlib
 import errno
 import os
 import shutil
+import socket
 import stat
 import tempfile
 from collections.abc import Callable, Iterator
@@ -168,6 +169,11 @@ def holds_saved_index(folder: Path) -> bool:
     return is_empty_folder(folder) or (folder / "rerankit.json").is_file()
 
 
+#: the file that marks a folder as one of rerankit's staging folders: "<pid> <host>" of the
+#: process filling it; a later write removes a marked folder whose process is gone
+STAGING_MARK = ".rerankit-staging"
+
+
 @contextlib.contextmanager
 def atomic_folder(path: str | Path,
                   replaceable: Callable[[Path], bool] = holds_saved_index) -> Iterator[Path]:
@@ -176,20 +182,24 @@ def atomic_folder(path: str | Path,
     An existing ``path`` is replaced only when ``replaceable(path)`` recognises it as
     rerankit's (default: empty, or a saved index); otherwise nothing is written and
     :class:`OutputWriteError` says why. An interrupted or failed write leaves ``path`` as
-    it was (and removes the temporary folder), so a half-built index or result folder
-    never looks finished. An OS error while writing becomes :class:`OutputWriteError`
-    naming ``path``.
+    it was (and removes the temporary folder), so a half-built index or result folder never
+    looks finished; a staging folder left by a killed process is removed by the next write to
+    the same ``path`` (:func:`remove_stale_staging`). An OS error while writing becomes
+    :class:`OutputWriteError` naming ``path``.
     """
     path = Path(path)
     if path.is_symlink():                 # replace the folder the link names, keep the link
         path = path.resolve()
     _make_parent(path)
+    remove_stale_staging(path)
     _check_replaceable(path, replaceable)
     tmp = None
     try:
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        _mark_staging(tmp)
         tmp.chmod(_permissions(path, 0o777))         # mkdtemp's 0700 would hide the folder
         yield tmp
+        (tmp / STAGING_MARK).unlink()
         _check_replaceable(path, replaceable)        # nothing new appeared meanwhile
         _swap_in(tmp, path)
     except BaseException as err:
@@ -198,6 +208,50 @@ def atomic_folder(path: str | Path,
         if isinstance(err, OSError):
             raise OutputWriteError(path, explain(path, err)) from err
         raise
+
+
+def _mark_staging(folder: Path) -> None:
+    (folder / STAGING_MARK).write_text(f"{os.getpid()} {socket.gethostname()}\n",
+                                       encoding="utf-8")
+
+
+def _owner_gone(folder: Path) -> bool:
+    """True when ``folder`` holds rerankit's staging mark and the process that wrote it, on
+    this host, no longer exists."""
+    mark = folder / STAGING_MARK
+    if folder.is_symlink() or not folder.is_dir() or mark.is_symlink() or not mark.is_file():
+        return False
+    try:
+        pid_text, host = mark.read_text(encoding="utf-8").split()
+        pid = int(pid_text)
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    if host != socket.gethostname() or pid <= 0 or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:                       # exists, owned by someone else
+        return False
+    return False
+
+
+def remove_stale_staging(path: Path) -> list[Path]:
+    """Remove the staging folders of ``path`` (``.<name>.*`` beside it) that rerankit
+    marked and whose process is gone (a ``kill -9``, a power cut); never anything without
+    the mark, nor a live process's, nor another host's.
+    Returns the folders removed."""
+    path = Path(os.path.abspath(path))
+    candidates: list[Path] = []
+    with contextlib.suppress(OSError):
+        candidates += [p for p in path.parent.iterdir() if p.name.startswith(f".{path.name}.")]
+    removed = []
+    for folder in candidates:
+        if _owner_gone(folder):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+    return removed
 
 
 def _check_replaceable(path: Path, replaceable: Callable[[Path], bool]) -> None:
@@ -215,6 +269,7 @@ def _swap_in(new: Path, path: Path) -> None:
         os.replace(new, path)
         return
     old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+    _mark_staging(old)
     os.replace(path, old / path.name)
     try:
         os.replace(new, path)
