@@ -655,6 +655,8 @@ def run_command(
         outcome = run_config(parsed, folder, force=force, quiet=quiet or None,
                              cache=False if no_cache else cache, engine=runner_engine)
     except KeyboardInterrupt:
+        if not _uses_score_cache(parsed, cache, no_cache):
+            raise
         raise Interrupted("interrupted; scores computed so far are in the score cache, and "
                           "running the same command again resumes from them") from None
     table = Table(title=f"{parsed.name} ({outcome.metrics.num_queries} queries)")
@@ -670,6 +672,12 @@ def run_command(
     console.print(table)
     console.print(outcome.ledger.table())
     console.print(f"wrote {folder}/run.trec, metrics.json, manifest.json, ledger.json")
+
+
+def _uses_score_cache(parsed, cache: Path | None, no_cache: bool) -> bool:
+    """Whether ``rerankit run`` keeps reranker scores in the score cache (what an
+    interrupted run can resume from): a config with rerankers and the cache on."""
+    return not no_cache and (cache is not None or parsed.cache) and bool(parsed.rerankers)
 
 
 @command("train")
@@ -869,6 +877,19 @@ def _on_terminate(signum, frame) -> NoReturn:
     raise Terminated()
 
 
+def _after_completion(signum, frame) -> NoReturn:
+    """A signal that arrives once the command has finished (while the interpreter shuts
+    down): nothing is left to clean up; say so in one line and exit at once."""
+    name = "interrupted" if signum == signal.SIGINT else "terminated"
+    with contextlib.suppress(OSError, ValueError):
+        if _reported:                     # the error is said: say nothing more
+            os._exit(128 + signum)
+        sys.stderr.write(f"rerankit: error: {name} after the command had finished (what it "
+                         "wrote is complete)\n")
+        sys.stderr.flush()
+    os._exit(128 + signum)
+
+
 def _ignore_late_signals() -> None:
     """The last exit handler: the interpreter's own teardown comes next, during which a
     Python handler cannot run and the default action would kill the process silently."""
@@ -877,6 +898,7 @@ def _ignore_late_signals() -> None:
             signal.signal(signum, signal.SIG_IGN)
 
 
+_reported = False                          # set once the one error line is written
 _owns_signals = False                      # main() runs as the program (not called by code)
 
 
@@ -893,13 +915,22 @@ def _install_signal_handlers() -> None:
         atexit.register(_ignore_late_signals)   # registered first: runs last
 
 
+def _finished() -> None:
+    """The command is done: a signal from now on is reported as arriving after it."""
+    if not _owns_signals:
+        return
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(signum) in (signal.default_int_handler, _on_terminate):
+            signal.signal(signum, _after_completion)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``rerankit`` console script: runs the command, and turns any
     failure into one line on stderr and an exit status (see the module docstring)."""
-    global _debug, _owns_signals
+    global _debug, _reported, _owns_signals
     _debug = os.environ.get("RERANKIT_DEBUG", "").strip().lower() not in ("", "0", "false",
                                                                            "no")
-    _owns_signals = False
+    _reported = _owns_signals = False
     if argv is None:
         _install_signal_handlers()
     try:
@@ -907,13 +938,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             code = _run_app(argv)
             sys.exit(code)
         except SystemExit as done:
-            if done.code == 130:          # typer's exit after a KeyboardInterrupt
+            if done.code == 130 and not _reported:   # typer's exit after a KeyboardInterrupt
                 raise Interrupted("interrupted") from None
             if done.code in (0, None):
                 _flush_stdout()           # a full disk shows here when output was small
             else:                         # the error is said: say nothing more
                 with contextlib.suppress(OSError, ValueError):
                     _flush_stdout()
+            _finished()
             raise
     except SystemExit:
         raise
@@ -925,6 +957,9 @@ def _report_failure(err: BaseException) -> NoReturn:
     """The one error handler: one line on stderr (the traceback too with --debug) and the
     exit status: 130 for an interrupt, 143 for SIGTERM, 1 (silently) for a closed output
     pipe, 2 otherwise."""
+    if _reported:                         # said once already (a second signal): just exit
+        sys.exit(130 if isinstance(err, (Interrupted, KeyboardInterrupt)) else
+                 143 if isinstance(err, Terminated) else 2)
     if isinstance(err, Terminated):
         _exit(143, "terminated", err)
     if isinstance(err, Interrupted):
@@ -1015,6 +1050,9 @@ def _silence_stdout() -> None:
 
 
 def _exit(code: int, message: str, err: BaseException) -> NoReturn:
+    global _reported
+    _reported = True
+    _finished()
     with contextlib.suppress(OSError, ValueError):
         _flush_stdout()
     with contextlib.suppress(OSError, ValueError):

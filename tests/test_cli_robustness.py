@@ -6,6 +6,7 @@ nothing of the user's deleted. The ``run`` cases fail before any data or model i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
@@ -305,7 +306,9 @@ def paused_run(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path]:
 
 @pytest.mark.parametrize("signum, status, line", [
     (signal.SIGTERM, 143, "rerankit: error: terminated"),
-], ids=["sigterm"])
+    # a BM25-only run has no score cache to resume from: the line does not mention one
+    (signal.SIGINT, 130, "rerankit: error: interrupted"),
+], ids=["sigterm", "sigint"])
 def test_a_signal_while_writing_is_one_line_and_leaves_no_staging_folder(tmp_path, signum,
                                                                          status, line):
     config = tmp_path / "cranfield.yaml"
@@ -347,3 +350,64 @@ def test_a_killed_runs_staging_folder_is_removed_by_the_next_run_and_nothing_els
     assert (runs / ".out.mine" / "notes.txt").read_text() == "mine\n"
     assert sorted(p.name for p in (runs / "out").iterdir()) == sorted(
         ["run.trec", "metrics.json", "manifest.json", "ledger.json"])
+
+
+def test_a_second_interrupt_after_the_message_adds_nothing(tmp_path):
+    config = tmp_path / "cranfield.yaml"
+    config.write_text(BM25)
+    process, _ = paused_run(tmp_path, str(config), "--output", str(tmp_path / "out"))
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 130
+    assert stderr.splitlines() == ["rerankit: error: interrupted"]
+
+
+# The command has finished; an exit handler (as libraries register) then receives a signal.
+LATE_SIGNAL = """
+import atexit, os, signal, sys, time
+from rerankit import cli
+install = cli._install_signal_handlers
+signum = getattr(signal, sys.argv.pop(1))
+def late():
+    os.kill(os.getpid(), signum)
+    time.sleep(30)
+def installing():
+    install()
+    atexit.register(late)
+cli._install_signal_handlers = installing
+cli.main()
+"""
+
+
+@pytest.mark.parametrize("name, status", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_a_signal_after_the_command_finished_is_one_line(name, status):
+    environment = {k: v for k, v in os.environ.items() if k != "RERANKIT_DEBUG"}
+    environment["PYTHONPATH"] = str(REPO)
+    result = subprocess.run([sys.executable, "-c", LATE_SIGNAL, name, "components"],
+                            env=environment, capture_output=True, text=True, timeout=120)
+    assert "retriever" in result.stdout
+    assert result.returncode == status
+    word = "interrupted" if name == "SIGINT" else "terminated"
+    assert result.stderr.splitlines() == [f"rerankit: error: {word} after the command had "
+                                          "finished (what it wrote is complete)"]
+
+
+def test_the_interrupt_line_names_the_score_cache_only_when_the_run_has_one(tmp_path):
+    from rerankit.cli import _uses_score_cache
+    from rerankit.experiment.config import load_config
+
+    def parsed(text: str):
+        (tmp_path / "c.yaml").write_text(text)
+        return load_config(tmp_path / "c.yaml")
+
+    bm25, rerank = parsed(BM25), parsed(RERANK.format(name="r"))
+    uncached = parsed(RERANK.format(name="r") + "cache: false\n")
+    assert not _uses_score_cache(bm25, None, False)            # nothing is scored
+    assert not _uses_score_cache(bm25, tmp_path / "s.sqlite", False)
+    assert _uses_score_cache(rerank, None, False)
+    assert not _uses_score_cache(rerank, None, True)           # --no-cache
+    assert not _uses_score_cache(uncached, None, False)
+    assert _uses_score_cache(uncached, tmp_path / "s.sqlite", False)   # --cache FILE
