@@ -702,6 +702,7 @@ def train_command(
     learning_rate: Annotated[float, typer.Option(help="Learning rate.")] = 2e-5,
     max_length: Annotated[int, typer.Option(min=1, help="Tokens per text.")] = 256,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Fine-tune a bi-encoder (in-batch negatives, BM25 hard negatives) or a cross-encoder
     (from a cross-encoder checkpoint) on a dataset's training split; writes a model folder
@@ -729,7 +730,7 @@ def train_command(
         load_beir(Path(dataset), split)
     triples = finetune.mine_triples(data, depth, split, limit, seed)
     record = finetune.train_encoder(kind, model, triples, output, split, epochs, batch_size,
-                                    learning_rate, seed, max_length)
+                                    learning_rate, seed, max_length, quiet=quiet or None)
     print(f"trained {kind} on {record['examples']} examples from {record['queries']} "
           f"'{split}' queries in {record['seconds']:.1f} s; wrote {output}")
 

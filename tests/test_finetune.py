@@ -174,3 +174,50 @@ def test_training_replaces_only_its_own_output(tiny_bi_encoder, triples, tmp_pat
         finetune.train_encoder("bi-encoder", tiny_bi_encoder, triples, foreign, "train",
                                batch_size=8, max_length=16)
     assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+
+
+def test_train_shows_no_library_progress_bars_off_a_terminal(tiny_bi_encoder, tmp_path):
+    """A real `rerankit train` with stdout and stderr piped: the libraries' bars
+    (transformers' "Loading weights", sentence-transformers' "Computing widget examples",
+    datasets' "Map", any tqdm bar) stay silent, as in `rerankit run`."""
+    import os
+    import subprocess
+
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("RERANKIT_DEBUG", "RERANKIT_QUIET", "TQDM_DISABLE")}
+    environment["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+    result = subprocess.run(
+        [sys.executable, "-m", "rerankit", "train", str(tmp_path / "tuned"), "--model",
+         str(tiny_bi_encoder), "--limit", "4", "--depth", "10", "--batch-size", "4",
+         "--max-length", "16"], env=environment, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "tuned" / finetune.TRAINING_RECORD).is_file()
+    for bar in ("Loading weights", "Computing widget examples", "it/s]", "%|"):
+        assert bar not in result.stderr + result.stdout, result.stderr
+
+
+@pytest.mark.parametrize("quiet", [True, None])
+def test_library_progress_silences_every_tqdm_bar_for_the_block_only(quiet, monkeypatch):
+    """Off a terminal (or quiet) every tqdm variant is silent inside the block, and the
+    libraries' switches are back as they were after it."""
+    import io
+
+    from tqdm import tqdm as plain
+    from tqdm.auto import tqdm as auto
+    from transformers.utils import logging as hf_logging
+
+    from rerankit.progress import library_progress
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    before = hf_logging.is_progress_bar_enabled()
+    inside = io.StringIO()
+    with library_progress(quiet):
+        for bar in (plain, auto):
+            list(bar(range(3), desc="bar", file=inside))
+            list(bar(range(3), "bar", None, True, inside))          # positional too
+        assert not hf_logging.is_progress_bar_enabled()
+    assert inside.getvalue() == ""
+    assert hf_logging.is_progress_bar_enabled() == before
+    after = io.StringIO()
+    list(plain(range(3), desc="bar", file=after))
+    assert "bar" in after.getvalue()

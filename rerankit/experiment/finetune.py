@@ -26,6 +26,7 @@ from rerankit.data.atomic import atomic_folder, is_empty_folder
 from rerankit.data.loaders import Dataset
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.identity import model_identity
+from rerankit.progress import library_progress
 
 TRAINING_RECORD = "rerankit-training.json"
 
@@ -117,11 +118,20 @@ def _training_api():
 def train_encoder(kind: Literal["bi-encoder", "cross-encoder"], model: str | Path,
                   triples: Triples, output: str | Path, split: str, epochs: int = 1,
                   batch_size: int = 32, learning_rate: float = 2e-5, seed: int = 42,
-                  max_length: int = 256) -> dict:
+                  max_length: int = 256, quiet: bool | None = None) -> dict:
     """Fine-tune ``model`` on ``triples`` and write the model folder ``output`` atomically;
-    returns the training record (also written into the folder)."""
+    returns the training record (also written into the folder). The libraries' progress
+    bars (model loading, model card) show only when progress is on (a terminal, not
+    ``quiet``)."""
     _training_api()
     check_base(model, kind)
+    with library_progress(quiet):
+        return _train(kind, model, triples, output, split, epochs, batch_size,
+                      learning_rate, seed, max_length)
+
+
+def _train(kind, model, triples, output, split, epochs, batch_size, learning_rate, seed,
+           max_length) -> dict:
     import datasets
     import transformers
 
