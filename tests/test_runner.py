@@ -87,6 +87,43 @@ def test_bad_configs_name_the_key(tmp_path, text, message):
         load_config(write(tmp_path, text))
 
 
+@pytest.mark.parametrize("text, line, key, first", [
+    (BASE + "depth: 10\ndepth: 20\n", 5, "depth", 4),                     # top level
+    ("name: x\nname: y\ndataset: {name: scifact}\nretriever: {type: bm25}\n", 2, "name", 1),
+    ("name: x\ndataset: {name: scifact, name: cranfield}\nretriever: {type: bm25}\n", 2,
+     "name", 2),                                                            # flow mapping
+    (BASE + "rerankers:\n  - type: bi-encoder\n    params:\n      batch_size: 8\n"
+            "      batch_size: 16\n", 8, "batch_size", 7),                 # nested, in a list
+    (BASE + "cache: true\n\n# later\ncache: false\n", 7, "cache", 4),
+])
+def test_a_key_given_twice_is_refused_with_the_file_and_both_lines(tmp_path, text, line, key,
+                                                                   first):
+    path = write(tmp_path, text)
+    with pytest.raises(InputFormatError) as raised:
+        load_config(path)
+    assert str(raised.value) == (f"{path}, line {line}: duplicate key {key!r} (first given on "
+                                 f"line {first}); a key may appear once")
+
+
+def test_yaml_merge_keys_may_be_overridden_and_equal_keys_elsewhere_are_fine():
+    from rerankit.experiment.config import read_yaml
+
+    assert read_yaml("a: &d {x: 1, y: 2}\nb:\n  <<: *d\n  x: 3\n") == \
+        {"a": {"x": 1, "y": 2}, "b": {"x": 3, "y": 2}}
+    assert read_yaml("a: {name: 1}\nb: {name: 2}\n") == {"a": {"name": 1}, "b": {"name": 2}}
+
+
+@pytest.mark.parametrize("text", ["name: [unclosed\n", "name: x\n\tdepth: 1\n",
+                                  "dataset: {name: x, split: y\nretriever:\n  type: bm25\n"])
+def test_yaml_syntax_errors_name_the_file_and_line_not_a_unicode_string(tmp_path, text):
+    path = write(tmp_path, text)
+    with pytest.raises(InputFormatError) as raised:
+        load_config(path)
+    message = str(raised.value)
+    assert message.startswith(f"{path}, line ") and "not valid YAML" in message
+    assert "<unicode string>" not in message
+
+
 def test_run_writes_outputs_and_refuses_to_overwrite(tmp_path):
     config = load_config(CONFIGS / "cranfield-bm25.yaml")
     out = tmp_path / "out"

@@ -309,14 +309,68 @@ class RunConfig(_Strict):
         return hashlib.sha256(text.encode()).hexdigest()
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping that gives the same key twice (YAML requires unique keys; PyYAML would
+    silently keep the last value)."""
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (``depth: 10`` then
+    ``depth: 20``), with the line of each. Keys brought in by a merge (``<<: *defaults``)
+    may be overridden, as YAML's merge keys intend."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        if isinstance(node, yaml.MappingNode):
+            first: dict[Any, yaml.Node] = {}
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    earlier = first.setdefault(key, key_node)
+                except TypeError:             # an unhashable key: the base class says so
+                    continue
+                if earlier is not key_node:
+                    raise DuplicateKeyError(
+                        "while reading a mapping", node.start_mark,
+                        f"duplicate key {key!r} (first given on line "
+                        f"{earlier.start_mark.line + 1}); a key may appear once",
+                        key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_yaml(text: str) -> Any:
+    """YAML text as Python values (safe types only; a duplicate key is an error)."""
+    return yaml.load(text, Loader=UniqueKeyLoader)
+
+
+def _yaml_problem(err: yaml.MarkedYAMLError) -> str:
+    """A YAML error in words, with the column, and where the construct began when that
+    was on another line (the file and line are named by the caller)."""
+    mark = err.problem_mark or err.context_mark
+    text = err.problem or err.context or "not valid YAML"
+    if isinstance(err, DuplicateKeyError):
+        return text
+    where = f" (column {mark.column + 1}" if mark else " ("
+    if err.context and err.context_mark and err.problem_mark and \
+            err.context_mark.line != err.problem_mark.line:
+        where += f"; {err.context} on line {err.context_mark.line + 1}"
+    where = "" if where == " (" else where + ")"
+    return f"not valid YAML: {text}{where}"
+
+
 def load_config(path: str | Path) -> RunConfig:
     """Read and validate a YAML config; errors name the key and the allowed values."""
     path = Path(path)
     source = read_input(path, "config file")   # missing, folder, unreadable: named errors
     try:
-        raw = yaml.safe_load(bytes(source.data[source.start:]).decode("utf-8"))
+        raw = read_yaml(bytes(source.data[source.start:]).decode("utf-8"))
     except UnicodeDecodeError as err:
         raise InputFormatError(path, f"not UTF-8 text ({err.reason} at byte {err.start})"
+                               ) from None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        raise InputFormatError(path, _yaml_problem(err), mark.line + 1 if mark else None
                                ) from None
     except yaml.YAMLError as err:
         raise InputFormatError(path, "not valid YAML: " + " ".join(str(err).split())
