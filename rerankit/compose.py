@@ -29,6 +29,15 @@ class HasStages(Protocol):
     stages: list[Stage]
 
 
+class CutoffError(ValueError):
+    """A stage's ``depth`` or ``cutoff`` breaks the cut-off rule: ``label`` names the
+    stage, ``what`` the setting, ``reason`` says why (the message is "label: reason")."""
+
+    def __init__(self, label: str, what: str, reason: str) -> None:
+        self.label, self.what, self.reason = label, what, reason
+        super().__init__(f"{label}: {reason}")
+
+
 def check_cutoffs(retrieved: int, stages: list[tuple[str, int | None, int | None]]) -> None:
     """The one rule for cut-offs, for pipelines and configs alike: after a retriever's
     ``retrieved`` documents per query, each reranking stage ``(label, depth, cutoff)``
@@ -38,14 +47,14 @@ def check_cutoffs(retrieved: int, stages: list[tuple[str, int | None, int | None
     for label, depth, cutoff in stages:
         for what, value in (("depth", depth), ("cutoff", cutoff)):
             if value is not None and value < 1:
-                raise ValueError(f"{label}: {what} must be >= 1, got {value}")
+                raise CutoffError(label, what, f"{what} must be >= 1, got {value}")
         if depth and depth > available:
-            raise ValueError(f"{label}: depth {depth} is larger than the {available} "
-                             "candidates the stage before passes on")
+            raise CutoffError(label, "depth", f"depth {depth} is larger than the {available} "
+                              "candidates the stage before passes on")
         available = min(available, depth or available)
         if cutoff and cutoff > available:
-            raise ValueError(f"{label}: cutoff {cutoff} is larger than the {available} "
-                             "candidates it reranks")
+            raise CutoffError(label, "cutoff", f"cutoff {cutoff} is larger than the "
+                              f"{available} candidates it reranks")
         available = cutoff or available
 
 

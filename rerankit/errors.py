@@ -39,6 +39,17 @@ class OutputWriteError(RerankitError, OSError):
                          f"written: {self.target} is as it was before")
 
 
+class ConfigFieldError(ValueError):
+    """A bad value of one config field, raised where the value is checked (a component's
+    constructor-parameter check, the cut-off rule); ``field`` is its path below the
+    section being validated (``("params", "variant")``), which the config reader appends
+    to the section's own path (``retriever.params.variant``)."""
+
+    def __init__(self, field: tuple[str | int, ...], message: str) -> None:
+        self.field = tuple(field)
+        super().__init__(message)
+
+
 class UnknownMeasureError(RerankitError, ValueError):
     """A measure name that rerankit does not know."""
 

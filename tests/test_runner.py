@@ -124,6 +124,27 @@ def test_yaml_syntax_errors_name_the_file_and_line_not_a_unicode_string(tmp_path
     assert "<unicode string>" not in message
 
 
+@pytest.mark.parametrize("text, field", [
+    (BASE.replace("{type: bm25}", "{type: bm25, params: {variant: nosuch}}"),
+     "retriever.params.variant"),
+    (BASE.replace("{type: bm25}", "{type: bm25, params: {engine: rank-bm25, variant: lucene}}"),
+     "retriever.params.variant"),                  # bm25s' variant, not rank-bm25's
+    ("name: x\ndataset: {name: scifact}\nretriever: {type: fusion, retrievers: [{type: bm25}, "
+     "{type: bm25, params: {variant: x}}]}\n", "retriever.retrievers.1.params.variant"),
+    (BASE.replace("{type: bm25}", "{type: bm25, params: {k1: true}}"), "retriever.params.k1"),
+    (BASE + "depth: 10\nrerankers: [{type: bi-encoder, cutoff: 50}]\n", "rerankers.0.cutoff"),
+    (BASE + "depth: 50\nrerankers: [{type: bi-encoder}, {type: cross-encoder, depth: 60}]\n",
+     "rerankers.1.depth"),
+    (BASE + "rerankers: [{type: cross-encoder, params: {batch_size: 2.5}}]\n",
+     "rerankers.0.params.batch_size"),
+])
+def test_a_bad_value_names_its_field_and_the_file(tmp_path, text, field):
+    path = write(tmp_path, text)
+    with pytest.raises(InputFormatError) as raised:
+        load_config(path)
+    assert str(raised.value).startswith(f"{path}: '{field}': "), str(raised.value)
+
+
 def test_run_writes_outputs_and_refuses_to_overwrite(tmp_path):
     config = load_config(CONFIGS / "cranfield-bm25.yaml")
     out = tmp_path / "out"

@@ -30,7 +30,7 @@ import json
 import re
 import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import yaml
 from pydantic import (
@@ -49,9 +49,9 @@ from pydantic import (
 from pydantic.errors import PydanticSchemaGenerationError
 
 from rerankit import registry
-from rerankit.compose import check_cutoffs
+from rerankit.compose import CutoffError, check_cutoffs
 from rerankit.data.source import read_input
-from rerankit.errors import InputFormatError
+from rerankit.errors import ConfigFieldError, InputFormatError
 from rerankit.evaluation.measures import HEADLINE
 from rerankit.llm.base import LLMBackend
 from rerankit.retrieve.fusion import METHODS, NORMALISATIONS, check_options
@@ -132,7 +132,18 @@ class RetrieverConfig(_Strict):
             raise ValueError(f"'retrievers' and 'fusion' belong to composite types "
                              f"({', '.join(composite_retrievers())}) only")
         check_params(entry.cls, self.params)
+        if isinstance(entry.cls, ChecksParams):
+            entry.cls.check_params(self.params)
         return self
+
+
+@typing.runtime_checkable
+class ChecksParams(Protocol):
+    """A component whose constructor ``params`` can be checked further than by their
+    types before anything is built (BM25's variants per engine)."""
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None: ...
 
 
 def composite_retrievers() -> list[str]:
@@ -162,9 +173,9 @@ def check_params(cls, params: dict[str, Any], skip: tuple[str, ...] = ()) -> Non
         try:                              # strict: true is not 1, 1.5 is not an int
             checker.validate_python(value, strict=True)
         except ValidationError as err:
-            raise ValueError(f"parameter '{name}' of {cls.__name__}: "
-                             f"{err.errors()[0]['msg']} (got {json.dumps(value, default=str)})"
-                             ) from None
+            raise ConfigFieldError(("params", name), f"parameter '{name}' of {cls.__name__}: "
+                                   f"{err.errors()[0]['msg']} (got "
+                                   f"{json.dumps(value, default=str)})") from None
 
 
 class LLMConfig(_Strict):
@@ -292,8 +303,12 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _cutoffs(self) -> RunConfig:
-        check_cutoffs(self.depth, [(f"rerankers[{position}]", stage.depth, stage.cutoff)
-                                   for position, stage in enumerate(self.rerankers)])
+        try:
+            check_cutoffs(self.depth, [(f"rerankers[{position}]", stage.depth, stage.cutoff)
+                                       for position, stage in enumerate(self.rerankers)])
+        except CutoffError as err:
+            position = int(err.label.removeprefix("rerankers[").removesuffix("]"))
+            raise ConfigFieldError(("rerankers", position, err.what), err.reason) from None
         return self
 
     def digest(self) -> str:
@@ -380,8 +395,11 @@ def load_config(path: str | Path) -> RunConfig:
     except ValidationError as err:
         problems = []
         for e in err.errors():
-            where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-            message = e["msg"].removeprefix("Value error, ")
+            loc, message = e["loc"], e["msg"].removeprefix("Value error, ")
+            cause = e.get("ctx", {}).get("error")
+            if isinstance(cause, ConfigFieldError):      # a field below the section
+                loc, message = (*loc, *cause.field), str(cause)
+            where = ".".join(str(p) for p in loc) or "(top level)"
             problems.append(f"'{where}': {message}{_shown(e)}")
         raise InputFormatError(path, "; ".join(problems)) from None
 

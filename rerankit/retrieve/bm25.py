@@ -21,7 +21,7 @@ import os
 import pickle
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -30,6 +30,7 @@ from rerankit.data.atomic import atomic_folder
 from rerankit.data.corpus import Corpus, Document
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
+from rerankit.errors import ConfigFieldError
 from rerankit.progress import progress_enabled
 from rerankit.registry import register
 from rerankit.retrieve.base import (
@@ -46,9 +47,27 @@ BM25S_VARIANTS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
 RANK_BM25_VARIANTS = ("okapi", "bm25l", "bm25plus")
 
 
+def _check_variant(engine: str, variant: str | None) -> str:
+    """The engine's variant (its first when None); an unknown one names the field."""
+    variants = BM25S_VARIANTS if engine == "bm25s" else RANK_BM25_VARIANTS
+    variant = variant or variants[0]
+    if variant not in variants:
+        raise ConfigFieldError(("params", "variant"), f"variant {variant!r} is not one of "
+                               f"{engine}'s: {', '.join(variants)}")
+    return variant
+
+
 @register("retriever", "bm25")
 class BM25(Retriever):
     """BM25 retriever: ``BM25().index(corpus).retrieve(queries, k=1000) -> Run``."""
+
+    @classmethod
+    def check_params(cls, params: dict[str, Any]) -> None:
+        """What a config's ``params`` can be checked for before anything is built (the
+        engine's variants); the config layer calls this."""
+        engine = params.get("engine", "bm25s")
+        if engine in ("bm25s", "rank-bm25") and isinstance(params.get("variant"), str):
+            _check_variant(engine, params["variant"])
 
     def __init__(
         self,
@@ -66,11 +85,7 @@ class BM25(Retriever):
     ) -> None:
         if engine not in ("bm25s", "rank-bm25"):
             raise ValueError(f"engine must be 'bm25s' or 'rank-bm25', got {engine!r}")
-        variants = BM25S_VARIANTS if engine == "bm25s" else RANK_BM25_VARIANTS
-        variant = variant or variants[0]
-        if variant not in variants:
-            raise ValueError(f"variant {variant!r} is not one of {engine}'s: "
-                             f"{', '.join(variants)}")
+        variant = _check_variant(engine, variant)
         if k1 < 0 or not 0 <= b <= 1 or delta < 0:
             raise ValueError(f"need k1 >= 0, 0 <= b <= 1, delta >= 0 (got {k1}, {b}, {delta})")
         self.engine, self.variant = engine, variant
