@@ -15,7 +15,7 @@ import pytest
 from rerankit.data.atomic import atomic_folder, atomic_write
 from rerankit.errors import InputFormatError, OutputWriteError
 from rerankit.experiment.config import load_config
-from rerankit.experiment.runner import run_config
+from rerankit.experiment.runner import preflight, run_config
 from rerankit.reporting.leaderboard import render
 
 CONFIGS = Path(__file__).parents[1] / "configs"
@@ -177,6 +177,43 @@ def test_missing_dataset_folder_is_named(tmp_path):
                                          "retriever: {type: bm25}\n"))
     with pytest.raises(InputFormatError, match=r"nowhere.*does not exist"):
         run_config(config, tmp_path / "o")
+
+
+@pytest.mark.parametrize("dataset, field, words", [
+    ("{{path: {t}/nowhere}}", "dataset.path", ["{t}/nowhere", "does not exist"]),
+    ("{{path: {t}/c.yaml}}", "dataset.path", ["{t}/c.yaml is a file"]),
+    ("{{path: {t}}}", "dataset.path", ["not a BEIR dataset folder", "corpus.jsonl",
+                                       "qrels/test.tsv"]),
+    ("{{path: {t}/beir, split: dev}}", "dataset.split", ["'dev'", "splits: test"]),
+    ("{{name: cranfield, split: train}}", "dataset.split", ["'train'", "splits: test"]),
+])
+def test_dataset_mistakes_name_the_config_and_field_before_any_work(tmp_path, dataset, field,
+                                                                    words):
+    beir = tmp_path / "beir"
+    (beir / "qrels").mkdir(parents=True)
+    for name in ("corpus.jsonl", "queries.jsonl", "qrels/test.tsv"):
+        (beir / name).write_text("")
+    path = write(tmp_path, f"name: x\ndataset: {dataset.format(t=tmp_path)}\n"
+                 "retriever: {type: bm25}\n")
+    with pytest.raises(InputFormatError) as raised:
+        preflight(load_config(path), tmp_path / "o")
+    message = str(raised.value)
+    assert message.startswith(f"{path}: '{field}': "), message
+    for word in words:
+        assert word.format(t=tmp_path) in message, message
+
+
+@pytest.mark.parametrize("stage, field", [
+    ("rerankers: [{type: bi-encoder, params: {model: /nonexistent/model}}]",
+     "rerankers.0.params.model"),
+    ("rerankers: [{type: bi-encoder}, {type: cross-encoder, params: {model: ./no/such}}]",
+     "rerankers.1.params.model"),
+])
+def test_a_missing_model_folder_names_the_config_and_field(tmp_path, stage, field):
+    path = write(tmp_path, BASE.replace("scifact", "cranfield") + stage + "\n")
+    with pytest.raises(InputFormatError) as raised:
+        preflight(load_config(path), tmp_path / "o")
+    assert str(raised.value).startswith(f"{path}: '{field}': the model folder "), raised.value
 
 
 def _small_file_limit():

@@ -150,6 +150,12 @@ def load_beir(folder: str | Path, split: str = "test") -> Dataset:
     if not folder.is_dir():
         raise InputFormatError(folder, "dataset folder not found")
     qrels_path = folder / "qrels" / f"{split}.tsv"
+    missing = [name for name in ("corpus.jsonl", "queries.jsonl", "qrels")
+               if not (folder / name).exists()]
+    if missing:
+        raise InputFormatError(folder, "not a BEIR dataset folder (expected corpus.jsonl, "
+                               f"queries.jsonl and qrels/{split}.tsv; missing "
+                               f"{', '.join(missing)})")
     if not qrels_path.is_file():
         available = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
         raise InputFormatError(folder, f"no qrels for split '{split}' (available: {available})")

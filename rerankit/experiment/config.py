@@ -38,6 +38,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictBool,
     StrictFloat,
     StrictInt,
@@ -271,6 +272,13 @@ class RunConfig(_Strict):
     batch_size: StrictInt = Field(16, ge=1)
     cache: StrictBool = True
     measures: list[str] = Field(default_factory=lambda: list(HEADLINE), min_length=1)
+    #: the file the config was read from (None when built in code); not part of the digest
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> str:
+        """What errors about this config name: its file, else its run name."""
+        return str(self._source) if self._source is not None else self.name
 
     @field_validator("name")
     @classmethod
@@ -391,7 +399,9 @@ def load_config(path: str | Path) -> RunConfig:
         raise InputFormatError(path, "not valid YAML: " + " ".join(str(err).split())
                                ) from None
     try:
-        return RunConfig.model_validate(raw)
+        config = RunConfig.model_validate(raw)
+        config._source = path
+        return config
     except ValidationError as err:
         problems = []
         for e in err.errors():

@@ -65,10 +65,36 @@ def dataset_folder(config: RunConfig) -> Path:
         try:
             return datasets.path(spec.name)
         except KeyError as err:
-            raise InputFormatError(config.name, str(err.args[0])) from None
+            raise InputFormatError(config.source, f"'dataset.name': {err.args[0]}") from None
+    if not spec.path.exists():
+        raise InputFormatError(config.source, f"'dataset.path': the dataset folder "
+                               f"{spec.path} does not exist")
     if not spec.path.is_dir():
-        raise InputFormatError(spec.path, "dataset folder does not exist")
+        raise InputFormatError(config.source, f"'dataset.path': {spec.path} is a file, not "
+                               "a dataset folder")
     return spec.path
+
+
+#: what a BEIR dataset folder holds (``qrels/<split>.tsv`` per split)
+BEIR_FILES = ("corpus.jsonl", "queries.jsonl", "qrels")
+
+
+def check_split(config: RunConfig, folder: Path) -> None:
+    """A BEIR folder (given by path, or an embedded one) holds the config's split; one
+    given by path must be a BEIR folder at all."""
+    spec = config.dataset
+    missing = [name for name in BEIR_FILES if not (folder / name).exists()]
+    if missing:
+        if spec.path is None:                # an embedded collection in its own layout
+            return
+        raise InputFormatError(config.source, f"'dataset.path': {folder} is not a BEIR "
+                               "dataset folder (expected corpus.jsonl, queries.jsonl and "
+                               f"qrels/{spec.split}.tsv; missing {', '.join(missing)})")
+    if not (folder / "qrels" / f"{spec.split}.tsv").is_file():
+        available = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+        raise InputFormatError(config.source, f"'dataset.split': no qrels for split "
+                               f"'{spec.split}' in {folder} (qrels/{spec.split}.tsv); "
+                               f"splits: {', '.join(available) or 'none'}")
 
 
 def load_dataset(config: RunConfig) -> Dataset:
@@ -78,7 +104,7 @@ def load_dataset(config: RunConfig) -> Dataset:
         try:
             return datasets.load(spec.name, spec.split)
         except KeyError as err:
-            raise InputFormatError(config.name, str(err.args[0])) from None
+            raise InputFormatError(config.source, f"'dataset.name': {err.args[0]}") from None
     return load_beir(dataset_folder(config), spec.split)
 
 
@@ -234,19 +260,40 @@ def check_cache(config: RunConfig, cache: bool | Path | None,
 
 
 def check_dataset(config: RunConfig) -> None:
-    """Before any work: the dataset exists (an embedded name or a folder)."""
-    dataset_folder(config)
+    """Before any work: the dataset exists (an embedded name or a BEIR folder) and has the
+    split."""
+    check_split(config, dataset_folder(config))
+
+
+def _model_fields(config: RunConfig):
+    """(field, model argument) of every stage that names a model."""
+    retrievers = [("retriever", config.retriever)]
+    while retrievers:
+        where, spec = retrievers.pop(0)
+        if isinstance(spec.params.get("model"), str):
+            yield f"{where}.params.model", spec.params["model"]
+        retrievers += [(f"{where}.retrievers.{i}", part) for i, part in
+                       enumerate(spec.retrievers)]
+    for position, spec in enumerate(config.rerankers):
+        if isinstance(spec.params.get("model"), str):
+            yield f"rerankers.{position}.params.model", spec.params["model"]
 
 
 def check_models(config: RunConfig) -> None:
-    """Before any work: local LLM model files named in the config exist."""
+    """Before any work: local model files and folders named in the config exist (a path
+    written as one, absolute or starting with '.'; a hub name is the library's to find)."""
+    for field, model in _model_fields(config):
+        path = Path(model)
+        if (path.is_absolute() or model.startswith(".")) and not path.exists():
+            raise InputFormatError(config.source, f"'{field}': the model folder {model} "
+                                   "does not exist")
     for position, spec in enumerate(config.rerankers):
         llm = spec.llm
         if llm is None or llm.backend != "llamacpp" or llm.model.startswith("offline:"):
             continue
         if not Path(llm.model).is_file():
-            raise InputFormatError(llm.model, f"rerankers[{position}].llm.model: no such "
-                                   "GGUF file")
+            raise InputFormatError(config.source, f"'rerankers.{position}.llm.model': no "
+                                   f"such GGUF file {llm.model}")
 
 
 def preflight(config: RunConfig, output: Path, force: bool = False,
