@@ -411,3 +411,32 @@ def test_the_interrupt_line_names_the_score_cache_only_when_the_run_has_one(tmp_
     assert not _uses_score_cache(rerank, None, True)           # --no-cache
     assert not _uses_score_cache(uncached, None, False)
     assert _uses_score_cache(uncached, tmp_path / "s.sqlite", False)   # --cache FILE
+
+
+def test_output_dot_in_an_empty_folder_fills_it_and_the_current_folder_is_never_swapped(
+        tmp_path):
+    here = tmp_path / "here"
+    here.mkdir()
+    config = tmp_path / "cranfield.yaml"
+    config.write_text(BM25)
+    environment = {k: v for k, v in os.environ.items() if k != "RERANKIT_DEBUG"}
+    environment.update({"PYTHONPATH": str(REPO), "RERANKIT_QUIET": "1"})
+    inode = here.stat().st_ino
+
+    def run(output: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "rerankit", "run", str(config),
+                               "--output", output], cwd=here, env=environment,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              timeout=300)
+
+    result = run(".")
+    assert result.returncode == 0, result.stderr
+    files = sorted(["run.trec", "metrics.json", "manifest.json", "ledger.json"])
+    assert sorted(p.name for p in here.iterdir()) == files       # no staging folder left
+    assert here.stat().st_ino == inode                            # the same folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cranfield.yaml", "here"]
+    before = {p.name: p.read_bytes() for p in here.iterdir()}
+    for output in (".", str(here)):        # replacing it would rename it from under the shell
+        assert_one_line_error(run(output), str(here), "current folder")
+    assert {p.name: p.read_bytes() for p in here.iterdir()} == before
+    assert here.stat().st_ino == inode

@@ -257,6 +257,33 @@ def test_atomic_folder_replaces_only_what_rerankit_wrote_and_leaves_no_temporari
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index", "mine"]
 
 
+def test_an_empty_folder_is_filled_in_place_after_a_dead_writers_staging_is_removed(tmp_path):
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()                                          # a pid whose process is gone
+    target = tmp_path / "out"
+    stale = target / ".rerankit-staging.abcd1234"        # a killed in-place writer's
+    stale.mkdir(parents=True)
+    (stale / ".rerankit-staging").write_text(f"{gone.pid} {socket.gethostname()}\n")
+    (stale / "run.trec").write_text("partial")
+    inode = target.stat().st_ino
+    with atomic_folder(target) as staging:
+        assert staging.parent == target
+        (staging / "rerankit.json").write_text("new")
+    assert [p.name for p in target.iterdir()] == ["rerankit.json"]
+    assert target.stat().st_ino == inode
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    unmarked = tmp_path / "mine"                         # no mark: never taken for staging
+    (unmarked / ".rerankit-staging.abcd1234").mkdir(parents=True)
+    with pytest.raises(OutputWriteError, match="holds files rerankit did not write"), \
+            atomic_folder(unmarked):
+        pass
+    assert (unmarked / ".rerankit-staging.abcd1234").is_dir()
+
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 

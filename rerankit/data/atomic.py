@@ -172,6 +172,8 @@ def holds_saved_index(folder: Path) -> bool:
 #: the file that marks a folder as one of rerankit's staging folders: "<pid> <host>" of the
 #: process filling it; a later write removes a marked folder whose process is gone
 STAGING_MARK = ".rerankit-staging"
+#: the name prefix of a staging folder made inside the (empty) folder it fills
+IN_PLACE_STAGING = ".rerankit-staging"
 
 
 @contextlib.contextmanager
@@ -181,27 +183,44 @@ def atomic_folder(path: str | Path,
 
     An existing ``path`` is replaced only when ``replaceable(path)`` recognises it as
     rerankit's (default: empty, or a saved index); otherwise nothing is written and
-    :class:`OutputWriteError` says why. An interrupted or failed write leaves ``path`` as
+    :class:`OutputWriteError` says why. An existing empty folder (``--output .`` in a new
+    folder) is kept and filled: the staging folder is made inside it and its entries are
+    renamed into it at the end, so the folder (a shell's current one, say) stays the same
+    folder. An interrupted or failed write leaves ``path`` as
     it was (and removes the temporary folder), so a half-built index or result folder never
     looks finished; a staging folder left by a killed process is removed by the next write to
     the same ``path`` (:func:`remove_stale_staging`). An OS error while writing becomes
     :class:`OutputWriteError` naming ``path``.
     """
-    path = Path(path)
+    path = Path(os.path.abspath(path))    # '.' has no name to make a sibling of
     if path.is_symlink():                 # replace the folder the link names, keep the link
         path = path.resolve()
     _make_parent(path)
     remove_stale_staging(path)
     _check_replaceable(path, replaceable)
+    in_place = is_empty_folder(path)
+    if not in_place:
+        check_not_current(path)
     tmp = None
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+        if in_place:
+            tmp = Path(tempfile.mkdtemp(prefix=f"{IN_PLACE_STAGING}.", dir=path))
+        else:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
         _mark_staging(tmp)
         tmp.chmod(_permissions(path, 0o777))         # mkdtemp's 0700 would hide the folder
         yield tmp
         (tmp / STAGING_MARK).unlink()
-        _check_replaceable(path, replaceable)        # nothing new appeared meanwhile
-        _swap_in(tmp, path)
+        if in_place:
+            if [p.name for p in path.iterdir()] != [tmp.name]:
+                raise OutputWriteError(path, OSError(errno.ENOTEMPTY, "files appeared in "
+                                                     "the folder while rerankit wrote it"))
+            for entry in sorted(tmp.iterdir()):
+                os.replace(entry, path / entry.name)
+            tmp.rmdir()
+        else:
+            _check_replaceable(path, replaceable)    # nothing new appeared meanwhile
+            _swap_in(tmp, path)
     except BaseException as err:
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -238,20 +257,40 @@ def _owner_gone(folder: Path) -> bool:
 
 
 def remove_stale_staging(path: Path) -> list[Path]:
-    """Remove the staging folders of ``path`` (``.<name>.*`` beside it) that rerankit
-    marked and whose process is gone (a ``kill -9``, a power cut); never anything without
-    the mark, nor a live process's, nor another host's.
+    """Remove the staging folders of ``path`` (``.<name>.*`` beside it,
+    ``.rerankit-staging.*`` inside it) that rerankit marked and whose process is gone (a
+    ``kill -9``, a power cut); never anything without the mark, nor a live process's, nor
+    another host's.
     Returns the folders removed."""
     path = Path(os.path.abspath(path))
     candidates: list[Path] = []
     with contextlib.suppress(OSError):
         candidates += [p for p in path.parent.iterdir() if p.name.startswith(f".{path.name}.")]
+    if path.is_dir() and not path.is_symlink():
+        with contextlib.suppress(OSError):
+            candidates += [p for p in path.iterdir()
+                           if p.name.startswith(f"{IN_PLACE_STAGING}.")]
     removed = []
     for folder in candidates:
         if _owner_gone(folder):
             shutil.rmtree(folder, ignore_errors=True)
             removed.append(folder)
     return removed
+
+
+def check_not_current(path: str | Path) -> None:
+    """A folder that holds something is replaced by renaming it aside: refuse that for the
+    current folder (or one holding it), which would leave the shell in a deleted folder.
+    (An empty current folder is filled in place.)"""
+    path = Path(os.path.abspath(path))
+    if not path.is_dir() or is_empty_folder(path):
+        return
+    cwd = Path(os.getcwd())
+    if cwd == path or path in cwd.parents:
+        raise OutputWriteError(path, OSError(errno.EBUSY, f"{path} is the current folder "
+                                             "(or holds it), which rerankit cannot replace; "
+                                             "run from another folder or choose another "
+                                             "output"))
 
 
 def _check_replaceable(path: Path, replaceable: Callable[[Path], bool]) -> None:

@@ -33,7 +33,13 @@ import pyarrow.compute as pc
 
 from rerankit import datasets, registry
 from rerankit.compose import Stage
-from rerankit.data.atomic import atomic_folder, atomic_write, check_writable
+from rerankit.data.atomic import (
+    atomic_folder,
+    atomic_write,
+    check_not_current,
+    check_writable,
+    remove_stale_staging,
+)
 from rerankit.data.corpus import Corpus
 from rerankit.data.loaders import Dataset, load_beir
 from rerankit.data.qrels import Qrels
@@ -216,6 +222,7 @@ def check_output(config: RunConfig, output: Path, force: bool) -> None:
     """Before any work: ``output`` must be creatable, and may already exist only as an
     empty folder or a result folder (of the same config, or of another with ``force``)."""
     check_writable(output, folder=True)
+    remove_stale_staging(output)
     if not output.is_dir() or next(output.iterdir(), None) is None:
         return
     manifest = read_manifest(output)
@@ -234,6 +241,7 @@ def check_output(config: RunConfig, output: Path, force: bool) -> None:
         name = manifest.get("config", {}).get("name", "?")
         raise InputFormatError(output, f"folder already holds another run (config "
                                f"'{name}'); use --force to replace that result")
+    check_not_current(output)
 
 
 def run_settings(cache: bool | Path | str | None, quiet: bool | None) -> Settings:
