@@ -86,6 +86,13 @@ def read_result(folder: Path) -> tuple[dict, dict, dict | None]:
     counts every judged query also hold ``num_q``, ``num_q_with_results``,
     ``average_complete``, ``semantics`` and ``compat`` (readers pick the keys they show).
     """
+    folder = Path(folder)
+    if not folder.exists():
+        raise InputFormatError(folder, "result folder does not exist" +
+                               (" (a broken symbolic link)" if folder.is_symlink() else ""))
+    if not folder.is_dir():
+        raise InputFormatError(folder, "is a file, not a result folder (give the folder "
+                               "'rerankit run' wrote)")
     metrics_path, manifest_path = folder / "metrics.json", folder / "manifest.json"
     if not (metrics_path.is_file() and manifest_path.is_file()):
         raise InputFormatError(folder, "not a result folder (needs metrics.json and "
