@@ -148,6 +148,7 @@ class Interrupted(Exception):
 
 
 _debug = False
+_reported = False                          # set once the one error line is written
 
 
 @app.callback()
@@ -155,8 +156,9 @@ def _options(debug: Annotated[bool, typer.Option(
         "--debug", help="Show the traceback of an error (also: RERANKIT_DEBUG=1).")] = False
              ) -> None:
     """Retrieval, reranking and trec_eval-exact evaluation."""
-    global _debug
+    global _debug, _reported
     _debug = _debug or debug
+    _reported = False                     # a new command (typer's test runner reuses us)
 
 
 @command("eval")
@@ -899,7 +901,6 @@ def _ignore_late_signals() -> None:
             signal.signal(signum, signal.SIG_IGN)
 
 
-_reported = False                          # set once the one error line is written
 _owns_signals = False                      # main() runs as the program (not called by code)
 
 
