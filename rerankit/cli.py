@@ -876,7 +876,14 @@ class Terminated(BaseException):
     status 143 (128 + SIGTERM)."""
 
 
-def _on_terminate(signum, frame) -> NoReturn:
+_main_pid = 0                              # the process main() installed the handlers in
+
+
+def _on_terminate(signum, frame) -> None:
+    if os.getpid() != _main_pid:          # a forked worker (a pool's): die as it would have
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
     raise Terminated()
 
 
@@ -908,10 +915,11 @@ def _install_signal_handlers() -> None:
     """SIGTERM unwinds like Ctrl-C. Only when :func:`main` is the program (the console
     script, ``python -m rerankit``) and in the main thread: code that calls ``main(argv)``
     keeps its own handlers."""
-    global _owns_signals
+    global _owns_signals, _main_pid
     _owns_signals = threading.current_thread() is threading.main_thread()
     if not _owns_signals:
         return
+    _main_pid = os.getpid()
     if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _on_terminate)
         atexit.register(_ignore_late_signals)   # registered first: runs last

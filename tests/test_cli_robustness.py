@@ -448,3 +448,18 @@ def test_output_dot_in_an_empty_folder_fills_it_and_the_current_folder_is_never_
         assert_one_line_error(run(output), str(here), "current folder")
     assert {p.name: p.read_bytes() for p in here.iterdir()} == before
     assert here.stat().st_ino == inode
+
+
+def test_a_forked_worker_still_dies_of_sigterm_quietly():
+    """The SIGTERM handler unwinds rerankit's own process only: a forked pool worker that
+    gets SIGTERM (Pool.terminate) dies of it as before, without a traceback."""
+    code = ("import multiprocessing, time\nfrom rerankit import cli\n"
+            "cli._install_signal_handlers()\n"
+            "worker = multiprocessing.get_context('fork').Process(target=time.sleep, "
+            "args=(60,))\nworker.start()\ntime.sleep(0.5)\nworker.terminate()\nworker.join()\n"
+            "print(worker.exitcode)\n")
+    environment = {**os.environ, "PYTHONPATH": str(REPO)}
+    result = subprocess.run([sys.executable, "-c", code], env=environment,
+                            capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == str(-signal.SIGTERM), result.stderr
+    assert "Traceback" not in result.stderr
