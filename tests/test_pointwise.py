@@ -41,7 +41,7 @@ def test_cross_encoder_scores_equal_crossencoder_predict(tiny_cross_encoder, sci
         for doc, value in zip(docs, expected, strict=True):
             assert got[qid][doc] == pytest.approx(float(value), abs=1e-6)
         encoded = reference.tokenizer([q for q, _ in pairs], [d for _, d in pairs],
-                                      truncation=True, max_length=reference.max_length)
+                                      truncation=True, max_length=reference.max_seq_length)
         tokens += sum(len(ids) for ids in encoded["input_ids"])
     assert reranker.stats.candidates == len(reranked) == 300
     # tokens counted from the model's own inputs (no second tokenisation) = the tokenizer's
