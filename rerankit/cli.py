@@ -149,6 +149,7 @@ class Interrupted(Exception):
 
 _debug = False
 _reported = False                          # set once the one error line is written
+_pending: str | None = None                # that line, from when it is decided
 
 
 @app.callback()
@@ -156,9 +157,9 @@ def _options(debug: Annotated[bool, typer.Option(
         "--debug", help="Show the traceback of an error (also: RERANKIT_DEBUG=1).")] = False
              ) -> None:
     """Retrieval, reranking and trec_eval-exact evaluation."""
-    global _debug, _reported
+    global _debug, _reported, _pending
     _debug = _debug or debug
-    _reported = False                     # a new command (typer's test runner reuses us)
+    _reported, _pending = False, None     # a new command (typer's test runner reuses us)
 
 
 @command("eval")
@@ -894,8 +895,11 @@ def _after_completion(signum, frame) -> NoReturn:
     with contextlib.suppress(OSError, ValueError):
         if _reported:                     # the error is said: say nothing more
             os._exit(128 + signum)
-        sys.stderr.write(f"rerankit: error: {name} after the command had finished (what it "
-                         "wrote is complete)\n")
+        if _pending is not None:          # the error is decided but not yet written
+            sys.stderr.write(f"rerankit: error: {_pending}\n")
+        else:
+            sys.stderr.write(f"rerankit: error: {name} after the command had finished (what "
+                             "it wrote is complete)\n")
         sys.stderr.flush()
     os._exit(128 + signum)
 
@@ -937,10 +941,11 @@ def _finished() -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the ``rerankit`` console script: runs the command, and turns any
     failure into one line on stderr and an exit status (see the module docstring)."""
-    global _debug, _reported, _owns_signals
+    global _debug, _reported, _owns_signals, _pending
     _debug = os.environ.get("RERANKIT_DEBUG", "").strip().lower() not in ("", "0", "false",
                                                                            "no")
     _reported = _owns_signals = False
+    _pending = None
     if argv is None:
         _install_signal_handlers()
     try:
@@ -1060,8 +1065,8 @@ def _silence_stdout() -> None:
 
 
 def _exit(code: int, message: str, err: BaseException) -> NoReturn:
-    global _reported
-    _reported = True
+    global _reported, _pending
+    _pending = message                    # a signal while stdout drains still says it
     _finished()
     with contextlib.suppress(OSError, ValueError):
         _flush_stdout()
@@ -1070,6 +1075,7 @@ def _exit(code: int, message: str, err: BaseException) -> NoReturn:
             traceback.print_exception(err, file=sys.stderr)
         sys.stderr.write(f"rerankit: error: {message}\n")
         sys.stderr.flush()
+    _reported = True
     sys.exit(code)
 
 

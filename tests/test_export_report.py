@@ -160,3 +160,23 @@ def test_a_metrics_file_with_a_value_that_is_no_number_is_named(results, tmp_pat
         done = CliRunner().invoke(app, args)
         assert done.exit_code == 2, done.output
         assert "metrics.json" in done.stderr and "'map' is 'high', not a number" in done.stderr
+
+
+def test_a_folder_named_as_an_output_file_is_refused_before_any_work(results, tmp_path):
+    from typer.testing import CliRunner
+
+    from rerankit.cli import app
+
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    for args in (["export", str(results[0]), "-f", "json", "-o", str(folder)],
+                 ["leaderboard", str(results[0]), "--output", str(folder)]):
+        done = CliRunner().invoke(app, args)
+        assert done.exit_code == 2 and "is a folder, not a file" in done.stderr, done.output
+
+
+def test_the_report_keeps_a_rounded_parameter_exact():
+    from rerankit.reporting.analysis import resolve_measure
+
+    assert resolve_measure("iprec_at_recall.0.501") == "iprec_at_recall_0.501"
+    assert resolve_measure("nDCG@10") == "ndcg_cut_10"

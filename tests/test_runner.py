@@ -446,3 +446,55 @@ def test_every_stored_result_folder_is_its_config_unchanged():
             assert load_config(config).digest() == stored, config.name
             checked += 1
     assert checked >= 8
+
+
+def test_signals_wait_until_the_renames_are_done():
+    """Ctrl-C inside signals_deferred arrives after the block (two renames are never split)."""
+    from rerankit.data.atomic import signals_deferred
+
+    reached_end = False
+    with pytest.raises(KeyboardInterrupt), signals_deferred():
+        os.kill(os.getpid(), signal.SIGINT)
+        reached_end = True
+    assert reached_end
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_failed_fill_in_place_leaves_the_empty_folder_empty(tmp_path, monkeypatch):
+    target = tmp_path / "out"
+    target.mkdir()
+    real_replace = os.replace
+    moves = []
+
+    def failing_second_move(src, dst):
+        moves.append(dst)
+        if len(moves) == 2:
+            raise OSError(28, "No space left on device")
+        real_replace(src, dst)
+
+    with pytest.raises(OutputWriteError, match="No space left"), \
+            atomic_folder(target) as staging:
+        for name in ("a.json", "b.json", "c.json"):
+            (staging / name).write_text("{}")
+        monkeypatch.setattr(os, "replace", failing_second_move)
+    assert list(target.iterdir()) == []              # nothing half-filled, no staging left
+
+
+def test_the_current_folder_is_not_replaced_through_a_symlink(tmp_path, monkeypatch):
+    from rerankit.data.atomic import check_not_current
+
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "run.trec").write_text("x")
+    (tmp_path / "link").symlink_to(real)
+    monkeypatch.chdir(real)
+    with pytest.raises(OutputWriteError, match="current folder"):
+        check_not_current(tmp_path / "link")
+
+
+def test_a_config_asking_for_preference_measures_is_refused_when_read(tmp_path):
+    config = tmp_path / "prefs.yaml"
+    config.write_text("name: cran\ndataset: {name: cranfield}\nretriever: {type: bm25}\n"
+                      "measures: [map, prefs_simp]\n")
+    with pytest.raises(InputFormatError, match="prefs_simp"):
+        load_config(config)

@@ -13,9 +13,11 @@ import contextlib
 import errno
 import os
 import shutil
+import signal
 import socket
 import stat
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -57,6 +59,8 @@ def check_writable(target: str | Path, folder: bool = False) -> None:
     folder must be created, the folder to create it in is not writable, or the target's
     kind is wrong (a folder where a file goes, or the reverse)."""
     target = Path(target)
+    if not folder and target.is_dir():       # before the shortcut: is_special counts folders
+        raise OutputWriteError(target, OSError(errno.EISDIR, f"{target} is a folder, not a file"))
     if not folder and is_special(target):    # written through when the time comes
         return
     if target.is_symlink():
@@ -212,12 +216,7 @@ def atomic_folder(path: str | Path,
         yield tmp
         (tmp / STAGING_MARK).unlink()
         if in_place:
-            if [p.name for p in path.iterdir()] != [tmp.name]:
-                raise OutputWriteError(path, OSError(errno.ENOTEMPTY, "files appeared in "
-                                                     "the folder while rerankit wrote it"))
-            for entry in sorted(tmp.iterdir()):
-                os.replace(entry, path / entry.name)
-            tmp.rmdir()
+            _fill_in_place(tmp, path)
         else:
             _check_replaceable(path, replaceable)    # nothing new appeared meanwhile
             _swap_in(tmp, path)
@@ -227,6 +226,53 @@ def atomic_folder(path: str | Path,
         if isinstance(err, OSError):
             raise OutputWriteError(path, explain(path, err)) from err
         raise
+
+
+def _fill_in_place(tmp: Path, path: Path) -> None:
+    """Move the entries of staging folder ``tmp`` into the empty folder ``path`` that holds
+    it. Signals wait until the moves are done, and if a move fails, the entries already
+    moved are taken out again (the folder was empty: they are all ours), so ``path`` is
+    never left half-filled."""
+    if [p.name for p in path.iterdir()] != [tmp.name]:
+        raise OutputWriteError(path, OSError(errno.ENOTEMPTY, "files appeared in the folder "
+                                             "while rerankit wrote it"))
+    moved: list[Path] = []
+    with signals_deferred():
+        try:
+            for entry in sorted(tmp.iterdir()):
+                os.replace(entry, path / entry.name)
+                moved.append(path / entry.name)
+            tmp.rmdir()
+        except BaseException:
+            for entry in moved:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+            raise
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM until the block is done (a few renames that must not be split),
+    then deliver them to the handlers that were in place. Only the main thread can change
+    signal handlers; elsewhere the block runs as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+    previous = {signum: handler for signum, handler in previous.items()
+                if handler is not None}    # None: a handler not set from Python, left alone
+    for signum in previous:
+        signal.signal(signum, lambda received, frame: caught.append(received))
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for signum in caught[:1]:
+            signal.raise_signal(signum)
 
 
 def _mark_staging(folder: Path) -> None:
@@ -282,10 +328,10 @@ def check_not_current(path: str | Path) -> None:
     """A folder that holds something is replaced by renaming it aside: refuse that for the
     current folder (or one holding it), which would leave the shell in a deleted folder.
     (An empty current folder is filled in place.)"""
-    path = Path(os.path.abspath(path))
+    path = Path(path).resolve()           # the real folder, as os.getcwd() names it
     if not path.is_dir() or is_empty_folder(path):
         return
-    cwd = Path(os.getcwd())
+    cwd = Path(os.getcwd()).resolve()
     if cwd == path or path in cwd.parents:
         raise OutputWriteError(path, OSError(errno.EBUSY, f"{path} is the current folder "
                                              "(or holds it), which rerankit cannot replace; "
@@ -308,14 +354,17 @@ def _swap_in(new: Path, path: Path) -> None:
         os.replace(new, path)
         return
     old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+    with signals_deferred():              # Ctrl-C or SIGTERM cannot split the two renames
+        os.replace(path, old / path.name)
+        try:
+            os.replace(new, path)
+        except BaseException:
+            os.replace(old / path.name, path)
+            shutil.rmtree(old, ignore_errors=True)
+            raise
+    # Marked only now: a process killed between the renames leaves the previous output
+    # unmarked in ``old``, where no later write removes it.
     _mark_staging(old)
-    os.replace(path, old / path.name)
-    try:
-        os.replace(new, path)
-    except BaseException:
-        os.replace(old / path.name, path)
-        shutil.rmtree(old, ignore_errors=True)
-        raise
     shutil.rmtree(old, ignore_errors=True)
 
 

@@ -168,7 +168,7 @@ def evaluate(
     _check_arguments(measures, relevance_level=relevance_level, max_docs=max_docs,
                      num_docs_in_coll=num_docs_in_coll)
     wanted = parse_measures(measures if measures is not None else list(DEFAULT_MEASURES))
-    _check_qrels_measures(wanted)
+    check_qrels_measures(wanted)
     qrels = as_qrels(qrels)
     run = as_run(run)
     table = ZScores.read(zscores) if isinstance(zscores, (str, Path)) else zscores
@@ -271,7 +271,7 @@ def _check_arguments(measures: Sequence[str] | str | None, **counts: int | None)
             raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
 
 
-def _check_qrels_measures(wanted: list[Measure]) -> None:
+def check_qrels_measures(wanted: list[Measure]) -> None:
     """Refuse preference and judgment-group measures, which plain qrels cannot give
     (trec_eval: "Can't calculate measure"), naming the judgement format they need."""
     for m in wanted:

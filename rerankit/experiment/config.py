@@ -293,10 +293,11 @@ class RunConfig(_Strict):
     @classmethod
     def _measures(cls, measures: list[str]) -> list[str]:
         from rerankit.errors import UnknownMeasureError
+        from rerankit.evaluation.evaluator import check_qrels_measures
         from rerankit.evaluation.measures import parse_measures
 
-        try:
-            parse_measures(measures)
+        try:                              # a run is evaluated against plain qrels
+            check_qrels_measures(parse_measures(measures))
         except UnknownMeasureError as err:
             raise ValueError(str(err)) from None
         return measures

@@ -317,8 +317,10 @@ def preflight(config: RunConfig, output: Path, force: bool = False,
 def judged_subset(qrels: Qrels, query_ids: Sequence[str]) -> Qrels:
     """The judgements of ``query_ids`` only (the queries the run was asked to answer)."""
     keep = pc.is_in(qrels.qid, value_set=pa.array(list(query_ids), type=pa.string()))
-    return Qrels(qrels.qid.filter(keep), qrels.docid.filter(keep),
-                 qrels.grade[np.asarray(keep, dtype=bool)], qrels.name)
+    rows = np.asarray(keep, dtype=bool)
+    lines = None if qrels.lines is None else np.asarray(qrels.lines)[rows]
+    return Qrels(qrels.qid.filter(keep), qrels.docid.filter(keep), qrels.grade[rows],
+                 qrels.name, qrels.source, lines)
 
 
 def evaluation_record(metrics: EvaluationResult) -> dict:

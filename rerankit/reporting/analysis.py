@@ -103,7 +103,7 @@ def resolve_measure(measure: str) -> str:
         raise InputFormatError("--measure", f"'{measure}' names {len(resolved)} measures; the "
                                "report shows one: name a single measure (e.g. ndcg_cut_10)")
     (kept,), _ = comparable_measures([measure])
-    return kept.name
+    return kept.key                       # iprec_at_recall_0.501, not the rounded _0.50
 
 
 def analyse(results: list[Result], colours: dict[str, str], baseline: Result | None,
