@@ -487,6 +487,22 @@ def test_a_measure_string_is_one_dash_m_argument(tmp_path, trec_eval, measure, a
     assert single.to_trec_eval() == theirs.stdout.decode()
 
 
+@pytest.mark.parametrize("measures", [
+    lambda: (m for m in ["map", "P.5"]), lambda: iter(["map", "P.5"]),
+    lambda: dict.fromkeys(["map", "P.5"]).keys()])
+def test_measures_given_as_any_iterable_are_read_once(tmp_path, trec_eval, measures):
+    """A generator is read by the argument check and must still reach the parser (it once
+    came back empty: no values, no error)."""
+    from rerankit.evaluation.evaluator import evaluate
+
+    qrels, run = tmp_path / "qrels", tmp_path / "run"
+    qrels.write_text("1 0 a 1\n1 0 b 2\n2 0 c 1\n")
+    run.write_text("1 Q0 x 1 3 r\n1 Q0 b 2 2 r\n2 Q0 c 1 1 r\n")
+    theirs = subprocess.run([str(trec_eval), "-m", "map", "-m", "P.5", str(qrels),
+                             str(run)], capture_output=True, check=True)
+    assert evaluate(qrels, run, measures()).to_trec_eval() == theirs.stdout.decode()
+
+
 @pytest.mark.parametrize("options, error, fragment", [
     ({"max_docs": 2.5}, TypeError, "max_docs must be an integer, got 2.5"),
     ({"max_docs": "2"}, TypeError, "max_docs must be an integer"),

@@ -127,7 +127,7 @@ class EvaluationResult:
 def evaluate(
     qrels: QrelsLike,
     run: RunLike,
-    measures: Sequence[str] | str | None = None,
+    measures: Iterable[str] | str | None = None,
     relevance_level: int = 1,
     average_complete: bool = False,
     judged_only: bool = False,
@@ -165,8 +165,8 @@ def evaluate(
     """
     compat = str(compat)  # 10 or "10"
     check_compat(compat)
-    _check_arguments(measures, relevance_level=relevance_level, max_docs=max_docs,
-                     num_docs_in_coll=num_docs_in_coll)
+    measures = _check_arguments(measures, relevance_level=relevance_level,
+                                max_docs=max_docs, num_docs_in_coll=num_docs_in_coll)
     wanted = parse_measures(measures if measures is not None else list(DEFAULT_MEASURES))
     check_qrels_measures(wanted)
     qrels = as_qrels(qrels)
@@ -248,10 +248,12 @@ def require_judged_query(run: Run, qrels: Qrels, judged: bool, run_queries: Iter
     )
 
 
-def _check_arguments(measures: Sequence[str] | str | None, **counts: int | None) -> None:
+def _check_arguments(measures: Iterable[str] | str | None, **counts: int | None
+                     ) -> list[str] | str | None:
     """Refuse arguments that would otherwise fail deep inside (or be silently truncated):
     an empty or non-text measure list, and a count that is not an integer (None allowed
-    for ``max_docs`` only). The message names the parameter."""
+    for ``max_docs`` only). The message names the parameter. Returns the measures as given,
+    an iterable read into a list (a generator can be read only once)."""
     if measures is not None and not isinstance(measures, str):
         if isinstance(measures, Mapping) or not isinstance(measures, Iterable):
             raise TypeError(f"measures must be a measure name or a list of them, got "
@@ -269,6 +271,7 @@ def _check_arguments(measures: Sequence[str] | str | None, **counts: int | None)
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise TypeError(f"{name} must be an integer, got {value!r} ({type(value).__name__})")
+    return measures
 
 
 def check_qrels_measures(wanted: list[Measure]) -> None:
