@@ -144,23 +144,35 @@ def _trec_topics(name: str, lines: list[str]) -> tuple[list[str], list[str], lis
     return ids, texts, numbers
 
 
+#: what a BEIR dataset folder holds (``qrels/<split>.tsv`` per split)
+BEIR_FILES = ("corpus.jsonl", "queries.jsonl", "qrels")
+
+
+def beir_problem(folder: Path, split: str) -> tuple[str, str] | None:
+    """Why ``folder`` is not a BEIR dataset with ``split``: ``("folder", reason)`` when it
+    lacks the layout, ``("split", reason)`` when it lacks that split's qrels; else None."""
+    missing = [name for name in BEIR_FILES if not (folder / name).exists()]
+    if missing:
+        return "folder", (f"not a BEIR dataset folder (expected corpus.jsonl, queries.jsonl "
+                          f"and qrels/{split}.tsv; missing {', '.join(missing)})")
+    if not (folder / "qrels" / f"{split}.tsv").is_file():
+        available = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
+        return "split", (f"no qrels for split '{split}' (qrels/{split}.tsv); splits: "
+                         f"{', '.join(available) or 'none'}")
+    return None
+
+
 def load_beir(folder: str | Path, split: str = "test") -> Dataset:
     """A BEIR-layout folder: ``corpus.jsonl``, ``queries.jsonl``, ``qrels/<split>.tsv``."""
     folder = Path(folder)
     if not folder.is_dir():
         raise InputFormatError(folder, "dataset folder not found")
-    qrels_path = folder / "qrels" / f"{split}.tsv"
-    missing = [name for name in ("corpus.jsonl", "queries.jsonl", "qrels")
-               if not (folder / name).exists()]
-    if missing:
-        raise InputFormatError(folder, "not a BEIR dataset folder (expected corpus.jsonl, "
-                               f"queries.jsonl and qrels/{split}.tsv; missing "
-                               f"{', '.join(missing)})")
-    if not qrels_path.is_file():
-        available = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
-        raise InputFormatError(folder, f"no qrels for split '{split}' (available: {available})")
+    problem = beir_problem(folder, split)
+    if problem is not None:
+        raise InputFormatError(folder, problem[1])
     return Dataset(folder.name, open_corpus(folder / "corpus.jsonl"),
-                   read_queries(folder / "queries.jsonl"), Qrels.read(qrels_path))
+                   read_queries(folder / "queries.jsonl"), Qrels.read(folder / "qrels" /
+                                                                    f"{split}.tsv"))
 
 
 def load_trec(corpus: str | Path | None, topics: str | Path, qrels: str | Path,

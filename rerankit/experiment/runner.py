@@ -41,7 +41,7 @@ from rerankit.data.atomic import (
     remove_stale_staging,
 )
 from rerankit.data.corpus import Corpus
-from rerankit.data.loaders import Dataset, load_beir
+from rerankit.data.loaders import Dataset, beir_problem, load_beir
 from rerankit.data.qrels import Qrels
 from rerankit.data.queries import Queries
 from rerankit.errors import InputFormatError
@@ -81,26 +81,17 @@ def dataset_folder(config: RunConfig) -> Path:
     return spec.path
 
 
-#: what a BEIR dataset folder holds (``qrels/<split>.tsv`` per split)
-BEIR_FILES = ("corpus.jsonl", "queries.jsonl", "qrels")
-
-
 def check_split(config: RunConfig, folder: Path) -> None:
     """A BEIR folder (given by path, or an embedded one) holds the config's split; one
     given by path must be a BEIR folder at all."""
-    spec = config.dataset
-    missing = [name for name in BEIR_FILES if not (folder / name).exists()]
-    if missing:
-        if spec.path is None:                # an embedded collection in its own layout
-            return
-        raise InputFormatError(config.source, f"'dataset.path': {folder} is not a BEIR "
-                               "dataset folder (expected corpus.jsonl, queries.jsonl and "
-                               f"qrels/{spec.split}.tsv; missing {', '.join(missing)})")
-    if not (folder / "qrels" / f"{spec.split}.tsv").is_file():
-        available = sorted(p.stem for p in (folder / "qrels").glob("*.tsv"))
-        raise InputFormatError(config.source, f"'dataset.split': no qrels for split "
-                               f"'{spec.split}' in {folder} (qrels/{spec.split}.tsv); "
-                               f"splits: {', '.join(available) or 'none'}")
+    problem = beir_problem(folder, config.dataset.split)
+    if problem is None:
+        return
+    kind, reason = problem
+    if kind == "folder" and config.dataset.path is None:
+        return                            # an embedded collection in its own layout
+    field = "path" if kind == "folder" else "split"
+    raise InputFormatError(config.source, f"'dataset.{field}': {folder}: {reason}")
 
 
 def load_dataset(config: RunConfig) -> Dataset:
