@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -58,10 +59,6 @@ def _hugging_face_bars_off() -> Iterator[None]:
             switch_back()
 
 
-#: position of ``disable`` among ``tqdm.__init__``'s parameters (after ``self``)
-_TQDM_DISABLE_POSITION = 10
-
-
 @contextmanager
 def _tqdm_off() -> Iterator[None]:
     """Every tqdm bar created meanwhile is disabled (tqdm has no switch of its own, and
@@ -73,11 +70,13 @@ def _tqdm_off() -> Iterator[None]:
         yield
         return
     original = std.tqdm.__init__
+    # where ``disable`` sits among the positional arguments (after ``self``)
+    position = list(inspect.signature(original).parameters).index("disable") - 1
 
     @functools.wraps(original)
     def disabled(self, *args, **kwargs):
-        if len(args) > _TQDM_DISABLE_POSITION:
-            args = (*args[:_TQDM_DISABLE_POSITION], True, *args[_TQDM_DISABLE_POSITION + 1:])
+        if len(args) > position:
+            args = (*args[:position], True, *args[position + 1:])
         else:
             kwargs["disable"] = True
         original(self, *args, **kwargs)

@@ -312,12 +312,14 @@ class RunConfig(_Strict):
 
     @model_validator(mode="after")
     def _cutoffs(self) -> RunConfig:
+        labels = [f"rerankers[{position}]" for position in range(len(self.rerankers))]
         try:
-            check_cutoffs(self.depth, [(f"rerankers[{position}]", stage.depth, stage.cutoff)
-                                       for position, stage in enumerate(self.rerankers)])
+            check_cutoffs(self.depth, [(label, stage.depth, stage.cutoff)
+                                       for label, stage in zip(labels, self.rerankers,
+                                                               strict=True)])
         except CutoffError as err:
-            position = int(err.label.removeprefix("rerankers[").removesuffix("]"))
-            raise ConfigFieldError(("rerankers", position, err.what), err.reason) from None
+            raise ConfigFieldError(("rerankers", labels.index(err.label), err.what),
+                                   err.reason) from None
         return self
 
     def digest(self) -> str:
