@@ -123,8 +123,10 @@ def test_bad_input_is_named():
 
 
 def test_cached_kernels_equal_plain_bm25s_and_compile_once_per_machine(cranfield, tmp_path):
-    """The disk-cached numba kernels give bm25s' own numbers (a fresh bm25s model with its
-    uncached kernels, same tokens), and a second process loads them instead of compiling."""
+    """rerankit's top-k kernel keeps bm25s' own numbers (a fresh bm25s model with its
+    uncached kernels, same tokens): the same scores bit for bit and the same documents
+    above each query's k-th score (at it, bm25s keeps an arbitrary subset of the tied);
+    a second process loads the disk-cached kernel instead of compiling it."""
     import os
     import subprocess
     import sys
@@ -135,7 +137,7 @@ def test_cached_kernels_equal_plain_bm25s_and_compile_once_per_machine(cranfield
 
     retriever = BM25(on_empty="skip", quiet=True).index(cranfield.corpus)
     queries = cranfield.queries.subset(list(cranfield.queries.ids)[:40])
-    ours = retriever.retrieve(queries, k=50)
+    ours = retriever.retrieve(queries, k=50).to_dict()
     plain = bm25s.BM25(k1=1.5, b=0.75, method="lucene", backend="numba")
     ids, texts = documents_to_index(cranfield.corpus, on_empty="skip")
     tokenizer = retriever._new_tokenizer()
@@ -144,16 +146,69 @@ def test_cached_kernels_equal_plain_bm25s_and_compile_once_per_machine(cranfield
     indices, scores = plain.retrieve(
         tokenizer.tokenize(list(queries.texts), update_vocab=False, return_as="ids",
                            show_progress=False), k=50, show_progress=False)
-    keep = scores > 0
-    assert ours.docid.to_pylist() == np.asarray(ids)[indices[keep]].tolist()
-    np.testing.assert_array_equal(ours.score, scores[keep].astype(np.float64))
+    for qid, docs, values in zip(queries.ids, indices, scores, strict=True):
+        keep = values > 0
+        assert sorted(ours[qid].values()) == sorted(values[keep].astype(np.float64))
+        above = values > values[keep].min()
+        assert set(np.asarray(ids)[docs[above]]) == {
+            doc for doc, score in ours[qid].items() if score > values[keep].min()}
 
-    script = ("from rerankit import datasets; from rerankit.retrieve.bm25 import BM25; "
-              "from bm25s.numba import retrieve_utils as r; d = datasets.load('cranfield'); "
-              "BM25(on_empty='skip', quiet=True).index(d.corpus).retrieve(d.queries, k=10); "
-              "print(sum(r._retrieve_internal_jitted_serial.stats.cache_hits.values()))")
+    script = ("from rerankit import datasets; from rerankit.retrieve import bm25; "
+              "d = datasets.load('cranfield'); bm25.BM25(on_empty='skip', quiet=True)"
+              ".index(d.corpus).retrieve(d.queries, k=10); "
+              "print(sum(bm25._cached_kernels['top_k'].stats.cache_hits.values()))")
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "numba")}
     hits = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                            text=True, check=True).stdout.split()[-1] for _ in range(2)]
     assert hits == ["0", "1"]          # compiled (and written) once, then loaded
     assert any((tmp_path / "numba").rglob("*.nbi"))
+
+
+@pytest.mark.parametrize("variant,stopwords", [("lucene", "en"), ("lucene", None),
+                                               ("robertson", None), ("atire", "en")])
+def test_top_k_is_trec_eval_order_of_bm25s_dense_scores(cranfield, variant, stopwords):
+    """Each query's rows are the k best positive scores of bm25s' dense scorer
+    (``get_scores_from_ids``, which scores every document), bit for bit, in trec_eval's
+    order: score descending, then document id descending, including which of the
+    documents tied at the k-th score are kept. Cranfield's long queries take both of the
+    kernel's paths (as many postings as documents: it scans them all); without stopwords
+    Robertson's idf is negative for the commonest terms (matched documents at or below 0
+    are left out)."""
+    retriever = BM25(variant=variant, stopwords=stopwords, on_empty="skip",
+                     quiet=True).index(cranfield.corpus)
+    k = 10
+    run = retriever.retrieve(cranfield.queries, k=k)
+    ids = retriever.doc_ids.to_pylist()
+    tokens = retriever._tokenizer.tokenize(list(cranfield.queries.texts), update_vocab=False,
+                                           return_as="ids", show_progress=False)
+    rows: dict[str, list] = {}
+    for qid, doc, score in zip(run.qid.to_pylist(), run.docid.to_pylist(), run.score,
+                               strict=True):
+        rows.setdefault(qid, []).append((doc, score))
+    indptr = retriever._model.scores["indptr"]
+    scanned = tied_at_cut = 0
+    for qid, query in zip(cranfield.queries.ids, tokens, strict=True):
+        full = np.asarray(retriever._model.get_scores_from_ids(query), dtype=np.float32)
+        ranked = sorted(np.flatnonzero(full > 0), key=lambda d: (full[d], ids[d]),
+                        reverse=True)
+        assert rows.get(qid, []) == [(ids[d], float(full[d])) for d in ranked[:k]]
+        tied_at_cut += len(ranked) > k and full[ranked[k - 1]] == full[ranked[k]]
+        scanned += sum(indptr[t + 1] - indptr[t] for t in query) >= len(ids)
+    assert tied_at_cut > 0 or stopwords is None   # stopwords in a query rarely tie
+    assert scanned > 0 and (stopwords is None or scanned < len(tokens))  # both paths
+
+
+def test_queries_in_chunks_give_the_same_run(cranfield, monkeypatch):
+    """The kernel runs on chunks of queries (bounded output arrays); the chunk edges change
+    nothing, and a query without a known term gets no rows."""
+    from rerankit.retrieve import bm25
+
+    retriever = BM25(on_empty="skip", quiet=True).index(cranfield.corpus)
+    queries = Queries(("unknown", *cranfield.queries.ids[:30]),
+                      ("zzxqv qqzzx", *cranfield.queries.texts[:30]))
+    whole = retriever.retrieve(queries, k=20)
+    monkeypatch.setattr(bm25, "QUERIES_PER_CALL", 7)
+    chunked = retriever.retrieve(queries, k=20)
+    assert chunked.to_dict() == whole.to_dict()
+    assert chunked.qid.to_pylist() == whole.qid.to_pylist()
+    assert "unknown" not in whole.to_dict() and len(whole.to_dict()) == 30

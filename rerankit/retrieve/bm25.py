@@ -40,11 +40,14 @@ from rerankit.retrieve.base import (
     read_index_meta,
     top_k_run,
 )
+from rerankit.retrieve.bm25_top_k import matched_top_k, query_terms, tie_ranks
 from rerankit.settings import Settings
 
 INDEX_FORMAT = 1
 BM25S_VARIANTS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
 RANK_BM25_VARIANTS = ("okapi", "bm25l", "bm25plus")
+#: Queries per call of the top-k kernel: its output holds up to this many times k rows.
+QUERIES_PER_CALL = 4096
 
 
 def _check_variant(engine: str, variant: str | None) -> str:
@@ -98,6 +101,7 @@ class BM25(Retriever):
         self.doc_ids: pa.Array | None = None
         self._model = None
         self._tokenizer = None
+        self._tie_order: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def name(self) -> str:
@@ -121,6 +125,7 @@ class BM25(Retriever):
         ids, texts = documents_to_index(corpus, getattr(corpus, "source", "corpus"),
                                         self.on_empty)
         self.doc_ids = pa.array(ids, type=pa.string())
+        self._tie_order = None
         self._tokenizer = self._new_tokenizer()
         show = progress_enabled(self.quiet)
         if self.engine == "bm25s":
@@ -181,6 +186,8 @@ class BM25(Retriever):
             _use_cached_kernels(self._model)
             tokens = self._tokenizer.tokenize(texts, update_vocab=False, return_as="ids",
                                               show_progress=False)
+            if self._matched_top_k_applies():
+                return self._matched_top_k(list(queries.ids), tokens, k)
             indices, scores = self._model.retrieve(tokens, k=k, show_progress=show,
                                                    n_threads=0)
         else:
@@ -189,6 +196,35 @@ class BM25(Retriever):
             indices, scores = _rank_bm25_top_k(self._model, tokens, k)
         return top_k_run(list(queries.ids), self.doc_ids, np.asarray(indices),
                          np.asarray(scores, dtype=np.float64), self.name)
+
+    def _matched_top_k_applies(self) -> bool:
+        """rerankit's own top-k kernel (:mod:`rerankit.retrieve.bm25_top_k`) serves the
+        numba backend wherever a document without a query term scores 0: every variant
+        but BM25L and BM25+, which give such documents a positive score."""
+        return (self._model.backend == "numba"
+                and getattr(self._model, "nonoccurrence_array", None) is None)
+
+    def _matched_top_k(self, query_ids: list[str], tokens: list[list[int]], k: int) -> Run:
+        """The run of :func:`~rerankit.retrieve.bm25_top_k.matched_top_k`, computed in
+        chunks of queries so that its output arrays stay small."""
+        if self._tie_order is None:
+            self._tie_order = tie_ranks(self.doc_ids)
+        index = self._model.scores
+        terms, starts = query_terms(tokens, len(index["indptr"]) - 1)
+        queries, docs, bits = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [
+            np.empty(0, np.uint32)]
+        for first in range(0, len(tokens), QUERIES_PER_CALL):
+            last = min(first + QUERIES_PER_CALL, len(tokens))
+            query, doc, score_bits = _cached_kernels["top_k"](
+                terms, starts[first:last + 1], k, index["data"], index["indptr"],
+                index["indices"], *self._tie_order)
+            queries.append(query + first)
+            docs.append(doc)
+            bits.append(score_bits)
+        query, doc, bits = np.concatenate(queries), np.concatenate(docs), np.concatenate(bits)
+        return Run(pa.array(query_ids, type=pa.string()).take(query),
+                   self.doc_ids.take(doc), bits.view(np.float32).astype(np.float64),
+                   self.name, verified_unique=True)
 
     def corpus_scores(self, query: str) -> np.ndarray:
         """The BM25 score of every indexed document for one query (in ``doc_ids`` order):
@@ -302,6 +338,7 @@ def cache_numba_kernels() -> None:
     retrieve_utils._retrieve_internal_jitted_parallel = numba.njit(cache=True, parallel=True)(
         kernel)
     _cached_kernels["csc"] = numba.njit(cache=True)(scoring._np_csc_jit_ready)
+    _cached_kernels["top_k"] = numba.njit(cache=True, nogil=True)(matched_top_k)
     _cached_kernels["scorer"] = numba.njit(cache=True)(
         scoring._compute_relevance_from_scores_jit_ready)
 
