@@ -999,11 +999,15 @@ def _run_app(argv: Sequence[str] | None) -> int:
     :mod:`rerankit.quickargs`)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["eval"]:
-        from typer.main import get_command
+        from typer.main import get_command_from_info
 
         from rerankit.quickargs import parse
 
-        values = parse(get_command(app).commands["eval"], eval_command, args[1:])
+        # typer's click command for eval alone: building the whole group builds all nine
+        info = next(info for info in app.registered_commands if info.name == "eval")
+        command = get_command_from_info(info, pretty_exceptions_short=app.pretty_exceptions_short,
+                                        rich_markup_mode=app.rich_markup_mode)
+        values = parse(command, eval_command, args[1:])
         if values is not None:
             try:
                 eval_command(**values)
