@@ -16,6 +16,11 @@ reranker's overhead over the raw model time, all from one run.
    ``--ce-depth`` for ``--ce-queries`` queries: plain ``CrossEncoder.predict`` (which sorts
    by length before batching) vs the same pairs batched in input order (no bucketing) vs
    rerankit's CrossEncoderReranker; ``--device cuda`` for the GPU check.
+6. ``monot5`` (pairs/s, scores compared in the same run): a T5 of t5-small's shape (6+6
+   layers, d_model 512; seeded random weights and a word-level tokenizer over SciFact's
+   words, as no T5 ships offline, so the speed is real and the ranking is not) on the
+   same pairs: rerankit's MonoT5Reranker (length buckets) vs the same model's first-step
+   logits batched in input order, as a plain loop over the model does it.
 
 Run: ``python eval/bench_rerank.py [--parts bi-encoder qwen pairwise]`` (all parts: about
 45 minutes of 2 CPU cores); parts run again replace their entries in the results file.
@@ -88,7 +93,7 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", default=["bi-encoder", "qwen", "pairwise"],
                         choices=["bi-encoder", "qwen", "qwen-yes-no", "qwen-listwise",
                                  "qwen-first-token", "pairwise", "pairwise-signal",
-                                 "cross-encoder"])
+                                 "cross-encoder", "monot5"])
     parser.add_argument("--ce-queries", type=int, default=10)
     parser.add_argument("--ce-depth", type=int, default=20)
     parser.add_argument("--ce-rounds", type=int, default=3)
@@ -112,6 +117,9 @@ def main() -> None:
         save(args.results, results)
     if "cross-encoder" in args.parts:
         results[f"cross-encoder-{args.device}"] = cross_encoder(args, data, queries, bm25)
+        save(args.results, results)
+    if "monot5" in args.parts:
+        results[f"monot5-{args.device}"] = monot5(args, data, queries, bm25)
         save(args.results, results)
     rng = np.random.default_rng(args.seed)
     subset = queries.subset(sorted(rng.choice(list(queries.ids), args.llm_queries,
@@ -230,6 +238,91 @@ def cross_encoder(args, data, queries, bm25) -> dict:
                                                        [len(c.texts) for c in lists], 10)
                                   for name, v in scores.items()}}
     print("cross-encoder", json.dumps(entry), flush=True)
+    return entry
+
+
+def t5_small_shaped(folder: Path, data, seed: int) -> None:
+    """Save a seeded random T5 of t5-small's shape and a word-level tokenizer over the
+    words of SciFact's abstracts (and the monoT5 prompt's) to ``folder``."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    words = {"true", "false", "Query:", "Document:", "Relevant:"}
+    for doc in data.corpus:
+        words.update(doc.full_text.split())
+    for text in data.queries.texts:
+        words.update(text.split())
+    vocab = {w: i for i, w in enumerate(["<pad>", "</s>", "<unk>", *sorted(words)])}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, pad_token="<pad>",
+                                        eos_token="</s>", unk_token="<unk>")
+    config = T5Config(vocab_size=len(vocab), d_model=512, d_kv=64, d_ff=2048, num_layers=6,
+                      num_heads=8, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1)
+    torch.manual_seed(seed)
+    T5ForConditionalGeneration(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+
+
+def monot5(args, data, queries, bm25) -> dict:
+    """Pairs/s of rerankit's MonoT5Reranker (length buckets) and of the same model's
+    first-step log-odds batched in input order, with the largest score difference."""
+    import tempfile
+
+    import torch
+
+    from rerankit.rerank.prompts import load_template
+    from rerankit.rerank.seq2seq import MonoT5Reranker
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-monot5-"))
+    t5_small_shaped(folder, data, args.seed)
+    subset = queries.subset(list(queries.ids)[:args.ce_queries])
+    top = bm25.take(np.flatnonzero(np.isin(np.asarray(bm25.qid.to_pylist()), list(subset.ids))))
+    lists = candidate_lists(subset, top, data.corpus, args.ce_depth)
+    batch, max_length = args.ce_batch, 512          # monoT5's usual input length
+    ours = MonoT5Reranker(folder, batch_size=batch, max_length=max_length, device=args.device)
+    scorer = ours.scorer                            # the same model and tokenizer
+    template = load_template("monot5")
+    texts = [template.format(query=c.query, document=t) for c in lists for t in c.texts]
+    true, false = scorer.ids
+
+    def input_order() -> np.ndarray:
+        out = []
+        for i in range(0, len(texts), batch):
+            inputs = scorer.tokenizer(texts[i:i + batch], truncation=True,
+                                      max_length=max_length, padding=True,
+                                      return_tensors="pt").to(args.device)
+            start = torch.full((inputs["input_ids"].shape[0], 1),
+                               scorer.model.config.decoder_start_token_id, device=args.device)
+            with torch.no_grad():
+                logits = scorer.model(**inputs, decoder_input_ids=start).logits[:, 0, :]
+            pair = torch.log_softmax(logits[:, [true, false]].float(), dim=-1)
+            out.append((pair[:, 0] - pair[:, 1]).cpu().numpy())
+        return np.concatenate(out)
+
+    ways = {"input-order batches": input_order,
+            "rerankit": lambda: np.concatenate(ours.score_lists(lists))}
+    scores = {name: np.asarray(fn(), dtype=np.float64) for name, fn in ways.items()}  # warm
+    seconds: dict[str, float] = {name: float("inf") for name in ways}
+    for _ in range(args.ce_rounds):                     # interleaved rounds, best of
+        for name, fn in ways.items():
+            start = time.perf_counter()
+            fn()
+            seconds[name] = min(seconds[name], time.perf_counter() - start)
+    base = "input-order batches"
+    lengths = [len(ids) for ids in scorer.tokenizer(texts, truncation=True,
+                                                    max_length=max_length)["input_ids"]]
+    entry = {"pairs": len(texts), "device": args.device, "batch_size": batch,
+             "max_length": max_length, "rounds": args.ce_rounds,
+             "tokens_per_pair": {"min": min(lengths), "median": float(np.median(lengths)),
+                                 "max": max(lengths)},
+             "pairs_at_max_length": sum(n == max_length for n in lengths),
+             "load_average": os.getloadavg()[0],
+             "pairs_per_s": {name: len(texts) / s for name, s in seconds.items()},
+             "speedup_vs_input_order": {name: seconds[base] / s for name, s in seconds.items()},
+             "max_abs_score_difference": float(np.max(np.abs(scores["rerankit"] - scores[base])))}
+    print("monot5", json.dumps(entry), flush=True)
     return entry
 
 
