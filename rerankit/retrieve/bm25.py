@@ -199,10 +199,12 @@ class BM25(Retriever):
 
     def _matched_top_k_applies(self) -> bool:
         """rerankit's own top-k kernel (:mod:`rerankit.retrieve.bm25_top_k`) serves the
-        numba backend wherever a document without a query term scores 0: every variant
-        but BM25L and BM25+, which give such documents a positive score."""
+        numba backend wherever a document without a query term scores 0 (every variant
+        but BM25L and BM25+, which give such documents a positive score) on bm25s' default
+        float32 scores, whose bits it ranks by."""
         return (self._model.backend == "numba"
-                and getattr(self._model, "nonoccurrence_array", None) is None)
+                and getattr(self._model, "nonoccurrence_array", None) is None
+                and self._model.scores["data"].dtype == np.float32)
 
     def _matched_top_k(self, query_ids: list[str], tokens: list[list[int]], k: int) -> Run:
         """The run of :func:`~rerankit.retrieve.bm25_top_k.matched_top_k`, computed in
