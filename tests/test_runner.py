@@ -498,3 +498,47 @@ def test_a_config_asking_for_preference_measures_is_refused_when_read(tmp_path):
                       "measures: [map, prefs_simp]\n")
     with pytest.raises(InputFormatError, match="prefs_simp"):
         load_config(config)
+
+
+@pytest.mark.skipif(not Path("/proc/self/ns/pid").exists(), reason="needs Linux /proc")
+def test_stale_staging_is_judged_by_host_pid_namespace_boot_and_start_time(tmp_path):
+    """A staging folder is removed only when the process that marked it is certainly gone:
+    same host and pid namespace, and a dead pid, another boot, or a pid reused by a
+    process that started later. A live process's folder, another namespace's or host's
+    (its pid means nothing here) and anything malformed are kept."""
+    import socket
+
+    from rerankit.data.atomic import STAGING_MARK, _process_mark, remove_stale_staging
+
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    try:
+        mark = list(_process_mark(live.pid))
+        stat = Path(f"/proc/{live.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        assert mark[4] == stat[19] and mark[1] == socket.gethostname()
+        dead_mark = [str(dead.pid), *mark[1:]]
+        marks = {
+            "live": mark,
+            "reused-pid": [*mark[:4], str(int(mark[4]) - 1)],
+            "dead": dead_mark,
+            "previous-boot": [*mark[:3], "00000000-0000-0000-0000-000000000000", mark[4]],
+            "other-namespace": [dead_mark[0], mark[1], "pid:[1]", *mark[3:]],
+            "other-host": [dead_mark[0], "another-host.example", *mark[2:]],
+            "old-format-dead": dead_mark[:2],
+            "old-format-live": mark[:2],
+            "malformed": mark[:3],
+        }
+        for name, fields in marks.items():
+            folder = tmp_path / f".out.{name}"
+            folder.mkdir()
+            (folder / STAGING_MARK).write_text(" ".join(fields) + "\n")
+        removed = remove_stale_staging(tmp_path / "out")
+    finally:
+        live.kill()
+        live.wait()
+    assert sorted(p.name for p in removed) == [".out.dead", ".out.old-format-dead",
+                                               ".out.previous-boot", ".out.reused-pid"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        f".out.{name}" for name in ("live", "other-namespace", "other-host",
+                                    "old-format-live", "malformed"))

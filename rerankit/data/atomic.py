@@ -173,8 +173,9 @@ def holds_saved_index(folder: Path) -> bool:
     return is_empty_folder(folder) or (folder / "rerankit.json").is_file()
 
 
-#: the file that marks a folder as one of rerankit's staging folders: "<pid> <host>" of the
-#: process filling it; a later write removes a marked folder whose process is gone
+#: the file that marks a folder as one of rerankit's staging folders: the pid, host, pid
+#: namespace, boot id and start time of the process filling it (:func:`_process_mark`);
+#: a later write removes a marked folder whose process is gone
 STAGING_MARK = ".rerankit-staging"
 #: the name prefix of a staging folder made inside the (empty) folder it fills
 IN_PLACE_STAGING = ".rerankit-staging"
@@ -276,30 +277,66 @@ def signals_deferred() -> Iterator[None]:
 
 
 def _mark_staging(folder: Path) -> None:
-    (folder / STAGING_MARK).write_text(f"{os.getpid()} {socket.gethostname()}\n",
+    (folder / STAGING_MARK).write_text(" ".join(_process_mark(os.getpid())) + "\n",
                                        encoding="utf-8")
 
 
+def _process_mark(pid: int) -> tuple[str, ...]:
+    """What names process ``pid`` beyond its number: (pid, host, pid namespace, boot id,
+    start time). A pid means something only on the same host, in the same pid namespace
+    (containers sharing a hostname and a folder can each have a process 12), during the
+    same boot, and while the process that has it started when the mark says (pids are
+    reused); "-" where this system cannot tell (no /proc)."""
+    def read(path: str, link: bool = False) -> str:
+        try:
+            return os.readlink(path) if link else Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return ""
+
+    # stat's field 22, counted from field 3, after the command name's ")" (names hold spaces)
+    start = read(f"/proc/{pid}/stat").rsplit(")", 1)[-1].split()[19:20]
+    return tuple("".join(value.split()) or "-" for value in (
+        str(pid), socket.gethostname(), read("/proc/self/ns/pid", link=True),
+        read("/proc/sys/kernel/random/boot_id"), "".join(start)))
+
+
 def _owner_gone(folder: Path) -> bool:
-    """True when ``folder`` holds rerankit's staging mark and the process that wrote it, on
-    this host, no longer exists."""
+    """True when ``folder`` holds rerankit's staging mark and the process that wrote it is
+    certainly gone: same host and pid namespace, and another boot, no such pid, or a pid
+    now held by a process that started at another time. Marks of an older rerankit
+    ("<pid> <host>") are judged by host and pid alone."""
     mark = folder / STAGING_MARK
     if folder.is_symlink() or not folder.is_dir() or mark.is_symlink() or not mark.is_file():
         return False
     try:
-        pid_text, host = mark.read_text(encoding="utf-8").split()
-        pid = int(pid_text)
-    except (OSError, ValueError, UnicodeDecodeError):
+        fields = mark.read_text(encoding="utf-8").split()
+        pid = int(fields[0])
+    except (OSError, ValueError, UnicodeDecodeError, IndexError):
         return False
-    if host != socket.gethostname() or pid <= 0 or pid == os.getpid():
+    if pid <= 0 or pid == os.getpid():
         return False
+    if len(fields) == 2:                  # an older rerankit's mark: host and pid alone
+        return fields[1] == socket.gethostname() and not _alive(pid)
+    if len(fields) != 5:
+        return False
+    here = _process_mark(pid)
+    if fields[1:3] != list(here[1:3]):
+        return False                      # another host or pid namespace
+    if "-" not in (fields[3], here[3]) and fields[3] != here[3]:
+        return True                       # written before this boot
+    if not _alive(pid):
+        return True
+    return "-" not in (fields[4], here[4]) and fields[4] != here[4]   # the pid was reused
+
+
+def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    except OSError:                       # exists, owned by someone else
         return False
-    return False
+    except OSError:                       # exists, owned by someone else
+        return True
+    return True
 
 
 def remove_stale_staging(path: Path) -> list[Path]:
