@@ -212,3 +212,24 @@ def test_queries_in_chunks_give_the_same_run(cranfield, monkeypatch):
     assert chunked.to_dict() == whole.to_dict()
     assert chunked.qid.to_pylist() == whole.qid.to_pylist()
     assert "unknown" not in whole.to_dict() and len(whole.to_dict()) == 30
+
+
+def test_a_query_without_a_known_term_matches_no_document(cranfield):
+    """bm25s' tokenizer gives a text without an indexable word (only stopwords, one-letter
+    words, punctuation) the empty token "", a document and a query alike; the query must
+    not match such documents through it: neither shares a term with the other. Cranfield
+    plus two such documents; a real query still scores them 0 (no shared term); rerankit's
+    top-k kernel and bm25s' own (numpy backend) alike."""
+    docs = [d for d in cranfield.corpus if d.full_text.strip()]
+    extra = [Document("only-stopwords", "The of and"), Document("only-symbols", "1 + 2 = 3 ?")]
+    queries = Queries(("unknown", "stopwords", "1"),
+                      ("zzxqv qqzzx", "the of and", cranfield.queries.texts[0]))
+    for variant, backend in [("lucene", "numba"), ("robertson", "numba"), ("atire", "numba"),
+                             ("lucene", "numpy")]:
+        retriever = BM25(variant=variant, backend=backend, quiet=True).index(
+            InMemoryCorpus(docs + extra))
+        run = retriever.retrieve(queries, k=len(docs) + 2).to_dict()
+        assert "unknown" not in run and "stopwords" not in run
+        assert not {"only-stopwords", "only-symbols"} & set(run["1"])
+        for _, text in list(queries.items())[:2]:
+            assert not retriever.corpus_scores(text).any()

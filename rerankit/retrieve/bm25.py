@@ -184,12 +184,15 @@ class BM25(Retriever):
         texts = list(queries.texts)
         if self.engine == "bm25s":
             _use_cached_kernels(self._model)
-            tokens = self._tokenizer.tokenize(texts, update_vocab=False, return_as="ids",
-                                              show_progress=False)
+            tokens = self._query_token_ids(texts)
             if self._matched_top_k_applies():
                 return self._matched_top_k(list(queries.ids), tokens, k)
             indices, scores = self._model.retrieve(tokens, k=k, show_progress=show,
                                                    n_threads=0)
+            if self._unmatched_score_zero():
+                # bm25s scores a query without a term as the empty token: no rows for it
+                scores = np.asarray(scores)
+                scores[[not query for query in tokens]] = 0
         else:
             tokens = self._tokenizer.tokenize(texts, update_vocab=False, return_as="string",
                                               show_progress=False)
@@ -197,13 +200,30 @@ class BM25(Retriever):
         return top_k_run(list(queries.ids), self.doc_ids, np.asarray(indices),
                          np.asarray(scores, dtype=np.float64), self.name)
 
+    def _unmatched_score_zero(self) -> bool:
+        """Whether a document without a query term scores 0 (every bm25s variant but BM25L
+        and BM25+)."""
+        return getattr(self._model, "nonoccurrence_array", None) is None
+
+    def _query_token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Each query's term ids under the index's tokenizer. bm25s' tokenizer turns a
+        text without an indexable word (unknown words, stopwords only) into the empty
+        token "", for documents and queries alike; where a document without a query term
+        scores 0 that token is dropped, so such a query matches nothing rather than every
+        document without a word."""
+        tokens = self._tokenizer.tokenize(texts, update_vocab=False, return_as="ids",
+                                          show_progress=False)
+        empty = self._tokenizer.get_vocab_dict().get("")
+        if empty is None or not self._unmatched_score_zero():
+            return tokens
+        return [[term for term in query if term != empty] for query in tokens]
+
     def _matched_top_k_applies(self) -> bool:
         """rerankit's own top-k kernel (:mod:`rerankit.retrieve.bm25_top_k`) serves the
         numba backend wherever a document without a query term scores 0 (every variant
         but BM25L and BM25+, which give such documents a positive score) on bm25s' default
         float32 scores, whose bits it ranks by."""
-        return (self._model.backend == "numba"
-                and getattr(self._model, "nonoccurrence_array", None) is None
+        return (self._model.backend == "numba" and self._unmatched_score_zero()
                 and self._model.scores["data"].dtype == np.float32)
 
     def _matched_top_k(self, query_ids: list[str], tokens: list[list[int]], k: int) -> Run:
@@ -234,8 +254,7 @@ class BM25(Retriever):
         if self._model is None or self.doc_ids is None:
             raise RuntimeError("index() (or BM25.load) before corpus_scores()")
         if self.engine == "bm25s":
-            ids = self._tokenizer.tokenize([query], update_vocab=False, return_as="ids",
-                                           show_progress=False)[0]
+            ids = self._query_token_ids([query])[0]
             if not ids:
                 return np.zeros(len(self.doc_ids))
             return np.asarray(self._model.get_scores_from_ids(ids), dtype=np.float64)
