@@ -233,3 +233,20 @@ def test_a_query_without_a_known_term_matches_no_document(cranfield):
         assert not {"only-stopwords", "only-symbols"} & set(run["1"])
         for _, text in list(queries.items())[:2]:
             assert not retriever.corpus_scores(text).any()
+
+
+def test_pickled_retriever_retrieves_the_same(cranfield):
+    """A retriever pickled (as when shipped to another process) with the default Snowball
+    stemmer, before and after its first retrieve, gives the same run; the original keeps
+    stemming."""
+    import pickle
+
+    queries = cranfield.queries.subset(list(cranfield.queries.ids)[:20])
+    for engine in ("bm25s", "rank-bm25"):
+        retriever = BM25(engine=engine, on_empty="skip", quiet=True).index(cranfield.corpus)
+        before = pickle.loads(pickle.dumps(retriever))
+        expected = retriever.retrieve(queries, k=30).to_dict()
+        after = pickle.loads(pickle.dumps(retriever))
+        assert before.retrieve(queries, k=30).to_dict() == expected
+        assert after.retrieve(queries, k=30).to_dict() == expected
+        assert retriever.retrieve(queries, k=30).to_dict() == expected

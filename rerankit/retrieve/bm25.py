@@ -16,6 +16,7 @@ every new process; :func:`cache_numba_kernels` recompiles the same Python functi
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import pickle
@@ -166,6 +167,22 @@ class BM25(Retriever):
                                   "(or pass stemmer=None)") from None
             stemmer = Stemmer.Stemmer(self.stemmer_language).stemWord
         return Tokenizer(lower=self.lowercase, stopwords=self.stopwords or [], stemmer=stemmer)
+
+    def __getstate__(self) -> dict:
+        """Pickle state without the tokenizer's PyStemmer stemmer (a C object pickle
+        refuses); :meth:`__setstate__` makes a new one for the same language."""
+        state = self.__dict__.copy()
+        tokenizer = state.get("_tokenizer")
+        if tokenizer is not None and getattr(tokenizer, "stemmer", None) is not None:
+            tokenizer = copy.copy(tokenizer)
+            tokenizer.stemmer = None
+            state["_tokenizer"] = tokenizer
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        if self._tokenizer is not None and self.stemmer_language:
+            self._tokenizer.stemmer = self._new_tokenizer().stemmer
 
     def _rank_bm25_extra(self) -> dict:
         return {"epsilon": 0.25} if self.variant == "okapi" else {"delta": self.delta}
