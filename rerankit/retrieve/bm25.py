@@ -20,6 +20,7 @@ import copy
 import json
 import os
 import pickle
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -342,6 +343,7 @@ class BM25(Retriever):
 
 
 _cached_kernels: dict = {}
+_kernels_lock = threading.Lock()
 
 
 def _use_cached_kernels(model) -> None:
@@ -358,8 +360,12 @@ def cache_numba_kernels() -> None:
     """Swap bm25s' numba kernels for the same Python functions jitted with numba's on-disk
     cache (once per process): the first process on a machine compiles and writes the
     cache, later ones load it in milliseconds. Scores are those of the same code."""
-    if _cached_kernels:
-        return
+    with _kernels_lock:                   # a second thread waits for the whole set
+        if not _cached_kernels:
+            _cached_kernels.update(_compile_cached_kernels())
+
+
+def _compile_cached_kernels() -> dict:
     import numba
     from bm25s import scoring
     from bm25s.numba import retrieve_utils
@@ -375,10 +381,9 @@ def cache_numba_kernels() -> None:
     retrieve_utils._retrieve_internal_jitted_serial = numba.njit(cache=True, nogil=True)(kernel)
     retrieve_utils._retrieve_internal_jitted_parallel = numba.njit(cache=True, parallel=True)(
         kernel)
-    _cached_kernels["csc"] = numba.njit(cache=True)(scoring._np_csc_jit_ready)
-    _cached_kernels["top_k"] = numba.njit(cache=True, nogil=True)(matched_top_k)
-    _cached_kernels["scorer"] = numba.njit(cache=True)(
-        scoring._compute_relevance_from_scores_jit_ready)
+    return {"csc": numba.njit(cache=True)(scoring._np_csc_jit_ready),
+            "top_k": numba.njit(cache=True, nogil=True)(matched_top_k),
+            "scorer": numba.njit(cache=True)(scoring._compute_relevance_from_scores_jit_ready)}
 
 
 def _rank_bm25_model(variant: str):
