@@ -21,6 +21,12 @@ reranker's overhead over the raw model time, all from one run.
    words, as no T5 ships offline, so the speed is real and the ranking is not) on the
    same pairs: rerankit's MonoT5Reranker (length buckets) vs the same model's first-step
    logits batched in input order, as a plain loop over the model does it.
+7. ``llm-buckets`` (pairs/s, scores compared in the same run): the real SmolLM2-135M-Instruct
+   (offline GGUF, dequantised by transformers) scoring yes/no prompts of BM25's top
+   ``--llm-bucket-depth`` for ``--llm-bucket-queries`` queries: rerankit's
+   ``TransformersLLM.first_token_logprobs`` (length buckets, the last position's logits
+   only) vs the same model batched in input order computing every position's logits, as
+   a plain loop over the model does it.
 
 Run: ``python eval/bench_rerank.py [--parts bi-encoder qwen pairwise]`` (all parts: about
 45 minutes of 2 CPU cores); parts run again replace their entries in the results file.
@@ -93,7 +99,9 @@ def main() -> None:
     parser.add_argument("--parts", nargs="+", default=["bi-encoder", "qwen", "pairwise"],
                         choices=["bi-encoder", "qwen", "qwen-yes-no", "qwen-listwise",
                                  "qwen-first-token", "pairwise", "pairwise-signal",
-                                 "cross-encoder", "monot5"])
+                                 "cross-encoder", "monot5", "llm-buckets"])
+    parser.add_argument("--llm-bucket-queries", type=int, default=6)
+    parser.add_argument("--llm-bucket-depth", type=int, default=8)
     parser.add_argument("--ce-queries", type=int, default=10)
     parser.add_argument("--ce-depth", type=int, default=20)
     parser.add_argument("--ce-rounds", type=int, default=3)
@@ -120,6 +128,9 @@ def main() -> None:
         save(args.results, results)
     if "monot5" in args.parts:
         results[f"monot5-{args.device}"] = monot5(args, data, queries, bm25)
+        save(args.results, results)
+    if "llm-buckets" in args.parts:
+        results[f"llm-buckets-{args.device}"] = llm_buckets(args, data, queries, bm25)
         save(args.results, results)
     rng = np.random.default_rng(args.seed)
     subset = queries.subset(sorted(rng.choice(list(queries.ids), args.llm_queries,
@@ -323,6 +334,72 @@ def monot5(args, data, queries, bm25) -> dict:
              "speedup_vs_input_order": {name: seconds[base] / s for name, s in seconds.items()},
              "max_abs_score_difference": float(np.max(np.abs(scores["rerankit"] - scores[base])))}
     print("monot5", json.dumps(entry), flush=True)
+    return entry
+
+
+class PromptRecorder:
+    """An LLM stand-in that keeps the prompts a reranker sends (and answers zeros)."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.prompts: list = []
+
+    def first_token_logprobs(self, prompts, options):
+        self.prompts += prompts
+        return np.zeros((len(prompts), len(options)))
+
+
+def llm_buckets(args, data, queries, bm25) -> dict:
+    """Pairs/s of rerankit's transformers yes/no scoring and of the same model's prompts
+    batched in input order with every position's logits, with the largest difference."""
+    import torch
+
+    from rerankit.llm.hf import TransformersLLM
+    from rerankit.llm.offline import smollm2
+
+    subset = queries.subset(list(queries.ids)[:args.llm_bucket_queries])
+    top = bm25.take(np.flatnonzero(np.isin(np.asarray(bm25.qid.to_pylist()), list(subset.ids))))
+    lists = candidate_lists(subset, top, data.corpus, args.llm_bucket_depth)
+    recorder = PromptRecorder()
+    YesNoReranker(recorder).score_lists(lists)              # the prompts it would send
+    prompts, options, batch = recorder.prompts, ["Yes", "No"], 8
+    llm = TransformersLLM(smollm2(), batch_size=batch, device=args.device)
+    option_ids = [llm.tokenizer.encode(o, add_special_tokens=False)[0] for o in options]
+    ids = llm.tokenizer(llm._texts(prompts), add_special_tokens=False)["input_ids"]
+
+    def input_order() -> np.ndarray:
+        out = []
+        for i in range(0, len(ids), batch):
+            inputs = llm.tokenizer.pad({"input_ids": ids[i:i + batch]},
+                                       return_tensors="pt").to(args.device)
+            positions = (inputs["attention_mask"].cumsum(-1) - 1).clamp(min=0)
+            with torch.no_grad():
+                logits = llm.model(**inputs, position_ids=positions).logits[:, -1, :].float()
+            out.append(torch.log_softmax(logits, dim=-1)[:, option_ids].cpu().numpy())
+        return np.concatenate(out)
+
+    ways = {"input-order batches": input_order,
+            "rerankit": lambda: llm.first_token_logprobs(prompts, options)}
+    scores = {name: np.asarray(fn(), dtype=np.float64) for name, fn in ways.items()}  # warm
+    seconds: dict[str, float] = {name: float("inf") for name in ways}
+    for _ in range(args.ce_rounds):                     # interleaved rounds, best of
+        for name, fn in ways.items():
+            start = time.perf_counter()
+            fn()
+            seconds[name] = min(seconds[name], time.perf_counter() - start)
+    base = "input-order batches"
+    lengths = [len(x) for x in ids]
+    entry = {"pairs": len(prompts), "model": "SmolLM2-135M-Instruct Q4_1 (dequantised)",
+             "device": args.device, "batch_size": batch, "rounds": args.ce_rounds,
+             "tokens_per_prompt": {"min": min(lengths), "median": float(np.median(lengths)),
+                                   "max": max(lengths)},
+             "load_average": os.getloadavg()[0],
+             "pairs_per_s": {name: len(prompts) / s for name, s in seconds.items()},
+             "speedup_vs_input_order": {name: seconds[base] / s for name, s in seconds.items()},
+             "max_abs_logprob_difference": float(np.max(np.abs(scores["rerankit"]
+                                                               - scores[base])))}
+    print("llm-buckets", json.dumps(entry), flush=True)
     return entry
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 
@@ -41,6 +42,10 @@ class TransformersLLM(LLMBackend):
             self.tokenizer.pad_token = self.tokenizer.eos_token
         self.model = AutoModelForCausalLM.from_pretrained(str(model), **extra).to(device).eval()
         self.batch_size, self.device = batch_size, device
+        # only the last position's logits are read: models that can skip the vocabulary
+        # projection of every other position (most, in transformers 5) are asked to
+        self._last_logits = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(
+            self.model.forward).parameters else {}
         self._identity = model_identity(Path(str(model)) / gguf_file if gguf_file else model)
 
     def identity(self) -> str:
@@ -90,7 +95,8 @@ class TransformersLLM(LLMBackend):
             # left padding: positions must count real tokens only, as generate() does
             positions = (batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)
             with torch.no_grad():
-                logits = self.model(**batch, position_ids=positions).logits[:, -1, :].float()
+                logits = self.model(**batch, position_ids=positions, **self._last_logits
+                                    ).logits[:, -1, :].float()
             out[rows] = torch.log_softmax(logits, dim=-1)[:, option_ids].cpu().numpy()
             self.calls.add(int(batch["attention_mask"].sum()), 0, time.perf_counter() - began)
         return out
