@@ -235,6 +235,26 @@ def test_a_query_without_a_known_term_matches_no_document(cranfield):
             assert not retriever.corpus_scores(text).any()
 
 
+@pytest.mark.parametrize("variant", ["bm25l", "bm25+"])
+def test_bm25l_and_bm25plus_add_nothing_for_unknown_words(cranfield, variant):
+    """BM25L and BM25+ also score a document without any query term (their formulas give
+    an absent term a positive weight), so every document is returned; a document without
+    an indexable word must score exactly that, not more through the empty token it shares
+    with a query's unknown words; a query without a known word gets no rows (numba and
+    numpy backends alike)."""
+    docs = [d for d in cranfield.corpus if d.full_text.strip()]
+    extra = [Document("only-stopwords", "The of and"), Document("only-symbols", "1 + 2 = 3 ?")]
+    queries = Queries(("unknown", "mixed"), ("zzxqv qqzzx", "flutter zzxqv"))
+    for backend in ("numba", "numpy"):
+        retriever = BM25(variant=variant, backend=backend, quiet=True).index(
+            InMemoryCorpus(docs + extra))
+        run = retriever.retrieve(queries, k=len(docs) + 2).to_dict()
+        assert "unknown" not in run
+        lowest = min(run["mixed"].values())       # a document without "flutter"
+        assert run["mixed"]["only-stopwords"] == run["mixed"]["only-symbols"] == lowest
+        assert not retriever.corpus_scores("zzxqv qqzzx").any()
+
+
 def test_pickled_retriever_retrieves_the_same(cranfield):
     """A retriever pickled (as when shipped to another process) with the default Snowball
     stemmer, before and after its first retrieve, gives the same run; the original keeps

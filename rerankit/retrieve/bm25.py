@@ -172,7 +172,7 @@ class BM25(Retriever):
     def __getstate__(self) -> dict:
         """Pickle state without the tokenizer's PyStemmer stemmer (a C object pickle
         refuses); :meth:`__setstate__` makes a new one for the same language."""
-        state = self.__dict__.copy()
+        state = {**self.__dict__, "_tie_order": None}       # rebuilt on the first retrieve
         tokenizer = state.get("_tokenizer")
         if tokenizer is not None and getattr(tokenizer, "stemmer", None) is not None:
             tokenizer = copy.copy(tokenizer)
@@ -181,7 +181,7 @@ class BM25(Retriever):
         return state
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({"_tie_order": None, **state})
         if self._tokenizer is not None and self.stemmer_language:
             self._tokenizer.stemmer = self._new_tokenizer().stemmer
 
@@ -205,12 +205,11 @@ class BM25(Retriever):
             tokens = self._query_token_ids(texts)
             if self._matched_top_k_applies():
                 return self._matched_top_k(list(queries.ids), tokens, k)
-            indices, scores = self._model.retrieve(tokens, k=k, show_progress=show,
-                                                   n_threads=0)
-            if self._unmatched_score_zero():
-                # bm25s scores a query without a term as the empty token: no rows for it
-                scores = np.asarray(scores)
-                scores[[not query for query in tokens]] = 0
+            # bm25s refuses a query without a term: it is given term 0, then no rows
+            indices, scores = self._model.retrieve([query or [0] for query in tokens], k=k,
+                                                   show_progress=show, n_threads=0)
+            scores = np.asarray(scores)
+            scores[[not query for query in tokens]] = 0
         else:
             tokens = self._tokenizer.tokenize(texts, update_vocab=False, return_as="string",
                                               show_progress=False)
@@ -226,13 +225,12 @@ class BM25(Retriever):
     def _query_token_ids(self, texts: list[str]) -> list[list[int]]:
         """Each query's term ids under the index's tokenizer. bm25s' tokenizer turns a
         text without an indexable word (unknown words, stopwords only) into the empty
-        token "", for documents and queries alike; where a document without a query term
-        scores 0 that token is dropped, so such a query matches nothing rather than every
-        document without a word."""
+        token "", for documents and queries alike; that token is dropped, so such a query
+        matches nothing (no rows) rather than every document without a word."""
         tokens = self._tokenizer.tokenize(texts, update_vocab=False, return_as="ids",
                                           show_progress=False)
         empty = self._tokenizer.get_vocab_dict().get("")
-        if empty is None or not self._unmatched_score_zero():
+        if empty is None:
             return tokens
         return [[term for term in query if term != empty] for query in tokens]
 
@@ -242,22 +240,27 @@ class BM25(Retriever):
         but BM25L and BM25+, which give such documents a positive score) on bm25s' default
         float32 scores, whose bits it ranks by."""
         return (self._model.backend == "numba" and self._unmatched_score_zero()
-                and self._model.scores["data"].dtype == np.float32)
+                and self._model.scores["data"].dtype == np.float32
+                and len(self.doc_ids) < 2 ** 32)     # the tie rank fills a key's low half
 
     def _matched_top_k(self, query_ids: list[str], tokens: list[list[int]], k: int) -> Run:
         """The run of :func:`~rerankit.retrieve.bm25_top_k.matched_top_k`, computed in
-        chunks of queries so that its output arrays stay small."""
+        chunks of queries, each with room for exactly the rows it can return (a query
+        returns at most min(k, its postings))."""
         if self._tie_order is None:
             self._tie_order = tie_ranks(self.doc_ids)
         index = self._model.scores
         terms, starts = query_terms(tokens, len(index["indptr"]) - 1)
+        per_term = np.concatenate([[0], np.cumsum(index["indptr"][terms + 1]
+                                                  - index["indptr"][terms])])
+        most = np.minimum(per_term[starts[1:]] - per_term[starts[:-1]], k)
         queries, docs, bits = [np.empty(0, np.int64)], [np.empty(0, np.int64)], [
             np.empty(0, np.uint32)]
         for first in range(0, len(tokens), QUERIES_PER_CALL):
             last = min(first + QUERIES_PER_CALL, len(tokens))
             query, doc, score_bits = _cached_kernels["top_k"](
-                terms, starts[first:last + 1], k, index["data"], index["indptr"],
-                index["indices"], *self._tie_order)
+                terms, starts[first:last + 1], k, int(most[first:last].sum()), index["data"],
+                index["indptr"], index["indices"], *self._tie_order)
             queries.append(query + first)
             docs.append(doc)
             bits.append(score_bits)
@@ -366,6 +369,8 @@ def cache_numba_kernels() -> None:
 
 
 def _compile_cached_kernels() -> dict:
+    """bm25s' kernels and rerankit's top-k kernel as numba dispatchers with the disk cache
+    on (each compiles, or loads from the cache, on its first call)."""
     import numba
     from bm25s import scoring
     from bm25s.numba import retrieve_utils

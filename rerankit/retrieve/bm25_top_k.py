@@ -55,9 +55,10 @@ def query_terms(token_ids: list[list[int]], num_terms: int) -> tuple[np.ndarray,
     return flat[known], starts.astype(np.int64)
 
 
-def matched_top_k(terms, starts, k, data, indptr, indices, tie_rank, doc_at_rank):
-    """The ``k`` best positively scored documents of every query (fewer than 2**32
-    documents: a key keeps the tie rank in its low 32 bits).
+def matched_top_k(terms, starts, k, capacity, data, indptr, indices, tie_rank, doc_at_rank):
+    """The ``k`` best positively scored documents of every query (1 <= k <= the number of
+    documents, fewer than 2**32 documents: a key keeps the tie rank in its low 32 bits;
+    ``capacity`` rows at least: the sum over queries of min(k, postings)).
 
     Returns flat arrays (query position, document position, the float32 score's bits),
     each query's rows in trec_eval order, queries in input order.
@@ -71,9 +72,9 @@ def matched_top_k(terms, starts, k, data, indptr, indices, tie_rank, doc_at_rank
     seen = np.zeros(num_docs, dtype=np.bool_)
     touched = np.empty(num_docs, dtype=np.int64)
     heap = np.empty(k, dtype=np.uint64)
-    out_query = np.empty(num_queries * k, dtype=np.int64)
-    out_doc = np.empty(num_queries * k, dtype=np.int64)
-    out_bits = np.empty(num_queries * k, dtype=np.uint32)
+    out_query = np.empty(capacity, dtype=np.int64)
+    out_doc = np.empty(capacity, dtype=np.int64)
+    out_bits = np.empty(capacity, dtype=np.uint32)
     filled = 0
     for query in range(num_queries):
         postings = 0
