@@ -503,9 +503,10 @@ def test_a_config_asking_for_preference_measures_is_refused_when_read(tmp_path):
 @pytest.mark.skipif(not Path("/proc/self/ns/pid").exists(), reason="needs Linux /proc")
 def test_stale_staging_is_judged_by_host_pid_namespace_boot_and_start_time(tmp_path):
     """A staging folder is removed only when the process that marked it is certainly gone:
-    same host and pid namespace, and a dead pid, another boot, or a pid reused by a
-    process that started later. A live process's folder, another namespace's or host's
-    (its pid means nothing here) and anything malformed are kept."""
+    same host, pid namespace and boot, and a dead pid or a pid reused by a process that
+    started later. A live process's folder, another namespace's, host's or boot's (its
+    pid means nothing here: another boot id may be another machine of the same name) and
+    anything malformed, an impossible pid included, are kept."""
     import socket
 
     from rerankit.data.atomic import STAGING_MARK, _process_mark, remove_stale_staging
@@ -528,6 +529,8 @@ def test_stale_staging_is_judged_by_host_pid_namespace_boot_and_start_time(tmp_p
             "old-format-dead": dead_mark[:2],
             "old-format-live": mark[:2],
             "malformed": mark[:3],
+            "huge-pid": [str(2 ** 64), *mark[1:]],
+            "huge-pid-old-format": ["99999999999999", mark[1]],
         }
         for name, fields in marks.items():
             folder = tmp_path / f".out.{name}"
@@ -538,7 +541,8 @@ def test_stale_staging_is_judged_by_host_pid_namespace_boot_and_start_time(tmp_p
         live.kill()
         live.wait()
     assert sorted(p.name for p in removed) == [".out.dead", ".out.old-format-dead",
-                                               ".out.previous-boot", ".out.reused-pid"]
+                                               ".out.reused-pid"]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        f".out.{name}" for name in ("live", "other-namespace", "other-host",
-                                    "old-format-live", "malformed"))
+        f".out.{name}" for name in ("live", "other-namespace", "other-host", "previous-boot",
+                                    "old-format-live", "malformed", "huge-pid",
+                                    "huge-pid-old-format"))

@@ -276,6 +276,10 @@ def signals_deferred() -> Iterator[None]:
             signal.raise_signal(signum)
 
 
+#: the largest pid any system gives (Linux: 2**22; a mark with a larger one is not ours)
+_PID_MAX = 2 ** 31 - 1
+
+
 def _mark_staging(folder: Path) -> None:
     (folder / STAGING_MARK).write_text(" ".join(_process_mark(os.getpid())) + "\n",
                                        encoding="utf-8")
@@ -302,9 +306,11 @@ def _process_mark(pid: int) -> tuple[str, ...]:
 
 def _owner_gone(folder: Path) -> bool:
     """True when ``folder`` holds rerankit's staging mark and the process that wrote it is
-    certainly gone: same host and pid namespace, and another boot, no such pid, or a pid
-    now held by a process that started at another time. Marks of an older rerankit
-    ("<pid> <host>") are judged by host and pid alone."""
+    certainly gone: same host, pid namespace and boot, and no such pid or a pid now held
+    by a process that started at another time. Another boot id may be an earlier boot or
+    another machine with the same name (every host's first pid namespace has the same
+    id), so such a folder is kept. Marks of an older rerankit ("<pid> <host>") are judged
+    by host and pid alone."""
     mark = folder / STAGING_MARK
     if folder.is_symlink() or not folder.is_dir() or mark.is_symlink() or not mark.is_file():
         return False
@@ -313,23 +319,22 @@ def _owner_gone(folder: Path) -> bool:
         pid = int(fields[0])
     except (OSError, ValueError, UnicodeDecodeError, IndexError):
         return False
-    if pid <= 0 or pid == os.getpid():
+    if not 0 < pid <= _PID_MAX or pid == os.getpid():
         return False
     if len(fields) == 2:                  # an older rerankit's mark: host and pid alone
         return fields[1] == socket.gethostname() and not _alive(pid)
     if len(fields) != 5:
         return False
     here = _process_mark(pid)
-    if fields[1:3] != list(here[1:3]):
-        return False                      # another host or pid namespace
-    if "-" not in (fields[3], here[3]) and fields[3] != here[3]:
-        return True                       # written before this boot
+    if fields[1:4] != list(here[1:4]):
+        return False                      # another host, pid namespace or boot
     if not _alive(pid):
         return True
     return "-" not in (fields[4], here[4]) and fields[4] != here[4]   # the pid was reused
 
 
 def _alive(pid: int) -> bool:
+    """Whether a process ``pid`` exists (signal 0 checks without sending anything)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
