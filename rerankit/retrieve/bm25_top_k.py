@@ -29,9 +29,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-#: float32 bits at or above this are negative (sign bit set): such scores are left out.
-NEGATIVE = 0x80000000
-
 
 def tie_ranks(doc_ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """(rank of each document, document at each rank) in descending id order: trec_eval
@@ -68,7 +65,7 @@ def matched_top_k(terms, starts, k, capacity, data, indptr, indices, tie_rank, d
     lowest = np.uint64(num_docs - 1)
     low_bits = np.uint64(0xFFFFFFFF)
     scores = np.zeros(num_docs, dtype=np.float32)
-    score_bits = scores.view(np.uint32)
+    signed_bits = scores.view(np.int32)
     seen = np.zeros(num_docs, dtype=np.bool_)
     touched = np.empty(num_docs, dtype=np.int64)
     heap = np.empty(k, dtype=np.uint64)
@@ -93,16 +90,16 @@ def matched_top_k(terms, starts, k, capacity, data, indptr, indices, tie_rank, d
                     touched[matched] = doc
                     matched += 1
         # keys of the positively scored documents; once there are k, only those that beat
-        # the smallest kept are collected (a min-heap of k, sorted when first full)
-        size = 0
+        # the smallest kept are collected (a min-heap of k, sorted when first full). As
+        # signed integers, float32 bits order every score; 0, -0.0 and negatives are < 1.
+        size, floor = 0, 1
         for i in range(matched):
             doc = i if dense else touched[i]
-            bits = score_bits[doc]
+            bits = signed_bits[doc]
             if not dense:
                 scores[doc] = 0
                 seen[doc] = False
-            if bits == 0 or bits >= NEGATIVE or (
-                    size == k and np.uint64(bits) < heap[0] >> np.uint64(32)):
+            if bits < floor:
                 continue
             key = (np.uint64(bits) << np.uint64(32)) | (lowest - np.uint64(tie_rank[doc]))
             if size < k:
@@ -110,6 +107,7 @@ def matched_top_k(terms, starts, k, capacity, data, indptr, indices, tie_rank, d
                 size += 1
                 if size == k:
                     heap[:] = np.sort(heap)
+                    floor = np.int32(heap[0] >> np.uint64(32))
             elif key > heap[0]:
                 parent = 0
                 while True:
@@ -123,6 +121,7 @@ def matched_top_k(terms, starts, k, capacity, data, indptr, indices, tie_rank, d
                     heap[parent] = heap[child]
                     parent = child
                 heap[parent] = key
+                floor = np.int32(heap[0] >> np.uint64(32))
         if dense:
             scores[:] = 0
         best = np.sort(heap[:size])[::-1]
