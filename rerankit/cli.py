@@ -1003,7 +1003,8 @@ def _run_app(argv: Sequence[str] | None) -> int:
 
         from rerankit.quickargs import parse
 
-        # typer's click command for eval alone: building the whole group builds all nine
+        # typer's click command for eval alone (get_command_from_info, checked with typer
+        # 0.29): building the whole group builds all nine commands' parameters
         info = next(info for info in app.registered_commands if info.name == "eval")
         command = get_command_from_info(info, pretty_exceptions_short=app.pretty_exceptions_short,
                                         rich_markup_mode=app.rich_markup_mode)
