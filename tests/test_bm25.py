@@ -270,3 +270,49 @@ def test_pickled_retriever_retrieves_the_same(cranfield):
         assert before.retrieve(queries, k=30).to_dict() == expected
         assert after.retrieve(queries, k=30).to_dict() == expected
         assert retriever.retrieve(queries, k=30).to_dict() == expected
+
+
+def test_top_k_kernel_equals_a_brute_force_ranking_on_random_indexes():
+    """The kernel against a plain re-computation on 1,000 random small indexes: float32
+    postings with ties, zeros and negatives, non-ASCII and mixed-case document ids,
+    queries with repeated, unknown or no terms, every k from 1 to the collection size
+    (small collections take the scanning path, sparse queries the tracking one). Expected:
+    the float32 sums in bm25s' order, positive ones only, by score descending then id
+    descending in byte order (trec_eval's strcmp), the first k."""
+    import pyarrow as pa
+
+    from rerankit.retrieve import bm25
+    from rerankit.retrieve.bm25_top_k import query_terms, tie_ranks
+
+    bm25.cache_numba_kernels()
+    kernel = bm25._cached_kernels["top_k"]
+    rng = np.random.default_rng(7)
+    values = np.array([0.5, 1.0, 1.5, 2.0, 0.0, -0.5, -1.0], dtype=np.float32)
+    for _ in range(1000):
+        num_docs, num_terms = int(rng.integers(1, 14)), int(rng.integers(1, 6))
+        postings = [np.sort(rng.choice(num_docs, int(rng.integers(0, num_docs + 1)),
+                                       replace=False)) for _ in range(num_terms)]
+        indptr = np.cumsum([0, *map(len, postings)]).astype(np.int64)
+        indices = np.concatenate(postings).astype(np.int32)
+        data = rng.choice(values, len(indices)).astype(np.float32)
+        ids = [f"{rng.choice(['a', 'B', 'ab', 'é', 'z', '10', '9'])}{i}" for i in
+               rng.permutation(num_docs)]
+        queries = [list(rng.integers(0, num_terms + 2, int(rng.integers(0, 6))))
+                   for _ in range(int(rng.integers(1, 5)))]
+        k = int(rng.integers(1, num_docs + 1))
+        terms, starts = query_terms(queries, num_terms)
+        query, doc, bits = kernel(terms, starts, k, len(queries) * k, data, indptr, indices,
+                                  *tie_ranks(pa.array(ids)))
+        got = [(int(q), ids[d], float(s)) for q, d, s in zip(query, doc, bits.view(np.float32),
+                                                             strict=True)]
+        expected = []
+        for position, terms_of_query in enumerate(queries):
+            scores = np.zeros(num_docs, dtype=np.float32)
+            for term in terms_of_query:
+                if term < num_terms:
+                    for row in range(indptr[term], indptr[term + 1]):
+                        scores[indices[row]] += data[row]
+            ranked = sorted((d for d in range(num_docs) if scores[d] > 0),
+                            key=lambda d: (scores[d], ids[d].encode()), reverse=True)
+            expected += [(position, ids[d], float(scores[d])) for d in ranked[:k]]
+        assert got == expected
