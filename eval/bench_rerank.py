@@ -227,13 +227,7 @@ def cross_encoder(args, data, queries, bm25) -> dict:
         ways["rerankit bf16"] = lambda: np.concatenate(
             [s.astype(np.float32) for s in bf16.score_lists(lists)])
     shutil.rmtree(folder)                               # every model is loaded
-    scores = {name: np.asarray(fn(), dtype=np.float64) for name, fn in ways.items()}  # warm
-    seconds: dict[str, float] = {name: float("inf") for name in ways}
-    for _ in range(args.ce_rounds):                     # interleaved rounds, best of
-        for name, fn in ways.items():
-            start = time.perf_counter()
-            fn()
-            seconds[name] = min(seconds[name], time.perf_counter() - start)
+    scores, seconds = time_ways(ways, args.ce_rounds)
     base = "CrossEncoder.predict"
     lengths = [len(ids) for ids in peer.tokenizer([q for q, _ in pairs], [d for _, d in pairs],
                                                   truncation=True, max_length=max_length
@@ -319,13 +313,7 @@ def monot5(args, data, queries, bm25) -> dict:
 
     ways = {"input-order batches": input_order,
             "rerankit": lambda: np.concatenate(ours.score_lists(lists))}
-    scores = {name: np.asarray(fn(), dtype=np.float64) for name, fn in ways.items()}  # warm
-    seconds: dict[str, float] = {name: float("inf") for name in ways}
-    for _ in range(args.ce_rounds):                     # interleaved rounds, best of
-        for name, fn in ways.items():
-            start = time.perf_counter()
-            fn()
-            seconds[name] = min(seconds[name], time.perf_counter() - start)
+    scores, seconds = time_ways(ways, args.ce_rounds)
     base = "input-order batches"
     lengths = [len(ids) for ids in scorer.tokenizer(texts, truncation=True,
                                                     max_length=max_length)["input_ids"]]
@@ -389,13 +377,7 @@ def llm_buckets(args, data, queries, bm25) -> dict:
     ways = {"input-order batches": input_order,
             "input-order batches, last logits only": lambda: input_order(logits_to_keep=1),
             "rerankit": lambda: llm.first_token_logprobs(prompts, options)}
-    scores = {name: np.asarray(fn(), dtype=np.float64) for name, fn in ways.items()}  # warm
-    seconds: dict[str, float] = {name: float("inf") for name in ways}
-    for _ in range(args.ce_rounds):                     # interleaved rounds, best of
-        for name, fn in ways.items():
-            start = time.perf_counter()
-            fn()
-            seconds[name] = min(seconds[name], time.perf_counter() - start)
+    scores, seconds = time_ways(ways, args.ce_rounds)
     base = "input-order batches"
     lengths = [len(x) for x in ids]
     entry = {"pairs": len(prompts), "model": "SmolLM2-135M-Instruct Q4_1 (dequantised)",
@@ -411,6 +393,19 @@ def llm_buckets(args, data, queries, bm25) -> dict:
                                             for name, v in scores.items()}}
     print("llm-buckets", json.dumps(entry), flush=True)
     return entry
+
+
+def time_ways(ways: dict, rounds: int) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+    """Each way's output (a warm-up call) and its best time over ``rounds`` interleaved
+    rounds, so that drift in the machine's speed affects every way alike."""
+    scores = {name: np.asarray(fn(), dtype=np.float64) for name, fn in ways.items()}
+    seconds: dict[str, float] = {name: float("inf") for name in ways}
+    for _ in range(rounds):
+        for name, fn in ways.items():
+            start = time.perf_counter()
+            fn()
+            seconds[name] = min(seconds[name], time.perf_counter() - start)
+    return scores, seconds
 
 
 def same_top_order(scores: np.ndarray, reference: np.ndarray, sizes: list[int], k: int
