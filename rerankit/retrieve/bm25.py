@@ -48,7 +48,7 @@ from rerankit.settings import Settings
 INDEX_FORMAT = 1
 BM25S_VARIANTS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
 RANK_BM25_VARIANTS = ("okapi", "bm25l", "bm25plus")
-#: Queries per call of the top-k kernel: its output holds up to this many times k rows.
+#: Queries per call of the top-k kernel (bounds one call's output arrays).
 QUERIES_PER_CALL = 4096
 
 
