@@ -166,6 +166,8 @@ _ALIASES = {
 }
 _BARE_ALIASES = {"mrr": "recip_rank", "rr": "recip_rank", "ap": "map", "r-prec": "Rprec",
                  "rprec": "Rprec", "ndcg": "ndcg", "map": "map", "bpref": "bpref"}
+#: C's LONG_MAX on 64-bit Linux, where trec_eval's atol saturates
+LONG_MAX = 2 ** 63 - 1
 _LEADING_INT = re.compile(r"[+-]?\d+(?:\.\d*)?")
 _LEVEL = re.compile(r"[+-]?\d+")
 
@@ -277,8 +279,8 @@ class Measure:
     def name(self) -> str:
         """The trec_eval output name, e.g. ``ndcg_cut_10``, ``iprec_at_recall_0.10``."""
         kind = FAMILIES[self.family].params
-        if kind == "cut_long":
-            return f"{self.family}_{int(self.param)}"
+        if kind == "cut_long":  # a cut-off beyond C's long saturated to LONG_MAX, as atol
+            return f"{self.family}_{min(int(self.param), LONG_MAX)}"
         if kind == "cut_double":
             return f"{self.family}_{self.param:3.2f}"
         return self.family if self.label is None else f"{self.family}_{self.label}"
@@ -377,11 +379,12 @@ def _with_params(family: str, params: str, spec: str) -> list[Measure]:
 
 
 def _atol(token: str, spec: str) -> int:
-    """C's atol on a decimal number: the integer part (``23.4`` -> 23)."""
+    """C's atol on a decimal number: the integer part (``23.4`` -> 23), saturated to a
+    64-bit long as glibc's (trec_eval names ``P.99999999999999999999`` P_9223372036854775807)."""
     token = token.strip()
     if not _LEADING_INT.fullmatch(token):
         raise UnknownMeasureError(f"measure '{spec}': cut-off '{token}' is not a number")
-    return int(token.split(".")[0])
+    return max(min(int(token.split(".")[0]), LONG_MAX), -LONG_MAX - 1)
 
 
 def _number(token: str, spec: str) -> float:
