@@ -21,7 +21,8 @@ import pytest
 
 from rerankit import datasets
 
-REPO = Path(__file__).resolve().parents[1]
+from .processes import REPO, start_paused
+
 AQUAINT = datasets.path("aquaint")
 QRELS = str(AQUAINT / "trec_aq_303-689.qrels")
 RUN = str(AQUAINT / "aq_bm25.res")
@@ -299,16 +300,7 @@ main()
 def paused_run(tmp_path: Path, *args: str) -> tuple[subprocess.Popen, Path]:
     """A real ``rerankit run`` process paused inside its staging folder, and that folder."""
     ready = tmp_path / "ready"
-    environment = {k: v for k, v in os.environ.items() if k != "RERANKIT_DEBUG"}
-    environment.update({"PYTHONPATH": str(REPO), "RERANKIT_QUIET": "1"})
-    process = subprocess.Popen([sys.executable, "-c", PAUSED_RUN, str(ready), "run", *args],
-                               env=environment, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 240
-    while not ready.is_file() or not ready.read_text():
-        assert process.poll() is None, process.communicate()[1]
-        assert time.time() < deadline
-        time.sleep(0.05)
+    process = start_paused(PAUSED_RUN, ready, ["run", *args], timeout=240)
     return process, Path(ready.read_text())
 
 

@@ -22,6 +22,8 @@ pytest.importorskip("sentence_transformers")
 
 from rerankit.experiment import finetune
 
+from .processes import start_paused
+
 
 @pytest.fixture(scope="module")
 def scifact_train() -> Dataset:
@@ -241,25 +243,13 @@ def test_sigterm_during_train_is_one_line_and_leaves_no_staging_folder(tiny_bi_e
                                                                       tmp_path):
     """`rerankit train` killed by SIGTERM (timeout, kill) while its model folder is being
     written: one line, status 143, and no `.tuned.XXXX` staging folder left behind."""
-    import os
     import signal
-    import subprocess
-    import time
 
-    environment = {k: v for k, v in os.environ.items() if k != "RERANKIT_DEBUG"}
-    environment["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
     models, ready = tmp_path / "models", tmp_path / "ready"
     models.mkdir()
-    process = subprocess.Popen(
-        [sys.executable, "-c", PAUSED_TRAIN, str(ready), "train", str(models / "tuned"),
-         "--model", str(tiny_bi_encoder), "--limit", "4", "--depth", "10", "--batch-size",
-         "4", "--max-length", "16"], env=environment, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 300
-    while not ready.is_file() or not ready.read_text():
-        assert process.poll() is None, process.communicate()[1]
-        assert time.time() < deadline
-        time.sleep(0.05)
+    process = start_paused(PAUSED_TRAIN, ready, [
+        "train", str(models / "tuned"), "--model", str(tiny_bi_encoder), "--limit", "4",
+        "--depth", "10", "--batch-size", "4", "--max-length", "16"], timeout=300)
     assert Path(ready.read_text()).parent == models
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
