@@ -116,3 +116,20 @@ def test_identical_runs_are_not_significant(aquaint_qrels, bm25_run):
     report = compare(aquaint_qrels, [bm25_run, bm25_run.rename("copy")], ["map"],
                      test="randomization", resamples=500)
     assert report.comparisons[0].p_value == 1.0 and not report.comparisons[0].significant
+
+
+def test_compare_keeps_a_parameter_its_printed_name_rounds(trec_eval):
+    """``Rprec_mult.0.504`` prints as Rprec_mult_0.50; the comparison evaluates 0.504 (it
+    raised KeyError), its means equal trec_eval's ``-c`` values for that parameter."""
+    from rerankit import datasets
+
+    folder = datasets.path("aquaint")
+    qrels, runs = folder / "trec_aq_303-689.qrels", [folder / "aq_bm25.res",
+                                                       folder / "aq_lmd.res"]
+    report = compare(qrels, runs, ["Rprec_mult.0.504", "iprec_at_recall.0.501"])
+    for run, means in zip(runs, report.means.values(), strict=True):
+        out = subprocess.run([str(trec_eval), "-c", "-m", "Rprec_mult.0.504", "-m",
+                              "iprec_at_recall.0.501", str(qrels), str(run)],
+                             capture_output=True, text=True, check=True).stdout
+        expected = {line.split()[0]: float(line.split()[2]) for line in out.splitlines()}
+        assert {name: round(value, 4) for name, value in means.items()} == expected

@@ -141,7 +141,7 @@ def compare(
     query_ids = qrels.query_ids
     matrices: list[np.ndarray] = []
     for run in loaded:
-        result = evaluate(qrels, run, [m.name for m in wanted], relevance_level=relevance_level,
+        result = evaluate(qrels, run, [m.key for m in wanted], relevance_level=relevance_level,
                           average_complete=True)
         position = {q: i for i, q in enumerate(result.query_ids)}
         rows = np.array([position.get(q, -1) for q in query_ids])
