@@ -550,3 +550,17 @@ def test_integer_like_arguments_are_accepted():
     result = evaluate({"q": {"a": 1}}, {"q": {"a": 1.0, "b": 2.0}}, "P.1",
                       max_docs=np.int64(1), relevance_level=np.int32(1))
     assert result["P_1"] == 0.0
+
+
+@pytest.mark.parametrize("compat", ["10", "9"])
+def test_verify_refuses_a_parameter_trec_eval_prints_rounded(aquaint_qrels, bm25_run,
+                                                             trec_eval, monkeypatch, compat):
+    """trec_eval prints Rprec_mult.0.504 as Rprec_mult_0.50, so its output cannot check it:
+    --verify says so (it compared against 0.50's value and failed, or raised KeyError)."""
+    from rerankit.errors import VerificationError
+    from rerankit.evaluation.evaluator import evaluate
+
+    monkeypatch.setenv("TREC_EVAL", str(trec_eval))
+    with pytest.raises(VerificationError, match=r"cannot check Rprec_mult_0\.504"):
+        evaluate(aquaint_qrels, bm25_run, ["Rprec_mult.0.504"], verify=True, compat=compat)
+    assert evaluate(aquaint_qrels, bm25_run, ["Rprec_mult.0.5"], verify=True)

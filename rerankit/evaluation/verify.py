@@ -48,6 +48,13 @@ def verify_result(result: EvaluationResult, qrels: Qrels, run: Run, *, relevance
                   ignore_identical_ids: bool, num_docs_in_coll: int,
                   zscores: ZScores | str | Path | None) -> int:
     """Check ``result`` with the reference for its semantics; return the values checked."""
+    rounded = [m.key for m in result.measures if m.key != m.name]
+    if rounded:
+        # trec_eval prints such a parameter rounded, so its output cannot tell which value
+        # a line belongs to: refused rather than compared against another parameter's
+        raise VerificationError(
+            f"--verify cannot check {', '.join(rounded)}: trec_eval prints the parameter "
+            "rounded to 2 decimals; verify with a parameter of at most 2 decimals")
     if ignore_identical_ids:
         same = pc.equal(pc.cast(run.qid, pa.string()), pc.cast(run.docid, pa.string()))
         run = run.take(np.flatnonzero(~same.to_numpy(zero_copy_only=False)))
