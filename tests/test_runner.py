@@ -257,6 +257,34 @@ def test_atomic_folder_replaces_only_what_rerankit_wrote_and_leaves_no_temporari
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index", "mine"]
 
 
+def test_a_signal_held_during_the_swap_still_removes_the_previous_output(tmp_path,
+                                                                          monkeypatch):
+    """Ctrl-C arriving between the renames that replace an output is held until they are
+    done and then delivered; the previous output, already moved aside, is still deleted
+    (it stayed behind, unmarked, for good)."""
+    import signal
+
+    from rerankit.data import atomic
+
+    target = tmp_path / "index"
+    target.mkdir()
+    (target / "rerankit.json").write_text("old")
+    renames = []
+    original = os.replace
+
+    def replace(source, destination):
+        original(source, destination)
+        renames.append(destination)
+        if Path(destination) == target:          # the new output is in place
+            signal.raise_signal(signal.SIGINT)
+
+    monkeypatch.setattr(atomic.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt), atomic_folder(target) as staging:
+        (staging / "rerankit.json").write_text("new")
+    assert (target / "rerankit.json").read_text() == "new" and len(renames) == 2
+    assert [p.name for p in tmp_path.iterdir()] == ["index"]
+
+
 def test_an_empty_folder_is_filled_in_place_after_a_dead_writers_staging_is_removed(tmp_path):
     import socket
     import subprocess

@@ -396,18 +396,21 @@ def _swap_in(new: Path, path: Path) -> None:
         os.replace(new, path)
         return
     old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
-    with signals_deferred():              # Ctrl-C or SIGTERM cannot split the two renames
-        os.replace(path, old / path.name)
-        try:
-            os.replace(new, path)
-        except BaseException:
-            os.replace(old / path.name, path)
+    try:
+        with signals_deferred():          # Ctrl-C or SIGTERM cannot split the two renames
+            os.replace(path, old / path.name)
+            try:
+                os.replace(new, path)
+            except BaseException:
+                os.replace(old / path.name, path)
+                shutil.rmtree(old, ignore_errors=True)
+                raise
+            # Marked only now: a process killed between the renames leaves the previous
+            # output unmarked in ``old``, where no later write removes it.
+            _mark_staging(old)
+    finally:                              # also when a held signal is delivered on exit
+        if (old / STAGING_MARK).is_file():
             shutil.rmtree(old, ignore_errors=True)
-            raise
-    # Marked only now: a process killed between the renames leaves the previous output
-    # unmarked in ``old``, where no later write removes it.
-    _mark_staging(old)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def check_new_file(path: Path, force: bool = False, mark: str | None = None) -> None:
