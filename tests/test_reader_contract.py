@@ -464,6 +464,27 @@ def test_qrels_comment_lines_read_as_trec_eval_10(tmp_path, trec_eval, before, b
     assert ours.to_trec_eval(per_query=True) == done.stdout.decode()
 
 
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+def test_a_qrels_comment_ended_by_a_lone_cr_is_refused(tmp_path, trec_eval, end):
+    """trec_eval 10.0 skips a comment up to the next line feed; after a lone CR that takes
+    the next judgement with it, where rerankit (which ends a line at a lone CR) read it as
+    data: other numbers, no message. Such a comment is refused, naming its line; LF and
+    CRLF comments give trec_eval's numbers."""
+    qrels = tmp_path / "qrels"
+    qrels.write_bytes(f"1 0 z 0\n# c{end}1 0 a 1\n1 0 b 1\n".encode())
+    run = write(tmp_path, "1 Q0 a 1 2 r\n1 Q0 b 2 1 r\n", "run")
+    if end == "\r":
+        with pytest.raises(InputFormatError, match=rf"^{qrels}, line 2: a comment ended by "
+                                                   "a lone CR"):
+            read_qrels(qrels)
+        return
+    from rerankit.evaluation.evaluator import evaluate
+
+    done = subprocess.run([str(trec_eval), "-m", "num_rel", "-m", "map", str(qrels),
+                           str(run)], capture_output=True, check=True)
+    assert evaluate(qrels, run, ["num_rel", "map"]).to_trec_eval() == done.stdout.decode()
+
+
 def test_qrels_general_and_fast_paths_agree_on_a_real_file():
     path = SHARED / "tools" / "trec_eval-10.0" / "test" / "qrels.test"
     if not path.exists():

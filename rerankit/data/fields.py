@@ -181,7 +181,7 @@ def _read_any_whitespace(source: Source, layout: Layout) -> Fields:
     lines = _lines(source)
     rows = pc.ascii_trim_whitespace(lines)
     filled = to_numpy(pc.binary_length(rows)) != 0
-    comment = _comments(source, lines, filled) if layout.column0_comments else \
+    comment = _comments(source, lines) if layout.column0_comments else \
         to_numpy(pc.starts_with(rows, "#"))
     data_lines = np.flatnonzero(filled & ~comment)
     if layout.header and data_lines.size:
@@ -220,15 +220,23 @@ _COMMENT_AS_DATA = (" (trec_eval 10.0's qrels reader skips a '#' line only at th
                     "a line and not right after another skipped one: it reads this as data)")
 
 
-def _comments(source: Source, lines: pa.Array, filled: np.ndarray) -> np.ndarray:
+def _comments(source: Source, lines: pa.Array) -> np.ndarray:
     """The lines trec_eval 10.0's qrels reader skips as comments: a '#' in the first column,
     unless the line before was such a skipped comment (it then parses the line as data, so
-    in a block of '#' lines every second one is data). An indented '#' line is data too."""
+    in a block of '#' lines every second one is data). An indented '#' line is data too.
+    A skipped comment ended by a lone CR is refused: trec_eval skips to the next line
+    feed, taking the following line (rerankit's next line) with it."""
     column0 = to_numpy(pc.starts_with(lines, "#"))
     index = np.arange(column0.size)
     block_start = np.maximum.accumulate(np.where(column0 & ~np.roll(column0, 1) | (index == 0),
                                                  index, 0))
     skipped = column0 & ((index - block_start) % 2 == 0)
+    lone_cr = np.flatnonzero(skipped & to_numpy(pc.ends_with(lines, "\r")))
+    if lone_cr.size:
+        raise InputFormatError(source.name, "a comment ended by a lone CR: trec_eval 10.0's "
+                               "qrels reader skips a comment up to the next line feed, so it "
+                               "would skip the next line too; end the line with LF or CRLF",
+                               int(lone_cr[0]) + 1)
     return skipped
 
 
