@@ -208,9 +208,14 @@ def test_dataset_mistakes_name_the_config_and_field_before_any_work(tmp_path, da
      "rerankers.0.params.model"),
     ("rerankers: [{type: bi-encoder}, {type: cross-encoder, params: {model: ./no/such}}]",
      "rerankers.1.params.model"),
+    # a file where a model folder goes passed before and failed only once the model loaded
+    ("rerankers: [{type: bi-encoder, params: {model: {t}/a-file}}]",
+     "rerankers.0.params.model"),
 ])
 def test_a_missing_model_folder_names_the_config_and_field(tmp_path, stage, field):
-    path = write(tmp_path, BASE.replace("scifact", "cranfield") + stage + "\n")
+    (tmp_path / "a-file").write_text("not a model folder")
+    path = write(tmp_path, BASE.replace("scifact", "cranfield") +
+                 stage.replace("{t}", str(tmp_path)) + "\n")
     with pytest.raises(InputFormatError) as raised:
         preflight(load_config(path), tmp_path / "o")
     assert str(raised.value).startswith(f"{path}: '{field}': the model folder "), raised.value

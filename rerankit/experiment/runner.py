@@ -48,7 +48,7 @@ from rerankit.errors import InputFormatError
 from rerankit.evaluation.evaluator import EvaluationResult, evaluate
 from rerankit.experiment.config import LLMConfig, RerankerConfig, RetrieverConfig, RunConfig
 from rerankit.experiment.training import train_stages
-from rerankit.identity import dataset_checksums
+from rerankit.identity import dataset_checksums, local_model_folder
 from rerankit.llm.base import LLM
 from rerankit.pipeline import Ledger, Pipeline, PipelineResult, ScoreCache
 from rerankit.rerank.base import Reranker
@@ -282,10 +282,11 @@ def check_models(config: RunConfig) -> None:
     """Before any work: local model files and folders named in the config exist (a path
     written as one, absolute or starting with '.'; a hub name is the library's to find)."""
     for field, model in _model_fields(config):
-        path = Path(model)
-        if (path.is_absolute() or model.startswith(".")) and not path.exists():
+        try:
+            local_model_folder(model)     # the rule every component applies when it loads
+        except InputFormatError:
             raise InputFormatError(config.source, f"'{field}': the model folder {model} "
-                                   "does not exist")
+                                   "does not exist") from None
     for position, spec in enumerate(config.rerankers):
         llm = spec.llm
         if llm is None or llm.backend != "llamacpp" or llm.model.startswith("offline:"):
