@@ -101,8 +101,11 @@ def integers(fields: Fields, source: Source, name: str) -> np.ndarray:
             source.name, f"relevance {name} {text!r} is not an integer ({_where(fields, bad)}); "
             f"trec_eval's atol would silently read it as {int(digits[0]) if digits else 0}",
             fields.line(bad))
-    digits = pc.replace_substring_regex(pc.replace_substring_regex(column, r"^\+", ""),
-                                        r"\.0*$", "")
+    digits = column
+    if pc.any(pc.match_substring(column, ".")).as_py() or \
+            pc.any(pc.starts_with(column, "+")).as_py():   # rare: two regex passes only then
+        digits = pc.replace_substring_regex(pc.replace_substring_regex(column, r"^\+", ""),
+                                            r"\.0*$", "")
     try:
         return to_numpy(pc.cast(digits, pa.int64()))
     except pa.ArrowInvalid:
