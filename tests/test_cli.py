@@ -187,7 +187,7 @@ def test_compare_refuses_a_run_without_judged_queries_as_eval_does():
         result = runner.invoke(app, ["compare", cranfield, *runs, "-m", "map"])
         assert result.exit_code == 2 and result.stdout == ""
         assert result.stderr == evaluated.stderr
-        assert "no query of the run has judgements in test.tsv" in result.stderr
+        assert f"no query of the run has judgements in {cranfield} " in result.stderr
 
 
 def test_compare_counts_missing_queries_as_zero_and_says_so(tmp_path, trec_eval):

@@ -371,6 +371,7 @@ def test_a_first_query_with_only_negative_grades_is_refused_as_trec_eval_10(
         assert ours.exit_code == 2
         assert theirs.stderr.decode().removeprefix("trec_eval: ").strip() in ours.stderr
         assert "has only negative grades" in ours.stderr
+        assert f"{qrels}, line 1: query" in ours.stderr  # each refused query starts the file
         assert len(ours.stderr.strip().splitlines()) == 1
     else:
         assert theirs.returncode == 0 and ours.exit_code == 0, ours.stderr

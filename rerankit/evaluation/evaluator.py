@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.compute as pc
 
+from rerankit.data.arrow import to_numpy
 from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, UnknownMeasureError
@@ -181,7 +182,7 @@ def evaluate(
         require_judged_query(run, qrels, bool(matched.any()), run_queries, jr.query_ids)
     evaluated = np.ones(jr.num_queries, bool) if average_complete and compat == "10" else matched
     if compat == "10":
-        _check_first_query_has_a_grade(wanted, jr, evaluated, qrels.name)
+        _check_first_query_has_a_grade(wanted, jr, evaluated, qrels)
     query_ids = [q for q, keep in zip(jr.query_ids, evaluated, strict=True) if keep]
     averaged_over = jr.num_queries if average_complete else int(matched.sum())
     stats = RankingStats(jr)
@@ -242,7 +243,7 @@ def require_judged_query(run: Run, qrels: Qrels, judged: bool, run_queries: Iter
         return
     raise InputFormatError(
         run.origin,
-        f"no query of the run has judgements in {qrels.name} (run queries e.g. "
+        f"no query of the run has judgements in {qrels.where(0)[0]} (run queries e.g. "
         f"{sorted(run_queries)[:3]}, qrels queries e.g. {list(qrels_queries[:3])}): are these "
         "the right files?",
     )
@@ -303,11 +304,12 @@ def _check_gain_levels(wanted: list[Measure], qrels: Qrels) -> None:
 
 
 def _check_first_query_has_a_grade(wanted: list[Measure], jr: JudgedRanking,
-                                   evaluated: np.ndarray, qrels_name: str) -> None:
+                                   evaluated: np.ndarray, qrels: Qrels) -> None:
     """Refuse what trec_eval 10.0 refuses (exit 4, "Can't calculate measure"): when the
     first query it evaluates has only negative grades, its table of relevance levels is
     sized 0 and, never allocated before, comes back NULL. Every measure but runid and num_q
-    builds that table; later such queries reuse an earlier table and are evaluated."""
+    builds that table; later such queries reuse an earlier table and are evaluated. The
+    message names the qrels file and the query's first line there."""
     families = [m.family for m in wanted if m.family not in ("runid", "num_q")]
     first = np.flatnonzero(evaluated)[:1]
     if not families or first.size == 0:
@@ -316,10 +318,12 @@ def _check_first_query_has_a_grade(wanted: list[Measure], jr: JudgedRanking,
     if grades.max() >= 0:
         return
     family = min(families, key=FAMILY_ORDER.__getitem__)
+    query = jr.query_ids[first[0]]
+    source, line = qrels.where(int(np.argmax(to_numpy(pc.equal(qrels.qid, query)))))
     raise InputFormatError(
-        qrels_name, f"query '{jr.query_ids[first[0]]}', the first one evaluated, has only "
+        source, f"query '{query}', the first one evaluated, has only "
         f"negative grades (pooled, unjudged): trec_eval 10.0 refuses this (\"Can't calculate "
-        f"measure '{family}'\"); give it a grade of 0 or more, or remove its lines")
+        f"measure '{family}'\"); give it a grade of 0 or more, or remove its lines", line)
 
 
 # Values trec_eval 10.0 zeroes after evaluating its -c stand-in ranking, found by their
