@@ -19,8 +19,10 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from rerankit import datasets
+from rerankit.cli import app
 from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, UnknownMeasureError
@@ -373,6 +375,53 @@ def test_random_rankings_equal_trec_eval(case, trec_eval, tmp_path):
                                 for d, s in docs.items()))
     _compare(trec_eval, qrels_path, run_path, specs, level, judged_only)
 
+
+
+GAIN_FAMILIES_WITH_MAPS = ["ndcg", "dcg", "ideal_dcg", "ndcg_rel", "Rndcg", "G"]
+
+
+@st.composite
+def random_gain_maps(draw):
+    """Gain maps whose gains are often less than 1 apart, where trec_eval's truncating
+    comparator is not transitive and its order is glibc's merge sort's."""
+    levels = draw(st.lists(st.integers(0, 5), min_size=1, max_size=4, unique=True))
+    gains = [draw(st.sampled_from([0.0, 0.25, 0.5, 0.9, 1.0, 1.5, 2.0, 2.6, 3.5, -1.0]))
+             for _ in levels]
+    family = draw(st.sampled_from(GAIN_FAMILIES_WITH_MAPS))
+    return [f"{family}." + ",".join(f"{lv}={g:g}" for lv, g in zip(levels, gains, strict=True))]
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(case=random_inputs(), specs=random_gain_maps())
+def test_random_fractional_gain_maps_equal_trec_eval(case, specs, trec_eval, tmp_path):
+    """Per-query gain lists (levels up to each query's highest grade), sorted in glibc's
+    order, and an ideal walk that never starts when the last entry's gain is <= 0."""
+    qrels, run, level, _, judged_only = case
+    qrels_path, run_path = tmp_path / "qrels", tmp_path / "run"
+    qrels_path.write_text("".join(f"{q} 0 {d} {g}\n" for q, docs in qrels.items()
+                                  for d, g in docs.items()))
+    run_path.write_text("".join(f"{q} Q0 {d} 0 {s} tag\n" for q, docs in run.items()
+                                for d, s in docs.items()))
+    _compare(trec_eval, qrels_path, run_path, specs, level, judged_only)
+
+
+@pytest.mark.parametrize(("spec", "qrels", "run", "expected"), [
+    # one document of grade 1 given gain 0.5: level 0 (gain 0) stays last in the sorted
+    # list (0.5 - 0 truncates to 0), so trec_eval's ideal walk never starts
+    ("ndcg.1=0.5", "1 0 a 1\n", "1 Q0 a 1 1 t\n", "0.0000"),
+    ("ideal_dcg.0=1.5,2=1,3=0.25", "1 0 a 0\n1 0 b 1\n1 0 c 3\n",
+     "1 Q0 a 1 3 t\n1 Q0 b 2 2 t\n1 Q0 c 3 1 t\n", "2.0714"),
+])
+def test_fractional_gain_examples_found_by_a_tester(tmp_path, trec_eval, spec, qrels, run,
+                                                    expected):
+    (tmp_path / "q").write_text(qrels)
+    (tmp_path / "r").write_text(run)
+    args = ["-m", spec, str(tmp_path / "q"), str(tmp_path / "r")]
+    theirs = subprocess.run([str(trec_eval), *args], capture_output=True, text=True)
+    ours = CliRunner().invoke(app, ["eval", *args])
+    assert ours.exit_code == 0 and ours.stdout == theirs.stdout
+    assert ours.stdout.split()[-1] == expected
 
 # ------------------------------------------------------------------ names and errors
 def test_aliases_still_resolve():

@@ -1,19 +1,22 @@
 """Gain-based kernels: ndcg (with ``level=gain`` parameters), dcg, ideal_dcg, ndcg_rel,
 Rndcg, G, rbp, rbp_resid, and ndcg_cut (which always uses the grade as gain).
 
-trec_eval's gains (gain_init.c): parameters ``level=gain`` first, in the order given, then
-every other grade of the query with gain = grade; the list is sorted by gain with a
-comparator that truncates the difference to an int (so gains less than 1 apart keep their
-list order), and the ideal ranking walks it from the end: all documents of the highest
-entry, then the next, stopping at the first entry with documents and a gain <= 0.
-Relevance levels in parameters must be integers >= 0 and distinct (trec_eval silently
+trec_eval's gains (gain_init.c), per query: parameters ``level=gain`` first, in the order
+given, then every other grade from 0 to the query's highest with gain = grade. The list is
+sorted with a comparator that truncates the gain difference to an int, so gains less than 1
+apart compare equal and the comparison is not transitive: the order then depends on the
+sort algorithm, and :func:`glibc_qsort_order` follows the C library trec_eval runs on
+(glibc's merge sort). The ideal ranking walks the sorted list from the end: all documents of
+an entry, then the next entry with documents, stopping at the first entry with documents and
+a gain <= 0; it never starts when the list's last entry (with documents or not) has a gain
+<= 0. Relevance levels in parameters must be integers >= 0 and distinct (trec_eval silently
 ignores or double-counts the others; :mod:`rerankit.evaluation.measures` rejects them).
 """
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,23 +46,19 @@ class Gains:
         nq = jr.num_queries
         judged = jr.qrels_grade >= 0
         top = int(jr.qrels_grade[judged].max()) if judged.any() else 0
+        #: each query's highest judged grade (-1 for none): its gain list ends there
+        self.top_of_query = np.full(nq, -1, dtype=np.int64)
+        np.maximum.at(self.top_of_query, jr.qrels_query[judged], jr.qrels_grade[judged])
         given = [(int(name), float(value)) for name, value in pairs if name != "p"]
-        given_levels = {level for level, _ in given}
         self.param_gains = np.array([gain for _, gain in given])
-        entries = given + [(level, float(level)) for level in range(top + 1)
-                           if level not in given_levels]
-        entries.sort(key=functools.cmp_to_key(lambda a, b: int(a[1] - b[1])))
-        self.entries = entries
         # levels above every grade in the qrels match no document: left out of the arrays
         size = top + 1
         self.overridden = np.zeros(size, dtype=bool)
-        self.gain_of_level = np.zeros(size)
-        walk_of_level = np.zeros(size, dtype=np.int64)
-        for walk, (level, gain) in enumerate(reversed(entries)):
+        self.gain_of_level = np.arange(size, dtype=np.float64)
+        for level, gain in given:
             if level < size:
                 self.gain_of_level[level] = gain
-                walk_of_level[level] = walk
-                self.overridden[level] = level in given_levels
+                self.overridden[level] = True
 
         rel = jr.row_rel
         self.row_gain = np.where(rel >= 0, self.gain_of_level[np.clip(rel, 0, size - 1)], 0.0)
@@ -69,12 +68,12 @@ class Gains:
         self.dcg = s.per_query(self.nonzero, self.row_term)
 
         # ideal ranking: judged documents by walk position, cut at the first entry with
-        # documents whose gain is <= 0
+        # documents whose gain is <= 0; none where the walk never starts
         query = jr.qrels_query[judged]
         grade = jr.qrels_grade[judged]
-        walk = walk_of_level[grade]
+        walk, starts = self._walk_positions(given, query, grade)
         gain = self.gain_of_level[grade]
-        cut = np.full(nq, np.iinfo(np.int64).max)
+        cut = np.where(starts, np.iinfo(np.int64).max, -1)
         np.minimum.at(cut, query[gain <= 0], walk[gain <= 0])
         keep = walk < cut[query]
         query, walk, gain = query[keep], walk[keep], gain[keep]
@@ -88,6 +87,76 @@ class Gains:
         self.idcg = np.bincount(self.ideal_query, weights=ideal_term, minlength=nq)
         self.ideal_cum = sequential_cumsum(ideal_term, self.ideal_query)
 
+    def _walk_positions(self, given: list[tuple[int, float]], query: np.ndarray,
+                        grade: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For judged qrels rows (``query``, ``grade``), each one's entry position in its
+        query's walk (0 = walked first), and per query whether the walk starts at all (the
+        sorted list's last entry has a gain > 0).
+
+        Integral gains compare exactly, so any stable sort gives trec_eval's order, and
+        every query's list is the one sorted list of all levels less those above its highest
+        grade: one sort serves all queries. Fractional gains are sorted per highest grade,
+        in glibc's order."""
+        tops = np.unique(self.top_of_query[self.top_of_query >= 0]).tolist()
+        walk = np.zeros(grade.size, dtype=np.int64)
+        starts = np.zeros(self.top_of_query.size, dtype=bool)
+        integral = all(gain == int(gain) for _, gain in given)
+        if integral and tops:  # the walk starts where the query's largest gain is > 0
+            levels = {level for level, _ in given}
+            given_top = max((gain for _, gain in given), default=-np.inf)
+            for t in tops:
+                plain = t  # the query's highest level without a given gain (-1: none)
+                while plain in levels:
+                    plain -= 1
+                starts[self.top_of_query == t] = max(given_top, plain) > 0
+            tops = tops[-1:]
+        query_top = self.top_of_query[query]
+        for t in tops:
+            entries = _gain_list(given, t)
+            if integral:
+                ordered = sorted(entries, key=lambda entry: entry[1])
+            else:
+                ordered = glibc_qsort_order(entries, _compare_gains)
+                starts[self.top_of_query == t] = ordered[-1][1] > 0
+            position = np.zeros(t + 1, dtype=np.int64)
+            for at, (level, _) in enumerate(reversed(ordered)):
+                if level <= t:
+                    position[level] = at
+            rows = slice(None) if integral else query_top == t
+            walk[rows] = position[grade[rows]]
+        return walk, starts
+
+
+def _gain_list(given: list[tuple[int, float]], top: int) -> list[tuple[int, float]]:
+    """trec_eval's unsorted gain list for a query whose highest grade is ``top``."""
+    levels = {level for level, _ in given}
+    return given + [(level, float(level)) for level in range(top + 1) if level not in levels]
+
+
+def _compare_gains(a: tuple[int, float], b: tuple[int, float]) -> int:
+    """trec_eval's ``comp_rel_gain``: the gain difference converted to C's int (truncated)."""
+    return int(a[1] - b[1])
+
+
+def glibc_qsort_order(items: list, compare: Callable[[Any, Any], int]) -> list:
+    """``items`` in the order glibc's ``qsort`` leaves them: a top-down merge sort that
+    splits n items into n // 2 and the rest and takes the left item when ``compare`` gives
+    <= 0. For a consistent comparison any stable sort agrees; for one that is not
+    transitive (trec_eval's gain comparator) only this order gives trec_eval's numbers."""
+    if len(items) <= 1:
+        return list(items)
+    half = len(items) // 2
+    left = glibc_qsort_order(items[:half], compare)
+    right = glibc_qsort_order(items[half:], compare)
+    merged, i, j = [], 0, 0
+    while i < len(left) and j < len(right):
+        if compare(left[i], right[j]) <= 0:
+            merged.append(left[i])
+            i += 1
+        else:
+            merged.append(right[j])
+            j += 1
+    return merged + left[i:] + right[j:]
 
 def _gains(s: RankingStats, pairs: tuple | None) -> Gains:
     key = tuple(pairs or ())
@@ -234,7 +303,7 @@ def rbp(s: RankingStats, pairs: tuple | None) -> np.ndarray:
     p = _persistence(pairs)
     gains = _gains(s, pairs)
     row_gain = gains.row_gain
-    low, high = _gain_range(s, gains)
+    low, high = _gain_range(gains)
     rescale = (low < 0) | (high > 1)
     q = jr.row_query
     with np.errstate(all="ignore"):
@@ -247,14 +316,10 @@ def rbp(s: RankingStats, pairs: tuple | None) -> np.ndarray:
     return (1.0 - p) * total
 
 
-def _gain_range(s: RankingStats, gains: Gains) -> tuple[np.ndarray, np.ndarray]:
+def _gain_range(gains: Gains) -> tuple[np.ndarray, np.ndarray]:
     """Smallest and largest gain in each query's gain list: the parameter gains plus
     grade = gain for the other grades from 0 to the query's highest."""
-    jr = s.jr
-    nq = jr.num_queries
-    judged = jr.qrels_grade >= 0
-    top = np.full(nq, -1, dtype=np.int64)
-    np.maximum.at(top, jr.qrels_query[judged], jr.qrels_grade[judged])
+    top = gains.top_of_query
     levels = np.arange(gains.gain_of_level.size)
     in_list = (levels[None, :] <= top[:, None]) & ~gains.overridden[None, :]
     table = np.where(in_list, levels[None, :].astype(np.float64), np.nan)
