@@ -183,6 +183,21 @@ def test_force_never_deletes_a_users_files(files):
     assert (files / "thesis" / "thesis.tex").read_text() == "draft\n"
 
 
+@pytest.mark.parametrize("entry, force", [("run.trec", True), ("ledger.json", False)])
+def test_a_users_folder_with_a_result_files_name_is_never_deleted(files, entry, force):
+    """The tester's repro: a result folder whose run.trec (or ledger.json) is a folder
+    holding the user's draft; the name is rerankit's, the folder is not, with or without
+    --force (the config is the result's own, so nothing else refuses it)."""
+    result = files / "result"
+    (result / entry).unlink(missing_ok=True)          # stored results hold no run.trec
+    (result / entry).mkdir()
+    (result / entry / "thesis.tex").write_text("draft\n")
+    refused = rerankit("run", str(files / "cranfield.yaml"), "--output", str(result), "-q",
+                       *(["--force"] if force else []))
+    assert_one_line_error(refused, str(result), f"{entry} (a folder)", "never deletes")
+    assert (result / entry / "thesis.tex").read_text() == "draft\n"
+
+
 FULL = "/dev/full"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
@@ -389,6 +390,55 @@ def test_force_replaces_only_a_result_folder_that_holds_nothing_else(tmp_path):
         run_config(config, user, force=True, quiet=True)
     assert "--force" not in str(refused.value)
     assert sorted(p.name for p in user.iterdir()) == ["manifest.json", "sub"]
+
+
+def test_an_entry_is_rerankits_only_as_the_kind_of_entry_it_writes(tmp_path):
+    """A written name counts as rerankit's only as a regular file where it writes a file
+    and a folder where it writes one; anything else under a written folder is the user's."""
+    from rerankit.data.ownership import foreign_entries
+
+    folder = tmp_path / "out"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.json").write_text("{}")
+    (folder / "run.trec").write_text("q Q0 d 1 1 t\n")
+    assert foreign_entries(folder, ["run.trec", "sub/a.json"]) == []
+    (folder / "sub" / "thesis.tex").write_text("draft")             # inside a written folder
+    (folder / "ledger.json").mkdir()                                # a folder for a file
+    (folder / "metrics.json").symlink_to(folder / "run.trec")      # a link for a file
+    (folder / "data").write_text("x")                               # a file for a folder
+    written = ["run.trec", "ledger.json", "metrics.json", "sub/a.json", "data/b.npy"]
+    assert foreign_entries(folder, written) == ["data", "ledger.json", "metrics.json",
+                                                "sub/thesis.tex"]
+    (tmp_path / "empty").mkdir()
+    assert foreign_entries(tmp_path / "empty", ["run.trec"]) == []
+
+
+def test_result_names_that_are_not_regular_files_are_never_replaced(tmp_path):
+    """A folder named like a result file, with or without --force, and through the
+    atomic write too (it checks again at the end): refused, naming it; nothing deleted."""
+    from rerankit.experiment.runner import result_foreign_entries
+
+    config = load_config(write(tmp_path, "name: tiny\ndataset: {path: " +
+                               str(tiny_beir(tmp_path / "data", {"1": "apple"},
+                                             [("1", "d1", 1)])) +
+                               "}\nretriever: {type: bm25}\n"))
+    out = tmp_path / "out"
+    run_config(config, out, quiet=True)
+    for name, force in (("run.trec", True), ("ledger.json", False)):
+        saved = (out / name).read_bytes()
+        (out / name).unlink()
+        (out / name).mkdir()
+        (out / name / "thesis.tex").write_text("draft")
+        with pytest.raises(InputFormatError, match=rf"{name} \(a folder\).*never deletes"):
+            run_config(config, out, force=force, quiet=True)
+        assert result_foreign_entries(out) == [name]
+        with pytest.raises(OutputWriteError, match=rf"{name} \(a folder\)"), \
+                atomic_folder(out, foreign=result_foreign_entries):
+            pass
+        assert (out / name / "thesis.tex").read_text() == "draft"
+        shutil.rmtree(out / name)
+        (out / name).write_bytes(saved)
+    run_config(config, out, force=True, quiet=True)                 # its own again: fine
 
 
 def test_preflight_fails_before_loading_anything(tmp_path, monkeypatch):

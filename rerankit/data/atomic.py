@@ -3,8 +3,9 @@
 Every OS error on the way (the folder cannot be created because a file is in the way, no
 permission, a read-only file system, a full disk) becomes :class:`OutputWriteError` naming
 the target and the reason, and leaves the target as it was. A folder is replaced only
-when the caller recognises its content as something rerankit wrote (``replaceable``), so
-an output path given by mistake never deletes a user's files.
+when it holds nothing but what the caller writes (``foreign``, by the rule of
+:mod:`rerankit.data.ownership`), so an output path given by mistake never deletes a user's
+files.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
+from rerankit.data.ownership import shown
 from rerankit.errors import OutputWriteError
 
 
@@ -167,10 +169,16 @@ def is_empty_folder(folder: Path) -> bool:
     return folder.is_dir() and next(folder.iterdir(), None) is None
 
 
-def holds_saved_index(folder: Path) -> bool:
-    """True for an empty folder or one holding an index saved by rerankit (``rerankit.json``,
-    written by ``BM25.save`` / ``Dense.save``)."""
-    return is_empty_folder(folder) or (folder / "rerankit.json").is_file()
+#: the record of a saved index (``BM25.save``, ``Dense.save``, ``Splade.save``), which
+#: lists the index's files
+INDEX_RECORD = "rerankit.json"
+
+
+def index_foreign_entries(folder: Path) -> list[str]:
+    """The entries of ``folder`` when it holds no saved index (``rerankit.json``)."""
+    if (folder / INDEX_RECORD).is_file():
+        return []
+    return sorted(entry.name for entry in folder.iterdir())
 
 
 #: the file that marks a folder as one of rerankit's staging folders: the pid, host, pid
@@ -183,15 +191,16 @@ IN_PLACE_STAGING = ".rerankit-staging"
 
 @contextlib.contextmanager
 def atomic_folder(path: str | Path,
-                  replaceable: Callable[[Path], bool] = holds_saved_index) -> Iterator[Path]:
+                  foreign: Callable[[Path], list[str]] = index_foreign_entries
+                  ) -> Iterator[Path]:
     """A temporary sibling folder to fill; on success it replaces ``path`` in one rename.
 
-    An existing ``path`` is replaced only when ``replaceable(path)`` recognises it as
-    rerankit's (default: empty, or a saved index); otherwise nothing is written and
-    :class:`OutputWriteError` says why. An existing empty folder (``--output .`` in a new
-    folder) is kept and filled: the staging folder is made inside it and its entries are
-    renamed into it at the end, so the folder (a shell's current one, say) stays the same
-    folder. An interrupted or failed write leaves ``path`` as
+    An existing ``path`` is replaced only when ``foreign(path)``, the entries in it that
+    the caller does not write (default: those no saved index lists), is empty; otherwise
+    nothing is written and :class:`OutputWriteError` names the first of them. An existing
+    empty folder (``--output .`` in a new folder) is kept and filled: the staging folder is
+    made inside it and its entries are renamed into it at the end, so the folder (a shell's
+    current one, say) stays the same folder. An interrupted or failed write leaves ``path`` as
     it was (and removes the temporary folder), so a half-built index or result folder never
     looks finished; a staging folder left by a killed process is removed by the next write to
     the same ``path`` (:func:`remove_stale_staging`). An OS error while writing becomes
@@ -202,7 +211,7 @@ def atomic_folder(path: str | Path,
         path = path.resolve()
     _make_parent(path)
     remove_stale_staging(path)
-    _check_replaceable(path, replaceable)
+    _check_replaceable(path, foreign)
     in_place = is_empty_folder(path)
     if not in_place:
         check_not_current(path)
@@ -219,7 +228,7 @@ def atomic_folder(path: str | Path,
         if in_place:
             _fill_in_place(tmp, path)
         else:
-            _check_replaceable(path, replaceable)    # nothing new appeared meanwhile
+            _check_replaceable(path, foreign)    # nothing new appeared meanwhile
             _swap_in(tmp, path)
     except BaseException as err:
         if tmp is not None:
@@ -381,12 +390,14 @@ def check_not_current(path: str | Path) -> None:
                                              "output"))
 
 
-def _check_replaceable(path: Path, replaceable: Callable[[Path], bool]) -> None:
+def _check_replaceable(path: Path, foreign: Callable[[Path], list[str]]) -> None:
     if path.exists() and not path.is_dir():
         raise OutputWriteError(path, OSError(errno.ENOTDIR, f"{path} is not a folder"))
-    if path.exists() and not replaceable(path):
+    extra = foreign(path) if path.exists() else []
+    if extra:
         raise OutputWriteError(path, OSError(errno.ENOTEMPTY, "the folder holds files "
-                                             "rerankit did not write, which it never replaces"))
+                                             f"rerankit did not write ({shown(path, extra)}), "
+                                             "which it never replaces"))
 
 
 def _swap_in(new: Path, path: Path) -> None:

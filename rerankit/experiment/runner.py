@@ -42,6 +42,7 @@ from rerankit.data.atomic import (
 )
 from rerankit.data.corpus import Corpus
 from rerankit.data.loaders import Dataset, beir_problem, load_beir
+from rerankit.data.ownership import foreign_entries, shown
 from rerankit.data.qrels import Qrels
 from rerankit.data.queries import Queries
 from rerankit.errors import InputFormatError
@@ -193,20 +194,14 @@ def read_manifest(folder: Path) -> dict | None:
     return None
 
 
-def foreign_entries(folder: Path) -> list[str]:
-    """The entries of ``folder`` that ``rerankit run`` does not write."""
-    return sorted(p.name for p in folder.iterdir() if p.name not in RESULT_FILES)
-
-
-def replaceable_result(folder: Path) -> bool:
-    """True for an empty folder, or a result folder that holds nothing else: the only
-    folders ``rerankit run`` replaces (a mistyped ``--output`` never deletes a user's
-    files, with or without ``--force``)."""
-    if not folder.is_dir():
-        return False
-    if next(folder.iterdir(), None) is None:
-        return True
-    return read_manifest(folder) is not None and not foreign_entries(folder)
+def result_foreign_entries(folder: Path) -> list[str]:
+    """The entries of ``folder`` that ``rerankit run`` did not write: all of them unless
+    it is a result folder, else all but its result files (as regular files). Only a folder
+    without any is replaced (a mistyped ``--output`` never deletes a user's files, with
+    or without ``--force``)."""
+    if read_manifest(folder) is None:
+        return sorted(entry.name for entry in folder.iterdir())
+    return foreign_entries(folder, RESULT_FILES)
 
 
 def check_output(config: RunConfig, output: Path, force: bool) -> None:
@@ -221,13 +216,12 @@ def check_output(config: RunConfig, output: Path, force: bool) -> None:
         raise InputFormatError(output, "folder is not empty and is not a result folder "
                                "written by 'rerankit run' (no rerankit manifest.json); "
                                "rerankit never replaces it: choose another --output")
-    extra = foreign_entries(output)
+    extra = foreign_entries(output, RESULT_FILES)
     if extra:
-        shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5
-                                        else "")
-        raise InputFormatError(output, f"result folder also holds files 'rerankit run' did "
-                               f"not write ({shown}); rerankit never deletes them: move "
-                               "them or choose another --output")
+        raise InputFormatError(output, f"result folder also holds entries 'rerankit run' "
+                               f"did not write: {shown(output, extra)}; it writes only the "
+                               f"regular files {', '.join(RESULT_FILES)} and never deletes "
+                               "anything else: move them or choose another --output")
     if manifest.get("config_digest") != config.digest() and not force:
         name = manifest.get("config", {}).get("name", "?")
         raise InputFormatError(output, f"folder already holds another run (config "
@@ -371,7 +365,7 @@ def run_config(config: RunConfig, output: Path, force: bool = False,
                 "stages": pipeline.describe(), "training": protocol,
                 "settings": settings.record(),
                 "python": platform.python_version(), "packages": _versions()}
-    with atomic_folder(output, replaceable=replaceable_result) as staging:
+    with atomic_folder(output, foreign=result_foreign_entries) as staging:
         result.run.write_trec(staging / "run.trec", tag=config.name)
         with atomic_write(staging / "metrics.json") as handle:
             json.dump({**values, **evaluation}, handle, indent=2)
