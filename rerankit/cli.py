@@ -710,13 +710,15 @@ def train_command(
     """Fine-tune a bi-encoder (in-batch negatives, BM25 hard negatives) or a cross-encoder
     (from a cross-encoder checkpoint) on a dataset's training split; writes a model folder
     that any 'model:' argument accepts, with rerankit-training.json."""
+    from rerankit.data.ownership import shown
     from rerankit.experiment import finetune
 
     kind = kind.value
-    if output.exists() and not (output / finetune.TRAINING_RECORD).is_file() and \
-            any(output.iterdir()):
-        raise typer.BadParameter(f"{output}: folder exists and was not written by 'rerankit "
-                                 "train'; choose another output", param_hint="OUTPUT")
+    extra = finetune.foreign_entries(output) if output.is_dir() else []
+    if extra:
+        raise typer.BadParameter(f"{output}: folder holds files not written by 'rerankit "
+                                 f"train' ({shown(output, extra)}), which it never deletes; "
+                                 "move them or choose another output", param_hint="OUTPUT")
     if model is None:
         if kind == "cross-encoder":
             raise typer.BadParameter("required for cross-encoders: give a cross-encoder "

@@ -151,31 +151,52 @@ def test_train_command_names_bad_options(tmp_path, capsys, arguments, message):
     assert not (tmp_path / "out").exists()
 
 
-def test_train_command_never_writes_into_a_foreign_folder(tmp_path):
-    from typer.testing import CliRunner
+@pytest.mark.parametrize("record", [None, "{}", '{"files": ["thesis.tex"], "kind": 1}'])
+def test_train_command_never_writes_into_a_foreign_folder(tmp_path, capsys, record):
+    """A folder of the user's, also one holding a training record rerankit did not write
+    (no list of files, or one naming another file), is refused with one line before any
+    work, naming the first file it would have deleted."""
+    from rerankit.cli import main
 
-    from rerankit.cli import app
+    folder = tmp_path / "out"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    if record is not None:
+        (folder / finetune.TRAINING_RECORD).write_text(record)
+    with pytest.raises(SystemExit) as done:
+        main(["train", str(folder)])
+    error = capsys.readouterr().err
+    assert done.value.code == 2 and len(error.splitlines()) == 1, error
+    assert f"{folder}: folder holds files not written by 'rerankit train' (notes.txt" in error
+    assert (folder / "notes.txt").read_text() == "mine"
 
-    (tmp_path / "notes.txt").write_text("mine")
-    result = CliRunner().invoke(app, ["train", str(tmp_path)])
-    assert result.exit_code == 2 and "was not written by 'rerankit train'" in result.output
-    assert (tmp_path / "notes.txt").read_text() == "mine"
 
-
-def test_training_replaces_only_its_own_output(tiny_bi_encoder, triples, tmp_path):
+def test_training_replaces_only_its_own_output(tiny_bi_encoder, triples, tmp_path, capsys):
+    """The tester's repro: a user's file added to an earlier output makes it the user's
+    folder (the API and the command both refuse, naming the file); untouched, the output
+    is replaced."""
+    from rerankit.cli import main
     from rerankit.errors import OutputWriteError
 
     folder = tmp_path / "tuned"
     for _ in range(2):                                   # its own output: replaced
+        record = finetune.train_encoder("bi-encoder", tiny_bi_encoder, triples, folder,
+                                        "train", batch_size=8, max_length=16)
+    assert "model.safetensors" in record["files"]
+    assert finetune.foreign_entries(folder) == []
+    before = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    (folder / "NOTES.md").write_text("mine")
+    (folder / "1_Pooling" / "draft.txt").write_text("mine")   # inside a folder it writes
+    with pytest.raises(OutputWriteError, match=r"holds files rerankit did not write "
+                                               r"\(1_Pooling/draft\.txt, NOTES\.md\)"):
         finetune.train_encoder("bi-encoder", tiny_bi_encoder, triples, folder, "train",
                                batch_size=8, max_length=16)
-    foreign = tmp_path / "mine"
-    foreign.mkdir()
-    (foreign / "notes.txt").write_text("mine")
-    with pytest.raises(OutputWriteError):
-        finetune.train_encoder("bi-encoder", tiny_bi_encoder, triples, foreign, "train",
-                               batch_size=8, max_length=16)
-    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+    with pytest.raises(SystemExit) as done:
+        main(["train", str(folder), "--model", str(tiny_bi_encoder), "--limit", "2"])
+    assert done.value.code == 2 and "(1_Pooling/draft.txt, NOTES.md)" in capsys.readouterr().err
+    assert (folder / "NOTES.md").read_text() == "mine"
+    assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == \
+        {**before, folder / "NOTES.md": b"mine", folder / "1_Pooling" / "draft.txt": b"mine"}
 
 
 def test_train_shows_no_library_progress_bars_off_a_terminal(tiny_bi_encoder, tmp_path):

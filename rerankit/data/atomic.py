@@ -181,6 +181,13 @@ def index_foreign_entries(folder: Path) -> list[str]:
     return sorted(entry.name for entry in folder.iterdir())
 
 
+def staged_files(staging: Path) -> list[str]:
+    """The files written so far into a staging folder of :func:`atomic_folder` (relative
+    POSIX paths, sorted, its staging mark left out): what a record lists as written."""
+    return sorted(path.relative_to(staging).as_posix() for path in staging.rglob("*")
+                  if path.is_file() and path != staging / STAGING_MARK)
+
+
 #: the file that marks a folder as one of rerankit's staging folders: the pid, host, pid
 #: namespace, boot id and start time of the process filling it (:func:`_process_mark`);
 #: a later write removes a marked folder whose process is gone

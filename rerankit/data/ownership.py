@@ -7,14 +7,21 @@ did not create"). A name alone does not make an entry rerankit's: a folder, or a
 link, where rerankit writes a file holds something rerankit never wrote, and so does a file
 where it writes a folder.
 
-A command checks an existing folder against the files it writes (``rerankit run``: its four
-result files).
+A command with fixed file names checks an existing folder against them (``rerankit run``:
+its four result files); one whose files a library names (``rerankit train``: the model
+files sentence-transformers saves) lists what it wrote in its record file
+(:data:`FILES_KEY`) and checks against that list.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
+
+#: the key under which a record file (``rerankit-training.json``) lists the files written
+#: with it, as paths relative to the folder
+FILES_KEY = "files"
 
 
 def foreign_entries(folder: Path, written: Iterable[str]) -> list[str]:
@@ -41,6 +48,35 @@ def _foreign(folder: Path, prefix: PurePosixPath, files: set[PurePosixPath],
         else:
             found.append(str(relative))
     return found
+
+
+def unlisted_entries(folder: Path, record: str) -> list[str]:
+    """The entries under ``folder`` that the writer of its ``record`` file did not write:
+    every entry when ``record`` is missing, not a regular file or not a JSON object with
+    a :data:`FILES_KEY` list of paths; otherwise the entries other than ``record`` and
+    the files it lists."""
+    return foreign_entries(folder, [record, *recorded_files(folder / record)])
+
+
+def recorded_files(record: Path) -> list[str]:
+    """The files ``record`` lists under :data:`FILES_KEY` ([] when it lists none or is
+    not a regular file holding a JSON object)."""
+    if record.is_symlink() or not record.is_file():
+        return []
+    try:
+        content = json.loads(record.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    listed = content.get(FILES_KEY) if isinstance(content, dict) else None
+    if not isinstance(listed, list) or not all(isinstance(name, str) for name in listed):
+        return []
+    return [name for name in listed if _inside(name)]
+
+
+def _inside(name: str) -> bool:
+    """A relative path that stays inside the folder (no '..', not absolute)."""
+    path = PurePosixPath(name)
+    return bool(name) and not path.is_absolute() and ".." not in path.parts
 
 
 def shown(folder: Path, entries: list[str], limit: int = 5) -> str:

@@ -9,7 +9,8 @@ Hard negatives are mined with rerankit's own BM25: for each judged training quer
 best-ranked document of its top ``depth`` that is not judged relevant. Only the training
 split is read, and its queries must be judged. The output is an ordinary model folder that
 any ``model:`` argument accepts (its embeddings are cached under its content hash), plus
-``rerankit-training.json``: base model identity, split, counts, seed and training seconds.
+``rerankit-training.json``: base model identity, split, counts, seed, training seconds and
+the files written (an earlier output is replaced only when it holds nothing else).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from typing import Literal
 
 import numpy as np
 
-from rerankit.data.atomic import atomic_folder, is_empty_folder
+from rerankit.data.atomic import atomic_folder, staged_files
 from rerankit.data.loaders import Dataset
+from rerankit.data.ownership import FILES_KEY, unlisted_entries
 from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.identity import model_identity
 from rerankit.progress import library_progress
@@ -137,7 +139,7 @@ def _train(kind, model, triples, output, split, epochs, batch_size, learning_rat
 
     transformers.set_seed(seed)
     start = time.perf_counter()
-    with atomic_folder(output, replaceable=_replaceable) as staging:
+    with atomic_folder(output, foreign=foreign_entries) as staging:
         if kind == "bi-encoder":
             trained = _train_bi_encoder(model, triples, staging, epochs, batch_size,
                                         learning_rate, seed, max_length, datasets)
@@ -150,14 +152,16 @@ def _train(kind, model, triples, output, split, epochs, batch_size, learning_rat
                   "examples": trained, "epochs": epochs, "batch_size": batch_size,
                   "learning_rate": learning_rate, "seed": seed, "max_length": max_length,
                   "negatives": "BM25 (rerankit), best-ranked non-relevant candidate",
-                  "seconds": round(seconds, 1)}
+                  "seconds": round(seconds, 1), FILES_KEY: staged_files(staging)}
         (staging / TRAINING_RECORD).write_text(json.dumps(record, indent=2), encoding="utf-8")
     return record
 
 
-def _replaceable(folder: Path) -> bool:
-    """Only an empty folder or an earlier ``rerankit train`` output is ever replaced."""
-    return is_empty_folder(folder) or (folder / TRAINING_RECORD).is_file()
+def foreign_entries(folder: Path) -> list[str]:
+    """The entries of ``folder`` that ``rerankit train`` did not write: all but its
+    training record and the model files that lists. Only a folder without any (an empty
+    folder, an earlier output left as it was) is replaced."""
+    return unlisted_entries(folder, TRAINING_RECORD)
 
 
 def _arguments(cls, folder: Path, epochs, batch_size, learning_rate, seed, **extra):
