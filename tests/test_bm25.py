@@ -103,6 +103,36 @@ def test_save_and_load_give_identical_runs(cranfield, tmp_path):
         BM25.load(tmp_path / "bm25s")
 
 
+def test_save_replaces_only_a_folder_holding_nothing_but_its_index(cranfield, tmp_path):
+    """The tester's repro: a note added to a saved index, or a file inside its bm25s
+    folder, makes it the user's folder; a fake rerankit.json does not make the user's files
+    the index's. Each save is refused, naming the file, and deletes nothing."""
+    from rerankit.errors import OutputWriteError
+
+    small = InMemoryCorpus([Document("a", "wing flutter"), Document("b", "boundary layer")])
+    for engine in ("bm25s", "rank-bm25"):
+        retriever = BM25(engine=engine).index(small)
+        folder = tmp_path / engine
+        retriever.save(folder)
+        retriever.save(folder)                          # its own index: replaced
+        (folder / "MY_NOTES.txt").write_text("mine")
+        with pytest.raises(OutputWriteError, match=r"did not write \(MY_NOTES\.txt\)"):
+            retriever.save(folder)
+        assert (folder / "MY_NOTES.txt").read_text() == "mine"
+        assert BM25.load(folder).doc_ids.to_pylist() == ["a", "b"]
+    (tmp_path / "bm25s" / "MY_NOTES.txt").unlink()
+    (tmp_path / "bm25s" / "bm25s" / "draft.txt").write_text("mine")
+    with pytest.raises(OutputWriteError, match=r"\(bm25s/draft\.txt\)"):
+        retriever.save(tmp_path / "bm25s")
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "rerankit.json").write_text('{"format": 1}')   # no list of the index's files
+    (fake / "doc_ids.json").write_text("my ids")
+    with pytest.raises(OutputWriteError, match=r"\(doc_ids\.json\)"):
+        retriever.save(fake)
+    assert (fake / "doc_ids.json").read_text() == "my ids"
+
+
 def test_bad_input_is_named():
     with pytest.raises(InputFormatError, match="corpus is empty"):
         BM25().index([])

@@ -7,7 +7,7 @@ import pytest
 
 from rerankit import datasets
 from rerankit.data.corpus import Document, InMemoryCorpus
-from rerankit.errors import InputFormatError, MissingDependencyError
+from rerankit.errors import InputFormatError, MissingDependencyError, OutputWriteError
 from rerankit.retrieve.dense import Dense, default_model
 
 pytest.importorskip("sentence_transformers")
@@ -98,6 +98,11 @@ def test_save_load_and_mismatched_models(subset, tmp_path):
     (other / "config.json").write_text("{}")
     with pytest.raises(InputFormatError, match="built with fingerprint"):
         Dense.load(folder, model=other, quiet=True)
+    retriever.save(folder)                              # its own index: replaced
+    (folder / "MY_NOTES.txt").write_text("mine")        # now the user's too: refused
+    with pytest.raises(OutputWriteError, match=r"did not write \(MY_NOTES\.txt\)"):
+        retriever.save(folder)
+    assert (folder / "MY_NOTES.txt").read_text() == "mine"
 
 
 def test_bad_models_and_gpu_requests(subset, tmp_path):

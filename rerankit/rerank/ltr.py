@@ -22,8 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from rerankit.data.atomic import atomic_folder, is_empty_folder
+from rerankit.data.atomic import atomic_folder
 from rerankit.data.corpus import Corpus
+from rerankit.data.ownership import foreign_entries
 from rerankit.data.qrels import Qrels
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
@@ -180,7 +181,7 @@ class LTRReranker(Reranker):
         """Write ``model.txt`` and ``ltr.json`` into ``folder`` atomically."""
         if self.booster is None:
             raise RuntimeError("nothing to save: fit() first")
-        with atomic_folder(folder, replaceable=_replaceable) as staging:
+        with atomic_folder(folder, foreign=_foreign_entries) as staging:
             self.booster.save_model(str(staging / "model.txt"))
             meta = {"format": MODEL_FORMAT, "kind": "rerankit-ltr",
                     "features": self.union.features, "trained": self.trained}
@@ -210,9 +211,13 @@ class LTRReranker(Reranker):
         self.trained = meta["trained"]
 
 
-def _replaceable(folder: Path) -> bool:
-    """Only an empty folder or a saved LTR model is ever replaced."""
-    return is_empty_folder(folder) or (folder / "ltr.json").is_file()
+def _foreign_entries(folder: Path) -> list[str]:
+    """The entries of ``folder`` that :meth:`LTRReranker.save` did not write: all of them
+    without its ``ltr.json``, else all but its two files. Only a folder without any is
+    replaced."""
+    if not (folder / "ltr.json").is_file():
+        return sorted(entry.name for entry in folder.iterdir())
+    return foreign_entries(folder, ("ltr.json", "model.txt"))
 
 
 def _stack(matrices: list[np.ndarray], labels: list[np.ndarray], part: list[int]):

@@ -28,8 +28,9 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
-from rerankit.data.atomic import atomic_folder
+from rerankit.data.atomic import INDEX_RECORD, atomic_folder, staged_files
 from rerankit.data.corpus import Corpus, Document
+from rerankit.data.ownership import FILES_KEY
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.errors import ConfigFieldError
@@ -312,9 +313,6 @@ class BM25(Retriever):
         if self._model is None or self.doc_ids is None:
             raise RuntimeError("nothing to save: index() first")
         with atomic_folder(folder) as tmp:
-            meta = {"format": INDEX_FORMAT, "params": self.identity(),
-                    "num_docs": len(self.doc_ids)}
-            (tmp / "rerankit.json").write_text(json.dumps(meta, indent=2))
             (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids.to_pylist()))
             self._tokenizer.save_vocab(save_dir=str(tmp))
             if self.engine == "bm25s":
@@ -322,6 +320,9 @@ class BM25(Retriever):
             else:
                 with open(tmp / "rank_bm25.pkl", "wb") as handle:
                     pickle.dump(self._model, handle)
+            meta = {"format": INDEX_FORMAT, "params": self.identity(),
+                    "num_docs": len(self.doc_ids), FILES_KEY: staged_files(tmp)}
+            (tmp / INDEX_RECORD).write_text(json.dumps(meta, indent=2))
         return Path(folder)
 
     @classmethod

@@ -28,8 +28,9 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from rerankit.data.atomic import atomic_folder, atomic_write
+from rerankit.data.atomic import INDEX_RECORD, atomic_folder, atomic_write, staged_files
 from rerankit.data.corpus import Corpus, Document
+from rerankit.data.ownership import FILES_KEY
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, MissingDependencyError
@@ -333,10 +334,10 @@ class Dense(Retriever):
             if hasattr(faiss, "index_gpu_to_cpu") and "Gpu" in type(index).__name__:
                 index = faiss.index_gpu_to_cpu(index)
             faiss.write_index(index, str(tmp / "faiss.index"))
-            meta = {"format": INDEX_FORMAT, "params": self.identity(), "dimension": self.dimension,
-                    "num_docs": len(self.doc_ids)}
-            (tmp / "rerankit.json").write_text(json.dumps(meta, indent=2))
             (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids.to_pylist()))
+            meta = {"format": INDEX_FORMAT, "params": self.identity(), "dimension": self.dimension,
+                    "num_docs": len(self.doc_ids), FILES_KEY: staged_files(tmp)}
+            (tmp / INDEX_RECORD).write_text(json.dumps(meta, indent=2))
         return Path(folder)
 
     @classmethod

@@ -22,8 +22,9 @@ from typing import Literal
 import numpy as np
 import pyarrow as pa
 
-from rerankit.data.atomic import atomic_folder
+from rerankit.data.atomic import INDEX_RECORD, atomic_folder, staged_files
 from rerankit.data.corpus import Corpus, Document
+from rerankit.data.ownership import FILES_KEY
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, MissingDependencyError
@@ -201,14 +202,15 @@ class Splade(Retriever):
         if not self.is_indexed:
             raise RuntimeError("nothing to save: index() first")
         with atomic_folder(folder) as tmp:
-            meta = {"format": INDEX_FORMAT, "params": {**self.identity(),
-                                                       "model": self.model_name},
-                    "model_identity": model_identity(self.model_name),
-                    "num_docs": len(self.doc_ids), "shape": list(self.matrix.shape)}
-            (tmp / "rerankit.json").write_text(json.dumps(meta, indent=2))
             (tmp / "doc_ids.json").write_text(json.dumps(self.doc_ids.to_pylist()))
             for part in ("data", "indices", "indptr"):
                 np.save(tmp / f"{part}.npy", getattr(self.matrix, part))
+            meta = {"format": INDEX_FORMAT, "params": {**self.identity(),
+                                                       "model": self.model_name},
+                    "model_identity": model_identity(self.model_name),
+                    "num_docs": len(self.doc_ids), "shape": list(self.matrix.shape),
+                    FILES_KEY: staged_files(tmp)}
+            (tmp / INDEX_RECORD).write_text(json.dumps(meta, indent=2))
         return Path(folder)
 
     @classmethod
