@@ -12,6 +12,7 @@ import resource
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -66,6 +67,9 @@ def files(tmp_path: Path) -> Path:
     (tmp_path / "cranfield.yaml").write_text(BM25)
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.html").write_text("<html>my website</html>\n")
+    with contextlib.closing(sqlite3.connect(tmp_path / "users.db")) as db:
+        db.execute("CREATE TABLE users (name TEXT)")
+        db.commit()
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "metrics.json").write_text("{}")
     (tmp_path / "broken" / "manifest.json").write_text('{"config": {"name": "x"}}')
@@ -88,6 +92,14 @@ CASES = [
      {"RERANKIT_CACHE": "{t}/file"}, ["RERANKIT_CACHE", "{t}/file"]),
     ("run-cache-option-is-a-folder", ["run", "{t}/rerank.yaml", "--output", "{t}/out",
                                       "--cache", "{t}/folder"], {}, ["--cache", "{t}/folder"]),
+    ("run-cache-is-a-users-database", ["run", "{t}/rerank.yaml", "--output", "{t}/out",
+                                       "--cache", "{t}/users.db"], {},
+     ["{t}/users.db", "not a rerankit score cache", "tables users"]),
+    ("run-cache-is-a-text-file", ["run", "{t}/rerank.yaml", "--output", "{t}/out",
+                                  "--cache", "{t}/file"], {},
+     ["{t}/file", "not a rerankit score cache", "not an SQLite database"]),
+    ("run-cache-env-is-a-users-database", ["run", "{t}/rerank.yaml", "--output", "{t}/out"],
+     {"RERANKIT_SCORE_CACHE": "{t}/users.db"}, ["{t}/users.db", "not a rerankit score cache"]),
     ("run-output-under-a-file", ["run", "{t}/rerank.yaml", "--output", "{t}/file/out"], {},
      ["{t}/file is a file, not a folder"]),
     ("run-output-is-a-file", ["run", "{t}/rerank.yaml", "--output", "{t}/file"], {},
@@ -144,6 +156,7 @@ def test_broken_input_is_one_line_and_status_2(files, args, env, expected):
                       env={k: v.format(**fill) for k, v in env.items()})
     line = assert_one_line_error(result, *[e.format(**fill) for e in expected])
     assert "--force" not in line or "another run" in line
+    assert "delete it" not in line            # never of a file rerankit did not create
     assert {p: p.read_bytes() for p in files.rglob("*") if p.is_file()} == before
     assert not (files / "out").exists()
 

@@ -9,7 +9,6 @@ import pytest
 
 from rerankit import datasets
 from rerankit.data.corpus import Document, InMemoryCorpus
-from rerankit.errors import InputFormatError
 from rerankit.pipeline import Pipeline, ScoreCache, Stage
 from rerankit.retrieve.bm25 import BM25
 
@@ -132,13 +131,6 @@ def test_ledger_records_every_stage_and_query(scifact, bm25, cross_encoder):
                                                    before.tokens_in)
     assert totals[1]["candidates"] == 10 * len(queries)
     assert all(r.seconds > 0 for r in result.ledger.rows)
-
-
-def test_corrupt_cache_is_a_clear_error(tmp_path):
-    path = tmp_path / "scores.sqlite"
-    path.write_bytes(b"this is not a database at all" * 100)
-    with pytest.raises(InputFormatError, match="not a readable score cache"):
-        ScoreCache(path)
 
 
 def test_evaluate_returns_the_beir_table(scifact, bm25, cross_encoder):

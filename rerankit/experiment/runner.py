@@ -53,6 +53,7 @@ from rerankit.identity import dataset_checksums, local_model_folder
 from rerankit.llm.base import LLM
 from rerankit.pipeline import Ledger, Pipeline, PipelineResult, ScoreCache
 from rerankit.rerank.base import Reranker
+from rerankit.rerank.cache import check_score_cache
 from rerankit.retrieve.base import Retriever
 from rerankit.settings import Settings
 
@@ -250,6 +251,7 @@ def check_cache(config: RunConfig, cache: bool | Path | None,
         raise InputFormatError(settings.score_cache, "--cache must name a score-cache file, "
                                "but this is a folder")
     check_writable(settings.score_cache)
+    check_score_cache(settings.score_cache)
 
 
 def check_dataset(config: RunConfig) -> None:
