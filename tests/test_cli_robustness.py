@@ -186,6 +186,21 @@ def test_config_mistakes_are_reported_before_anything_is_loaded(tmp_path, extra,
     assert_one_line_error(rerankit("run", str(bad_name)), "'name'", "'my run'")
 
 
+def test_a_bi_encoder_named_as_a_cross_encoder_is_one_line(tmp_path):
+    """The offline all-MiniLM-L6-v2 bi-encoder as a cross-encoder would score with a random
+    head: refused in one line naming it (no library table of missing weights before it),
+    with no result folder and no score cache written."""
+    from rerankit.retrieve.dense import default_model
+
+    config = tmp_path / "ce.yaml"
+    config.write_text(RERANK.format(name="ce").replace("/nonexistent/model", default_model()))
+    result = rerankit("run", str(config), "--output", str(tmp_path / "out"), "--cache",
+                      str(tmp_path / "scores.sqlite"), env={"RERANKIT_CACHE": str(tmp_path)})
+    assert_one_line_error(result, f"{default_model()}: not a cross-encoder: it has no "
+                          "trained classification head")
+    assert not (tmp_path / "out").exists() and not (tmp_path / "scores.sqlite").exists()
+
+
 def test_force_never_deletes_a_users_files(files):
     """The audit's repro: ``--output`` naming a folder with a draft in it, with --force."""
     result = rerankit("run", str(files / "cranfield.yaml"), "--output", str(files / "thesis"),

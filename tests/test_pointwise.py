@@ -91,3 +91,28 @@ def test_bad_candidates_and_models(tiny_cross_encoder, scifact_candidates, tmp_p
             parameter.fill_(float("nan"))
     with pytest.raises(InputFormatError, match="the model returned nan for query"):
         reranker.rerank(queries, run, ds.corpus, depth=2)
+
+
+def test_a_model_without_a_trained_classification_head_is_refused(tiny_cross_encoder, tmp_path,
+                                                                 capfd):
+    """sentence-transformers gives a headless checkpoint a random head (other noise on each
+    load): the offline all-MiniLM-L6-v2 bi-encoder, and the tiny cross-encoder's own BERT
+    body saved without its head, are refused in one line naming the model; the tiny
+    cross-encoder itself (a real trained-head checkpoint) loads without a word."""
+    from transformers import BertForSequenceClassification
+
+    from rerankit.rerank.pointwise import CrossEncoderReranker
+    from rerankit.retrieve.dense import default_model
+
+    body = tmp_path / "bert-body"
+    BertForSequenceClassification.from_pretrained(tiny_cross_encoder).bert.save_pretrained(body)
+    for model in (default_model(), body):
+        with pytest.raises(InputFormatError) as raised:
+            CrossEncoderReranker(model, quiet=True)
+        assert str(raised.value).startswith(f"{model}: not a cross-encoder: it has no trained "
+                                            "classification head (classifier.bias, "
+                                            "classifier.weight not in the checkpoint, newly "
+                                            "initialised")
+    capfd.readouterr()
+    CrossEncoderReranker(tiny_cross_encoder, quiet=True)
+    assert capfd.readouterr().err == ""

@@ -14,14 +14,17 @@ choose).
 
 from __future__ import annotations
 
+import copy
+import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 
 from rerankit.data.corpus import Corpus
-from rerankit.errors import MissingDependencyError
+from rerankit.errors import InputFormatError, MissingDependencyError
 from rerankit.identity import local_model_folder
 from rerankit.precision import Precision, model_dtype
 from rerankit.progress import library_progress, progress_enabled
@@ -55,9 +58,10 @@ class CrossEncoderReranker(Reranker):
         self.batch_size, self.quiet = batch_size, quiet
         self.device = device or "cpu"
         dtype = model_dtype(self.device, precision)    # refuses fp16/bf16 without CUDA
-        with library_progress(quiet):
+        with library_progress(quiet), _load_warnings_off():
             self.model = CrossEncoder(self.model_name, max_length=max_length,
                                       device=self.device, backend=backend)
+            _refuse_untrained_weights(self.model_name, self.model.model)
         if dtype is not None and backend == "torch":
             self.model.to(dtype)
 
@@ -79,6 +83,55 @@ class CrossEncoderReranker(Reranker):
                        seconds=time.perf_counter() - start,
                        calls=-(-len(pairs) // self.batch_size))
         return split_flat(flat, lists)
+
+
+@contextmanager
+def _load_warnings_off() -> Iterator[None]:
+    """transformers' and sentence-transformers' warnings off while a cross-encoder loads:
+    the one that matters, weights initialised at random (a multi-line table, with
+    "Converting SentenceTransformer model ... to CrossEncoder" before it), becomes
+    :func:`_refuse_untrained_weights`' one-line error. Levels are restored afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity = hf_logging.get_verbosity()
+    library = logging.getLogger("sentence_transformers")
+    level = library.level
+    hf_logging.set_verbosity_error()
+    library.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        library.setLevel(level)
+
+
+def _refuse_untrained_weights(name: str, loaded: object) -> None:
+    """Refuse a checkpoint that lacks weights the cross-encoder needs, above all a trained
+    classification head.
+
+    sentence-transformers loads any encoder as a cross-encoder: a checkpoint without a
+    sequence-classification head (a bi-encoder such as all-MiniLM-L6-v2, a masked LM) gets
+    a head of random weights, transformers only logs it, and every score is noise --
+    other noise on each load, so a resumed run would mix two random heads in one ranking.
+    transformers' loading info names the weights it had to initialise: the checkpoint is
+    loaded once more (its files are in the OS cache by then) into the class and
+    configuration sentence-transformers chose. An ONNX or OpenVINO model is not checked:
+    it comes without transformers' loading info (an export of a headless checkpoint carries
+    the random head it was exported with)."""
+    from transformers import PreTrainedModel
+
+    if not isinstance(loaded, PreTrainedModel):
+        return
+    _, info = type(loaded).from_pretrained(name, config=copy.deepcopy(loaded.config),
+                                           output_loading_info=True)
+    missing = sorted(info["missing_keys"])
+    if missing:
+        shown = ", ".join(missing[:4]) + (f" and {len(missing) - 4} more" if len(missing) > 4
+                                          else "")
+        raise InputFormatError(name, "not a cross-encoder: it has no trained classification "
+                               f"head ({shown} not in the checkpoint, newly initialised at "
+                               "random: every score would be noise); give a cross-encoder "
+                               "checkpoint (...ForSequenceClassification)")
 
 
 @register("reranker", "bi-encoder")
