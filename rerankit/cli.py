@@ -773,14 +773,13 @@ def leaderboard_command(
                                         "leaderboard.")] = False,
 ) -> None:
     """Regenerate the leaderboard tables from stored result folders."""
-    from rerankit.data.atomic import check_new_file, check_writable, is_special, standard_output
+    from rerankit.data.atomic import check_new_file, check_writable, is_special, output_name
     from rerankit.reporting.leaderboard import MARK, write
 
-    output = standard_output(output)
     check_writable(output)
     check_new_file(output, force, mark=MARK)
     write(sorted(folders), output)
-    typer.echo(f"wrote {output}", err=is_special(output))
+    typer.echo(f"wrote {output_name(output)}", err=is_special(output))
 
 
 @command("export")
@@ -798,10 +797,9 @@ def export_command(
     force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
 ) -> None:
     """Export results for leaderboard submission; files are validated by reading back."""
-    from rerankit.data.atomic import check_new_file, check_writable, is_special, standard_output
+    from rerankit.data.atomic import check_new_file, check_writable, is_special, output_name
     from rerankit.reporting import export
 
-    output = standard_output(output)
     check_writable(output)
     check_new_file(output, force)
     if format is ExportFormat.trec:
@@ -812,7 +810,8 @@ def export_command(
         export.export_beir(folders, output)
     else:
         export.export_json(folders, output)
-    typer.echo(f"wrote {output} (read back and validated)", err=is_special(output))
+    checked = "" if is_special(output) else " (read back and validated)"
+    typer.echo(f"wrote {output_name(output)}{checked}", err=is_special(output))
 
 
 @command("report")

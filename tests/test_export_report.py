@@ -139,8 +139,27 @@ def test_dash_is_standard_output_where_a_format_can_go_there(results, tmp_path):
     exported = export("-f", "json", "-o", "-")
     assert exported.returncode == 0, exported.stderr
     assert json.loads(exported.stdout)[0]["config"] == "cranfield-bm25"
+    assert exported.stderr == "wrote standard output\n"
     trec = export("-f", "trec", "-o", "-")
     assert trec.returncode == 2 and "regular file" in trec.stderr
+    assert not (tmp_path / "-").exists()
+
+
+@pytest.mark.parametrize("args", [["export", "-f", "json", "-o", "-"],
+                                  ["export", "-f", "beir", "-o", "-"],
+                                  ["leaderboard", "--output", "-"]])
+def test_dash_appends_to_a_file_standard_output_is_redirected_to(results, tmp_path, args):
+    # `rerankit ... -o - >> log.txt`: reopening /dev/stdout with "w" emptied log.txt
+    log = tmp_path / "log.txt"
+    log.write_text("keep\n")
+    with log.open("a") as appended:
+        done = subprocess.run([sys.executable, "-m", "rerankit", args[0], str(results[0]),
+                               *args[1:]], stdout=appended, stderr=subprocess.PIPE,
+                              text=True, check=False, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "wrote standard output\n"
+    lines = log.read_text().splitlines()
+    assert lines[0] == "keep" and len(lines) > 2
     assert not (tmp_path / "-").exists()
 
 

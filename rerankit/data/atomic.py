@@ -17,6 +17,7 @@ import shutil
 import signal
 import socket
 import stat
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -61,6 +62,8 @@ def check_writable(target: str | Path, folder: bool = False) -> None:
     folder must be created, the folder to create it in is not writable, or the target's
     kind is wrong (a folder where a file goes, or the reverse)."""
     target = Path(target)
+    if not folder and is_stdout(target):     # already open: nothing to check
+        return
     if not folder and target.is_dir():       # before the shortcut: is_special counts folders
         raise OutputWriteError(target, OSError(errno.EISDIR, f"{target} is a folder, not a file"))
     if not folder and is_special(target):    # written through when the time comes
@@ -107,8 +110,17 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     An OS error while writing (disk full, file too large, no permission) becomes
     :class:`OutputWriteError` naming ``path``. A symbolic link stays and its target is
     replaced; a device or named pipe (``/dev/stdout``) is written through, not replaced.
+    ``-`` writes to the already-open standard output (``sys.stdout``), which opening
+    ``/dev/stdout`` again would truncate when it is a file (``>> log.txt``); its errors
+    (a closed pipe, a full disk) stay plain OS errors, for the CLI's standard-output
+    messages.
     """
     path = Path(path)
+    if is_stdout(path):
+        stream = sys.stdout if "b" not in mode else sys.stdout.buffer
+        yield stream
+        stream.flush()
+        return
     if path.is_dir():
         raise OutputWriteError(path, OSError(errno.EISDIR, f"{path} is a folder, not a file"))
     if is_special(path):                  # a device or a pipe: write through it
@@ -147,10 +159,16 @@ def _permissions(path: Path, default: int) -> int:
     return default & ~mask
 
 
+def is_stdout(path: str | Path) -> bool:
+    """``-``, a command's name for standard output as its output file."""
+    return str(path) == "-"
+
+
 def is_special(path: Path) -> bool:
-    """A device, a named pipe or a file under /dev or /proc (``/dev/stdout``)."""
-    return str(Path(os.path.abspath(path))).startswith(("/dev/", "/proc/")) or \
-        (path.exists() and not path.is_file())
+    """Standard output (``-``), a device, a named pipe or a file under /dev or /proc
+    (``/dev/stdout``): written through, never replaced or read back."""
+    return is_stdout(path) or str(Path(os.path.abspath(path))).startswith(("/dev/", "/proc/")) \
+        or (path.exists() and not path.is_file())
 
 
 @contextlib.contextmanager
@@ -448,6 +466,6 @@ def check_new_file(path: Path, force: bool = False, mark: str | None = None) -> 
                                          "replaces a file only when --force says so"))
 
 
-def standard_output(path: Path) -> Path:
-    """``-`` as a command's output file means standard output."""
-    return Path("/dev/stdout") if str(path) == "-" else path
+def output_name(path: Path) -> str:
+    """How messages name an output file: ``standard output`` for ``-``."""
+    return "standard output" if is_stdout(path) else str(path)

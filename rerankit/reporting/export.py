@@ -7,7 +7,7 @@
   averaged; None for folders written before rerankit recorded it) and cost.
 
 Every exported file is read back and checked against what was meant to be written before
-it is reported written (a device or pipe such as ``/dev/stdout`` is written through).
+it is reported written (standard output, ``-``, a device or a pipe is written through).
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def export_json(folders: list[Path], output: Path) -> Path:
 def _write_checked(output: Path, text: str, matches) -> None:
     with atomic_write(output) as handle:
         handle.write(text)
-    if is_special(output):            # /dev/stdout, a pipe: nothing to read back
+    if is_special(output):            # standard output, a pipe: nothing to read back
         return
     if not matches(output.read_text(encoding="utf-8")):
         raise InputFormatError(output, "exported file differs from its content when read back")
