@@ -42,6 +42,20 @@ def test_trec_export_has_the_tag_and_the_same_ranking(results, tmp_path):
         export_trec(results[0], tmp_path / "bad.trec", tag="my team")
 
 
+def test_an_empty_tag_given_explicitly_is_refused_not_replaced_by_the_config_name(
+        results, tmp_path):
+    from typer.testing import CliRunner
+
+    from rerankit.cli import app
+
+    out = tmp_path / "x.trec"
+    done = CliRunner().invoke(app, ["export", str(results[0]), "-f", "trec", "-o", str(out),
+                                    "--tag", ""])
+    assert done.exit_code == 2
+    assert done.stderr == "rerankit: error: '': a run tag must be non-empty without spaces\n"
+    assert not out.exists()
+
+
 def test_beir_table_and_json(results, tmp_path):
     rows = list(csv.reader(export_beir(results, tmp_path / "beir.csv").open()))
     assert rows[0] == ["pipeline", "cranfield nDCG@10", "cranfield Recall@100"]

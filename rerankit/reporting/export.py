@@ -33,7 +33,8 @@ def pipeline_name(config_name: str, dataset: str) -> str:
 
 
 def export_trec(folder: Path, output: Path, tag: str | None = None) -> Path:
-    """The folder's run as a TREC file with run tag ``tag`` (default: the config name)."""
+    """The folder's run as a TREC file with run tag ``tag`` (default, when None: the config
+    name; an empty tag given explicitly is refused like one with spaces)."""
     _, manifest, _ = read_result(folder)
     source = folder / "run.trec"
     if not source.is_file():
@@ -41,9 +42,9 @@ def export_trec(folder: Path, output: Path, tag: str | None = None) -> Path:
     if is_special(output):
         raise InputFormatError(output, "a TREC export goes to a regular file (it is read back "
                                "and validated)")
-    tag = tag or manifest["config"]["name"]
+    tag = tag if tag is not None else manifest["config"]["name"]
     if not tag or any(c.isspace() for c in tag):
-        raise InputFormatError(tag, "a run tag must be non-empty without spaces")
+        raise InputFormatError(repr(tag), "a run tag must be non-empty without spaces")
     run = Run.read_trec(source)
     run.write_trec(output, tag=tag)                 # write_run reads the file back and checks
     if Run.read_trec(output).to_dict() != run.to_dict():
