@@ -18,6 +18,7 @@ import atexit
 import contextlib
 import errno
 import functools
+import io
 import os
 import signal
 import sys
@@ -949,6 +950,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     _pending = None
     if argv is None:
         _install_signal_handlers()
+        _buffer_stdout()
     try:
         try:
             code = _run_app(argv)
@@ -967,6 +969,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise
     except (Exception, KeyboardInterrupt, Terminated) as err:
         _report_failure(err)
+
+
+def _buffer_stdout() -> None:
+    """Give standard output a binary buffer when it has none (``PYTHONUNBUFFERED``,
+    ``python -u``). Unbuffered, its text layer ignores a short write: when the reader
+    closes the pipe mid-block (``rerankit eval ... | head -1``) the rest of the block is
+    dropped without an error, and truncated output would end with status 0. A buffer
+    writes every byte or raises (a closed pipe: status 1, as documented); line buffering
+    keeps output as prompt as unbuffered for line-oriented text."""
+    stream = sys.stdout
+    if stream is None or not isinstance(getattr(stream, "buffer", None), io.RawIOBase):
+        return
+    stream.flush()
+    raw = io.FileIO(stream.fileno(), "w", closefd=False)   # sys.__stdout__ keeps fd 1
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(raw), encoding=stream.encoding,
+                                  errors=stream.errors, line_buffering=True)
 
 
 def _report_failure(err: BaseException) -> NoReturn:

@@ -257,6 +257,25 @@ def test_closed_stdout_pipe_ends_quietly():
     assert result.returncode == 1 and result.stderr == ""
 
 
+@pytest.mark.parametrize("unbuffered", ["", "1"], ids=["buffered", "PYTHONUNBUFFERED"])
+def test_a_pipe_closed_mid_output_is_status_1_not_success(unbuffered):
+    # `rerankit eval -q -m all ... | head -1`: ~170 KB, more than a pipe holds, so the
+    # reader leaves while rerankit is still writing; with PYTHONUNBUFFERED the text layer
+    # dropped the rest of a short write and the truncated output ended with status 0
+    environment = {k: v for k, v in os.environ.items()
+                   if k not in ("RERANKIT_DEBUG", "PYTHONUNBUFFERED")}
+    environment.update({"PYTHONPATH": str(REPO), "RERANKIT_QUIET": "1"})
+    if unbuffered:
+        environment["PYTHONUNBUFFERED"] = unbuffered
+    process = subprocess.Popen([sys.executable, "-m", "rerankit", "eval", "-q", "-m", "all",
+                                QRELS, RUN], env=environment, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    assert process.stdout.readline().startswith(b"num_ret")
+    process.stdout.close()
+    stderr = process.communicate(timeout=120)[1]
+    assert process.returncode == 1 and stderr == b""
+
+
 def _read_only(folder: Path) -> tuple[str, ...]:
     """Make ``folder`` read-only; the command prefix that makes that binding for root."""
     folder.chmod(0o555)
