@@ -276,6 +276,28 @@ def test_a_pipe_closed_mid_output_is_status_1_not_success(unbuffered):
     assert process.returncode == 1 and stderr == b""
 
 
+def test_a_refused_report_exits_2_every_time(tmp_path):
+    # reported: 'report OUT OUT' sometimes aborted at exit (134, "terminate called without
+    # an active exception") after its error line; 20 runs, four at a time, of a folder
+    # whose run the report reads (with Arrow's threads) before it meets the second name
+    folder = tmp_path / "result"
+    shutil.copytree(RESULT, folder)
+    shutil.copy(RUN, folder / "run.trec")
+    environment = {k: v for k, v in os.environ.items() if k != "RERANKIT_DEBUG"}
+    environment.update({"PYTHONPATH": str(REPO), "RERANKIT_QUIET": "1"})
+    for _ in range(5):
+        processes = [subprocess.Popen([sys.executable, "-m", "rerankit", "report", folder,
+                                       folder, "-o", tmp_path / "report"],
+                                      env=environment,
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                      text=True) for _ in range(4)]
+        for process in processes:
+            stderr = process.communicate(timeout=60)[1]
+            assert (process.returncode, stderr.splitlines()) == (
+                2, [f"rerankit: error: {folder}: result folder given twice"]), stderr
+    assert not (tmp_path / "report").exists()
+
+
 def _read_only(folder: Path) -> tuple[str, ...]:
     """Make ``folder`` read-only; the command prefix that makes that binding for root."""
     folder.chmod(0o555)

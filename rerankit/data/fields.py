@@ -107,7 +107,8 @@ def _read_single_separator(source: Source, layout: Layout) -> Fields | None:
     others = _WHITESPACE.replace(separator, b"").replace(b"\t", b"")  # tab: just looked
     if any(data.find(bytes([c]), start) >= 0 for c in others):
         return None
-    if not _is_utf8(source.buffer):
+    owned = source.arrow_owned_buffer()  # Arrow's threads may hold it after a read
+    if not _is_utf8(owned):
         return None
     types = {n: layout.types.get(n, pa.string()) for n in layout.names}
     parse = pacsv.ParseOptions(delimiter=separator.decode(), quote_char=False,
@@ -116,7 +117,7 @@ def _read_single_separator(source: Source, layout: Layout) -> Fields | None:
                                    strings_can_be_null=True, check_utf8=False)
     chunks: dict[str, list[pa.Array]] = {n: [] for n in layout.keep}
     rows = 0
-    for k, text in enumerate(_parts(source)):
+    for k, text in enumerate(_parts(source, owned)):
         read = pacsv.ReadOptions(column_names=list(layout.names), block_size=1 << 24,
                                  skip_rows=int(layout.header and k == 0))
         try:
@@ -139,10 +140,9 @@ def _read_single_separator(source: Source, layout: Layout) -> Fields | None:
     return Fields(columns, range(first, first + rows))
 
 
-def _parts(source: Source) -> Iterator[pa.Buffer]:
-    """The text in parts of about ``_PART`` bytes, each ending after a line feed (or at
-    the end of the text), so that every part holds whole lines."""
-    text = source.buffer
+def _parts(source: Source, text: pa.Buffer) -> Iterator[pa.Buffer]:
+    """``text`` (``source``'s text) in parts of about ``_PART`` bytes, each ending after a
+    line feed (or at the end of the text), so that every part holds whole lines."""
     begin = 0
     while begin < text.size:
         end = source.data.find(b"\n", source.start + begin + _PART) - source.start + 1

@@ -21,7 +21,7 @@ import mmap
 import re
 import sys
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -55,11 +55,28 @@ class Source:
     name: str
     data: bytes | mmap.mmap
     start: int = 0
+    #: the file ``data`` maps, for Arrow's own map of it (None for decompressed input)
+    path: Path | None = field(default=None, compare=False)
 
     @property
     def buffer(self) -> pa.Buffer:
         """The text as an Arrow buffer, without copying."""
         return pa.py_buffer(self.data)[self.start:]
+
+    def arrow_owned_buffer(self) -> pa.Buffer:
+        """The text in memory that Arrow owns: its own map of the file, else a copy of the
+        decompressed bytes. Give this, not :attr:`buffer`, to Arrow's multi-threaded
+        readers: a buffer over a Python object needs the interpreter lock to be released,
+        and a reader's worker thread may drop its last reference after the reader returned;
+        when the interpreter is exiting by then (an error right after the read), that
+        thread is killed inside the release and the process aborts ("terminate called
+        without an active exception", status 134) after printing the right error."""
+        if self.path is not None:
+            return pa.memory_map(str(self.path)).read_buffer()[self.start:]
+        owned = pa.allocate_buffer(len(self.data) - self.start)
+        np.frombuffer(owned, dtype=np.uint8)[:] = np.frombuffer(self.data, dtype=np.uint8,
+                                                                offset=self.start)
+        return owned
 
     def line_ends(self) -> np.ndarray:
         """Offsets in ``data`` of the bytes that end a line: every LF, and every CR that is
@@ -95,7 +112,7 @@ def read_input(path: str | Path, what: str = "file", stdin: bool = False) -> Sou
         raise InputFormatError(path, f"{what} is empty")
     with open(path, "rb") as handle:
         data = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
-    return _checked(str(path), data, what)
+    return _checked(str(path), data, what, path)
 
 
 def text_lines(source: Source) -> list[str]:
@@ -127,11 +144,12 @@ def _read_bytes(path: Path, what: str, size: int = -1) -> bytes:
         raise InputFormatError(path, f"cannot read the {what}: {err.strerror or err}") from None
 
 
-def _checked(name: str, data: bytes | mmap.mmap, what: str) -> Source:
+def _checked(name: str, data: bytes | mmap.mmap, what: str, path: Path | None = None
+             ) -> Source:
     start = len(BOM) if data[:len(BOM)] == BOM else 0
     if len(data) == start:
         raise InputFormatError(name, f"{what} is empty")
-    return Source(name, data, start)
+    return Source(name, data, start, path)
 
 
 def _codec(name: str, head: bytes) -> tuple | None:
