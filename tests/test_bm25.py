@@ -148,8 +148,29 @@ def test_bad_input_is_named():
         retriever.retrieve(Queries(("q1", "q2"), ("wing", "  ")))
     with pytest.raises(ValueError, match="variant 'okapi' is not one of bm25s'"):
         BM25(variant="okapi")
+    for bad, words in ((dict(k1=float("nan")), "k1 must be a finite number >= 0, got nan"),
+                       (dict(k1=float("inf")), "k1 must be a finite number >= 0, got inf"),
+                       (dict(b=1.5), "b must be a number from 0 to 1"),
+                       (dict(delta=float("nan")), "delta must be a finite number >= 0"),
+                       (dict(stemmer="klingon"), "unknown stemmer 'klingon'; PyStemmer's"),
+                       (dict(stopwords="xx"), "unknown stopword language 'xx'; known: en")):
+        with pytest.raises(ValueError, match=words):
+            BM25(**bad)
     run = retriever.retrieve(Queries(("q1",), ("the of and",)), k=5)
     assert len(run) == 0   # only stopwords: nothing matches, nothing is made up
+
+
+def test_the_stopword_languages_rerankit_accepts_are_those_bm25s_knows():
+    """rerankit checks the language before bm25s sees it: the names it lists must be ones
+    bm25s' tokenizer takes (and a wrong one is refused by both)."""
+    from bm25s.tokenization import Tokenizer
+
+    from rerankit.retrieve.bm25_params import STOPWORD_LANGUAGES
+
+    for language in STOPWORD_LANGUAGES:
+        assert Tokenizer(stopwords=language).stopwords
+    with pytest.raises(ValueError):
+        Tokenizer(stopwords="xx")
 
 
 def test_cached_kernels_equal_plain_bm25s_and_compile_once_per_machine(cranfield, tmp_path):

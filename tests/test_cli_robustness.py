@@ -65,6 +65,8 @@ def files(tmp_path: Path) -> Path:
     shutil.copytree(RESULT, tmp_path / "result")
     (tmp_path / "rerank.yaml").write_text(RERANK.format(name="rerank"))
     (tmp_path / "cranfield.yaml").write_text(BM25)
+    (tmp_path / "nan.yaml").write_text(BM25.replace("k1: 1.2", "k1: .nan"))
+    (tmp_path / "klingon.yaml").write_text(BM25.replace("b: 0.75", "b: 0.75, stemmer: klingon"))
     (tmp_path / "site").mkdir()
     (tmp_path / "site" / "index.html").write_text("<html>my website</html>\n")
     with contextlib.closing(sqlite3.connect(tmp_path / "users.db")) as db:
@@ -109,6 +111,10 @@ CASES = [
     ("run-result-with-user-file", ["run", "{t}/rerank.yaml", "--output", "{t}/result",
                                    "--force"], {}, ["notes.txt", "never deletes"]),
     ("run-engine", ["run", "{t}/rerank.yaml", "--engine", "spark"], {}, ["spark"]),
+    ("run-bm25-k1-nan", ["run", "{t}/nan.yaml", "--output", "{t}/out"], {},
+     ["{t}/nan.yaml: 'retriever.params.k1': BM25 k1 must be a finite number >= 0, got nan"]),
+    ("run-bm25-unknown-stemmer", ["run", "{t}/klingon.yaml", "--output", "{t}/out"], {},
+     ["{t}/klingon.yaml: 'retriever.params.stemmer': unknown stemmer 'klingon'"]),
     ("run-address-without-ray", ["run", "{t}/rerank.yaml", "--address", "h:1"], {},
      ["'--address'", "needs --engine ray"]),
     ("compare-test", ["compare", QRELS, RUN, RUN, "--test", "z"], {},

@@ -146,6 +146,33 @@ def test_a_bad_value_names_its_field_and_the_file(tmp_path, text, field):
     assert str(raised.value).startswith(f"{path}: '{field}': "), str(raised.value)
 
 
+@pytest.mark.parametrize("params, field, accepted", [
+    ("{k1: -1}", "k1", "a finite number >= 0, got -1"),
+    ("{k1: .nan}", "k1", "a finite number >= 0, got nan"),
+    ("{k1: .inf}", "k1", "a finite number >= 0, got inf"),
+    ("{b: 7}", "b", "a number from 0 to 1, got 7"),
+    ("{b: .nan}", "b", "a number from 0 to 1, got nan"),
+    ("{engine: rank-bm25, variant: bm25l, delta: -.inf}", "delta", "finite number >= 0"),
+    ("{stemmer: klingon}", "stemmer", "PyStemmer's: arabic, .*english"),
+    ("{stopwords: xx}", "stopwords", "known: en, english, .*or a list of words"),
+])
+def test_bm25_params_out_of_range_name_the_file_field_and_accepted_values(tmp_path, params,
+                                                                          field, accepted):
+    """Refused when the config is read, not as a KeyError from PyStemmer, bm25s' own words
+    or (NaN, infinity) an empty run once every score is NaN."""
+    path = write(tmp_path, BASE.replace("{type: bm25}", f"{{type: bm25, params: {params}}}"))
+    with pytest.raises(InputFormatError, match=accepted) as raised:
+        load_config(path)
+    assert str(raised.value).startswith(f"{path}: 'retriever.params.{field}': ")
+
+
+@pytest.mark.parametrize("params", ["{stemmer: porter, stopwords: de, k1: 0, b: 1}",
+                                    "{stemmer: null, stopwords: [the, a]}"])
+def test_bm25_languages_word_lists_and_range_ends_pass(tmp_path, params):
+    path = write(tmp_path, BASE.replace("{type: bm25}", f"{{type: bm25, params: {params}}}"))
+    assert load_config(path).retriever.params
+
+
 def test_run_writes_outputs_and_refuses_to_overwrite(tmp_path):
     config = load_config(CONFIGS / "cranfield-bm25.yaml")
     out = tmp_path / "out"

@@ -17,6 +17,7 @@ every new process; :func:`cache_numba_kernels` recompiles the same Python functi
 from __future__ import annotations
 
 import copy
+import inspect
 import json
 import os
 import pickle
@@ -33,7 +34,6 @@ from rerankit.data.corpus import Corpus, Document
 from rerankit.data.ownership import FILES_KEY
 from rerankit.data.queries import Queries
 from rerankit.data.run import Run
-from rerankit.errors import ConfigFieldError
 from rerankit.progress import progress_enabled
 from rerankit.registry import register
 from rerankit.retrieve.base import (
@@ -43,24 +43,18 @@ from rerankit.retrieve.base import (
     read_index_meta,
     top_k_run,
 )
+from rerankit.retrieve.bm25_params import (
+    check_numbers,
+    check_stemmer,
+    check_stopwords,
+    check_variant,
+)
 from rerankit.retrieve.bm25_top_k import matched_top_k, query_terms, tie_ranks
 from rerankit.settings import Settings
 
 INDEX_FORMAT = 1
-BM25S_VARIANTS = ("lucene", "robertson", "atire", "bm25l", "bm25+")
-RANK_BM25_VARIANTS = ("okapi", "bm25l", "bm25plus")
 #: Queries per call of the top-k kernel (bounds one call's output arrays).
 QUERIES_PER_CALL = 4096
-
-
-def _check_variant(engine: str, variant: str | None) -> str:
-    """The engine's variant (its first when None); an unknown one names the field."""
-    variants = BM25S_VARIANTS if engine == "bm25s" else RANK_BM25_VARIANTS
-    variant = variant or variants[0]
-    if variant not in variants:
-        raise ConfigFieldError(("params", "variant"), f"variant {variant!r} is not one of "
-                               f"{engine}'s: {', '.join(variants)}")
-    return variant
 
 
 @register("retriever", "bm25")
@@ -70,10 +64,16 @@ class BM25(Retriever):
     @classmethod
     def check_params(cls, params: dict[str, Any]) -> None:
         """What a config's ``params`` can be checked for before anything is built (the
-        engine's variants); the config layer calls this."""
+        engine's variant, the numbers' ranges, the stemmer and stopword languages); the
+        config layer calls this after checking the values' types."""
         engine = params.get("engine", "bm25s")
         if engine in ("bm25s", "rank-bm25") and isinstance(params.get("variant"), str):
-            _check_variant(engine, params["variant"])
+            check_variant(engine, params["variant"])
+        defaults = inspect.signature(cls.__init__).parameters
+        check_numbers(*(params.get(name, defaults[name].default)
+                        for name in ("k1", "b", "delta")))
+        check_stemmer(params.get("stemmer"))
+        check_stopwords(params.get("stopwords"))
 
     def __init__(
         self,
@@ -91,9 +91,10 @@ class BM25(Retriever):
     ) -> None:
         if engine not in ("bm25s", "rank-bm25"):
             raise ValueError(f"engine must be 'bm25s' or 'rank-bm25', got {engine!r}")
-        variant = _check_variant(engine, variant)
-        if k1 < 0 or not 0 <= b <= 1 or delta < 0:
-            raise ValueError(f"need k1 >= 0, 0 <= b <= 1, delta >= 0 (got {k1}, {b}, {delta})")
+        variant = check_variant(engine, variant)
+        check_numbers(k1, b, delta)
+        check_stemmer(stemmer)
+        check_stopwords(stopwords)
         self.engine, self.variant = engine, variant
         self.k1, self.b, self.delta = k1, b, delta
         self.stemmer_language, self.stopwords, self.lowercase = stemmer, stopwords, lowercase
