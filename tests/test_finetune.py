@@ -74,6 +74,35 @@ def test_triples_pair_judged_positives_with_unjudged_bm25_negatives(scifact_trai
     assert len(triples.queries) == expected
 
 
+def test_documents_without_text_are_left_out_of_mining():
+    """Cranfield has two documents without text ('471', '995'; '995' is judged relevant to
+    query '125'): they are neither indexed nor used as positives, rather than refusing the
+    collection with advice (on_empty='skip') that `rerankit train` has no option for."""
+    cranfield = datasets.load("cranfield", "test")
+    empty = {doc.id for doc in cranfield.corpus if not doc.full_text.strip()}
+    assert empty == {"471", "995"} and cranfield.qrels.to_dict()["125"]["995"] > 0
+    mined = finetune.mine_triples(cranfield, depth=20)
+    assert all(text.strip() for text in mined.positives + mined.negatives)
+    relevant = sum(1 for q, docs in cranfield.qrels.to_dict().items() for d, g in docs.items()
+                   if g > 0 and d not in empty and q in mined.query_ids)
+    assert len(mined.queries) == relevant and "125" in mined.query_ids
+
+
+def test_train_command_trains_on_a_collection_with_empty_documents(tiny_bi_encoder,
+                                                                   tmp_path):
+    from typer.testing import CliRunner
+
+    from rerankit.cli import app
+
+    result = CliRunner().invoke(app, [
+        "train", str(tmp_path / "tuned"), "--model", str(tiny_bi_encoder), "--dataset",
+        "cranfield", "--split", "test", "--limit", "4", "--depth", "10", "--batch-size", "4",
+        "--max-length", "16", "--quiet"])
+    assert result.exit_code == 0, result.output
+    record = json.loads((tmp_path / "tuned" / finetune.TRAINING_RECORD).read_text())
+    assert record["split"] == "test" and record["queries"] == 4
+
+
 def _weights(folder: Path) -> np.ndarray:
     from safetensors.numpy import load_file
 

@@ -7,8 +7,11 @@
 
 Hard negatives are mined with rerankit's own BM25: for each judged training query, the
 best-ranked document of its top ``depth`` that is not judged relevant. Only the training
-split is read, and its queries must be judged. The output is an ordinary model folder that
-any ``model:`` argument accepts (its embeddings are cached under its content hash), plus
+split is read, and its queries must be judged. Documents without text (Cranfield has two)
+are left out, as positives and as negatives: an empty text teaches an encoder nothing, and
+refusing them would leave such a collection untrainable, since ``rerankit train`` has no
+``on_empty`` switch. The output is an ordinary model folder that any ``model:`` argument
+accepts (its embeddings are cached under its content hash), plus
 ``rerankit-training.json``: base model identity, split, counts, seed, training seconds and
 the files written (an earlier output is replaced only when it holds nothing else).
 """
@@ -45,8 +48,9 @@ class Triples:
 
 def mine_triples(data: Dataset, depth: int = 30, split: str = "train",
                  limit: int | None = None, seed: int = 42) -> Triples:
-    """One triple per (judged query, relevant document): the negative is the best BM25
-    candidate not judged relevant. ``limit`` keeps a seeded subset of the queries."""
+    """One triple per (judged query, relevant document with text): the negative is the
+    best BM25 candidate not judged relevant. ``limit`` keeps a seeded subset of the
+    queries; documents without text are never indexed nor used as positives."""
     from rerankit.retrieve.bm25 import BM25
 
     queries = data.judged_queries()
@@ -56,13 +60,15 @@ def mine_triples(data: Dataset, depth: int = 30, split: str = "train",
         chosen = np.random.default_rng(seed).choice(len(queries), limit, replace=False)
         queries = queries.subset(sorted(queries.ids[i] for i in chosen))
     grades = data.qrels.to_dict()
-    run = BM25(backend="numpy", quiet=True).index(data.corpus).retrieve(queries, depth).ranked()
+    run = BM25(backend="numpy", on_empty="skip", quiet=True).index(data.corpus).retrieve(
+        queries, depth).ranked()
     ranked: dict[str, list[str]] = {}
     for qid, docid in zip(run.qid.to_pylist(), run.docid.to_pylist(), strict=True):
         ranked.setdefault(qid, []).append(docid)
     out = Triples([], [], [], [])
     for qid in queries.ids:
-        relevant = [d for d, g in grades.get(qid, {}).items() if g > 0 and d in data.corpus]
+        relevant = [d for d, g in grades.get(qid, {}).items()
+                    if g > 0 and d in data.corpus and data.corpus[d].full_text.strip()]
         negative = next((d for d in ranked.get(qid, []) if grades[qid].get(d, 0) <= 0), None)
         if not relevant or negative is None:
             continue
@@ -73,7 +79,8 @@ def mine_triples(data: Dataset, depth: int = 30, split: str = "train",
             out.query_ids.append(qid)
     if not out.queries:
         raise InputFormatError(split, "no training triple: no judged query has a relevant "
-                               "document in the corpus and a non-relevant BM25 candidate")
+                               "document with text in the corpus and a non-relevant BM25 "
+                               "candidate")
     return out
 
 
