@@ -28,6 +28,7 @@ AQUAINT = datasets.path("aquaint")
 QRELS = str(AQUAINT / "trec_aq_303-689.qrels")
 RUN = str(AQUAINT / "aq_bm25.res")
 RESULT = str(REPO / "leaderboards" / "results" / "cranfield-bm25")
+DEMO = str(REPO / "rerankit" / "sessions" / "demo" / "satisfaction.jsonl")   # read only
 BM25 = (REPO / "configs" / "cranfield-bm25.yaml").read_text()
 # a reranker whose model does not exist: a run that got as far as loading it fails there
 RERANK = ("name: {name}\ndataset: {{name: cranfield, on_empty: skip}}\n"
@@ -122,6 +123,10 @@ CASES = [
     ("eval-rel-format", ["eval", "-R", "prefz", QRELS, RUN], {}, ["'-R'", "'prefz'"]),
     ("session-labels", ["session", "{t}/none.jsonl", "--labels", "clicked"], {},
      ["'--labels'", "'clicked'"]),
+    ("session-infinite-cost", ["session", DEMO, "--num-c", "inf"], {},
+     ["c (reformulation cost) must be a finite number >= 0, got inf"]),
+    ("session-infinite-sdcg-base", ["session", DEMO, "--sdcg-b", "inf"], {},
+     ["sDCG b must be a finite number > 1, got inf"]),
     ("run-workers", ["run", "{t}/rerank.yaml", "--engine", "ray", "--workers", "0"], {},
      ["'--workers'", "greater than or equal to 1"]),
     ("leaderboard-not-a-result", ["leaderboard", "{t}/folder", "--output", "{t}/lb.md"], {},

@@ -242,8 +242,20 @@ def test_bad_sessions_are_named(record, message):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"patience": 0}, "L"), ({"srbp_p": 1.0}, "p must be in"), ({"srbp_b": 0}, "b must be in"),
-    ({"reformulation_cost": -1}, "c must be"), ({"depth": 0}, "depth")])
+    ({"reformulation_cost": -1}, "c .reformulation cost. must be"), ({"depth": 0}, "depth"),
+    ({"reformulation_cost": math.inf}, "c .reformulation cost. must be a finite number >= 0"),
+    ({"reformulation_cost": math.nan}, "c .reformulation cost. must be a finite number"),
+    ({"patience": math.inf}, "L .patience. must be a finite number > 0, got inf"),
+    ({"sdcg_b": math.inf}, "sDCG b must be a finite number > 1, got inf"),
+    ({"sdcg_bq": math.inf}, "sDCG bq must be a finite number > 1, got inf"),
+    ({"sdcg_bq": math.nan}, "sDCG bq must be a finite number > 1, got nan"),
+    ({"srbp_p": math.nan}, "p must be in"), ({"srbp_b": math.inf}, "b must be in"),
+    ({"depth": math.inf}, "depth must be an integer >= 1, got inf"),
+    ({"depth": 2.5}, "depth must be an integer"),
+    ({"gain_map": {1: math.inf}}, "gain map values must be finite")])
 def test_parameters_out_of_range(kwargs, message):
+    """Non-finite values are refused too: an infinite c or sDCG base made NUM, U or sDCG
+    NaN for every session, behind a RuntimeWarning."""
     with pytest.raises(ValueError, match=message):
         SessionParams(**kwargs)
 

@@ -28,6 +28,7 @@ What comes from where:
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -63,12 +64,18 @@ class SessionParams:
         if isinstance(self.gain_map, Mapping):
             object.__setattr__(self, "gain_map", tuple(sorted(self.gain_map.items())))
         checks = [
-            (self.depth >= 1, f"depth must be >= 1, got {self.depth}"),
-            (self.patience > 0, f"L (patience) must be > 0, got {self.patience}"),
-            (self.reformulation_cost >= 0, f"c must be >= 0, got {self.reformulation_cost}"),
+            (isinstance(self.depth, numbers.Integral) and self.depth >= 1,
+             f"depth must be an integer >= 1, got {self.depth}"),
+            (0 < self.patience < math.inf,
+             f"L (patience) must be a finite number > 0, got {self.patience}"),
+            (0 <= self.reformulation_cost < math.inf,
+             f"c (reformulation cost) must be a finite number >= 0, got "
+             f"{self.reformulation_cost}"),
             (self.gain in ("exp", "linear"), f"gain must be exp or linear, got {self.gain!r}"),
-            (self.sdcg_b > 1, f"sDCG b must be > 1, got {self.sdcg_b}"),
-            (self.sdcg_bq > 1, f"sDCG bq must be > 1, got {self.sdcg_bq}"),
+            (1 < self.sdcg_b < math.inf,
+             f"sDCG b must be a finite number > 1, got {self.sdcg_b}"),
+            (1 < self.sdcg_bq < math.inf,
+             f"sDCG bq must be a finite number > 1, got {self.sdcg_bq}"),
             (0 < self.srbp_p < 1, f"sRBP p must be in (0, 1), got {self.srbp_p}"),
             (0 < self.srbp_b <= 1, f"sRBP b must be in (0, 1], got {self.srbp_b}"),
             (self.position in ("end", "start"),
@@ -78,7 +85,7 @@ class SessionParams:
             (len({g for g, _ in self.gain_map}) == len(self.gain_map),
              "gain map lists a grade twice"),
         ]
-        for ok, message in checks:
+        for ok, message in checks:       # NaN fails every comparison, so is refused too
             if not ok:
                 raise ValueError(message)
 
@@ -115,8 +122,8 @@ def u_measure(gains: np.ndarray, lengths: np.ndarray, patience: float,
               position: Position = "end") -> float:
     """U of one trailtext: sum g_k max(0, 1 - pos_k / L), pos_k = l_1 + ... + l_k
     (``position="end"``) or l_1 + ... + l_(k-1) (``"start"``, cwl's convention)."""
-    if patience <= 0:
-        raise ValueError(f"L (patience) must be > 0, got {patience}")
+    if not 0 < patience < math.inf:
+        raise ValueError(f"L (patience) must be a finite number > 0, got {patience}")
     if position not in ("end", "start"):
         raise ValueError(f"position must be end or start, got {position!r}")
     lengths = np.asarray(lengths, dtype=float)
