@@ -118,6 +118,8 @@ CASES = [
      ["{t}/klingon.yaml: 'retriever.params.stemmer': unknown stemmer 'klingon'"]),
     ("run-address-without-ray", ["run", "{t}/rerank.yaml", "--address", "h:1"], {},
      ["'--address'", "needs --engine ray"]),
+    ("compare-one-resample", ["compare", QRELS, RUN, RUN, "-m", "map", "--resamples", "1",
+                              "--json"], {}, ["resamples must be at least 400 at alpha 0.05"]),
     ("compare-test", ["compare", QRELS, RUN, RUN, "--test", "z"], {},
      ["'--test'", "'z' is not one of 't', 'wilcoxon', 'randomization'"]),
     ("eval-rel-format", ["eval", "-R", "prefz", QRELS, RUN], {}, ["'-R'", "'prefz'"]),

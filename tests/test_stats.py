@@ -118,6 +118,28 @@ def test_identical_runs_are_not_significant(aquaint_qrels, bm25_run):
     assert report.comparisons[0].p_value == 1.0 and not report.comparisons[0].significant
 
 
+@pytest.mark.parametrize("resamples, alpha, minimum", [(1, 0.05, 400), (2, 0.05, 400),
+                                                       (399, 0.05, 400), (1999, 0.01, 2000)])
+def test_too_few_resamples_for_alpha_are_refused(aquaint_qrels, bm25_run, lmd_run, resamples,
+                                                 alpha, minimum):
+    """One resample made the 95% interval that single resampled mean, [0.0422, 0.0422] for
+    a MAP difference of 0.0229, behind numpy warnings; the floor keeps 10 resampled means
+    beyond each bound and lets a randomisation p fall to alpha / 10."""
+    with pytest.raises(ValueError, match=f"resamples must be at least {minimum} at alpha "
+                       f"{alpha} .got {resamples}."):
+        compare(aquaint_qrels, [bm25_run, lmd_run], ["map"], alpha=alpha,
+                resamples=resamples)
+
+
+@pytest.mark.parametrize("test", ["t", "randomization"])
+def test_the_fewest_resamples_allowed_give_an_interval_around_the_difference(
+        aquaint_qrels, bm25_run, lmd_run, test):
+    (c,) = compare(aquaint_qrels, [bm25_run, lmd_run], ["map"], test=test,
+                   resamples=400).comparisons
+    assert c.ci_low < c.delta < c.ci_high
+    assert c.p_value >= 2 / 401 or test == "t"      # scipy's randomisation p-value floor
+
+
 def test_compare_keeps_a_parameter_its_printed_name_rounds(trec_eval):
     """``Rprec_mult.0.504`` prints as Rprec_mult_0.50; the comparison evaluates 0.504 (it
     raised KeyError), its means equal trec_eval's ``-c`` values for that parameter."""

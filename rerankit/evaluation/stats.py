@@ -31,6 +31,7 @@ scipy is imported inside the functions that need it (``rerankit eval`` never loa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -126,8 +127,7 @@ def compare(
         raise ValueError("compare needs at least two runs (a baseline and one more)")
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be between 0 and 1 (exclusive), got {alpha}")
-    if resamples < 1:
-        raise ValueError(f"resamples must be >= 1, got {resamples}")
+    check_resamples(resamples, alpha)
     wanted, skipped = comparable_measures(list(measures))
     qrels = as_qrels(qrels)
     loaded = [as_run(r) for r in runs]
@@ -167,6 +167,33 @@ def compare(
                                           bool(p_adj < alpha)))
     return ComparisonReport(comparisons, means, test, alpha, len(query_ids), resamples, seed,
                             notes)
+
+
+#: Resamples a percentile bootstrap interval needs beyond each of its bounds
+TAIL_RESAMPLES = 10
+
+
+def min_resamples(alpha: float) -> int:
+    """The fewest resamples for which a comparison at ``alpha`` means something:
+    ``TAIL_RESAMPLES / (alpha / 2)`` (400 at alpha 0.05, 2,000 at 0.01). Below it, the
+    percentile bootstrap's ``1 - alpha`` interval rests on fewer than 10 resampled means
+    beyond each bound (with one resample it is that single mean, which need not contain
+    the observed difference), and the randomisation p-value, never below
+    ``2 / (resamples + 1)`` (scipy's two-sided p), cannot fall an order of magnitude under
+    alpha, so Holm's correction of a few comparisons leaves nothing significant. It is a
+    floor, not advice: Efron and Tibshirani (1993) suggest 1,000 or more for percentile
+    intervals, and the default is 10,000."""
+    return math.ceil(round(2 * TAIL_RESAMPLES / alpha, 9))
+
+
+def check_resamples(resamples: int, alpha: float) -> None:
+    """Refuse fewer resamples than :func:`min_resamples` asks for at ``alpha``."""
+    minimum = min_resamples(alpha)
+    if resamples < minimum:
+        raise ValueError(f"resamples must be at least {minimum} at alpha {alpha} (got "
+                         f"{resamples}): the {1 - alpha:.0%} bootstrap interval needs "
+                         f"{TAIL_RESAMPLES} resampled means beyond each bound; the default "
+                         "is 10000")
 
 
 #: Resamples drawn per batch: bounds memory at about 4M values whatever the query count.
