@@ -138,6 +138,8 @@ def test_yaml_syntax_errors_name_the_file_and_line_not_a_unicode_string(tmp_path
      "rerankers.1.depth"),
     (BASE + "rerankers: [{type: cross-encoder, params: {batch_size: 2.5}}]\n",
      "rerankers.0.params.batch_size"),
+    (BASE + "measures: [relstring, map]\n", "measures.0"),
+    (BASE + "measures: [map, runid]\n", "measures.1"),
 ])
 def test_a_bad_value_names_its_field_and_the_file(tmp_path, text, field):
     path = write(tmp_path, text)
@@ -171,6 +173,21 @@ def test_bm25_params_out_of_range_name_the_file_field_and_accepted_values(tmp_pa
 def test_bm25_languages_word_lists_and_range_ends_pass(tmp_path, params):
     path = write(tmp_path, BASE.replace("{type: bm25}", f"{{type: bm25, params: {params}}}"))
     assert load_config(path).retriever.params
+
+
+@pytest.mark.parametrize("measure, reason", [
+    ("relstring", "relstring has no value metrics.json could hold: trec_eval gives it per "
+                  "query only"),
+    ("relstring.20", "relstring_20 has no value metrics.json could hold"),
+    ("runid", "runid has no value metrics.json could hold: it is the run's name")])
+def test_measures_metrics_json_cannot_hold_are_refused_not_dropped(tmp_path, measure,
+                                                                   reason):
+    """Named in a config they were left out of metrics.json without a word; a nickname
+    that brings them in (official) keeps its other measures, as compare does."""
+    path = write(tmp_path, BASE + f"measures: [{measure}, map]\n")
+    with pytest.raises(InputFormatError, match=reason):
+        load_config(path)
+    assert load_config(write(tmp_path, BASE + "measures: [official, num_q]\n"))
 
 
 def test_run_writes_outputs_and_refuses_to_overwrite(tmp_path):

@@ -220,6 +220,19 @@ def incomparable(family: str) -> str | None:
     return None
 
 
+def no_run_value(family: str) -> str | None:
+    """Why the family has no value for a whole run that a result folder's metrics.json
+    could hold, or None when it has one: ``runid`` is the run's name, ``relstring`` text
+    trec_eval prints per query only (``num_q`` is written, as the evaluation record)."""
+    spec = _family(family)
+    if spec.summary == "runid":
+        return "it is the run's name (the config's 'name', the tag in run.trec), not a value"
+    if spec.summary == "none":
+        return ("trec_eval gives it per query only (text: the grades of the top documents); "
+                "see it with 'rerankit eval -q -m relstring QRELS run.trec'")
+    return None
+
+
 def comparable_measures(specs: list[str] | tuple[str, ...] | str, option: str = "--measure"
                         ) -> tuple[list[Measure], list[Measure]]:
     """The measures of ``specs`` a paired test can compare, and those it skips.

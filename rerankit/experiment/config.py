@@ -292,14 +292,26 @@ class RunConfig(_Strict):
     @field_validator("measures")
     @classmethod
     def _measures(cls, measures: list[str]) -> list[str]:
+        """Known measures of plain qrels, each with a value for the whole run: one named
+        explicitly that metrics.json cannot hold (``relstring``, ``runid``) is refused
+        rather than left out of it without a word; a nickname (``official``) that brings
+        one in keeps its other measures, as ``rerankit compare`` does."""
         from rerankit.errors import UnknownMeasureError
         from rerankit.evaluation.evaluator import check_qrels_measures
-        from rerankit.evaluation.measures import parse_measures
+        from rerankit.evaluation.measures import NICKNAMES, no_run_value, parse_measures
 
         try:                              # a run is evaluated against plain qrels
             check_qrels_measures(parse_measures(measures))
         except UnknownMeasureError as err:
             raise ValueError(str(err)) from None
+        for position, spec in enumerate(measures):
+            if spec.strip().partition(".")[0] in NICKNAMES:
+                continue
+            for measure in parse_measures([spec]):
+                reason = no_run_value(measure.family)
+                if reason is not None:
+                    raise ConfigFieldError((position,), f"{measure.name} has no value "
+                                           f"metrics.json could hold: {reason}")
         return measures
 
     @model_validator(mode="after")
