@@ -123,6 +123,18 @@ def test_gm_map_is_trec_evals_geometric_mean(aquaint_qrels, lmd_run):
     assert result.aggregate["gm_map"] == pytest.approx(np.exp(np.mean(logs)), rel=1e-12)
 
 
+def test_per_query_geometric_means_in_pytrec_evals_shape(aquaint_qrels, lmd_run):
+    """compat 9 gives each query gm_map and gm_bpref as pytrec_eval does (the log term of
+    the geometric mean); trec_eval 10.0 prints none per query, and neither does compat 10."""
+    measures = {"gm_map", "gm_bpref", "map"}
+    theirs = pytrec_eval.RelevanceEvaluator(aquaint_qrels.to_dict(), measures).evaluate(
+        lmd_run.to_dict())
+    ours = evaluate(aquaint_qrels, lmd_run, sorted(measures)).per_query
+    assert ours == theirs and len(ours) == 50
+    ten = evaluate_any(aquaint_qrels, lmd_run, sorted(measures)).per_query
+    assert all(set(values) == {"map"} for values in ten.values())
+
+
 def test_mrr_at_k_is_reciprocal_rank_within_the_top_k(aquaint_qrels, bm25_run):
     ref = reference(aquaint_qrels, bm25_run.top_k(10))
     result = evaluate(aquaint_qrels, bm25_run, ["MRR@10"])

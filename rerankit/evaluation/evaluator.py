@@ -81,12 +81,21 @@ class EvaluationResult:
 
     @property
     def per_query(self) -> dict[str, dict[str, float | str]]:
-        """``{qid: {measure: value}}`` for the evaluated queries (pytrec_eval's form)."""
-        names = [(m.key, value_kind(m.family) == "text") for m in self.measures
-                 if summary_rule(m.family) not in SUMMARY_ONLY_RULES]
+        """``{qid: {measure: value}}`` for the evaluated queries (pytrec_eval's form).
+
+        Geometric means (gm_map, gm_bpref) have no per-query value in trec_eval 10.0's
+        output; with ``compat="9"`` each query holds the log of max(value, 0.00001), the
+        term of the geometric mean, as pytrec_eval (trec_eval 9.0.x) gives it."""
+        logs = self.compat == "9" and not self.zscores
+        names = [(m.key, value_kind(m.family) == "text", summary_rule(m.family) == "gmean")
+                 for m in self.measures if summary_rule(m.family) not in SUMMARY_ONLY_RULES
+                 or (logs and summary_rule(m.family) == "gmean")]
+        values = {name: np.log(np.maximum(np.asarray(self.values[name], dtype=np.float64),
+                                          MIN_GEO_MEAN)) if gmean else self.values[name]
+                  for name, _, gmean in names}
         return {
-            qid: {name: (str(self.values[name][i]) if text else float(self.values[name][i]))
-                  for name, text in names}
+            qid: {name: (str(values[name][i]) if text else float(values[name][i]))
+                  for name, text, _ in names}
             for i, qid in enumerate(self.query_ids)
         }
 
