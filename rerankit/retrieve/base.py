@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-from pathlib import Path
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -128,22 +127,3 @@ def top_k_run(query_ids: list[str], doc_ids: pa.Array, indices: np.ndarray,
     qid = pa.array(query_ids, type=pa.string()).take(pa.array(rows // k))
     docid = doc_ids.take(pa.array(flat[rows]))
     return Run(qid, docid, scores.ravel()[rows].astype(np.float64), name, verified_unique=True)
-
-
-def read_index_meta(folder, kind: str, expected_format: int) -> tuple[dict, pa.Array]:
-    """The metadata and document ids of an index saved by a retriever's ``save``, refusing
-    a folder that is not one or was written by an incompatible version."""
-    import json
-
-    folder = Path(folder)
-    meta_path = folder / "rerankit.json"
-    if not meta_path.is_file():
-        raise InputFormatError(folder, f"not a rerankit {kind} index (no rerankit.json)")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("format") != expected_format:
-        raise InputFormatError(folder, f"index format {meta.get('format')} is not supported "
-                               f"by this rerankit (expects {expected_format}); rebuild it")
-    doc_ids = pa.array(json.loads((folder / "doc_ids.json").read_text()), type=pa.string())
-    if len(doc_ids) != meta["num_docs"]:
-        raise InputFormatError(folder, "document ids do not match the index")
-    return meta, doc_ids

@@ -40,7 +40,6 @@ from rerankit.retrieve.base import (
     Retriever,
     check_queries,
     documents_to_index,
-    read_index_meta,
     top_k_run,
 )
 from rerankit.retrieve.bm25_params import (
@@ -50,6 +49,7 @@ from rerankit.retrieve.bm25_params import (
     check_variant,
 )
 from rerankit.retrieve.bm25_top_k import matched_top_k, query_terms, tie_ranks
+from rerankit.retrieve.saved import index_part, read_index_meta
 from rerankit.settings import Settings
 
 INDEX_FORMAT = 1
@@ -331,18 +331,22 @@ class BM25(Retriever):
         """Load an index saved by :meth:`save` (bm25s arrays memory-mapped by default)."""
         folder = Path(folder)
         meta, doc_ids = read_index_meta(folder, "BM25", INDEX_FORMAT)
-        retriever = cls(**meta["params"], quiet=quiet)
+        with index_part(folder, INDEX_RECORD):
+            retriever = cls(**meta["params"], quiet=quiet)
         retriever.doc_ids = doc_ids
         retriever._tokenizer = retriever._new_tokenizer()
-        retriever._tokenizer.load_vocab(str(folder))
+        with index_part(folder, "vocab.tokenizer.json"):
+            retriever._tokenizer.load_vocab(str(folder))
         if retriever.engine == "bm25s":
             import bm25s
 
-            retriever._model = bm25s.BM25.load(str(folder / "bm25s"), mmap=mmap,
-                                               show_progress=False)
+            with index_part(folder, "bm25s/"):
+                retriever._model = bm25s.BM25.load(str(folder / "bm25s"), mmap=mmap,
+                                                   show_progress=False)
             retriever._model.backend = retriever._bm25s_backend()
         else:
-            with open(folder / "rank_bm25.pkl", "rb") as handle:
+            with index_part(folder, "rank_bm25.pkl"), open(folder / "rank_bm25.pkl",
+                                                           "rb") as handle:
                 retriever._model = pickle.load(handle)  # a file this class wrote
         return retriever
 

