@@ -589,6 +589,11 @@ def test_compressed_queries_and_topics(tmp_path, suffix):
     ("q.jsonl", '{"_id": "1", "text": ["a"]}\n', 1, '"text" must be a string or null'),
     ("q.jsonl", '{"_id": "1"}\n', 1, 'line has no "text" field'),
     ("q.jsonl", '{"_id": "1", "text": "a"\n', 1, "invalid JSON"),
+    ("q.jsonl", '{"_id": "1", "text": "a"}\n{"_id": "2", "text": "heat \\ud800 x"}\n', 2,
+     '"text" holds the escape \\ud800, a lone surrogate, which is not valid Unicode'),
+    ("q.jsonl", '{"_id": "1\\udc00", "text": "a"}\n', 1, '"_id" holds the escape \\udc00'),
+    ("q.jsonl", '{"_id": "x", "text": "a", "_id": "y"}\n', 1, '"_id" appears twice'),
+    ("q.jsonl", '{"_id": "x", "text": "a", "text": "b"}\n', 1, '"text" appears twice'),
     ("q.tsv", "1\ta\n2\n", 2, "query '2' has empty text"),
     ("q.tsv", "1\ta\n\n1 b\n", 3, "query id '1' appears twice (lines 1 and 3)"),
     ("t", "<top><num>1<title>a</top>\n<top><num>2<title>b\n\n", 2,
@@ -658,6 +663,14 @@ def test_corpus_line_ends_and_bom(tmp_path):
      '"_id" must be a string or an integer'),
     ("c.jsonl", '{"_id": "1", "text": "a"}\n["2", "b"]\n', 2, "expected a JSON object"),
     ("c.jsonl", '{"_id": "1", "text": "a"}\n"2"\n', 2, "expected a JSON object, found a JSON str"),
+    ("c.jsonl", '{"_id": "1", "text": "a"}\n{"_id": "d1", "text": "heat \\ud800 bad"}\n', 2,
+     '"text" holds the escape \\ud800, a lone surrogate, which is not valid Unicode'),
+    ("c.jsonl", '{"_id": "1", "text": "a"}\n{"_id": "d\\udfff", "text": "b"}\n', 2,
+     '"_id" holds the escape \\udfff'),
+    ("c.jsonl", '{"_id": "1", "text": "a"}\n{"_id": "x", "text": "a", "_id": "y"}\n', 2,
+     '"_id" appears twice in the object'),
+    ("c.jsonl", '{"_id": "1", "text": "a"}\n{"text": "a", "_id": "x", "_id": "y"}\n', 2,
+     '"_id" appears twice in the object'),
     ("d.trec", "<DOC><DOCNO>1</DOCNO>a</DOC>\n<DOC><DOCNO>2</DOCNO>b\n\n", 2,
      "<DOC> is never closed with </DOC>"),
     ("d.trec", "<DOC><DOCNO>1</DOCNO>a\n<DOC><DOCNO>2</DOCNO>b</DOC>\n", 2,
@@ -682,6 +695,25 @@ def test_corpus_fields_are_checked_when_read(tmp_path):
     corpus = open_corpus(write(tmp_path, '{"_id": "1", "text": 5}\n', "c.jsonl"))
     with pytest.raises(InputFormatError, match=r'line 1: "text" must be a string or null'):
         corpus["1"]
+
+
+def test_surrogate_escapes_and_repeated_keys_in_a_real_corpus(tmp_path):
+    """Real Cranfield lines: a surrogate pair (an emoji) and an escaped backslash before
+    "ud800" are text; a lone surrogate or a key given twice is refused naming the line and
+    field (a repeated text when the document is read, as other text problems are)."""
+    real = (datasets.path("cranfield") / "corpus.jsonl").read_text().splitlines()[:3]
+    good = [*real, '{"_id": "p", "text": "emoji \\ud83d\\ude00, not \\\\ud800"}']
+    corpus = open_corpus(write(tmp_path, "\n".join(good) + "\n", "c.jsonl"))
+    assert corpus["p"].text == "emoji \U0001f600, not \\ud800"
+    assert [d.id for d in corpus] == ["1", "2", "3", "p"]
+    bad = [*real, '{"_id": "p", "text": "a", "text": "b"}']
+    corpus = open_corpus(write(tmp_path, "\n".join(bad) + "\n", "d.jsonl"))
+    with pytest.raises(InputFormatError, match=r'd.jsonl, line 4: "text" appears twice'):
+        corpus["p"]
+    bad = [*real[:1], '{"_id": "p", "text": "heat transfer \\ud800 bad"}', *real[1:]]
+    with pytest.raises(InputFormatError, match=r'e.jsonl, line 2: "text" holds the escape '
+                       r"\\ud800, a lone surrogate"):
+        open_corpus(write(tmp_path, "\n".join(bad) + "\n", "e.jsonl"))
 
 
 def test_bad_corpus_files(tmp_path):

@@ -4,29 +4,73 @@ Shared by the corpus and the queries readers so both read ids and texts the same
 ``_id`` is a string, or an integer read as its decimal text (1 and "1" are then the same id,
 and a file holding both is refused as a duplicate); a text field is a string, or null or
 absent, read as empty; anything else is refused naming the line and field.
+
+Two things JSON parsers disagree on, or let through, are refused naming the line and the
+field: a key twice in one object (Python's json and BEIR keep the last value, other parsers
+the first, so the id or text would depend on the reader), and a ``\\uD800``-``\\uDFFF``
+escape that is not half of a surrogate pair (a lone surrogate: not Unicode, so it cannot be
+written as UTF-8 and breaks tokenizers and caches far from the file).
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from rerankit.errors import InputFormatError
 
+#: a \uXXXX escape in the surrogate range: only a line holding one can decode to a lone
+#: surrogate, so only such a line is checked for one
+SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE_ESCAPE_TEXT = re.compile(SURROGATE_ESCAPE.pattern.decode())
+
+
+class _DuplicateKey(ValueError):
+    """A key given twice in one JSON object (the caller adds the file and line)."""
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
+    """A parsed object's (key, value) pairs as a dict, refusing a key given twice."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        raise _DuplicateKey(next(key for key, _ in pairs if key in seen or seen.add(key)))
+    return obj
+
 
 def json_object(name: str, line: str | bytes, number: int) -> dict:
-    """One JSONL line as a dict; anything else (invalid JSON, an array, a scalar) is refused
-    naming the line."""
+    """One JSONL line as a dict; anything else (invalid JSON, an array, a scalar, a key
+    twice, a lone surrogate in a field) is refused naming the line (and field)."""
     try:
-        obj = json.loads(line)
+        obj = json.loads(line, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as err:
         raise InputFormatError(name, f"invalid JSON ({err.msg} at column {err.colno})",
                                number) from None
     except UnicodeDecodeError as err:
         raise InputFormatError(name, f"not valid UTF-8 ({err.reason})", number) from None
+    except _DuplicateKey as err:
+        raise InputFormatError(name, f'"{err}" appears twice in the object (refused: JSON '
+                               "readers disagree on which value counts)", number) from None
     if not isinstance(obj, dict):
         raise InputFormatError(name, f"expected a JSON object, found a JSON "
                                f"{type(obj).__name__} ({str(line)[:60]!r})", number)
+    if (SURROGATE_ESCAPE if isinstance(line, bytes) else _SURROGATE_ESCAPE_TEXT).search(line):
+        _refuse_lone_surrogates(name, obj, number)
     return obj
+
+
+def _refuse_lone_surrogates(name: str, obj: dict, number: int) -> None:
+    """Refuse a key or string field of ``obj`` holding a lone surrogate (what a
+    ``\\uD800``-style escape without its pair decodes to)."""
+    for key, value in obj.items():
+        for text in (key, value):
+            try:
+                if isinstance(text, str):
+                    text.encode("utf-8")
+            except UnicodeEncodeError as err:
+                raise InputFormatError(name, f'"{key}" holds the escape '
+                                       f"\\u{ord(text[err.start]):04x}, a lone surrogate, "
+                                       "which is not valid Unicode", number) from None
 
 
 def json_id(name: str, obj: dict, number: int) -> str:
