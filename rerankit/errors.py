@@ -54,6 +54,11 @@ class UnknownMeasureError(RerankitError, ValueError):
     """A measure name that rerankit does not know."""
 
 
+class UnknownComponentError(RerankitError, ValueError):
+    """A component name (retriever, reranker, LLM backend ...) that no registry entry has;
+    the message lists the known names of that kind."""
+
+
 class VerificationError(RerankitError):
     """rerankit's values differ from trec_eval's (pytrec_eval) on the same input."""
 

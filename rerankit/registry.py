@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Literal, TypeVar
 
+from rerankit.errors import UnknownComponentError
+
 Kind = Literal["retriever", "reranker", "llm", "pipeline"]
 KINDS: tuple[Kind, ...] = ("retriever", "reranker", "llm", "pipeline")
 #: packages whose modules hold the built-in components of each kind (``pipeline``: what
@@ -92,10 +94,12 @@ def names(kind: Kind) -> list[str]:
 
 
 def lookup(kind: Kind, name: str) -> Entry:
-    """The entry for ``name``; an unknown name is a ``KeyError`` listing the known ones."""
+    """The entry for ``name``; an unknown name is an :class:`UnknownComponentError` listing
+    the known ones."""
     found = entries(kind).get(name)
     if found is None:
-        raise KeyError(f"unknown {kind} type '{name}'; available: {', '.join(names(kind))}")
+        raise UnknownComponentError(f"unknown {kind} type '{name}'; available: "
+                                    f"{', '.join(names(kind))}")
     return found
 
 

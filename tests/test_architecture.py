@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rerankit import registry
+from rerankit.errors import UnknownComponentError
 from rerankit.rerank.base import CandidateList, Reranker
 
 PACKAGE = Path(__file__).resolve().parents[1] / "rerankit"
@@ -193,8 +194,19 @@ def test_the_registry_lists_every_built_in_family():
     assert {"cross-encoder", "bi-encoder", "monot5", "duot5", "yes-no", "listwise",
             "first-token", "pairwise"} <= set(registry.names("reranker"))
     assert {"llamacpp", "transformers", "openai"} <= set(registry.names("llm"))
-    with pytest.raises(KeyError, match="available: "):
+    with pytest.raises(UnknownComponentError, match="available: "):
         registry.lookup("reranker", "colbert")
+
+
+def test_rank_with_an_unknown_reranker_name_lists_the_known_ones():
+    """A typo of a reranker kind is the project's error, not a bare KeyError."""
+    import rerankit
+
+    with pytest.raises(UnknownComponentError) as caught:
+        rerankit.rank("heat transfer", ["boundary layer heat transfer"], "crossencoder")
+    assert str(caught.value).startswith("unknown reranker type 'crossencoder'; available: ")
+    assert "cross-encoder" in str(caught.value) and "bi-encoder" in str(caught.value)
+    assert not isinstance(caught.value, KeyError)
 
 
 def test_constructor_arguments_are_recorded_without_rewriting_init():
