@@ -691,6 +691,24 @@ def test_malformed_corpora_name_file_and_line(tmp_path, name, text, line, fragme
     assert fragment in str(err.value)
 
 
+
+def test_sgml_tags_in_any_case_and_doc_attributes_read_like_vaswani(tmp_path):
+    """TREC collections differ in tag case, and some give <DOC> attributes: the real Vaswani
+    documents read the same with lowercase tags and <DOC id=...>; <DOCHDR> stays text."""
+    from rerankit import datasets
+
+    original = datasets.path("vaswani") / "doc-text.trec"
+    head = original.read_text(encoding="utf-8").split("</DOC>")[:50]
+    text = "</DOC>".join(head) + "</DOC>\n"
+    varied = text.replace("<DOC>", '<doc id="v">').replace("</DOC>", "</doc>") \
+        .replace("<DOCNO>", "<DocNo>").replace("</DOCNO>", "</docno>")
+    expected = list(open_corpus(write(tmp_path, text, "plain.trec")))
+    assert len(expected) == 50
+    assert list(open_corpus(write(tmp_path, varied, "varied.trec"))) == expected
+    header = open_corpus(write(tmp_path, "<DOC><DOCNO>1</DOCNO><DOCHDR>h</DOCHDR> a</DOC>\n",
+                                "hdr.trec"))
+    assert header["1"].text == "h a"
+
 def test_corpus_fields_are_checked_when_read(tmp_path):
     corpus = open_corpus(write(tmp_path, '{"_id": "1", "text": 5}\n', "c.jsonl"))
     with pytest.raises(InputFormatError, match=r'line 1: "text" must be a string or null'):

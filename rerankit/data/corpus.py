@@ -257,7 +257,9 @@ def _utf8(name: str, raw: bytes, line: int) -> str:
         raise InputFormatError(name, f"not valid UTF-8 ({err.reason})", line) from None
 
 
-_SGML_TAG = re.compile(rb"<(/?)(DOC|DOCNO)>")
+#: DOC and DOCNO tags in any case (TREC collections differ), attributes allowed
+#: (``<DOC id="x">``); other tags (``<DOCHDR>``) are text
+_SGML_TAG = re.compile(rb"<(/?)(DOC|DOCNO)(?:[ \t\r\n][^>]*)?>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
 _C_SPACE = b" \t\n\x0b\x0c\r"
 #: what each tag must be followed by: <DOC> <DOCNO> </DOCNO> </DOC>, again and again
@@ -265,7 +267,8 @@ _EXPECTED = ((b"", b"DOC"), (b"", b"DOCNO"), (b"/", b"DOCNO"), (b"/", b"DOC"))
 
 
 class TrecSgmlCorpus(_OffsetCorpus):
-    """TREC SGML documents: ``<DOC><DOCNO>id</DOCNO> text </DOC>`` (e.g. Vaswani).
+    """TREC SGML documents: ``<DOC><DOCNO>id</DOCNO> text </DOC>`` (e.g. Vaswani); the
+    two tags in any case, ``<DOC>`` with or without attributes.
 
     Every ``<DOC>`` holds exactly one ``<DOCNO>`` and is closed by ``</DOC>`` before the next
     opens; anything else (an unclosed or nested ``<DOC>``, a missing or second ``<DOCNO>``)
@@ -282,7 +285,7 @@ class TrecSgmlCorpus(_OffsetCorpus):
 
         tags = list(_SGML_TAG.finditer(data, source.start))
         for k, tag in enumerate(tags):
-            if (tag.group(1), tag.group(2)) != _EXPECTED[k % 4]:
+            if (tag.group(1), tag.group(2).upper()) != _EXPECTED[k % 4]:
                 _refuse_structure(source.name, tags, k, line_of)
         if len(tags) % 4:
             opened = tags[len(tags) - len(tags) % 4]
@@ -314,7 +317,7 @@ class TrecSgmlCorpus(_OffsetCorpus):
 
 def _refuse_structure(name: str, tags: list[re.Match], k: int, line_of) -> None:
     """The error for the k-th DOC/DOCNO tag, which is not the one expected there."""
-    found = tags[k].group(0).decode()
+    found = f"<{tags[k].group(1).decode()}{tags[k].group(2).decode().upper()}>"
     line = line_of(tags[k].start())
     phase = k % 4
     if phase == 0:
