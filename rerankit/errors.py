@@ -23,6 +23,8 @@ class InputFormatError(RerankitError, ValueError):
     def __init__(self, source: str | Path, message: str, line: int | None = None) -> None:
         self.source = str(source)
         self.line = line
+        #: the message without the source and line, for errors that restate it elsewhere
+        self.reason = message
         where = f"{self.source}, line {line}" if line is not None else self.source
         super().__init__(f"{where}: {message}")
 

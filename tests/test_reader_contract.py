@@ -11,6 +11,7 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -515,6 +516,9 @@ def test_qrels_general_and_fast_paths_agree_on_a_real_file():
     ({"q": 1.0}, "got float"),
     ([("q", {"a": 1.0})], "expected a dict {query id: {document id: score}}, got list"),
     ({1.5: {"a": 1.0}}, "query id 1.5 is a float"),
+    ({"q": {"a\x00b": 1.0}}, "document id 'a\\x00b' (query 'q') contains a NUL byte"),
+    ({"q\x00": {"a": 1.0}}, "query id 'q\\x00' contains a NUL byte"),
+    ({"q": {"a\ud800": 1.0}}, "document id 'a\\ud800' is not valid Unicode text"),
 ])
 def test_run_from_dict_validates_like_a_file(bad, fragment):
     with pytest.raises(InputFormatError) as err:
@@ -529,11 +533,20 @@ def test_run_from_dict_validates_like_a_file(bad, fragment):
     ({"q": {"a": False}}, "is a bool"),
     ({1: {"a": 1}, "1": {"a": 0}}, "are the same id '1'"),
     ({"q": {"a": 2 ** 70}}, "does not fit a 64-bit integer"),
+    ({"q": {"a\x00": 1}}, "document id 'a\\x00' (query 'q') contains a NUL byte"),
 ])
 def test_qrels_from_dict_validates_like_a_file(bad, fragment):
     with pytest.raises(InputFormatError) as err:
         Qrels.from_dict(bad)
     assert str(err.value).startswith("<dict>: ") and fragment in str(err.value)
+
+
+@pytest.mark.parametrize("build", [Run.from_arrays, Qrels.from_arrays])
+def test_from_arrays_refuses_ids_no_file_holds(build):
+    with pytest.raises(InputFormatError, match=re.escape("<arrays>: query id 'q\\x00' contains")):
+        build(["q\x00"], ["a"], [1])
+    with pytest.raises(InputFormatError, match=re.escape("<arrays>: document id 'a\\ud800' is")):
+        build(pa.array(["q"]), ["a\ud800"], [1])
 
 
 def test_dicts_with_integer_ids_and_numpy_values_read_like_files():

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
+from rerankit.data.atomic import atomic_write
 from rerankit.data.qrels import Qrels, read_qrels
 from rerankit.data.run import Run, read_run, write_run
 from rerankit.errors import InputFormatError
@@ -93,6 +95,36 @@ def test_write_run_refuses_unwritable_ids_and_leaves_nothing(tmp_path):
     assert not target.exists() and list(tmp_path.iterdir()) == []
     with pytest.raises(ValueError, match="run tag"):
         write_run(Run.from_dict({"q": {"a": 1.0}}), target, tag="two words")
+
+
+def test_a_write_that_does_not_read_back_leaves_the_previous_file(tmp_path):
+    """Built past from_dict's checks, a NUL id is written, fails its read-back, and the
+    user's file keeps its content: the staged file is checked before the rename."""
+    nul = pa.array(["a\x00b"])
+    target = tmp_path / "mine.run"
+    for write_bad in (lambda: write_run(Run(pa.array(["q"]), nul, np.array([1.0])), target),
+                      lambda: Qrels(pa.array(["q"]), nul, np.array([1])).write_trec(target)):
+        target.write_text("my data\n")
+        with pytest.raises(InputFormatError, match=r"mine\.run, line 1: the written .* did not "
+                           r"read back .*NUL.*mine\.run is as it was before"):
+            write_bad()
+        assert target.read_text() == "my data\n"
+        assert [p.name for p in tmp_path.iterdir()] == ["mine.run"]
+
+
+def test_atomic_write_checks_the_staged_file_before_replacing(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    seen = []
+
+    def refuse(staged):
+        seen.append(staged.read_text())
+        raise ValueError("no")
+
+    with pytest.raises(ValueError, match="no"), atomic_write(target, check=refuse) as handle:
+        handle.write("new")
+    assert seen == ["new"] and target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
 
 
 def test_dict_round_trips():

@@ -102,11 +102,15 @@ def _make_parent(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[IO]:
+def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-8",
+                 check: Callable[[Path], None] | None = None) -> Iterator[IO]:
     """Open a temporary sibling of ``path``; on success rename it over ``path``.
 
     If the body raises (or the process dies), ``path`` is left untouched and the
     temporary file is removed, so a half-written file never looks like a finished one.
+    ``check``, when given, is called with the finished temporary file before the rename
+    (a writer's read-back validation); if it raises, ``path`` is likewise untouched. It is
+    not called for standard output, devices and pipes, which cannot be read back.
     An OS error while writing (disk full, file too large, no permission) becomes
     :class:`OutputWriteError` naming ``path``. A symbolic link stays and its target is
     replaced; a device or named pipe (``/dev/stdout``) is written through, not replaced.
@@ -139,6 +143,8 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        if check is not None:
+            check(Path(tmp))
         os.replace(tmp, path)
     except BaseException as err:
         if tmp is not None:

@@ -13,7 +13,7 @@ import pyarrow.compute as pc
 
 from rerankit.data.columns import flatten_nested, real_values
 from rerankit.data.fields import split_fields
-from rerankit.data.run import as_string_array
+from rerankit.data.run import id_columns
 from rerankit.data.source import read_input
 from rerankit.data.trec import (
     BEIR_QRELS_LAYOUT,
@@ -23,6 +23,8 @@ from rerankit.data.trec import (
     integers,
     is_beir_tsv,
     plain_strings,
+    read_back_error,
+    same_strings,
     write_table,
 )
 from rerankit.errors import InputFormatError
@@ -60,16 +62,18 @@ class Qrels:
         grade: Iterable[int] | np.ndarray,
         name: str = "qrels",
     ) -> Qrels:
-        """Build qrels from three parallel sequences."""
-        return cls(as_string_array(qid), as_string_array(docid),
-                   np.asarray(grade, dtype=np.int64), name)
+        """Build qrels from three parallel sequences; ids as :meth:`Run.from_arrays` checks
+        them."""
+        qids, docids = id_columns(qid, docid, "<arrays>")
+        return cls(qids, docids, np.asarray(grade, dtype=np.int64), name)
 
     @classmethod
     def from_dict(cls, qrels: Mapping[str, Mapping[str, int]], name: str = "qrels") -> Qrels:
         """Build qrels from ``{qid: {docid: grade}}`` (pytrec_eval / BEIR form).
 
         Validated like a qrels file: ids are strings (integers are read as their decimal
-        text; ``1`` and ``"1"`` together are refused) and grades are integers (``1.0`` is
+        text; ``1`` and ``"1"`` together are refused, and so are a NUL byte and a lone
+        surrogate) and grades are integers (``1.0`` is
         read as 1; ``0.5``, NaN, None, strings and bools are refused), raising
         :class:`InputFormatError` with source ``<dict>``.
         """
@@ -82,9 +86,9 @@ class Qrels:
                                    f"document '{docids[i]}' is not an integer")
         exact = [int(v) for v in values] if grades.size and np.abs(grades).max() >= 2**53 \
             else grades
+        qid_column, docid_column = id_columns(qids, docids, "<dict>")
         try:
-            return cls(as_string_array(qids), as_string_array(docids),
-                       np.asarray(exact, dtype=np.int64), name)
+            return cls(qid_column, docid_column, np.asarray(exact, dtype=np.int64), name)
         except OverflowError:
             raise InputFormatError("<dict>", "a grade does not fit a 64-bit integer") from None
 
@@ -149,8 +153,19 @@ def write_qrels(qrels: Qrels, path: str | Path) -> Path:
         "docid": qrels.docid,
         "grade": pa.array(qrels.grade),
     })
-    write_table(table, path)
-    back = read_qrels(path)
-    if len(back) != len(qrels):
-        raise InputFormatError(path, "written qrels did not read back identically")
+    write_table(table, path, lambda staged: _check_written(staged, path, qrels))
     return path
+
+
+def _check_written(staged: Path, path: Path, expected: Qrels) -> None:
+    """Raise unless the staged file for ``path`` reads back as ``expected``, row for row."""
+    try:
+        back = read_qrels(staged)
+    except InputFormatError as err:
+        raise read_back_error(path, err, "qrels") from None
+    same = (len(back) == len(expected) and same_strings(back.qid, expected.qid)
+            and same_strings(back.docid, expected.docid)
+            and np.array_equal(back.grade, expected.grade))
+    if not same:
+        raise InputFormatError(path, "the written qrels did not read back identically; "
+                               f"nothing was written, {path} is as it was before")

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rerankit.data.arrow import from_numpy
+from rerankit.data.arrow import from_numpy, to_numpy
 from rerankit.data.columns import (
     encode_strings,
     flatten_nested,
@@ -30,6 +30,7 @@ from rerankit.data.trec import (
     check_unique_pairs,
     check_writable_ids,
     numbers,
+    read_back_error,
     same_strings,
     write_table,
 )
@@ -79,17 +80,21 @@ class Run:
         score: Iterable[float] | np.ndarray,
         name: str = "rerankit",
     ) -> Run:
-        """Build a run from three parallel sequences (lists, numpy or Arrow arrays)."""
-        return cls(as_string_array(qid), as_string_array(docid),
-                   np.asarray(score, dtype=np.float64), name)
+        """Build a run from three parallel sequences (lists, numpy or Arrow arrays).
+
+        Ids a run file cannot hold (a NUL byte, a lone surrogate) raise
+        :class:`InputFormatError` with source ``<arrays>``, as :meth:`from_dict` does."""
+        qids, docids = id_columns(qid, docid, "<arrays>")
+        return cls(qids, docids, np.asarray(score, dtype=np.float64), name)
 
     @classmethod
     def from_dict(cls, run: Mapping[str, Mapping[str, float]], name: str = "rerankit") -> Run:
         """Build a run from ``{qid: {docid: score}}`` (pytrec_eval / ranx / BEIR form).
 
         Validated like a run file: ids are strings (integers are read as their decimal
-        text; ``1`` and ``"1"`` together are refused), scores are real numbers and not NaN;
-        anything else raises :class:`InputFormatError` with source ``<dict>``.
+        text; ``1`` and ``"1"`` together are refused; a NUL byte or a lone surrogate, which
+        no file reader gives, is refused), scores are real numbers and not NaN; anything
+        else raises :class:`InputFormatError` with source ``<dict>``.
         """
         qids, docids, values = flatten_nested(run, "score")
         scores = real_values(qids, docids, values, "score")
@@ -98,8 +103,8 @@ class Run:
             i = int(nan[0])
             raise InputFormatError("<dict>", f"score is NaN for query '{qids[i]}', document "
                                    f"'{docids[i]}'; NaN scores cannot be ranked")
-        return cls(as_string_array(qids), as_string_array(docids), scores, name,
-                   verified_unique=True)
+        qid_column, docid_column = id_columns(qids, docids, "<dict>")
+        return cls(qid_column, docid_column, scores, name, verified_unique=True)
 
     @classmethod
     def read_trec(cls, path: str | Path, name: str | None = None) -> Run:
@@ -209,6 +214,39 @@ def as_string_array(values: Iterable[str] | pa.Array | pa.ChunkedArray) -> pa.Ar
     return pa.array([str(v) for v in values], type=pa.string())
 
 
+def id_columns(qid: Iterable[str] | pa.Array, docid: Iterable[str] | pa.Array,
+               source: str) -> tuple[pa.Array, pa.Array]:
+    """Query and document ids as Arrow string arrays, refusing what no file reader gives:
+    a NUL byte (the readers refuse it; trec_eval stops a field there) or text that UTF-8
+    cannot encode (a lone surrogate), with :class:`InputFormatError` naming ``source``,
+    the id and, for a document, its query."""
+    columns = []
+    for values, label in ((qid, "query id"), (docid, "document id")):
+        try:
+            columns.append(as_string_array(values))
+        except UnicodeEncodeError:
+            bad = next(v for v in values if not _encodable(str(v)))
+            raise InputFormatError(source, f"{label} {bad!r} is not valid Unicode text (a "
+                                   "lone surrogate), which UTF-8 files cannot hold") from None
+    for column, label in zip(columns, ("query id", "document id"), strict=True):
+        nul = pc.fill_null(pc.match_substring(column, "\x00"), False)
+        if pc.any(nul).as_py():
+            i = int(np.flatnonzero(to_numpy(nul))[0])
+            query = f" (query {columns[0][i].as_py()!r})" if label == "document id" else ""
+            raise InputFormatError(source, f"{label} {column[i].as_py()!r}{query} contains a "
+                                   "NUL byte, which the file readers refuse (trec_eval stops "
+                                   "an id there)")
+    return columns[0], columns[1]
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 # ------------------------------------------------------------------------- TREC files
 def read_run(path: str | Path, name: str | None = None) -> Run:
     """Read a TREC run file (``-`` for standard input) into a :class:`Run`.
@@ -266,13 +304,16 @@ def write_run(run: Run, path: str | Path, tag: str | None = None, depth: int | N
         "tag": pa.array(np.full(len(ranked), tag)),
     })
     check_writable_ids(ranked.qid, ranked.docid, path)
-    write_table(table, path)
-    _check_written(path, ranked, tag)
+    write_table(table, path, lambda staged: _check_written(staged, path, ranked, tag))
     return path
 
 
-def _check_written(path: Path, expected: Run, tag: str) -> None:
-    back = read_run(path)
+def _check_written(staged: Path, path: Path, expected: Run, tag: str) -> None:
+    """Raise unless the staged file for ``path`` reads back as ``expected`` with ``tag``."""
+    try:
+        back = read_run(staged)
+    except InputFormatError as err:
+        raise read_back_error(path, err, "run") from None
     same = (
         len(back) == len(expected)
         and back.name == tag
@@ -281,4 +322,5 @@ def _check_written(path: Path, expected: Run, tag: str) -> None:
         and np.array_equal(back.score, expected.score)
     )
     if not same:
-        raise InputFormatError(path, "written run did not read back identically")
+        raise InputFormatError(path, "the written run did not read back identically; "
+                               f"nothing was written, {path} is as it was before")

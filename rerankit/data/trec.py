@@ -16,6 +16,7 @@ document) pair appears once, and the run tag is the last line's (as in trec_eval
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -179,14 +180,22 @@ def check_writable_ids(qid: pa.Array, docid: pa.Array, path: Path) -> None:
                              "cannot represent")
 
 
+def read_back_error(path: Path, err: InputFormatError, what: str) -> InputFormatError:
+    """``err``, raised reading back the staged copy of ``path``, restated for ``path``."""
+    return InputFormatError(path, f"the written {what} did not read back ({err.reason}); "
+                            f"nothing was written, {path} is as it was before", err.line)
+
+
 def same_strings(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> bool:
     return pc.all(pc.equal(pc.cast(a, pa.string()), pc.cast(b, pa.string()))).as_py() is True
 
 
-def write_table(table: pa.Table, path: Path) -> None:
-    """``table`` as space-separated lines without a header, written atomically."""
+def write_table(table: pa.Table, path: Path, check: Callable[[Path], None]) -> None:
+    """``table`` as space-separated lines without a header, written atomically: ``check``
+    validates the staged file (reads it back) before it replaces ``path``, so a file that
+    does not read back never replaces the user's."""
     import pyarrow.csv as pacsv  # writing only: reading a run does not need it
 
-    with atomic_write(path, "wb") as handle:
+    with atomic_write(path, "wb", check=check) as handle:
         pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, delimiter=" ",
                                                           quoting_style="none"))
