@@ -370,6 +370,22 @@ def test_run_from_standard_input(tmp_path):
     assert "<stdin>: run file is empty" in empty.stderr.decode()
 
 
+def test_quotes_in_ids_and_tag_are_written_as_they_are_and_trec_eval_agrees(tmp_path,
+                                                                           trec_eval):
+    """A '"' is an ordinary character of a TREC id or tag (trec_eval and the readers keep
+    it): written unquoted, read back exactly, evaluated by trec_eval as in memory."""
+    run = Run.from_dict({'q"1': {'"d"': 2.0, 'a"b': 1.0, "c": 0.5}, '"': {'"': 1.0, "x": 3.0}})
+    qrels = Qrels.from_dict({'q"1': {'"d"': 0, 'a"b': 1, '"x': 2}, '"': {'"': 1, "x": 0}})
+    run_path = run.write_trec(tmp_path / "quoted.run", tag='my"tag')
+    qrels_path = qrels.write_trec(tmp_path / "quoted.qrels")
+    assert run_path.read_text().splitlines()[:2] == ['" Q0 x 1 3.0 my"tag', '" Q0 " 2 1.0 my"tag']
+    assert qrels_path.read_text().splitlines()[0] == 'q"1 0 "d" 0'
+    same_run(read_run(run_path), run.ranked().rename('my"tag'))
+    same_qrels(read_qrels(qrels_path), qrels)
+    assert trec_eval_view(trec_eval, qrels_path, run_path) == \
+        rerankit_view(qrels, run.rename('my"tag'))
+
+
 # ------------------------------------------------------------------------- qrels, by case
 @pytest.mark.parametrize("text, expected", [
     ("1 0 a 1.0\n1 0 b +2\n1 0 c -1\n1 0 d 007\n", {"1": {"a": 1, "b": 2, "c": -1, "d": 7}}),

@@ -190,12 +190,26 @@ def same_strings(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -
     return pc.all(pc.equal(pc.cast(a, pa.string()), pc.cast(b, pa.string()))).as_py() is True
 
 
+#: lines joined per block when writing: bounds the memory of the joined text (and keeps
+#: it well below Arrow's 2 GiB limit for one string)
+_LINES_PER_BLOCK = 1 << 20
+
+
 def write_table(table: pa.Table, path: Path, check: Callable[[Path], None]) -> None:
     """``table`` as space-separated lines without a header, written atomically: ``check``
     validates the staged file (reads it back) before it replaces ``path``, so a file that
-    does not read back never replaces the user's."""
-    import pyarrow.csv as pacsv  # writing only: reading a run does not need it
+    does not read back never replaces the user's.
 
+    Values are written as they are, joined by Arrow string kernels a block at a time, not
+    through a CSV writer: a CSV writer refuses or quotes a ``"``, which in a TREC file is
+    an ordinary character of an id or tag (trec_eval and the readers keep it)."""
     with atomic_write(path, "wb", check=check) as handle:
-        pacsv.write_csv(table, handle, pacsv.WriteOptions(include_header=False, delimiter=" ",
-                                                          quoting_style="none"))
+        for start in range(0, table.num_rows, _LINES_PER_BLOCK):
+            block = table.slice(start, _LINES_PER_BLOCK)
+            fields = [pc.cast(column, pa.string()) for column in block.columns]
+            fields[-1] = pc.binary_join_element_wise(fields[-1], "\n", "")   # line ends
+            lines = pc.binary_join_element_wise(*fields, " ")
+            if isinstance(lines, pa.ChunkedArray):
+                lines = lines.combine_chunks()
+            text = pc.binary_join(pa.ListArray.from_arrays([0, len(lines)], lines), "")
+            handle.write(text[0].as_buffer())
