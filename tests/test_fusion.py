@@ -51,3 +51,13 @@ def test_bad_fusion_arguments(bm25_run, lmd_run):
         fuse([bm25_run, lmd_run], "weighted", weights=[1.0])
     with pytest.raises(ValueError, match="fusion method"):
         fuse([bm25_run, lmd_run], "borda")
+
+
+def test_fusion_ranks_by_the_double_score():
+    """Run a ranks a above b by less than float32 can tell: ranked by float32, the tie
+    would put b first (document id descending) and make b win the fusion."""
+    a = Run.from_dict({"q": {"a": 1.00000002, "b": 1.00000001}})
+    b = Run.from_dict({"q": {"a": 2.0, "b": 1.0}})
+    c = Run.from_dict({"q": {"a": 1.0, "b": 2.0}})
+    fused = fuse([a, b, c], method="rrf", k=60).to_dict()["q"]
+    assert fused["a"] == pytest.approx(2 / 61 + 1 / 62) and fused["a"] > fused["b"]

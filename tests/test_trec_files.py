@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import warnings
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -10,6 +13,7 @@ from rerankit.data.atomic import atomic_write
 from rerankit.data.qrels import Qrels, read_qrels
 from rerankit.data.run import Run, read_run, write_run
 from rerankit.errors import InputFormatError
+from rerankit.evaluation.evaluator import evaluate
 
 
 def write(tmp_path, text, name="run.txt", mode="w"):
@@ -125,6 +129,53 @@ def test_atomic_write_checks_the_staged_file_before_replacing(tmp_path):
         handle.write("new")
     assert seen == ["new"] and target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def trec_eval_values(binary, qrels, run, measures):
+    """trec_eval's per-query values of ``measures`` (``-q``), as printed."""
+    done = subprocess.run([str(binary), "-q", *[f"-m{m}" for m in measures], str(qrels),
+                           str(run)], capture_output=True, text=True, check=True)
+    return {tuple(line.split()[:2]): line.split()[2] for line in done.stdout.splitlines()}
+
+
+def test_ranking_is_trec_eval_10s_double_order():
+    """Scores equal as float32 but not as doubles rank by the double; -0.0 ties with 0.0
+    (broken by document id descending); a score beyond float32 range ranks without a
+    warning."""
+    run = Run.from_dict({"q": {"a": 1.00000002, "b": 1.00000001, "c": 0.5},
+                         "r": {"w": 0.0, "x": 1e300, "y": 1e301, "z": -0.0}})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert run.ranked().docid.to_pylist() == ["a", "b", "c", "y", "x", "z", "w"]
+        top = run.top_k(1)
+    assert top.to_dict() == {"q": {"a": 1.00000002}, "r": {"y": 1e301}}
+    qrels = {"q": {"a": 1, "b": 0, "c": 0}}
+    assert evaluate(qrels, top, ["P_1"])["P_1"] == evaluate(qrels, run, ["P_1"])["P_1"] == 1.0
+
+
+def test_top_k_keeps_the_documents_trec_eval_ranks_first(tmp_path, trec_eval):
+    """On runs full of near-ties (1 ulp apart, equal as float32, -0.0 beside 0.0, beyond
+    float32 range), trec_eval 10.0 finds in top_k(k), written by write_trec, the relevant
+    documents it finds in the first k of the whole run, written by hand in random order."""
+    rng = np.random.default_rng(3)
+    values = [1.0, np.nextafter(1.0, 2.0), 1.0 + 2.0 ** -30, 0.0, -0.0, 0.5, 1e300, 1e301]
+    rows = [(f"q{q}", f"d{d}", float(rng.choice(values)), int(rng.integers(2)))
+            for q in range(20) for d in rng.choice(100, 30, replace=False)]
+    rng.shuffle(rows)
+    full = tmp_path / "full.run"
+    full.write_text("".join(f"{q} Q0 {d} 0 {s!r} t\n" for q, d, s, _ in rows))
+    qrels = tmp_path / "qrels"
+    qrels.write_text("".join(f"{q} 0 {d} {g}\n" for q, d, _, g in rows))
+    run = read_run(full)
+    for k in (1, 3, 10):
+        measures = [f"P.{k}", "num_ret"]
+        cut = write_run(run.top_k(k), tmp_path / f"top{k}.run")
+        expected = trec_eval_values(trec_eval, qrels, full, measures)
+        got = trec_eval_values(trec_eval, qrels, cut, measures)
+        assert {key: v for key, v in got.items() if key[0] == f"P_{k}"} == \
+            {key: v for key, v in expected.items() if key[0] == f"P_{k}"}
+        assert {v for key, v in got.items() if key[0] == "num_ret" and key[1] != "all"} == \
+            {str(k)}
 
 
 def test_dict_round_trips():

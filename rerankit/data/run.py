@@ -148,14 +148,18 @@ class Run:
         return pc.unique(self.qid).to_pylist()
 
     def ranking_order(self) -> np.ndarray:
-        """Row indices in trec_eval order: qid, then score (float32) desc, then docid desc.
+        """Row indices in trec_eval 10.0's order: qid, then score desc, then docid desc.
 
-        trec_eval stores scores as 32-bit floats and breaks ties by document id in
-        descending string order; rerankit does the same everywhere it ranks.
+        trec_eval 10.0 ranks by the score as a double (``-0.0`` ties with ``0.0``) and
+        breaks ties by document id in descending byte order, as the evaluator does with
+        ``compat="10"`` (its default); rerankit ranks this way everywhere it ranks
+        (:meth:`ranked`, :meth:`top_k`, :meth:`write_trec`, fusion), so a cut-off keeps
+        exactly the documents the evaluator counts first. (trec_eval 9.0.x compared 32-bit
+        floats, which only ``compat="9"`` evaluation reproduces.)
         """
         table = pa.table({
             "q": pc.cast(self.qid, pa.string()),
-            "s": self.score.astype(np.float32),
+            "s": self.score,                  # Arrow, like C, ties -0.0 with 0.0
             "d": pc.cast(self.docid, pa.string()),
         })
         return pc.sort_indices(
