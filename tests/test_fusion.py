@@ -61,3 +61,17 @@ def test_fusion_ranks_by_the_double_score():
     c = Run.from_dict({"q": {"a": 1.0, "b": 2.0}})
     fused = fuse([a, b, c], method="rrf", k=60).to_dict()["q"]
     assert fused["a"] == pytest.approx(2 / 61 + 1 / 62) and fused["a"] > fused["b"]
+
+
+@pytest.mark.parametrize("method", ["rrf", "combsum", "combmnz"])
+def test_weights_are_refused_by_methods_that_would_ignore_them(method):
+    from rerankit.retrieve.bm25 import BM25
+    from rerankit.retrieve.fusion import Fusion
+
+    a = Run.from_dict({"q": {"a": 1.0, "b": 0.5}})
+    b = Run.from_dict({"q": {"b": 1.0, "a": 0.5}})
+    message = f"'weights' are taken by method 'weighted' only .*method '{method}'"
+    with pytest.raises(ValueError, match=message):
+        fuse([a, b], method=method, weights=[1.0, 0.0])
+    with pytest.raises(ValueError, match=message):
+        Fusion([BM25(), BM25()], method=method, weights=[1.0, 0.0])

@@ -82,6 +82,11 @@ BASE = "name: x\ndataset: {name: scifact}\nretriever: {type: bm25}\n"
      "unknown offline model 'offline:qwen9'"),
     ("name: x\ndataset: {name: scifact}\nretriever: {type: fusion, retrievers: [{type: bm25}, "
      "{type: dense}], fusion: {method: weighted, weights: [1]}}\n", "1 values for 2 retrievers"),
+    ("name: x\ndataset: {name: scifact}\nretriever: {type: fusion, retrievers: [{type: bm25}, "
+     "{type: dense}], fusion: {method: rrf, weights: [1, 0]}}\n",
+     "retriever.fusion.*'weights' are taken by method 'weighted' only"),
+    (BASE + "rerankers: [{type: bi-encoder, fuse: {method: combsum, weights: [1, 2]}}]\n",
+     "rerankers.0.fuse.*method 'combsum' would ignore them"),
 ])
 def test_bad_configs_name_the_key(tmp_path, text, message):
     with pytest.raises(InputFormatError, match=message):

@@ -55,7 +55,7 @@ from rerankit.data.source import read_input
 from rerankit.errors import ConfigFieldError, InputFormatError
 from rerankit.evaluation.measures import HEADLINE
 from rerankit.llm.base import LLMBackend
-from rerankit.retrieve.fusion import METHODS, NORMALISATIONS, check_options
+from rerankit.retrieve.fusion import METHODS, NORMALISATIONS, check_options, check_weighted
 
 
 class _Strict(BaseModel):
@@ -90,6 +90,11 @@ class FusionConfig(_Strict):
     k: StrictInt = Field(60, ge=1)
     normalisation: Literal[NORMALISATIONS] = "minmax"
     weights: list[StrictInt | StrictFloat] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> FusionConfig:
+        check_weighted(self.method, self.weights)
+        return self
 
 
 def registered(kind: registry.Kind, name: str) -> registry.Entry:

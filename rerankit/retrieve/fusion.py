@@ -33,6 +33,7 @@ def check_options(method: str, k: int, normalisation: str,
     ``parts`` names what is fused in messages."""
     if method not in METHODS:
         raise ValueError(f"fusion method must be one of {', '.join(METHODS)}, got {method!r}")
+    check_weighted(method, weights)
     if weights is not None and len(weights) != n_runs:
         raise ValueError(f"'weights' has {len(weights)} values for {n_runs} {parts}: "
                          f"fusion needs one weight per {parts.rstrip('s')}")
@@ -45,6 +46,14 @@ def check_options(method: str, k: int, normalisation: str,
         raise ValueError(f"RRF k must be > 0, got {k}")
 
 
+def check_weighted(method: str, weights: Sequence[float] | None) -> None:
+    """Refuse ``weights`` for a method that would ignore them: only ``weighted`` (a
+    weighted sum of normalised scores) takes weights; RRF, CombSUM and CombMNZ do not."""
+    if weights is not None and method != "weighted":
+        raise ValueError(f"'weights' are taken by method 'weighted' only (a weighted sum of "
+                         f"normalised scores); method {method!r} would ignore them")
+
+
 def fuse(runs: Sequence[Run], method: str = "rrf", k: int = 60,
          normalisation: Normalisation = "minmax", weights: Sequence[float] | None = None,
          name: str | None = None) -> Run:
@@ -52,7 +61,8 @@ def fuse(runs: Sequence[Run], method: str = "rrf", k: int = 60,
 
     * ``rrf``: sum of 1 / (k + rank) (Cormack et al. 2009; ``k`` = 60); scores ignored.
     * ``combsum``: sum of normalised scores; ``combmnz``: that times the number of runs
-      that retrieved the document; ``weighted``: sum of ``weights[i]`` x normalised score.
+      that retrieved the document; ``weighted``: sum of ``weights[i]`` x normalised score
+      (the only method that takes ``weights``; the others refuse them).
     Normalisation (per run and query): ``minmax`` to [0, 1], ``zscore``, ``rank``
     (1 - (rank - 1) / n), or ``none``.
     """
