@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -83,9 +84,20 @@ class _Operators:
         return chain(as_stages(self) + as_stages(other))
 
     def __mod__(self, cutoff: int):
+        cutoff = cutoff_operand(cutoff)
         *rest, last = as_stages(self)
-        return chain([*rest, replace(last, cutoff=int(cutoff))]) if rest else \
-            replace(last, cutoff=int(cutoff))
+        return chain([*rest, replace(last, cutoff=cutoff)]) if rest else \
+            replace(last, cutoff=cutoff)
+
+
+def cutoff_operand(cutoff: object) -> int:
+    """The right operand of ``%`` as a cut-off: an integer (numpy's too), never a bool or a
+    fraction, which ``int()`` would silently truncate (``% 2.7`` keeping 2); whether it is
+    >= 1 is :func:`check_cutoffs`' business."""
+    if isinstance(cutoff, bool) or not isinstance(cutoff, numbers.Integral):
+        raise TypeError(f"a cut-off (the number after %) must be an integer, got {cutoff!r} "
+                        f"({type(cutoff).__name__})")
+    return int(cutoff)
 
 
 class Composable(_Operators):

@@ -51,6 +51,18 @@ def test_operators_build_stages(bm25, cross_encoder):
     assert (bm25 >> cross_encoder % 10).stages[1].cutoff == 10
 
 
+@pytest.mark.parametrize("cutoff", [2.7, True, np.float64(3.0), "3", None])
+def test_a_cut_off_must_be_an_integer(cutoff):
+    """``% 2.7`` was truncated to 2 and ``% True`` became 1; both are refused now."""
+    retriever = BM25(quiet=True)
+    for operand in (retriever, Stage(retriever), Pipeline([Stage(retriever)])):
+        with pytest.raises(TypeError, match=r"cut-off \(the number after %\) must be an "
+                           "integer"):
+            operand % cutoff
+    assert (retriever % np.int64(3)).cutoff == 3
+    assert (Pipeline([Stage(retriever)]) % 3).stages[0].cutoff == 3
+
+
 def test_bad_pipelines_are_refused(bm25, cross_encoder):
     with pytest.raises(ValueError, match="first stage must be a retriever"):
         Pipeline([cross_encoder])

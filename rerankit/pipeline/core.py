@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from rerankit.compose import Stage, as_stages, check_cutoffs
+from rerankit.compose import Stage, as_stages, check_cutoffs, cutoff_operand
 from rerankit.data.corpus import Corpus
 from rerankit.data.loaders import Dataset
 from rerankit.data.queries import Queries
@@ -108,7 +108,7 @@ class Pipeline:
 
     def __mod__(self, cutoff: int) -> Pipeline:
         return replace(self, stages=[*self.stages[:-1], replace(self.stages[-1],
-                                                                 cutoff=int(cutoff))])
+                                                                 cutoff=cutoff_operand(cutoff))])
 
     def describe(self) -> list[dict]:
         """Every stage's identity (models by content hash, prompts, seeds, cut-offs)."""
