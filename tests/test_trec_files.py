@@ -178,6 +178,15 @@ def test_top_k_keeps_the_documents_trec_eval_ranks_first(tmp_path, trec_eval):
             {str(k)}
 
 
+@pytest.mark.parametrize("depth", [0, -1, 1.5, True])
+def test_write_run_refuses_a_depth_that_is_not_a_positive_integer(tmp_path, depth):
+    """``depth=0`` wrote the whole run; ``1.5`` kept one row per query."""
+    target = tmp_path / "run.trec"
+    with pytest.raises(ValueError, match=r"run\.trec: depth must be an integer >= 1"):
+        write_run(Run.from_dict({"q": {"a": 1.0, "b": 0.5}}), target, depth=depth)
+    assert not target.exists()
+
+
 def test_dict_round_trips():
     run = {"q1": {"d1": 1.5, "d2": 0.5}, "q2": {"d3": 2.0}}
     qrels = {"q1": {"d1": 1, "d9": 0}}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from numbers import Integral
 from pathlib import Path
 
 import numpy as np
@@ -287,7 +288,8 @@ def write_run(run: Run, path: str | Path, tag: str | None = None, depth: int | N
     """Write ``run`` as a 6-column TREC run file, atomically, then read it back to check it.
 
     Rows are written in trec_eval order with explicit ranks 1..n per query and the run tag
-    (``tag``, else the run's name). ``depth`` keeps only the top rows of every query.
+    (``tag``, else the run's name). ``depth`` (an integer >= 1) keeps only the top rows of
+    every query; None keeps them all.
     Scores are written with ``repr`` precision so nothing is lost on the way back.
     """
     path = Path(path)
@@ -296,8 +298,12 @@ def write_run(run: Run, path: str | Path, tag: str | None = None, depth: int | N
         raise ValueError(f"run tag must be a non-empty word without spaces, got {tag!r}")
     if len(run) == 0:
         raise ValueError(f"refusing to write an empty run to {path}")
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, Integral)
+                              or depth < 1):
+        raise ValueError(f"cannot write {path}: depth must be an integer >= 1 (None writes "
+                         f"every row), got {depth!r}")
     run.check_finite()
-    ranked = run.top_k(depth) if depth else run.ranked()
+    ranked = run.top_k(depth) if depth is not None else run.ranked()
     ranks = ranked.ranks()
     table = pa.table({
         "qid": ranked.qid,
