@@ -523,7 +523,10 @@ def test_qrels_general_and_fast_paths_agree_on_a_real_file():
 # ------------------------------------------------------------------------- dicts
 @pytest.mark.parametrize("bad, fragment", [
     ({1: {"a": 1.0}, "1": {"b": 2.0}}, "query ids 1 and '1' are the same id '1'"),
-    ({"q": {1: 1.0, "1": 2.0}}, "are the same id '1'"),
+    ({"q": {1: 1.0, "1": 2.0}}, "document ids 1 and '1' (query 'q') are the same id '1'"),
+    ({"q": {1.5: 1.0}}, "document id 1.5 (query 'q') is a float"),
+    ({"q": {"a": 1.0, "b": 10 ** 400}}, "score for query 'q', document 'b' is an integer of "
+                                         "401 digits, too large for a double"),
     ({"q": {"a": None}}, "score None for query 'q', document 'a' is a NoneType"),
     ({"q": {"a": "1.5"}}, "is a str, not a number"),
     ({"q": {"a": True}}, "is a bool, not a number"),
@@ -549,6 +552,7 @@ def test_run_from_dict_validates_like_a_file(bad, fragment):
     ({"q": {"a": False}}, "is a bool"),
     ({1: {"a": 1}, "1": {"a": 0}}, "are the same id '1'"),
     ({"q": {"a": 2 ** 70}}, "does not fit a 64-bit integer"),
+    ({"q": {"a": -(10 ** 400)}}, "grade for query 'q', document 'a' is an integer of 401"),
     ({"q": {"a\x00": 1}}, "document id 'a\\x00' (query 'q') contains a NUL byte"),
 ])
 def test_qrels_from_dict_validates_like_a_file(bad, fragment):

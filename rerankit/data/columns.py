@@ -79,27 +79,28 @@ def flatten_nested(nested: object, value_name: str,
             raise InputFormatError(source, f"query '{text}': expected a dict {{document id: "
                                    f"{value_name}}}, got {type(docs).__name__}")
         qids.extend([text] * len(docs))
-        docids.extend(id_texts(list(docs), f"document id (query '{text}')", source))
+        docids.extend(id_texts(list(docs), "document id", source, f" (query '{text}')"))
         values.extend(docs.values())
     return qids, docids, values
 
 
-def id_texts(ids: list, what: str, source: str) -> list[str]:
-    """Ids as text; refuses non-(str, int) ids and ids that collide once written."""
+def id_texts(ids: list, what: str, source: str, where: str = "") -> list[str]:
+    """Ids as text; refuses non-(str, int) ids and ids that collide once written. ``what``
+    names the kind of id (``document id``), ``where`` what holds them (`` (query 'q')``)."""
     if all(type(i) is str for i in ids):
         return ids
     texts = []
     for i in ids:
         if isinstance(i, bool) or not isinstance(i, (str, numbers.Integral)):
-            raise InputFormatError(source, f"{what} {i!r} is a {type(i).__name__}; ids must "
+            raise InputFormatError(source, f"{what} {i!r}{where} is a {type(i).__name__}; ids must "
                                    "be strings (or integers, read as their decimal text)")
         texts.append(str(int(i)) if not isinstance(i, str) else i)
     if len(set(texts)) != len(texts):
         seen: dict[str, object] = {}
         for i, text in zip(ids, texts, strict=True):
             if text in seen:
-                raise InputFormatError(source, f"{what}s {seen[text]!r} and {i!r} are the same "
-                                       f"id '{text}' once written as text")
+                raise InputFormatError(source, f"{what}s {seen[text]!r} and {i!r}{where} are "
+                                       f"the same id '{text}' once written as text")
             seen[text] = i
     return texts
 
@@ -116,7 +117,17 @@ def real_values(qids: list[str], docids: list[str], values: list, what: str,
         raise InputFormatError(source, f"{what} {values[row]!r} for query '{qids[row]}', "
                                f"document '{docids[row]}' is a {type(values[row]).__name__}, "
                                "not a number")
-    return np.asarray(values, dtype=np.float64)
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except OverflowError:                 # an integer beyond a double's range
+        row = next(k for k, v in enumerate(values) if abs(v) > _DOUBLE_MAX)
+        raise InputFormatError(source, f"{what} for query '{qids[row]}', document "
+                               f"'{docids[row]}' is an integer of {len(str(abs(values[row])))} "
+                               "digits, too large for a double") from None
+
+
+#: the largest finite double, beyond which an integer cannot become a score
+_DOUBLE_MAX = float(np.finfo(np.float64).max)
 
 
 def suffix_max_within_groups(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
