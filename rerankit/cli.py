@@ -401,8 +401,11 @@ def session_command(
     console = Console(width=None if sys.stdout.isatty() else 200)
     if not meta and any((csv_out, report_dir, systems, compare, gold)):
         raise ValueError("--csv, --report, --systems, --compare and --gold need --meta")
-    _check_session_outputs((per_session, per_query, json_out, csv_out, write_jsonl),
-                           report_dir, force)
+    _check_session_outputs({"--per-session": per_session, "--per-query": per_query,
+                            "--json": json_out, "--csv": csv_out,
+                            "--write-jsonl": write_jsonl}, report_dir, force,
+                           {"DATA": data, "--run": run, "--qrels": qrels,
+                            **{f"--systems {path}": path for path in systems or []}})
     result = _session_evaluate(
         data, data_format.value, metrics, run, labels.value, enhance.value, click_counts,
         allow_extra, qrels, length.value, position.value, depth, gain_kind.value, gain_map,
@@ -527,21 +530,25 @@ def _session_meta(result: dict, systems: list[Path], compare: str | None, gold: 
                          resamples=resamples, seed=seed, alpha=alpha, test=test)
 
 
-def _check_session_outputs(files: Sequence[Path | None], report_dir: Path | None,
-                           force: bool) -> None:
-    """Before any work: every output can be written, and none replaces an existing file
-    unless --force (standard output carries the table, so '-' is no output file here)."""
-    from rerankit.data.atomic import check_new_file, check_writable
+def _check_session_outputs(files: dict[str, Path | None], report_dir: Path | None,
+                           force: bool, inputs: dict[str, Path | None]) -> None:
+    """Before any work: every output can be written, none replaces an existing file
+    unless --force, and no two of them (nor an output and an input) are one file
+    (standard output carries the table, so '-' is no output file here)."""
+    from rerankit.data.atomic import check_distinct, check_new_file, check_writable
     from rerankit.sessions.plots import PLOT_FILES
 
-    wanted = [path for path in files if path is not None]
+    named = dict(files)
     if report_dir is not None:
         check_writable(report_dir, folder=True)
-        wanted += [report_dir / name for name in (*PLOT_FILES, "meta.json")]
-    for path in wanted:
+        named.update({f"--report {report_dir / name}": report_dir / name
+                      for name in (*PLOT_FILES, "meta.json")})
+    for path in filter(None, named.values()):
         if str(path) == "-":
             raise ValueError("'-' names no file here: standard output carries the table; "
                              "give a file name")
+    check_distinct(named, inputs)
+    for path in filter(None, named.values()):
         check_writable(path)
         check_new_file(path, force)
 

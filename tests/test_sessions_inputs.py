@@ -335,3 +335,33 @@ def test_graphcm_errors_name_the_split_file_and_line(tmp_path):
     with pytest.raises(InputFormatError, match=r"test_per_query_quid\.txt, line 2: session "
                        r"'7', interaction 1: field 'clicks' must be 0 or 1, got 2"):
         read_graphcm(tmp_path)
+
+
+# ---------------------------------------------------------------------- outputs
+@pytest.mark.parametrize("options", [
+    ("--per-session", "same.out", "--write-jsonl", "same.out"),
+    ("--json", "j.out", "--per-session", "j.out"),
+    ("--per-session", "same.out", "--per-query", "link.out"),
+    ("--meta", "--json", "rep/meta.json", "--report", "rep")])
+def test_two_outputs_naming_one_file_are_refused_before_any_work(tmp_path, monkeypatch,
+                                                                 options):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, NO_CLICKS)
+    (tmp_path / "link.out").symlink_to("same.out")
+    result = cli("s.jsonl", *options)
+    first, second = (o for o in options if o.startswith("--") and o != "--meta")
+    assert result.exit_code == 2
+    assert "name the same file" in result.output and first in result.output \
+        and second in result.output
+    assert not (tmp_path / "same.out").exists() and not (tmp_path / "j.out").exists()
+    assert not (tmp_path / "rep").exists() or not any((tmp_path / "rep").iterdir())
+
+
+def test_an_output_naming_the_input_is_refused_even_with_force(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = write(tmp_path, NO_CLICKS)
+    before = data.read_bytes()
+    result = cli("s.jsonl", "--per-session", "x/../s.jsonl", "--force")
+    assert result.exit_code == 2 and "--per-session and DATA name the same file" \
+        in result.output
+    assert data.read_bytes() == before

@@ -20,7 +20,7 @@ import stat
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO
 
@@ -470,6 +470,43 @@ def check_new_file(path: Path, force: bool = False, mark: str | None = None) -> 
             pass
     raise OutputWriteError(path, OSError(errno.EEXIST, "the file exists and rerankit "
                                          "replaces a file only when --force says so"))
+
+
+def check_distinct(outputs: Mapping[str, Path | None],
+                   inputs: Mapping[str, Path | None] | None = None) -> None:
+    """Refuse, before any work, two outputs of one command that name the same file, or an
+    output that names one of its inputs: the later write would silently replace the
+    earlier one (or the data being read). Names are compared after resolving symlinks and
+    ``..``, and existing files by device and inode (hard links); devices such as
+    ``/dev/null`` are written through and may be named twice. Keys are the option names
+    the message uses, e.g. ``{"--per-session": Path("x")}``."""
+    seen: dict[tuple, str] = {}
+    for kind, named in (("output", outputs), ("input", inputs or {})):
+        for option, path in named.items():
+            if path is None or is_special(Path(path)):
+                continue
+            keys = _file_identity(Path(path))
+            first = next((seen[key] for key in keys if key in seen), None)
+            if first is not None:
+                what = "read from and written to" if kind == "input" else "written twice"
+                raise ValueError(f"{first} and {option} name the same file ({path}): it would "
+                                 f"be {what}; give different files")
+            if kind == "output":
+                seen.update(dict.fromkeys(keys, option))
+
+
+def _file_identity(path: Path) -> set[tuple]:
+    """Every key under which two names are one file: the name with ``..`` collapsed and
+    symlinks followed (a link to a file yet to be written is that file, and ``y/..`` is
+    created as a folder before the write), and the device and inode of an existing file
+    (hard links)."""
+    normal = Path(os.path.abspath(path)).resolve()
+    keys: set[tuple] = {("path", str(normal))}
+    for name in (path, normal):
+        with contextlib.suppress(OSError):
+            info = name.stat()
+            keys.add(("inode", info.st_dev, info.st_ino))
+    return keys
 
 
 def output_name(path: Path) -> str:
