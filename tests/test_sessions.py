@@ -229,7 +229,7 @@ def _reversed_run(log):
      "'clicks' has 1 values for 2 results"),
     ({"session_id": "a", "interactions": [{"index": 1, "results": ["x"]},
                                           {"index": 1, "results": ["y"]}]},
-     "duplicate interaction indices"),
+     "field .index.: 1 is also the index of interaction 1"),
     ({"session_id": "a", "interactions": [{"results": ["x"], "labels": [-3]}]},
      "must be an integer >= -2"),
     ({"session_id": "a", "interactions": [{"results": ["x"], "clicks": [-1]}]},

@@ -365,3 +365,48 @@ def test_an_output_naming_the_input_is_refused_even_with_force(tmp_path, monkeyp
     assert result.exit_code == 2 and "--per-session and DATA name the same file" \
         in result.output
     assert data.read_bytes() == before
+
+
+# ---------------------------------------------------------------------- interaction order
+INDEXED = {"session_id": "s", "interactions": [
+    {"index": 2, "results": ["b", "d"], "clicks": [0, 1]},
+    {"index": 1, "results": ["10", "b", "c"], "clicks": [0, 1, 0]}]}
+
+
+def test_index_orders_the_interactions():
+    # by hand, index order: 10(1) b(2, gain 0.9) c(3) | (4) b(5, credited) d(6, gain 0.7);
+    # U = 1.6, ideal b, d at 1, 2: 1.85; sDCG: b at rank 2 of query 1, d at rank 2 of
+    # query 2 (b is not clicked again): (1 / log2(3)) * (1 + 1 / log4(5))
+    scores = evaluate_sessions(SessionLog.from_records([INDEXED]), ("num", "sdcg"))
+    assert scores.values["num"][0] == pytest.approx(1.6 / 1.85)
+    assert scores.values["sdcg"][0] == pytest.approx(
+        (1 + math.log(4) / math.log(5)) / math.log2(3))
+    assert (round(scores.values["num"][0], 4), round(scores.values["sdcg"][0], 3)) == \
+        (0.8649, 1.174)
+    in_order = {"session_id": "s", "interactions": [
+        {k: v for k, v in it.items() if k != "index"} for it in INDEXED["interactions"][::-1]]}
+    log = SessionLog.from_records([INDEXED])
+    assert log.query_ids == ["s:1", "s:2"] and log.doc_ids[log.item_doc[0]] == "10"
+    expected = evaluate_sessions(SessionLog.from_records([in_order]), ("num", "sdcg"))
+    for metric in ("num", "sdcg"):
+        assert scores.values[metric][0] == expected.values[metric][0]
+
+
+@pytest.mark.parametrize("interactions, message", [
+    ([{"index": [1], "results": ["b"]}],
+     "interaction 1: field 'index' must be an integer, got [1]"),
+    ([{"index": 1.0, "results": ["b"]}],
+     "interaction 1: field 'index' must be an integer, got 1.0"),
+    ([{"index": True, "results": ["b"]}],
+     "interaction 1: field 'index' must be an integer, got True"),
+    ([{"index": 1, "results": ["b"]}, {"results": ["c"]}],
+     "interaction 2: field 'index' is missing"),
+    ([{"index": 3, "results": ["b"]}, {"index": 3, "results": ["c"]}],
+     "interaction 2: field 'index': 3 is also the index of interaction 1")])
+def test_bad_index_is_named(tmp_path, interactions, message):
+    path = write(tmp_path, {"session_id": "s", "interactions": interactions})
+    with pytest.raises(InputFormatError, match=f"s.jsonl, line 1: session 's', "
+                       f"{message.replace('[', '.').replace(']', '.')}"):
+        read_jsonl(path)
+    result = cli(path)
+    assert result.exit_code == 2 and message in result.output

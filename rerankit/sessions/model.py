@@ -14,16 +14,18 @@ JSONL format (one session per line; only ``session_id`` and ``interactions`` req
         "lengths": [120, 80, 95],                           # optional cost of reading each
         "labels": [1, 2, 0],                                # optional integer grades
         "gains": [0.2, 0.6, 0],                             # optional real gains >= 0
-        "satisfaction": 4}]}                                # optional, this query's
+        "satisfaction": 4,                                  # optional, this query's
+        "index": 1}]}                                       # optional, order in session
 
 Aligned lists must have the results' length. Clicks are 0 or 1 (``true``/``false`` too);
 click counts (integers >= 0, used as graded labels) are accepted only with
 ``click_counts=True``. Keys other than these are an error unless ``allow_extra=True`` (a
 misspelt ``"satisfation"`` must not silently drop the labels). A document may appear twice
 in one list (real logs do this): each occurrence is an item the user reads. An interaction
-may have no results (``"results": []``; the user still reformulated). Columns make a million
-sessions a handful of numpy arrays, which is what the vectorised metrics in
-:mod:`rerankit.sessions.metrics` need.
+may have no results (``"results": []``; the user still reformulated). Interactions are in
+list order, or ordered by ``index`` (integers, unique in the session) when every one has it.
+Columns make a million sessions a handful of numpy arrays, which is what the vectorised
+metrics in :mod:`rerankit.sessions.metrics` need.
 """
 
 from __future__ import annotations
@@ -267,11 +269,9 @@ class _Builder:
         s = len(self.session_ids)
         self.session_ids.append(sid)
         self.satisfaction.append(self.score(record.get("satisfaction"), where, number))
-        indices = [it.get("index") for it in interactions if isinstance(it, Mapping)]
-        if any(i is not None for i in indices) and len(set(map(str, indices))) != len(indices):
-            self.fail(where, "field 'index': duplicate interaction indices", number)
-        for position, interaction in enumerate(interactions, 1):
-            self.add_interaction(sid, s, position, interaction, number)
+        for ordinal, (position, interaction) in enumerate(
+                self.ordered(interactions, where, number), 1):
+            self.add_interaction(sid, s, position, ordinal, interaction, number)
         qrels = record.get("qrels")
         if qrels is not None and not isinstance(qrels, Mapping):
             self.fail(where, "field 'qrels' must be an object {document id: grade}, got "
@@ -281,6 +281,32 @@ class _Builder:
             self.qrels[1].append(self.doc(str(docid)))
             self.qrels[2].append(self.grade(grade, f"{where}, field 'qrels' of '{docid}'",
                                             number))
+
+    def ordered(self, interactions: list, where: str, number: int) -> list[tuple[int, Any]]:
+        """The interactions with their 1-based positions in the list, in session order:
+        by ``index`` where every interaction has one (integers, unique: logs that record a
+        query's sequence number, as the TSV's ``interaction`` column), else list order."""
+        numbered = list(enumerate(interactions, 1))
+        if not all(isinstance(it, Mapping) for it in interactions):
+            return numbered                   # add_interaction names the one that is not
+        given = ["index" in it for it in interactions]
+        if not any(given):
+            return numbered
+        if not all(given):
+            self.fail(f"{where}, interaction {given.index(False) + 1}", "field 'index' is "
+                      "missing (give it on every interaction of the session or on none)",
+                      number)
+        seen: dict[int, int] = {}
+        for position, it in numbered:
+            value = it["index"]
+            if isinstance(value, bool) or not isinstance(value, int):
+                self.fail(f"{where}, interaction {position}", "field 'index' must be an "
+                          f"integer, got {value!r}", number)
+            if value in seen:
+                self.fail(f"{where}, interaction {position}", f"field 'index': {value} is "
+                          f"also the index of interaction {seen[value]}", number)
+            seen[value] = position
+        return sorted(numbered, key=lambda pair: pair[1]["index"])
 
     def score(self, value: Any, where: str, number: int) -> float:
         """A satisfaction label: a finite number, or absent."""
@@ -298,7 +324,10 @@ class _Builder:
                       "in 'gains', or map grades to gains with a gain map)", number)
         return grade
 
-    def add_interaction(self, sid: str, s: int, position: int, it: Any, number: int) -> None:
+    def add_interaction(self, sid: str, s: int, position: int, ordinal: int, it: Any,
+                        number: int) -> None:
+        """One interaction: ``position`` is its place in the record's list (what errors
+        name), ``ordinal`` its place in the session (what default query ids name)."""
         where = f"session '{sid}', interaction {position}"
         if not isinstance(it, Mapping):
             self.fail(where, f"expected an object, got {type(it).__name__}", number)
@@ -319,7 +348,7 @@ class _Builder:
         self.inter_session.append(s)
         qid = it.get("query_id")
         text = it.get("query")
-        self.query_ids.append(str(qid) if qid is not None else f"{sid}:{position}")
+        self.query_ids.append(str(qid) if qid is not None else f"{sid}:{ordinal}")
         self.query_texts.append(str(text) if text is not None else "")
         self.inter_satisfaction.append(self.score(it.get("satisfaction"), where, number))
         aligned = {name: it.get(name) for name in _ALIGNED}
