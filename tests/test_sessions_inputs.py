@@ -410,3 +410,15 @@ def test_bad_index_is_named(tmp_path, interactions, message):
         read_jsonl(path)
     result = cli(path)
     assert result.exit_code == 2 and message in result.output
+
+
+@pytest.mark.parametrize("sid", ["a\tb", "a\nb", "a\rb", "a\u2028b"])
+def test_session_id_with_a_tab_or_line_break_is_refused(tmp_path, sid):
+    path = write(tmp_path, {"session_id": "ok", "interactions": [{"results": ["x"]}]},
+                 {"session_id": sid, "interactions": [{"results": ["x"], "clicks": [1]}]})
+    message = "s.jsonl, line 2: session: field 'session_id' must hold no tab or line break"
+    with pytest.raises(InputFormatError, match=message):
+        read_jsonl(path)
+    result = cli(path, "--per-session", tmp_path / "per.tsv")
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "per.tsv").exists()

@@ -43,6 +43,9 @@ from rerankit.data.atomic import atomic_write
 from rerankit.errors import InputFormatError
 
 _ALIGNED = ("clicks", "dwell", "lengths", "labels", "gains")
+#: Characters a session id may not hold: the TSV outputs (``--per-session``) separate
+#: columns by tabs and rows by line breaks (any of those ``str.splitlines`` splits on).
+_LINE_BREAKS = frozenset("\t\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")
 SESSION_KEYS = frozenset({"session_id", "interactions", "satisfaction", "qrels"})
 INTERACTION_KEYS = frozenset({"index", "query_id", "query", "results", "clicks", "clicked",
                               *_ALIGNED, "satisfaction"})
@@ -256,6 +259,10 @@ class _Builder:
             self.fail("session", "field 'session_id' is missing or not a string/integer",
                       number)
         sid = str(sid)
+        if any(c in _LINE_BREAKS for c in sid):
+            self.fail("session", f"field 'session_id' must hold no tab or line break, got "
+                      f"{sid!r} (session ids are columns of the tab-separated outputs)",
+                      number)
         where = f"session '{sid}'"
         interactions = record.get("interactions")
         if not isinstance(interactions, list):
