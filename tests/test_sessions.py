@@ -57,6 +57,19 @@ def test_u_measure_check_values():
     assert u_measure(gains, lengths, 2000) == pytest.approx(2.3)
 
 
+@pytest.mark.parametrize("gains, lengths, message", [
+    ([1, 2, 3], [1], "one value per item, got 3 gains and 1 lengths"),
+    ([1], [-1], "lengths must be finite numbers >= 0, got -1"),
+    ([-1], [1], "gains must be finite numbers >= 0, got -1"),
+    ([float("nan")], [1], "gains must be finite numbers >= 0, got nan"),
+    ([1], [float("inf")], "lengths must be finite numbers >= 0, got inf"),
+    ([[1, 2]], [[1, 1]], "gains must be a flat list"),
+    (["a"], [1], "gains must be a list of numbers")])
+def test_u_measure_refuses_what_is_no_trailtext(gains, lengths, message):
+    with pytest.raises(ValueError, match=message):
+        u_measure(gains, lengths, 10)
+
+
 def test_u_measure_with_logged_lengths_matches_the_check_values():
     record = {"session_id": "u", "interactions": [
         {"results": ["a", "b", "c", "d", "e"], "lengths": [100, 300, 100, 100, 400],

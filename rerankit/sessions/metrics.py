@@ -121,14 +121,34 @@ def gain(rel: np.ndarray, kind: Gain) -> np.ndarray:
 def u_measure(gains: np.ndarray, lengths: np.ndarray, patience: float,
               position: Position = "end") -> float:
     """U of one trailtext: sum g_k max(0, 1 - pos_k / L), pos_k = l_1 + ... + l_k
-    (``position="end"``) or l_1 + ... + l_(k-1) (``"start"``, cwl's convention)."""
+    (``position="end"``) or l_1 + ... + l_(k-1) (``"start"``, cwl's convention). Gains and
+    lengths are one finite value >= 0 per item, as the specification defines them: a
+    mismatch would otherwise be broadcast into a number for a trailtext nobody gave."""
     if not 0 < patience < math.inf:
         raise ValueError(f"L (patience) must be a finite number > 0, got {patience}")
     if position not in ("end", "start"):
         raise ValueError(f"position must be end or start, got {position!r}")
-    lengths = np.asarray(lengths, dtype=float)
+    gains, lengths = _items(gains, "gains"), _items(lengths, "lengths")
+    if gains.size != lengths.size:
+        raise ValueError(f"gains and lengths must have one value per item, got {gains.size} "
+                         f"gains and {lengths.size} lengths")
     positions = np.cumsum(lengths) - (lengths if position == "start" else 0.0)
-    return float(np.sum(np.asarray(gains, float) * np.maximum(0.0, 1.0 - positions / patience)))
+    return float(np.sum(gains * np.maximum(0.0, 1.0 - positions / patience)))
+
+
+def _items(values: np.ndarray, name: str) -> np.ndarray:
+    """One finite number >= 0 per trailtext item, as a flat float array."""
+    try:
+        array = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a list of numbers, got {values!r}") from None
+    if array.ndim != 1:
+        raise ValueError(f"{name} must be a flat list of numbers (one per item), got "
+                         f"{array.ndim} dimensions")
+    bad = array[~(np.isfinite(array) & (array >= 0))]
+    if bad.size:
+        raise ValueError(f"{name} must be finite numbers >= 0, got {bad[0]:g}")
+    return array
 
 
 def session_metrics(judged: Judged, num_sessions: int, params: SessionParams,
