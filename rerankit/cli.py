@@ -401,6 +401,7 @@ def session_command(
     console = Console(width=None if sys.stdout.isatty() else 200)
     if not meta and any((csv_out, report_dir, systems, compare, gold)):
         raise ValueError("--csv, --report, --systems, --compare and --gold need --meta")
+    _check_session_settings(alpha)
     _check_session_outputs({"--per-session": per_session, "--per-query": per_query,
                             "--json": json_out, "--csv": csv_out,
                             "--write-jsonl": write_jsonl}, report_dir, force,
@@ -425,6 +426,16 @@ def session_command(
             console.print()
             console.print(title, highlight=False)
             console.print(table)
+
+
+def _check_session_settings(alpha: float) -> None:
+    """Before any work, the meta-evaluation's own checks, named by their options."""
+    from rerankit.sessions.meta import check_levels
+
+    try:
+        check_levels(alpha)
+    except ValueError as err:
+        raise ValueError(f"--{err}") from None
 
 
 def _session_evaluate(data, data_format, metrics, run, labels, enhance, click_counts,

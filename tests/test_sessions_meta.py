@@ -284,3 +284,18 @@ def test_intuitiveness_over_system_pairs_with_a_metric_as_gold(demo):
     assert item.disagreements == counts[0] > 0
     assert (item.a_agrees, item.b_agrees) == pytest.approx((counts[1] / counts[0],
                                                             counts[2] / counts[0]))
+
+
+@pytest.mark.parametrize("alpha", [float("nan"), 0.0, 1.0, 2.0, -0.1])
+def test_alpha_outside_zero_one_is_refused_by_api_and_cli(tmp_path, demo, alpha):
+    _, scores, _ = demo
+    message = f"alpha must be a number strictly between 0 and 1, got {alpha!r}"
+    with pytest.raises(ValueError, match=re.escape(message)):
+        meta_evaluate(scores.values, alpha=alpha)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        power_over_systems({"a": scores.values, "b": scores.values}, alpha=alpha)
+    out = tmp_path / "per.tsv"
+    result = runner.invoke(app, ["session", str(demo_log_path()), "--meta", "--alpha",
+                                 str(alpha), "--per-session", str(out)])
+    assert result.exit_code == 2 and f"--{message}" in result.output
+    assert "Traceback" not in result.output and not out.exists()

@@ -30,6 +30,7 @@ import csv
 import io
 import itertools
 import math
+import numbers
 import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -455,12 +456,23 @@ def session_pairs(n: int, max_pairs: int, seed: int) -> tuple[np.ndarray, np.nda
     return i, j
 
 
+def check_levels(alpha: float = 0.05, confidence: float = 0.95) -> None:
+    """Refuse a significance level or confidence level outside (0, 1): ``alpha = 0`` counts
+    no pair significant, ``alpha >= 1`` every pair, and NaN compares false with every
+    p-value, each a table of numbers that look like findings."""
+    for name, value in (("alpha", alpha), ("confidence", confidence)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) \
+                or not 0 < value < 1:
+            raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
+
+
 def power_over_systems(systems: Mapping[str, Mapping[str, np.ndarray]], test: str = "randomization",
                        alpha: float = 0.05, resamples: int = 1000, seed: int = 42,
                        metrics: list[str] | None = None) -> list[Power]:
     """Discriminative power of every metric (default: those of the first system): a paired
     test over the sessions both systems have a value for, for every pair of systems (one
     seeded generator per metric)."""
+    check_levels(alpha)
     if test not in TESTS:
         raise ValueError(f"test must be one of {', '.join(TESTS)}, got {test!r}")
     names = list(systems)
@@ -500,6 +512,7 @@ def meta_evaluate(values: Mapping[str, np.ndarray], satisfaction: np.ndarray | N
     metric pairs whose correlations are compared (default: the first metric against each
     other). ``gold``: the gold measure of the intuitiveness test, ``"satisfaction"`` or a
     metric name whose session values are ``gold_values`` (or a key of ``values``)."""
+    check_levels(alpha, confidence)
     unknown = [m for m in methods if m not in CORRELATIONS]
     if unknown:
         raise ValueError(f"unknown correlation {unknown[0]!r}; choose from {', '.join(METHODS)}")
