@@ -566,39 +566,46 @@ def _check_session_outputs(files: dict[str, Path | None], report_dir: Path | Non
 
 def _session_write(result: dict, report, per_session, per_query, json_out, csv_out,
                    report_dir, write_jsonl) -> None:
-    """Every requested output file, each written atomically."""
+    """Every requested output file, each written atomically, and all of them only once
+    every one is ready (plots drawn, JSON checked), so a failure leaves none half-done."""
     import json
 
     from rerankit.data.atomic import atomic_write
 
     log, scores = result["log"], result["scores"]
-    if write_jsonl:
-        log.write_jsonl(write_jsonl)
-    for path, values, satisfaction in ((per_session, scores, log.satisfaction),
-                                       (per_query, result["query_scores"],
-                                        log.inter_satisfaction)):
-        if path:
-            with atomic_write(path) as handle:
-                handle.writelines(values.to_tsv_lines(satisfaction))
+    pngs = {}
+    if report_dir:
+        from rerankit.sessions.plots import render_plots
+
+        pngs = render_plots(report, scores.values, log.satisfaction)   # may add notes
     summary = {"sessions": log.num_sessions, "queries": log.num_interactions,
                "labels": result["source"], "lists": str(result["run"] or "logged"),
                "means": {m: _json_number(scores.mean(m)) for m in result["metrics"]},
                "undefined": {m: scores.undefined(m) for m in result["metrics"]},
                "meta": report.to_dict() if report else None}
+    texts = {}
+    for path, values, satisfaction in ((per_session, scores, log.satisfaction),
+                                       (per_query, result["query_scores"],
+                                        log.inter_satisfaction)):
+        if path:
+            texts[path] = "".join(values.to_tsv_lines(satisfaction))
+    summary_text = json.dumps(summary, indent=2, allow_nan=False) + "\n"
     if json_out:
-        with atomic_write(json_out) as handle:
-            json.dump(summary, handle, indent=2, allow_nan=False)
-            handle.write("\n")
+        texts[json_out] = summary_text
     if csv_out:
-        with atomic_write(csv_out) as handle:
-            handle.write(report.csv_text())
+        texts[csv_out] = report.csv_text()
     if report_dir:
-        from rerankit.sessions.plots import write_plots
-
-        write_plots(report, scores.values, log.satisfaction, report_dir)
-        with atomic_write(Path(report_dir) / "meta.json") as handle:
-            json.dump(summary, handle, indent=2, allow_nan=False)
-            handle.write("\n")
+        texts[Path(report_dir) / "meta.json"] = summary_text
+    if write_jsonl:
+        log.write_jsonl(write_jsonl)
+    for path, text in texts.items():
+        with atomic_write(path) as handle:
+            handle.write(text)
+    if report_dir:
+        Path(report_dir).mkdir(parents=True, exist_ok=True)
+        for name, data in pngs.items():
+            with atomic_write(Path(report_dir) / name, "wb") as handle:
+                handle.write(data)
 
 
 def _json_number(x: float) -> float | None:

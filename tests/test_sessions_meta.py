@@ -299,3 +299,24 @@ def test_alpha_outside_zero_one_is_refused_by_api_and_cli(tmp_path, demo, alpha)
                                  str(alpha), "--per-session", str(out)])
     assert result.exit_code == 2 and f"--{message}" in result.output
     assert "Traceback" not in result.output and not out.exists()
+
+
+def test_report_skips_the_scatter_panel_of_a_metric_undefined_everywhere(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "s.jsonl"                 # nothing clicked: NUM and nsDCG undefined
+    path.write_text("".join(json.dumps(
+        {"session_id": f"s{i}", "satisfaction": i + 1, "interactions": [
+            {"results": ["a", "b", "c", "d"][i % 3:], "clicks": [0] * (4 - i % 3)}]}) + "\n"
+        for i in range(4)))
+    folder, out = tmp_path / "rep", tmp_path / "fj.json"
+    result = runner.invoke(app, ["session", str(path), "--meta", "--resamples", "20",
+                                 "--report", str(folder), "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output and "Warning" not in result.output
+    note = ("satisfaction_scatter.png: no session has both a num value and satisfaction; "
+            "its panel is left out")
+    assert note in result.output
+    assert note in json.loads(out.read_text())["meta"]["notes"]
+    assert json.loads((folder / "meta.json").read_text()) == json.loads(out.read_text())
+    for name in ("satisfaction_scatter.png", "satisfaction_ci.png", "agreement_heatmap.png"):
+        assert (folder / name).read_bytes()[:4] == b"\x89PNG"

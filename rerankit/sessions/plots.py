@@ -5,6 +5,7 @@ the ASL curves of discriminative power."""
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -35,28 +36,48 @@ PLOT_FILES = ("satisfaction_scatter.png", "satisfaction_ci.png", "agreement_heat
 
 def write_plots(report: MetaReport, values: Mapping[str, np.ndarray],
                 satisfaction: np.ndarray | None, folder: str | Path) -> list[Path]:
-    """Write every plot the report has data for; returns the files written."""
-    plt = _pyplot()
+    """Write every plot the report has data for; returns the files written. Every plot is
+    drawn before the first is written, so a failure leaves the folder as it was."""
+    pngs = render_plots(report, values, satisfaction)
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
+    for name, data in pngs.items():
+        with atomic_write(folder / name, "wb") as handle:
+            handle.write(data)
+        written.append(folder / name)
+    return written
+
+
+def render_plots(report: MetaReport, values: Mapping[str, np.ndarray],
+                 satisfaction: np.ndarray | None) -> dict[str, bytes]:
+    """Every plot the report has data for, as PNG bytes by file name (one of
+    :data:`PLOT_FILES`). A metric that no session has both a value and satisfaction for
+    (NUM when nothing was clicked) gets no scatter panel, and ``report.notes`` says so."""
+    plt = _pyplot()
+    pngs: dict[str, bytes] = {}
 
     def save(fig, name: str) -> None:
-        path = folder / name
-        with atomic_write(path, "wb") as handle:
-            fig.savefig(handle, format="png", dpi=120, bbox_inches="tight")
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
         plt.close(fig)
-        written.append(path)
+        pngs[name] = buffer.getvalue()
 
     if satisfaction is not None and np.any(~np.isnan(satisfaction)):
-        save(_scatter(plt, report, values, satisfaction), "satisfaction_scatter.png")
+        drawable = {m: v for m, v in values.items()
+                    if np.any(~(np.isnan(v) | np.isnan(satisfaction)))}
+        for metric in (m for m in values if m not in drawable):
+            report.notes.append(f"satisfaction_scatter.png: no session has both a {metric} "
+                                "value and satisfaction; its panel is left out")
+        if drawable:
+            save(_scatter(plt, report, drawable, satisfaction), "satisfaction_scatter.png")
     if report.correlations:
         save(_ci_bars(plt, report), "satisfaction_ci.png")
     if report.agreement:
         save(_heatmaps(plt, report), "agreement_heatmap.png")
     if report.power:
         save(_asl(plt, report), "asl_curves.png")
-    return written
+    return pngs
 
 
 def _grid(plt, count: int, width: float = 3.6, height: float = 3.2):
