@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import numpy as np
 import pytest
@@ -422,3 +423,37 @@ def test_session_id_with_a_tab_or_line_break_is_refused(tmp_path, sid):
     result = cli(path, "--per-session", tmp_path / "per.tsv")
     assert result.exit_code == 2 and message in result.output
     assert not (tmp_path / "per.tsv").exists()
+
+
+@pytest.mark.parametrize("digits", [309, 401, 5001])
+def test_integers_past_float_range_are_no_number(tmp_path, digits):
+    huge = "9" * digits
+    path = write(tmp_path, '{"session_id": "s", "satisfaction": ' + huge + ', "interactions": '
+                 '[{"results": ["a"], "clicks": [1]}]}')
+    message = ("s.jsonl, line 1: session 's': field 'satisfaction' must be a number, got "
+               f"999999999999... ({digits} digits)")
+    with pytest.raises(InputFormatError, match=re.escape(message)):
+        read_jsonl(path)
+    result = cli(path)
+    assert result.exit_code == 2 and message in result.output
+    labels = write(tmp_path, '{"session_id": "s", "interactions": [{"results": ["a"], '
+                   '"labels": [-' + huge + ']}]}', name="l.jsonl")
+    with pytest.raises(InputFormatError, match="field 'labels'.* must be an integer >= -2, "
+                       rf"got -99999999999\.\.\. \({digits} digits\)"):
+        read_jsonl(labels)
+    with pytest.raises(InputFormatError, match="'satisfaction' must be a number"):
+        SessionLog.from_records([{"session_id": "s", "satisfaction": 10 ** 400,
+                                  "interactions": [{"results": ["a"]}]}])
+    assert read_jsonl(write(tmp_path, '{"session_id": 1' + "0" * 400 + ', "interactions": '
+                            '[{"results": ["a"], "clicks": [1]}]}', name="id.jsonl")
+                      ).session_ids == ["1" + "0" * 400]
+
+
+def test_json_nested_too_deeply_is_named(tmp_path):
+    path = write(tmp_path, {"session_id": "ok", "interactions": [{"results": ["a"]}]},
+                 "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputFormatError, match=r"s\.jsonl, line 2: invalid JSON: nested "
+                       "too deeply"):
+        read_jsonl(path)
+    result = cli(path)
+    assert result.exit_code == 2 and "line 2: invalid JSON: nested too deeply" in result.output

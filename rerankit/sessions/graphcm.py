@@ -57,6 +57,8 @@ def _literal(path: Path) -> dict:
         return ast.literal_eval(path.read_text(encoding="utf-8"))
     except (ValueError, SyntaxError) as err:
         raise InputFormatError(path, f"not a Python dict literal ({err})") from None
+    except RecursionError:
+        raise InputFormatError(path, "not a Python dict literal (nested too deeply)") from None
 
 
 def _lines(path: Path, columns: int):
@@ -73,6 +75,6 @@ def _lines(path: Path, columns: int):
             try:
                 fields = [int(parts[0]), int(parts[1])] + [ast.literal_eval(p)
                                                            for p in parts[2:]]
-            except (ValueError, SyntaxError):
+            except (ValueError, SyntaxError, RecursionError):
                 raise InputFormatError(path, "malformed field", number) from None
             yield number, fields

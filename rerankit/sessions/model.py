@@ -178,9 +178,12 @@ def read_jsonl(path: str | Path, click_counts: bool = False, allow_extra: bool =
                 if not line.strip():
                     continue
                 try:
-                    yield number, json.loads(line)
+                    yield number, json.loads(line, parse_int=_parse_int)
                 except json.JSONDecodeError as err:
                     raise InputFormatError(path, f"invalid JSON: {err.msg}", number) from None
+                except RecursionError:
+                    raise InputFormatError(path, "invalid JSON: nested too deeply",
+                                           number) from None
 
     return build_log(records(), str(path), click_counts, allow_extra)
 
@@ -196,6 +199,21 @@ def build_log(numbered: Iterable[tuple[Any, Any]], source: str, click_counts: bo
     return builder.build()
 
 
+class _HugeInteger(str):
+    """A JSON integer too long to be any float (more than 308 digits): kept as its text, so
+    that it is no number to the checks below, which then name the field that holds it (an
+    id may still be one: integer ids are read as their text anyway)."""
+
+    def __repr__(self) -> str:
+        return f"{self[:12]}... ({len(self.lstrip('-'))} digits)"
+
+
+def _parse_int(text: str) -> int | _HugeInteger:
+    """JSON integers as ints, but none past float range: Python's int-to-string limit
+    (4,300 digits) and float conversion would otherwise fail far from the field."""
+    return _HugeInteger(text) if len(text.lstrip("-")) > 308 else int(text)
+
+
 def _number(value: float) -> float | int:
     return int(value) if float(value).is_integer() else float(value)
 
@@ -204,7 +222,10 @@ def _real(value: Any) -> float:
     """A JSON number as a finite float, else NaN (bools and strings are not numbers)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return math.nan
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:               # an int past float range, given through the API
+        return math.nan
     return x if math.isfinite(x) else math.nan
 
 
