@@ -187,3 +187,19 @@ def test_tsv_without_query_id_or_interaction_is_refused(tmp_path):
     with pytest.raises(InputFormatError, match=r"line 1: header: needs a 'query_id' or an "
                        r"'interaction' column"):
         read_session_tsv(path)
+
+
+@pytest.mark.parametrize("body, message", [
+    ("a\t2\tx\t1\t0\t1\na\t1\ty\t1\t0\t-5\na\t1\tw\t2\t0\t1\n",
+     r"line 4: session 'a', interaction 1, field 'labels': must be an integer >= -2, got -5"),
+    ("a\t2\tx\t1\t0\t1\na\t1\ty\t1\t0\t1\na\t2\tz\t2\t0\t1\na\t1\tw\t2\t0\t1\n"
+     "a\t2\tv\t3\t2\t1\n",
+     r"line 7: session 'a', interaction 2: field 'clicks' must be 0 or 1, got 2"),
+    ("a\t1\tx\t2\t0\t1\na\t1\ty\t1\t-1\t1\n",
+     r"line 4: session 'a', interaction 1: field 'clicks' must be 0 or 1, got -1")])
+def test_tsv_value_errors_name_the_offending_row(tmp_path, body, message):
+    path = tmp_path / "log.tsv"
+    path.write_text("session_id\tinteraction\tdoc_id\trank\tclick\tlabel\n"
+                    "b\t1\tq\t1\t0\t0\n" + body)
+    with pytest.raises(InputFormatError, match=rf"log\.tsv, {message}"):
+        read_session_tsv(path)

@@ -40,7 +40,7 @@ from typing import Any
 from xml.parsers import expat
 
 from rerankit.errors import InputFormatError
-from rerankit.sessions.model import SessionLog, build_log
+from rerankit.sessions.model import RowLines, SessionLog, build_log
 
 FORMATS = ("jsonl", "graphcm", "trec-xml", "tsv")
 
@@ -306,7 +306,7 @@ def _tsv_sessions(path: Path) -> list[tuple[int, dict]]:
         current[sid] = row.get("query_id", "")
         block = record["_blocks"].get(key)
         if block is None:
-            block = {"key": key, "query_id": row.get("query_id") or None,
+            block = {"key": key, "line": number, "query_id": row.get("query_id") or None,
                      "query": row.get("query") or None, "rows": []}
             record["_blocks"][key] = block
             record["interactions"].append(block)
@@ -332,9 +332,12 @@ def _tsv_sessions(path: Path) -> list[tuple[int, dict]]:
         blocks = record.pop("_blocks")
         if any(k[0] == "n" for k in blocks):
             record["interactions"].sort(key=lambda b: b["key"][1])
+        lines = RowLines(first_line, tuple(tuple(r[3] for r in sorted(b["rows"],
+                                                                      key=lambda r: r[0]))
+                                           or (b["line"],) for b in record["interactions"]))
         record["interactions"] = [_tsv_interaction(b, path, record["session_id"])
                                   for b in record["interactions"]]
-        out.append((first_line, record))
+        out.append((lines, record))
     return out
 
 

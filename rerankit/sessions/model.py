@@ -192,7 +192,8 @@ def build_log(numbered: Iterable[tuple[Any, Any]], source: str, click_counts: bo
               allow_extra: bool = False) -> SessionLog:
     """Build a log from (line number, session dict) pairs: the converters of other formats
     give the line where each session starts, so errors point into the original file. A
-    number may be a (file, line) pair when sessions come from several files."""
+    number may be a (file, line) pair when sessions come from several files, or
+    :class:`RowLines` when every result has its own row (errors about a value name it)."""
     builder = _Builder(source, click_counts, allow_extra)
     for number, record in numbered:
         builder.add(record, number)
@@ -212,6 +213,24 @@ def _parse_int(text: str) -> int | _HugeInteger:
     """JSON integers as ints, but none past float range: Python's int-to-string limit
     (4,300 digits) and float conversion would otherwise fail far from the field."""
     return _HugeInteger(text) if len(text.lstrip("-")) > 308 else int(text)
+
+
+@dataclass(frozen=True)
+class RowLines:
+    """Where a session read from a file with one row per shown result starts, and the line
+    of every result (per interaction, in list order; an interaction without results has its
+    own row), so that an error about one value names the row that holds it."""
+
+    first: int
+    rows: tuple[tuple[int, ...], ...]
+
+    def line(self, position: int, item: int | None = None) -> int:
+        """The line of result ``item`` (0-based) of interaction ``position`` (1-based), or
+        of the interaction's first row."""
+        lines = self.rows[position - 1] if 0 < position <= len(self.rows) else ()
+        if not lines:
+            return self.first
+        return lines[item] if item is not None and 0 <= item < len(lines) else lines[0]
 
 
 def _number(value: float) -> float | int:
@@ -251,7 +270,12 @@ class _Builder:
         self.doc_index: dict[str, int] = {}
         self.qrels: tuple[list[int], list[int], list[float]] = ([], [], [])
 
-    def fail(self, where: str, message: str, number: int | tuple[str, int]) -> None:
+    def fail(self, where: str, message: str, number: int | tuple[str, int] | RowLines,
+             at: tuple[int, int | None] | None = None) -> None:
+        """Raise the error at ``number``; ``at`` (interaction position, result index) names
+        the row of a file with one row per result."""
+        if isinstance(number, RowLines):
+            number = number.line(*at) if at is not None else number.first
         source, line = number if isinstance(number, tuple) else (self.source, number)
         raise InputFormatError(source, f"{where}: {message}", line)
 
@@ -336,20 +360,23 @@ class _Builder:
             seen[value] = position
         return sorted(numbered, key=lambda pair: pair[1]["index"])
 
-    def score(self, value: Any, where: str, number: int) -> float:
+    def score(self, value: Any, where: str, number: int,
+              at: tuple[int, int | None] | None = None) -> float:
         """A satisfaction label: a finite number, or absent."""
         if value is None:
             return math.nan
         x = _real(value)
         if math.isnan(x):
-            self.fail(where, f"field 'satisfaction' must be a number, got {value!r}", number)
+            self.fail(where, f"field 'satisfaction' must be a number, got {value!r}", number,
+                      at)
         return x
 
-    def grade(self, value: Any, where: str, number: int) -> float:
+    def grade(self, value: Any, where: str, number: int,
+              at: tuple[int, int | None] | None = None) -> float:
         grade = _real(value)
         if math.isnan(grade) or not grade.is_integer() or grade < -2:
             self.fail(where, f"must be an integer >= -2, got {value!r} (real-valued gains go "
-                      "in 'gains', or map grades to gains with a gain map)", number)
+                      "in 'gains', or map grades to gains with a gain map)", number, at)
         return grade
 
     def add_interaction(self, sid: str, s: int, position: int, ordinal: int, it: Any,
@@ -378,7 +405,8 @@ class _Builder:
         text = it.get("query")
         self.query_ids.append(str(qid) if qid is not None else f"{sid}:{ordinal}")
         self.query_texts.append(str(text) if text is not None else "")
-        self.inter_satisfaction.append(self.score(it.get("satisfaction"), where, number))
+        self.inter_satisfaction.append(self.score(it.get("satisfaction"), where, number,
+                                                  (position, None)))
         aligned = {name: it.get(name) for name in _ALIGNED}
         if it.get("clicked") is not None:
             if aligned["clicks"] is not None:
@@ -402,40 +430,45 @@ class _Builder:
             self.item_rank.append(rank)
             self.item_doc.append(self.doc(docid))
         n = len(results)
-        self.columns["clicks"].extend(self.clicks(aligned["clicks"], n, where, number))
+        self.columns["clicks"].extend(self.clicks(aligned["clicks"], n, where, number,
+                                                  position))
         for name in ("dwell", "lengths", "gains"):
-            self.columns[name].extend(self.non_negative(aligned[name], n, where, name, number))
+            self.columns[name].extend(self.non_negative(aligned[name], n, where, name, number,
+                                                        position))
         labels = aligned["labels"]
         self.columns["labels"].extend(
             [math.nan] * n if labels is None else
-            [self.grade(v, f"{where}, field 'labels'", number) for v in labels])
+            [self.grade(v, f"{where}, field 'labels'", number, (position, k))
+             for k, v in enumerate(labels)])
 
-    def clicks(self, values: list | None, n: int, where: str, number: int) -> list[float]:
+    def clicks(self, values: list | None, n: int, where: str, number: int,
+               position: int) -> list[float]:
         if values is None:
             return [math.nan] * n
         out = []
-        for value in values:
+        for k, value in enumerate(values):
             x = 1.0 if value is True else 0.0 if value is False else _real(value)
             if self.click_counts:
                 if math.isnan(x) or x < 0 or not x.is_integer():
                     self.fail(where, f"field 'clicks': click counts must be integers >= 0, "
-                              f"got {value!r}", number)
+                              f"got {value!r}", number, (position, k))
             elif x not in (0.0, 1.0):
                 self.fail(where, f"field 'clicks' must be 0 or 1, got {value!r} (counts: "
                           "--click-counts / click_counts=True; grades: 'labels'; real "
-                          "gains: 'gains')", number)
+                          "gains: 'gains')", number, (position, k))
             out.append(x)
         return out
 
     def non_negative(self, values: list | None, n: int, where: str, name: str,
-                     number: int) -> list[float]:
+                     number: int, position: int) -> list[float]:
         if values is None:
             return [math.nan] * n
         out = []
-        for value in values:
+        for k, value in enumerate(values):
             x = _real(value)
             if math.isnan(x) or x < 0:
-                self.fail(where, f"field '{name}' must be numbers >= 0, got {value!r}", number)
+                self.fail(where, f"field '{name}' must be numbers >= 0, got {value!r}", number,
+                          (position, k))
             out.append(x)
         return out
 
