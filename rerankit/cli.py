@@ -377,7 +377,7 @@ def session_command(
                        ] = "pearson,spearman,kendall",
     resamples: Annotated[int, typer.Option(min=1, help="Bootstrap / randomisation "
                                            "resamples.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Random seed.")] = 42,
     test: Annotated[Test, typer.Option(help="Discriminative power test.")
                     ] = Test.randomization,
     alpha: Annotated[float, typer.Option(help="Significance level of discriminative power.")
@@ -450,6 +450,8 @@ def _session_evaluate(data, data_format, metrics, run, labels, enhance, click_co
     from rerankit.sessions.labels import resolve_source
 
     chosen = tuple(m.strip() for m in metrics.split(",") if m.strip())
+    if not chosen:
+        raise typer.BadParameter(f"{metrics!r} names no metric", param_hint="--metrics")
     params = SessionParams(depth=depth, patience=num_l, reformulation_cost=num_c,
                            gain=gain_kind, sdcg_b=sdcg_b, sdcg_bq=sdcg_bq, srbp_p=srbp_p,
                            srbp_b=srbp_b, position=position,

@@ -111,6 +111,35 @@ EXPECTED_TSV = [
          "labels": [1], "gains": [0.2]}]}]
 
 
+def test_tsv_with_a_byte_order_mark_and_txt_files_of_either_format(tmp_path):
+    """Excel writes TSV with a UTF-8 BOM; a .txt file is TSV unless it starts with '{'."""
+    expected = list(read_session_tsv_text(tmp_path, TSV, "plain.tsv").to_records())
+    assert list(read_session_tsv_text(tmp_path, "\ufeff" + TSV, "bom.tsv").to_records()) \
+        == expected
+    tsv_txt = tmp_path / "log.txt"
+    tsv_txt.write_text("\ufeff" + TSV, encoding="utf-8")
+    jsonl_txt = tmp_path / "log-jsonl.txt"
+    jsonl_txt.write_text("".join(json.dumps(r) + "\n" for r in EXPECTED_TSV))
+    assert list(read_sessions(tsv_txt).to_records()) == expected
+    assert list(read_sessions(jsonl_txt).to_records()) == expected
+
+
+def read_session_tsv_text(folder, text: str, name: str) -> SessionLog:
+    path = folder / name
+    path.write_text(text, encoding="utf-8")
+    return read_session_tsv(path)
+
+
+@pytest.mark.parametrize("option", [["--metrics", ","], ["--metrics", " "],
+                                    ["--seed", "-1"], ["--seed", str(2 ** 32)]])
+def test_session_options_refused_before_any_work(tmp_path, option):
+    path = tmp_path / "log.tsv"
+    path.write_text(TSV)
+    result = runner.invoke(app, ["session", str(path), *option])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert option[0] in result.stderr and result.stdout == ""
+
+
 def test_tsv_equals_the_same_sessions_as_jsonl(tmp_path):
     path = tmp_path / "log.tsv"
     path.write_text(TSV)

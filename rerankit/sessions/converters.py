@@ -48,7 +48,8 @@ FORMATS = ("jsonl", "graphcm", "trec-xml", "tsv")
 def read_sessions(path: str | Path, data_format: str = "auto", click_counts: bool = False,
                   allow_extra: bool = False, qrels: str | Path | None = None) -> SessionLog:
     """Read a session log in any supported format (``auto``: a folder is a GraphCM export,
-    ``.xml`` TREC Session XML, ``.tsv`` the TSV, anything else JSONL)."""
+    ``.xml`` TREC Session XML, ``.tsv`` the TSV, ``.txt`` the TSV unless its first
+    character is ``{`` (JSONL), anything else JSONL)."""
     from rerankit.sessions.graphcm import read_graphcm
     from rerankit.sessions.model import read_jsonl
 
@@ -57,7 +58,8 @@ def read_sessions(path: str | Path, data_format: str = "auto", click_counts: boo
     if kind == "auto":
         suffix = path.suffix.lower()
         kind = "graphcm" if path.is_dir() else "trec-xml" if suffix == ".xml" else \
-            "tsv" if suffix in (".tsv", ".txt") else "jsonl"
+            "tsv" if suffix == ".tsv" or (suffix == ".txt" and not _starts_json(path)) \
+            else "jsonl"
     if kind not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, got {kind!r}")
     if qrels is not None and kind != "trec-xml":
@@ -250,8 +252,18 @@ def read_session_tsv(path: str | Path, click_counts: bool = False) -> SessionLog
     return build_log(((line, record) for line, record in sessions), str(path), click_counts)
 
 
+def _starts_json(path: Path) -> bool:
+    """True when the file's first non-blank character (after a byte-order mark) is '{'."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False   # the reader names the problem
+    return head.removeprefix(b"\xef\xbb\xbf").lstrip().startswith(b"{")
+
+
 def _tsv_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    with open(path, encoding="utf-8", newline="") as handle:
+    with open(path, encoding="utf-8-sig", newline="") as handle:   # Excel writes a BOM
         reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
         try:
             header = [h.strip().lower() for h in next(reader)]
