@@ -368,13 +368,17 @@ def random_inputs(draw):
 @given(case=random_inputs())
 def test_random_rankings_equal_trec_eval(case, trec_eval, tmp_path):
     qrels, run, level, specs, judged_only = case
+    _compare(trec_eval, *_write_case(tmp_path, qrels, run), specs, level, judged_only)
+
+
+def _write_case(tmp_path, qrels: dict, run: dict) -> tuple:
+    """A drawn case as a qrels file and a run file (rank column 0: trec_eval ignores it)."""
     qrels_path, run_path = tmp_path / "qrels", tmp_path / "run"
     qrels_path.write_text("".join(f"{q} 0 {d} {g}\n" for q, docs in qrels.items()
                                   for d, g in docs.items()))
     run_path.write_text("".join(f"{q} Q0 {d} 0 {s} tag\n" for q, docs in run.items()
                                 for d, s in docs.items()))
-    _compare(trec_eval, qrels_path, run_path, specs, level, judged_only)
-
+    return qrels_path, run_path
 
 
 GAIN_FAMILIES_WITH_MAPS = ["ndcg", "dcg", "ideal_dcg", "ndcg_rel", "Rndcg", "G"]
@@ -398,12 +402,7 @@ def test_random_fractional_gain_maps_equal_trec_eval(case, specs, trec_eval, tmp
     """Per-query gain lists (levels up to each query's highest grade), sorted in glibc's
     order, and an ideal walk that never starts when the last entry's gain is <= 0."""
     qrels, run, level, _, judged_only = case
-    qrels_path, run_path = tmp_path / "qrels", tmp_path / "run"
-    qrels_path.write_text("".join(f"{q} 0 {d} {g}\n" for q, docs in qrels.items()
-                                  for d, g in docs.items()))
-    run_path.write_text("".join(f"{q} Q0 {d} 0 {s} tag\n" for q, docs in run.items()
-                                for d, s in docs.items()))
-    _compare(trec_eval, qrels_path, run_path, specs, level, judged_only)
+    _compare(trec_eval, *_write_case(tmp_path, qrels, run), specs, level, judged_only)
 
 
 @pytest.mark.parametrize(("spec", "qrels", "run", "expected"), [
