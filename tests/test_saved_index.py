@@ -113,7 +113,7 @@ def test_a_damaged_record_or_id_list_is_named(saved, tmp_path, kind, damage, mes
 @pytest.mark.parametrize(("kind", "damage", "message"), [
     ("bm25s", lambda f: (f / "vocab.tokenizer.json").unlink(), "vocab.tokenizer.json is missing"),
     ("bm25s", lambda f: _truncate(f / "vocab.tokenizer.json"),
-     r"vocab.tokenizer.json is truncated or damaged \(unexpected end of data"),
+     r"vocab.tokenizer.json is truncated or damaged \("),  # the JSON library's words follow
     ("bm25s", lambda f: _truncate(f / "bm25s" / "data.csc.index.npy", 60),
      r"bm25s/data.csc.index.npy is truncated or damaged \(EOF: reading array header"),
     ("bm25s", lambda f: _truncate(f / "bm25s" / "indptr.csc.index.npy"),
