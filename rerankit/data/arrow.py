@@ -15,6 +15,8 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
+from rerankit.data import arrow_compute as pc
+
 
 def to_numpy(column: pa.Array | pa.ChunkedArray, null: float | int | None = None) -> np.ndarray:
     """A numeric or boolean Arrow column as one numpy array (a read-only view of a
@@ -46,7 +48,7 @@ def strings(values: Sequence[str]) -> pa.Array:
     np.cumsum([len(value) for value in encoded], out=offsets[1:])
     array = pa.Array.from_buffers(pa.large_string(), len(encoded), [
         None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))])
-    return array.cast(pa.string())
+    return pc.cast(array, pa.string())
 
 
 def _numpy_dtype(kind: pa.DataType) -> np.dtype:

@@ -7,8 +7,8 @@ from collections.abc import Mapping
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from rerankit.data import arrow_compute as pc
 from rerankit.data.arrow import strings, to_numpy
 from rerankit.errors import InputFormatError
 

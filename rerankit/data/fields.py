@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
+from rerankit.data import arrow_compute as pc
 from rerankit.data.arrow import from_numpy, to_numpy
 from rerankit.data.source import Source
 from rerankit.errors import InputFormatError
@@ -186,7 +186,7 @@ def _read_any_whitespace(source: Source, layout: Layout) -> Fields:
     data_lines = np.flatnonzero(filled & ~comment)
     if layout.header and data_lines.size:
         data_lines = data_lines[1:]
-    rows = rows.take(from_numpy(data_lines))
+    rows = pc.take(rows, from_numpy(data_lines))
     fields = pc.ascii_split_whitespace(rows)
     counts = to_numpy(pc.list_value_length(fields))
     wanted = len(layout.names)
@@ -263,7 +263,7 @@ def _lines(source: Source) -> pa.Array:
     offsets = pa.py_buffer(np.append(starts, size).astype(np.int64))
     lines = pa.Array.from_buffers(pa.large_binary(), len(starts), [None, offsets, source.buffer])
     try:
-        return lines.cast(pa.large_string())
+        return pc.cast(lines, pa.large_string())
     except pa.ArrowInvalid:
         try:
             bytes(source.buffer).decode("utf-8")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from rerankit.data import arrow_compute as pc
 
 _MIX_A = np.uint64(0x9E3779B97F4A7C15)
 _MIX_B = np.uint64(0xBF58476D1CE4E5B9)
@@ -68,7 +69,7 @@ class _Hasher:
         at = 0
         for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
             if not pa.types.is_string(chunk.type):
-                chunk = chunk.cast(pa.string())
+                chunk = pc.cast(chunk, pa.string())
             for start in range(0, len(chunk), _BLOCK):
                 block = chunk.slice(start, _BLOCK)
                 keys = out[at:at + len(block)]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from rerankit.data import arrow_compute as pc
 from rerankit.data.columns import flatten_nested, real_values
 from rerankit.data.fields import split_fields
 from rerankit.data.run import id_columns

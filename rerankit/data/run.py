@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from rerankit.data import arrow_compute as pc
 from rerankit.data.arrow import from_numpy, to_numpy
 from rerankit.data.columns import (
     encode_strings,
@@ -175,7 +175,7 @@ class Run:
     def take(self, rows: np.ndarray) -> Run:
         """A run made of the given row indices."""
         idx = from_numpy(np.asarray(rows, dtype=np.int64))
-        return Run(self.qid.take(idx), self.docid.take(idx), self.score[rows], self.name,
+        return Run(pc.take(self.qid, idx), pc.take(self.docid, idx), self.score[rows], self.name,
                    verified_unique=self.verified_unique, source=self.source)
 
     def ranks(self) -> np.ndarray:

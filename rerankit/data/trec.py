@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from rerankit.data import arrow_compute as pc
 from rerankit.data.arrow import to_numpy
 from rerankit.data.atomic import atomic_write
 from rerankit.data.fields import Fields, Layout

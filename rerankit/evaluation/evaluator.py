@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pyarrow.compute as pc
 
+from rerankit.data import arrow_compute as pc
 from rerankit.data.arrow import to_numpy
 from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run

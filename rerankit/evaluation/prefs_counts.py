@@ -32,8 +32,9 @@ from itertools import pairwise
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from rerankit.data import arrow_compute as pc
+from rerankit.data.arrow import to_numpy
 from rerankit.data.columns import group_starts
 from rerankit.errors import InputFormatError
 from rerankit.evaluation.prefs_classes import GroupCounts, Lines, count_class_groups
@@ -98,7 +99,7 @@ def _same(values: pa.Array) -> np.ndarray:
     n = len(values)
     if n < 2:
         return np.zeros(0, dtype=bool)
-    return pc.equal(values.slice(1), values.slice(0, n - 1)).to_numpy(zero_copy_only=False)
+    return to_numpy(pc.equal(values.slice(1), values.slice(0, n - 1)))
 
 
 def _sorted_lines(judgements: GroupJudgements, ranked: RankedRun, evaluated: np.ndarray

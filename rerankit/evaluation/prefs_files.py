@@ -25,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from rerankit.data import arrow_compute as pc
+from rerankit.data.arrow import to_numpy
 from rerankit.data.fields import Layout, split_fields
 from rerankit.data.source import read_input
 from rerankit.errors import InputFormatError
@@ -110,12 +111,12 @@ def read_group_judgements(path: str | Path, rel_format: str) -> GroupJudgements:
 
 def _parse(text: pa.Array, pattern: str, what: str, path: Path, line: np.ndarray,
            field: str) -> np.ndarray:
-    ok = pc.match_substring_regex(text, pattern).to_numpy(zero_copy_only=False)
+    ok = to_numpy(pc.match_substring_regex(text, pattern))
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
         raise InputFormatError(path, f"field {field} must be {what}, got {text[i].as_py()!r}",
                                int(line[i]))
-    values = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+    values = to_numpy(pc.cast(text, pa.float64()))
     if not np.isfinite(values).all():
         i = int(np.flatnonzero(~np.isfinite(values))[0])
         raise InputFormatError(path, f"field {field} is too large: {text[i].as_py()!r}",
@@ -129,7 +130,7 @@ def _check_unique(columns: dict[str, pa.Array], line: np.ndarray, path: Path) ->
                       "row": pa.array(np.arange(len(line)))})
     counted = table.group_by(["q", "g", "d"]).aggregate([("row", "min"), ("row", "max"),
                                                          ("row", "count")])
-    twice = pc.greater(counted["row_count"], 1).to_numpy(zero_copy_only=False)
+    twice = to_numpy(pc.greater(counted["row_count"], 1))
     if twice.any():
         k = int(np.flatnonzero(twice)[0])
         first = int(line[counted["row_min"][k].as_py()])

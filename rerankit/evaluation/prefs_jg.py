@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from rerankit.data import arrow_compute as pc
 from rerankit.data.columns import ranks_within_groups
 from rerankit.evaluation.prefs_files import GroupJudgements
 from rerankit.evaluation.prefs_ranking import RankedRun

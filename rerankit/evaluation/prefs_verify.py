@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from rerankit.data import arrow_compute as pc
 from rerankit.errors import VerificationError
 from rerankit.evaluation.verify import find_trec_eval, run_tag, run_trec_eval, zscores_file
 

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from rerankit.data import arrow_compute as pc
 from rerankit.data.arrow import from_numpy, strings, to_numpy
 from rerankit.data.columns import encode_strings, ranks_within_groups
 from rerankit.data.hashing import duplicate_candidates
@@ -255,7 +255,7 @@ def _break_ties(equal: np.ndarray, positions: np.ndarray, order: np.ndarray | No
     members = np.arange(int(size.sum()), dtype=np.int64) + np.repeat(begin - first, size)
     member_rows = members if order is None else order[members]
     table = pa.table({"b": from_numpy(np.repeat(np.arange(chosen.size), size)),
-                      "d": pc.cast(docid.take(from_numpy(member_rows)), pa.string())})
+                      "d": pc.cast(pc.take(docid, from_numpy(member_rows)), pa.string())})
     within = to_numpy(pc.sort_indices(table, sort_keys=[("b", "ascending"),
                                                          ("d", "descending")]))
     moved = np.empty(members.size, dtype=np.int64)
@@ -283,8 +283,8 @@ def _match_judgements(keys: np.ndarray, codes: np.ndarray, group_query: np.ndarr
     hit = sorted_keys[slot] == keys[candidates]
     rows, judgement = candidates[hit], by_key[slot[hit]]
     same = (group_query[codes[rows]] == qrels_query[judgement]) & to_numpy(pc.equal(
-        pc.cast(docid.take(from_numpy(rows)), pa.string()),
-        pc.cast(qrels.docid.take(from_numpy(judgement)), pa.string()),
+        pc.cast(pc.take(docid, from_numpy(rows)), pa.string()),
+        pc.cast(pc.take(qrels.docid, from_numpy(judgement)), pa.string()),
     ))
     return rows[same], judgement[same]
 

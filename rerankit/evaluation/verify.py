@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from rerankit.data import arrow_compute as pc
+from rerankit.data.arrow import to_numpy
 from rerankit.errors import VerificationError
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def verify_result(result: EvaluationResult, qrels: Qrels, run: Run, *, relevance
             "rounded to 2 decimals; verify with a parameter of at most 2 decimals")
     if ignore_identical_ids:
         same = pc.equal(pc.cast(run.qid, pa.string()), pc.cast(run.docid, pa.string()))
-        run = run.take(np.flatnonzero(~same.to_numpy(zero_copy_only=False)))
+        run = run.take(np.flatnonzero(~to_numpy(same)))
     if result.compat == "9":
         if zscores is not None or num_docs_in_coll or average_complete:
             raise VerificationError(
@@ -217,7 +218,7 @@ def _only_queries(qrels: Qrels, keep: set[str]) -> Qrels:
     from rerankit.data.qrels import Qrels
 
     mask = pc.is_in(qrels.qid, value_set=pa.array(sorted(keep), type=pa.string()))
-    rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+    rows = np.flatnonzero(to_numpy(mask))
     taken = pa.array(rows)
     return Qrels(qrels.qid.take(taken), qrels.docid.take(taken), qrels.grade[rows], qrels.name)
 

@@ -29,10 +29,10 @@ from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from rerankit import datasets, registry
 from rerankit.compose import Stage
+from rerankit.data import arrow_compute as pc
 from rerankit.data.atomic import (
     atomic_folder,
     atomic_write,

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from rerankit.compose import Stage, as_stages, check_cutoffs, cutoff_operand
+from rerankit.data import arrow_compute as pc
 from rerankit.data.corpus import Corpus
 from rerankit.data.loaders import Dataset
 from rerankit.data.queries import Queries

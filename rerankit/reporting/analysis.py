@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from rerankit.data import arrow_compute as pc
 from rerankit.data.columns import ranks_within_groups
 from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run

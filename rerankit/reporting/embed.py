@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from rerankit.data import arrow_compute as pc
 from rerankit.reporting.analysis import EMBEDDED_DEPTH, Group, RunView
 
 SNIPPET_CHARS = 240

@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
+
+from rerankit.data import arrow_compute as pc
 
 
 def tie_ranks(doc_ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:

@@ -13,8 +13,8 @@ from typing import Literal
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from rerankit.data import arrow_compute as pc
 from rerankit.data.columns import encode_strings, group_starts
 from rerankit.data.corpus import Corpus, Document
 from rerankit.data.queries import Queries
