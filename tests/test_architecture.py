@@ -9,11 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from rerankit import registry
 from rerankit.errors import UnknownComponentError
 from rerankit.rerank.base import CandidateList, Reranker
+
+from .cli_helpers import invoke
 
 PACKAGE = Path(__file__).resolve().parents[1] / "rerankit"
 
@@ -164,7 +165,6 @@ rerankers:
 def test_a_new_reranker_family_is_one_class_and_nothing_else(tmp_path, monkeypatch):
     """Registered in a test module: YAML configs, config checks, the CLI's run command and
     its component list know it with no other change."""
-    from rerankit.cli import app
     from rerankit.experiment.config import load_config
 
     monkeypatch.setenv("RERANKIT_CACHE", str(tmp_path / "cache"))
@@ -176,11 +176,10 @@ def test_a_new_reranker_family_is_one_class_and_nothing_else(tmp_path, monkeypat
     with pytest.raises(Exception, match="parameter 'bonus' of ReverseReranker"):
         load_config(wrong)
 
-    runner = CliRunner()
-    listed = runner.invoke(app, ["components"])
+    listed = invoke(["components"])
     assert listed.exit_code == 0 and "test-reverse" in listed.output
-    result = runner.invoke(app, ["run", str(config), "--output", str(tmp_path / "out"),
-                                 "--quiet"])
+    result = invoke(["run", str(config), "--output", str(tmp_path / "out"),
+                     "--quiet"])
     assert result.exit_code == 0, result.output
     lines = (tmp_path / "out" / "run.trec").read_text().splitlines()
     first_query = [line.split() for line in lines if line.split()[0] == lines[0].split()[0]]

@@ -8,21 +8,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from rerankit.cli import app
 from rerankit.evaluation.evaluator import evaluate
 
+from .cli_helpers import invoke
 from .conftest import AQUAINT
 
 QRELS = str(AQUAINT / "trec_aq_303-689.qrels")
 BM25 = str(AQUAINT / "aq_bm25.res")
 LMD = str(AQUAINT / "aq_lmd.res")
-runner = CliRunner()
 
 
 def test_default_output_is_trec_evals_official_set():
-    result = runner.invoke(app, ["eval", QRELS, BM25])
+    result = invoke(["eval", QRELS, BM25])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == "runid                 \tall\tbm25"
@@ -35,8 +33,8 @@ def test_default_output_is_trec_evals_official_set():
 
 
 def test_per_query_lines_sorted_and_formatted_like_trec_eval():
-    result = runner.invoke(app, ["eval", "-q", "-l2", "-mP.5,10", "-m", "ndcg_cut_10", QRELS,
-                                 BM25])
+    result = invoke(["eval", "-q", "-l2", "-mP.5,10", "-m", "ndcg_cut_10", QRELS,
+                     BM25])
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     qids = [line.split("\t")[1] for line in lines if line.split("\t")[1] != "all"]
@@ -49,30 +47,30 @@ def test_per_query_lines_sorted_and_formatted_like_trec_eval():
 
 
 def test_json_output_and_no_summary():
-    result = runner.invoke(app, ["eval", "--json", "-m", "nDCG@10", "-m", "MRR@10", QRELS, LMD])
+    result = invoke(["eval", "--json", "-m", "nDCG@10", "-m", "MRR@10", QRELS, LMD])
     payload = json.loads(result.stdout)
     assert set(payload["aggregate"]) == {"ndcg_cut_10", "recip_rank_cut_10"}
-    quiet = runner.invoke(app, ["eval", "-q", "-n", "-m", "map", QRELS, LMD])
+    quiet = invoke(["eval", "-q", "-n", "-m", "map", QRELS, LMD])
     assert "\tall\t" not in quiet.stdout and quiet.stdout.count("\n") == 50
 
 
 def test_errors_are_one_line_messages_with_exit_code_2(tmp_path):
     bad = tmp_path / "bad.run"
     bad.write_text("303 Q0 doc 1 0.5 tag\n303 Q0 doc2 2\n")
-    result = runner.invoke(app, ["eval", QRELS, str(bad)])
+    result = invoke(["eval", QRELS, str(bad)])
     assert result.exit_code == 2
     assert f"rerankit: error: {bad}, line 2: expected at least 6" in result.stderr
-    unknown = runner.invoke(app, ["eval", "-m", "nDCG@ten", QRELS, BM25])
+    unknown = invoke(["eval", "-m", "nDCG@ten", QRELS, BM25])
     assert unknown.exit_code == 2 and "bad parameter 'ten'" in unknown.stderr
     other = tmp_path / "other.run"
     other.write_text("999 Q0 doc 1 0.5 tag\n")
-    result = runner.invoke(app, ["eval", QRELS, str(other)])
+    result = invoke(["eval", QRELS, str(other)])
     assert result.exit_code == 2 and "no query of the run has judgements" in result.stderr
 
 
 def test_compare_prints_a_table_with_significance():
-    result = runner.invoke(app, ["compare", QRELS, BM25, LMD, "-m", "map", "--test",
-                                 "randomization", "--resamples", "2000"])
+    result = invoke(["compare", QRELS, BM25, LMD, "-m", "map", "--test",
+                     "randomization", "--resamples", "2000"])
     assert result.exit_code == 0, result.output
     assert "lmd" in result.stdout and "bm25" in result.stdout and "*" in result.stdout
 
@@ -90,7 +88,7 @@ def test_partial_overlap_is_reported_on_stderr(tmp_path):
              if not line.startswith("303 ")]
     lines.append("999 Q0 doc 1 0.5 bm25\n")
     run.write_text("".join(lines))
-    result = runner.invoke(app, ["eval", "-m", "map", QRELS, str(run)])
+    result = invoke(["eval", "-m", "map", QRELS, str(run)])
     assert result.exit_code == 0
     assert "1 run queries have no judgements and were ignored (e.g. 999)" in result.stderr
     assert "1 judged queries have no results" in result.stderr
@@ -98,12 +96,12 @@ def test_partial_overlap_is_reported_on_stderr(tmp_path):
 
 
 def test_all_trec_computes_every_trec_eval_measure():
-    result = runner.invoke(app, ["eval", "-m", "all_trec", QRELS, BM25])
+    result = invoke(["eval", "-m", "all_trec", QRELS, BM25])
     assert result.exit_code == 0
     assert "ndcg_cut_1000" in result.stdout and "success_10" in result.stdout
     assert "set_F" in result.stdout and "unj_20" in result.stdout
     assert "recip_rank_cut" not in result.stdout
-    unknown = runner.invoke(app, ["eval", "-m", "set_G", QRELS, BM25])
+    unknown = invoke(["eval", "-m", "set_G", QRELS, BM25])
     assert unknown.exit_code == 2 and "set_G" in unknown.stderr
 
 
@@ -111,11 +109,11 @@ def test_verify_cross_checks_with_trec_eval_code():
     """--compat 9 checks with pytrec_eval (compat 10 uses the binary: test_trec_eval10.py)."""
     families = ["official", "ndcg", "ndcg_cut", "map_cut", "recall", "success", "MRR@10"]
     args = [a for family in families for a in ("-m", family)]
-    result = runner.invoke(app, ["eval", "--verify", "--compat", "9", "-J", "-M", "100", "-l",
-                                 "2", *args, QRELS, LMD])
+    result = invoke(["eval", "--verify", "--compat", "9", "-J", "-M", "100", "-l",
+                     "2", *args, QRELS, LMD])
     assert result.exit_code == 0, result.stderr
-    unchecked = runner.invoke(app, ["eval", "--verify", "--compat", "9", "-m", "set_F", QRELS,
-                                    LMD])
+    unchecked = invoke(["eval", "--verify", "--compat", "9", "-m", "set_F", QRELS,
+                        LMD])
     assert unchecked.exit_code == 2 and "cannot check set_F" in unchecked.stderr
 
 
@@ -134,14 +132,14 @@ def test_session_outputs_never_replace_a_users_files(tmp_path):
                "my.csv": "--csv", "my.jsonl": "--write-jsonl", "plots/meta.json": "--report"}
     for name, option in options.items():
         target = mine[name].parent if option == "--report" else mine[name]
-        refused = runner.invoke(app, ["session", folder, "--metrics", "num", "--meta",
-                                      option, str(target)])
+        refused = invoke(["session", folder, "--metrics", "num", "--meta",
+                          option, str(target)])
         assert refused.exit_code == 2 and "--force" in refused.stderr, (option, refused.output)
         assert all(path.read_text() == "mine\n" for path in mine.values())
-    forced = runner.invoke(app, ["session", folder, "--metrics", "num", "--per-session",
-                                 str(mine["ps.tsv"]), "--force"])
+    forced = invoke(["session", folder, "--metrics", "num", "--per-session",
+                     str(mine["ps.tsv"]), "--force"])
     assert forced.exit_code == 0 and len(mine["ps.tsv"].read_text().splitlines()) == 1253
-    dash = runner.invoke(app, ["session", folder, "--metrics", "num", "--json", "-"])
+    dash = invoke(["session", folder, "--metrics", "num", "--json", "-"])
     assert dash.exit_code == 2 and "standard output carries the table" in dash.stderr
 
 
@@ -151,18 +149,18 @@ def test_session_command_on_the_real_export(tmp_path):
     folder = datasets.path("trec-session-2014")
     per_session = tmp_path / "per-session.tsv"
     jsonl = tmp_path / "sessions.jsonl"
-    result = runner.invoke(app, ["session", str(folder), "--metrics", "num,sdcg,srbp",
-                                 "--per-session", str(per_session), "--write-jsonl", str(jsonl),
-                                 "--num-L", "20", "--num-c", "1", "--enhance", "forward",
-                                 "--meta"])
+    result = invoke(["session", str(folder), "--metrics", "num,sdcg,srbp",
+                     "--per-session", str(per_session), "--write-jsonl", str(jsonl),
+                     "--num-L", "20", "--num-c", "1", "--enhance", "forward",
+                     "--meta"])
     assert result.exit_code == 0, result.output
     assert "1253 sessions" in result.stdout and "Kendall tau" in result.stdout
     lines = per_session.read_text().splitlines()
     assert len(lines) == 1253 * 3
     assert sum(line.endswith("\tnan") for line in lines if "\tnum\t" in line) == 616
-    again = runner.invoke(app, ["session", str(jsonl), "--metrics", "num"])
+    again = invoke(["session", str(jsonl), "--metrics", "num"])
     assert again.exit_code == 0 and "616" in again.stdout
-    bad = runner.invoke(app, ["session", str(jsonl), "--srbp-p", "1.5"])
+    bad = invoke(["session", str(jsonl), "--srbp-p", "1.5"])
     assert bad.exit_code == 2 and "p must be in (0, 1)" in bad.stderr
 
 
@@ -181,10 +179,10 @@ def test_compare_refuses_a_run_without_judged_queries_as_eval_does():
     from rerankit import datasets
 
     cranfield = str(datasets.path("cranfield") / "qrels" / "test.tsv")
-    evaluated = runner.invoke(app, ["eval", "-m", "map", cranfield, BM25])
+    evaluated = invoke(["eval", "-m", "map", cranfield, BM25])
     assert evaluated.exit_code == 2
     for runs in ([BM25, LMD], [BM25, BM25]):
-        result = runner.invoke(app, ["compare", cranfield, *runs, "-m", "map"])
+        result = invoke(["compare", cranfield, *runs, "-m", "map"])
         assert result.exit_code == 2 and result.stdout == ""
         assert result.stderr == evaluated.stderr
         assert f"no query of the run has judgements in {cranfield} " in result.stderr
@@ -196,8 +194,8 @@ def test_compare_counts_missing_queries_as_zero_and_says_so(tmp_path, trec_eval)
     qids = sorted({line.split()[0] for line in Path(BM25).read_text().splitlines()})
     for kept in (qids[:1], qids[::2]):          # one query (a "head" run), every other one
         partial = _only_queries(tmp_path, LMD, set(kept).__contains__, "partial.run")
-        result = runner.invoke(app, ["compare", "--json", QRELS, BM25, str(partial), "-m",
-                                     "map", "-m", "P_10"])
+        result = invoke(["compare", "--json", QRELS, BM25, str(partial), "-m",
+                         "map", "-m", "P_10"])
         assert result.exit_code == 0, result.output
         lacking = len(qids) - len(kept)
         note = (f"rerankit: note: judged queries without results count 0 (trec_eval -c): lmd "
@@ -211,7 +209,7 @@ def test_compare_counts_missing_queries_as_zero_and_says_so(tmp_path, trec_eval)
                     for line in theirs.stdout.splitlines()}
         assert round(payload["means"]["lmd"]["map"], 4) == expected["map"]
         assert round(payload["means"]["lmd"]["P_10"], 4) == expected["P_10"]
-    complete = runner.invoke(app, ["compare", QRELS, BM25, LMD, "-m", "map"])
+    complete = invoke(["compare", QRELS, BM25, LMD, "-m", "map"])
     assert complete.exit_code == 0 and complete.stderr == ""
 
 
@@ -220,13 +218,13 @@ def test_compare_refuses_runs_without_a_common_judged_query(tmp_path):
     first = set(qids[:20])
     a = _only_queries(tmp_path, BM25, first.__contains__, "a.run")
     b = _only_queries(tmp_path, LMD, lambda q: q not in first, "b.run")
-    result = runner.invoke(app, ["compare", QRELS, str(a), str(b), "-m", "map"])
+    result = invoke(["compare", QRELS, str(a), str(b), "-m", "map"])
     assert result.exit_code == 2 and result.stdout == ""
     assert result.stderr == (f"rerankit: error: {a}: the runs bm25, lmd have no judged query "
                              f"in common in trec_aq_303-689.qrels (bm25 20, lmd 30 of 50 judged "
                              "queries answered): a paired comparison needs queries that every "
                              "run answered\n")
-    three = runner.invoke(app, ["compare", QRELS, BM25, str(a), str(b), "-m", "map"])
+    three = invoke(["compare", QRELS, BM25, str(a), str(b), "-m", "map"])
     assert three.exit_code == 2 and "no judged query in common" in three.stderr
 
 
@@ -239,7 +237,7 @@ def test_compare_all_trec_equals_trec_evals_per_query_means_and_names_what_it_sk
         trec_eval):
     """Every comparable measure of all_trec is compared, its mean equal to the mean of
     trec_eval's own per-query values (-q -c); the others are named in one note."""
-    result = runner.invoke(app, ["compare", "--json", QRELS, BM25, LMD, "-m", "all_trec"])
+    result = invoke(["compare", "--json", QRELS, BM25, LMD, "-m", "all_trec"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     theirs = subprocess.run([str(trec_eval), "-q", "-c", "-m", "all_trec", QRELS, LMD],
@@ -261,7 +259,7 @@ def test_compare_all_trec_equals_trec_evals_per_query_means_and_names_what_it_sk
             "gm_bpref (its summary is a geometric mean, which a paired test of mean "
             "differences does not compare); relstring (its per-query values are text)\n")
     assert result.stderr == note
-    everything = runner.invoke(app, ["compare", QRELS, BM25, LMD, "-m", "all"])
+    everything = invoke(["compare", QRELS, BM25, LMD, "-m", "all"])
     assert everything.exit_code == 0 and everything.stderr == note
     assert "yaap" in everything.stdout and "ideal_dcg" in everything.stdout
 
@@ -280,7 +278,7 @@ def test_compare_refuses_a_named_measure_it_cannot_compare(measure, reason):
     """Named explicitly, alone or beside a comparable one, it is refused (never dropped)."""
     name = measure.replace(".", "_")
     for extra in ([], ["-m", "map"]):
-        result = runner.invoke(app, ["compare", QRELS, BM25, LMD, "-m", measure, *extra])
+        result = invoke(["compare", QRELS, BM25, LMD, "-m", measure, *extra])
         assert result.exit_code == 2 and result.stdout == ""
         assert result.stderr.startswith(f"rerankit: error: --measure: cannot compare {name}: "
                                          f"{reason}")
@@ -288,7 +286,7 @@ def test_compare_refuses_a_named_measure_it_cannot_compare(measure, reason):
 
 
 def test_compare_refuses_a_nickname_with_nothing_comparable():
-    result = runner.invoke(app, ["compare", QRELS, BM25, LMD, "-m", "prefs"])
+    result = invoke(["compare", QRELS, BM25, LMD, "-m", "prefs"])
     assert result.exit_code == 2
     assert result.stderr == ("rerankit: error: --measure: prefs names no measure that a "
                              "paired test can compare\n")

@@ -17,6 +17,8 @@ from rerankit.experiment.config import load_config
 from rerankit.experiment.runner import run_config
 from rerankit.reporting.export import export_beir, export_json, export_trec
 
+from .cli_helpers import invoke
+
 CONFIG = ("name: cranfield-{name}\ndataset: {{name: cranfield, on_empty: skip}}\n"
           "retriever: {{type: bm25, params: {{k1: {k1}, b: 0.75}}}}\ndepth: 100\n")
 
@@ -44,13 +46,9 @@ def test_trec_export_has_the_tag_and_the_same_ranking(results, tmp_path):
 
 def test_an_empty_tag_given_explicitly_is_refused_not_replaced_by_the_config_name(
         results, tmp_path):
-    from typer.testing import CliRunner
-
-    from rerankit.cli import app
-
     out = tmp_path / "x.trec"
-    done = CliRunner().invoke(app, ["export", str(results[0]), "-f", "trec", "-o", str(out),
-                                    "--tag", ""])
+    done = invoke(["export", str(results[0]), "-f", "trec", "-o", str(out),
+                   "--tag", ""])
     assert done.exit_code == 2
     assert done.stderr == "rerankit: error: '': a run tag must be non-empty without spaces\n"
     assert not out.exists()
@@ -98,21 +96,17 @@ def test_an_existing_file_is_replaced_only_with_force(results, tmp_path, args, n
     """A user's file named by mistake as the output survives, whatever its name; --force
     replaces it (export writes what the format says, and refuses a BEIR table in a file
     named neither .md nor .csv before anything else)."""
-    from typer.testing import CliRunner
-
-    from rerankit.cli import app
-
     out = tmp_path / name
     out.write_text("my own notes\n")
     filled = [a.format(a=results[0], b=results[1], out=out) for a in args]
     if filled[0] == "export" and "trec" in filled and "{b}" in args:
         return
-    refused = CliRunner().invoke(app, filled)
+    refused = invoke(filled)
     assert refused.exit_code == 2, refused.output
     assert "exists" in refused.stderr and "--force" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert out.read_text() == "my own notes\n"
-    forced = CliRunner().invoke(app, [*filled, "--force"])
+    forced = invoke([*filled, "--force"])
     if "beir" in filled and out.suffix not in (".md", ".csv"):
         assert forced.exit_code == 2 and "name the file .md or .csv" in forced.stderr
         assert out.read_text() == "my own notes\n"
@@ -123,20 +117,16 @@ def test_an_existing_file_is_replaced_only_with_force(results, tmp_path, args, n
 
 def test_the_leaderboard_regenerates_its_own_file_and_names_where_the_folders_are(
         results, tmp_path):
-    from typer.testing import CliRunner
-
-    from rerankit.cli import app
-
     out = tmp_path / "board" / "README.md"
     for _ in range(2):                              # the second run replaces its own file
-        done = CliRunner().invoke(app, ["leaderboard", str(results[0]), str(results[1]),
-                                        "--output", str(out)])
+        done = invoke(["leaderboard", str(results[0]), str(results[1]),
+                       "--output", str(out)])
         assert done.exit_code == 0, done.output
     text = out.read_text()
     assert f"result folders in `{results[0].parent}/`" in text
     assert "`configs/cranfield-bm25.yaml`" not in text and "| cranfield-bm25 |" in text
-    twice = CliRunner().invoke(app, ["leaderboard", str(results[0]), str(results[0]),
-                                     "--output", str(out)])
+    twice = invoke(["leaderboard", str(results[0]), str(results[0]),
+                    "--output", str(out)])
     assert twice.exit_code == 2 and "given twice" in twice.stderr
     to_stdout = subprocess.run([sys.executable, "-m", "rerankit", "leaderboard",
                                 str(results[0]), "--output", "-"], capture_output=True,
@@ -180,31 +170,23 @@ def test_dash_appends_to_a_file_standard_output_is_redirected_to(results, tmp_pa
 def test_a_metrics_file_with_a_value_that_is_no_number_is_named(results, tmp_path):
     import shutil
 
-    from typer.testing import CliRunner
-
-    from rerankit.cli import app
-
     broken = tmp_path / "broken"
     shutil.copytree(results[0], broken)
     metrics = json.loads((broken / "metrics.json").read_text())
     (broken / "metrics.json").write_text(json.dumps({**metrics, "map": "high"}))
     for args in (["leaderboard", str(broken), "--output", str(tmp_path / "board.md")],
                  ["export", str(broken), "-f", "json", "-o", str(tmp_path / "x.json")]):
-        done = CliRunner().invoke(app, args)
+        done = invoke(args)
         assert done.exit_code == 2, done.output
         assert "metrics.json" in done.stderr and "'map' is 'high', not a number" in done.stderr
 
 
 def test_a_folder_named_as_an_output_file_is_refused_before_any_work(results, tmp_path):
-    from typer.testing import CliRunner
-
-    from rerankit.cli import app
-
     folder = tmp_path / "a-folder"
     folder.mkdir()
     for args in (["export", str(results[0]), "-f", "json", "-o", str(folder)],
                  ["leaderboard", str(results[0]), "--output", str(folder)]):
-        done = CliRunner().invoke(app, args)
+        done = invoke(args)
         assert done.exit_code == 2 and "is a folder, not a file" in done.stderr, done.output
 
 

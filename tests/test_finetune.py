@@ -16,6 +16,8 @@ from rerankit.data.loaders import Dataset
 from rerankit.data.qrels import Qrels
 from rerankit.errors import InputFormatError, MissingDependencyError
 
+from .cli_helpers import invoke
+
 pytest.importorskip("datasets", reason="rerankit train needs the 'datasets' package (extra "
                     "train)")
 pytest.importorskip("sentence_transformers")
@@ -90,11 +92,7 @@ def test_documents_without_text_are_left_out_of_mining():
 
 def test_train_command_trains_on_a_collection_with_empty_documents(tiny_bi_encoder,
                                                                    tmp_path):
-    from typer.testing import CliRunner
-
-    from rerankit.cli import app
-
-    result = CliRunner().invoke(app, [
+    result = invoke([
         "train", str(tmp_path / "tuned"), "--model", str(tiny_bi_encoder), "--dataset",
         "cranfield", "--split", "test", "--limit", "4", "--depth", "10", "--batch-size", "4",
         "--max-length", "16", "--quiet"])

@@ -19,10 +19,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
 from rerankit import datasets
-from rerankit.cli import app
 from rerankit.data.qrels import Qrels
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError, UnknownMeasureError
@@ -36,6 +34,8 @@ from rerankit.evaluation.measures import (
     value_kind,
 )
 from rerankit.evaluation.ranking import judge_ranking
+
+from .cli_helpers import invoke
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SOURCE = SHARED / "tools" / "trec_eval-10.0"
@@ -418,7 +418,7 @@ def test_fractional_gain_examples_found_by_a_tester(tmp_path, trec_eval, spec, q
     (tmp_path / "r").write_text(run)
     args = ["-m", spec, str(tmp_path / "q"), str(tmp_path / "r")]
     theirs = subprocess.run([str(trec_eval), *args], capture_output=True, text=True)
-    ours = CliRunner().invoke(app, ["eval", *args])
+    ours = invoke(["eval", *args])
     assert ours.exit_code == 0 and ours.stdout == theirs.stdout
     assert ours.stdout.split()[-1] == expected
 

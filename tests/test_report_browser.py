@@ -25,6 +25,8 @@ from rerankit import datasets
 from rerankit.experiment.config import load_config
 from rerankit.experiment.runner import run_config
 
+from .cli_helpers import invoke
+
 pytest.importorskip("jinja2")
 pytest.importorskip("plotly")
 
@@ -204,20 +206,15 @@ def test_stage_scores_are_shown_where_the_folder_has_them(results, tmp_path):
 
 
 def test_bad_input_is_one_line_error(results, tmp_path):
-    from typer.testing import CliRunner
-
-    from rerankit.cli import app
-
-    runner = CliRunner()
-    bad = runner.invoke(app, ["report", str(results[0]), str(tmp_path), "-o",
-                              str(tmp_path / "r")])
+    bad = invoke(["report", str(results[0]), str(tmp_path), "-o",
+                  str(tmp_path / "r")])
     assert bad.exit_code == 2 and "not a result folder" in bad.stderr
     assert "Traceback" not in bad.output
-    base = runner.invoke(app, ["report", str(results[0]), "--baseline", str(tmp_path),
-                               "-o", str(tmp_path / "r")])
+    base = invoke(["report", str(results[0]), "--baseline", str(tmp_path),
+                   "-o", str(tmp_path / "r")])
     assert base.exit_code == 2 and "--baseline must be one of" in base.stderr
-    twice = runner.invoke(app, ["report", str(results[0]), str(results[0]), "-o",
-                                str(tmp_path / "r")])
+    twice = invoke(["report", str(results[0]), str(results[0]), "-o",
+                    str(tmp_path / "r")])
     assert twice.exit_code == 2 and "given twice" in twice.stderr
     assert not (tmp_path / "r").exists()
 
@@ -235,16 +232,11 @@ def test_compare_and_report_refuse_runs_that_cannot_be_compared(results, tmp_pat
     """One check (rerankit.evaluation.coverage) for compare and report: a run of another
     collection is refused with eval's message, runs sharing no judged query are refused, and
     a partial run is compared on the queries every run answered (report) with a note."""
-    from typer.testing import CliRunner
-
-    from rerankit.cli import app
-
-    runner = CliRunner()
     aquaint = datasets.path("aquaint")
     qrels, bm25 = str(aquaint / "trec_aq_303-689.qrels"), str(aquaint / "aq_bm25.res")
     cranfield_run = str(results[0] / "run.trec")
-    evaluated = runner.invoke(app, ["eval", qrels, cranfield_run])
-    compared = runner.invoke(app, ["compare", qrels, bm25, cranfield_run])
+    evaluated = invoke(["eval", qrels, cranfield_run])
+    compared = invoke(["compare", qrels, bm25, cranfield_run])
     assert evaluated.exit_code == compared.exit_code == 2 and compared.stdout == ""
     assert compared.stderr == evaluated.stderr
     assert f"{cranfield_run}: no query of the run has judgements" in compared.stderr
@@ -253,7 +245,7 @@ def test_compare_and_report_refuse_runs_that_cannot_be_compared(results, tmp_pat
     first = set(qids[:25])
     a = _keep_queries(results[0], tmp_path / "a", first.__contains__)
     b = _keep_queries(results[1], tmp_path / "b", lambda q: q not in first)
-    refused = runner.invoke(app, ["report", str(a), str(b), "-o", str(tmp_path / "r")])
+    refused = invoke(["report", str(a), str(b), "-o", str(tmp_path / "r")])
     assert refused.exit_code == 2 and not (tmp_path / "r").exists()
     assert refused.stderr == (f"rerankit: error: {a / 'run.trec'}: the runs bm25, bm25-k1-0.5 "
                               "have no judged query in common in test.tsv (bm25 25, bm25-k1-0.5 "
@@ -276,12 +268,8 @@ def test_compare_and_report_refuse_runs_that_cannot_be_compared(results, tmp_pat
 ])
 def test_report_refuses_a_measure_it_cannot_show_as_compare_does(results, tmp_path, measure,
                                                                   message):
-    from typer.testing import CliRunner
-
-    from rerankit.cli import app
-
-    result = CliRunner().invoke(app, ["report", str(results[0]), str(results[1]), "-m",
-                                      measure, "-o", str(tmp_path / "r")])
+    result = invoke(["report", str(results[0]), str(results[1]), "-m",
+                     measure, "-o", str(tmp_path / "r")])
     assert result.exit_code == 2 and not (tmp_path / "r").exists()
     assert result.stderr.startswith(f"rerankit: error: --measure: {message}")
     assert result.stderr.count("\n") == 1
@@ -291,15 +279,10 @@ def test_report_refuses_dataset_files_changed_since_the_run(results, tmp_path):
     """manifest.json's sha256 per dataset file is checked against the files the report
     reads: an edited grade (or any other changed file) refuses the folder, naming the file
     and the result folder; an unchanged copy, or a manifest without checksums, is reported."""
-    from typer.testing import CliRunner
-
-    from rerankit.cli import app
-
-    runner = CliRunner()
     copy = tmp_path / "cranfield-copy"
     shutil.copytree(CRANFIELD, copy)
     folder = make_result(tmp_path, "copy", {"path": str(copy)}, limit=20)
-    ok = runner.invoke(app, ["report", str(folder), "-o", str(tmp_path / "ok")])
+    ok = invoke(["report", str(folder), "-o", str(tmp_path / "ok")])
     assert ok.exit_code == 0 and ok.stderr == ""
     for changed, edit in (
             ("qrels/test.tsv", lambda text: text.replace("\t3\n", "\t1\n", 1)),  # one grade
@@ -307,8 +290,8 @@ def test_report_refuses_dataset_files_changed_since_the_run(results, tmp_path):
         path = copy / changed
         original = path.read_text()
         path.write_text(edit(original))
-        result = runner.invoke(app, ["report", str(results[0]), str(folder), "-o",
-                                     str(tmp_path / "r")])
+        result = invoke(["report", str(results[0]), str(folder), "-o",
+                         str(tmp_path / "r")])
         assert result.exit_code == 2 and not (tmp_path / "r").exists()
         assert result.stderr == (
             f"rerankit: error: {path}: changed since the result folder {folder} was written "
@@ -321,8 +304,7 @@ def test_report_refuses_dataset_files_changed_since_the_run(results, tmp_path):
     (folder / "manifest.json").write_text(json.dumps(manifest))
     (copy / "qrels" / "test.tsv").write_text(
         (copy / "qrels" / "test.tsv").read_text().replace("\t3\n", "\t1\n", 1))
-    assert runner.invoke(app, ["report", str(folder), "-o", str(tmp_path / "old")]
-                         ).exit_code == 0
+    assert invoke(["report", str(folder), "-o", str(tmp_path / "old")]).exit_code == 0
 
 
 # ------------------------------------------------------------------ in the browser

@@ -7,14 +7,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from typer.testing import CliRunner
 
-from rerankit.cli import app
 from rerankit.errors import InputFormatError
 from rerankit.sessions import SessionLog, read_sessions
 from rerankit.sessions.converters import read_session_tsv, read_trec_session_xml
 
-runner = CliRunner()
+from .cli_helpers import invoke
 
 XML = """<?xml version="1.0" encoding="UTF-8"?>
 <sessiontrack2014>
@@ -85,7 +83,7 @@ def test_trec_session_xml_errors_name_line_and_field(tmp_path, broken, message):
     path.write_text(broken)
     with pytest.raises(InputFormatError, match=rf"sessions\.xml, {message}"):
         read_trec_session_xml(path)
-    result = runner.invoke(app, ["session", str(path)])
+    result = invoke(["session", str(path)])
     assert result.exit_code == 2 and "Traceback" not in result.output
 
 
@@ -135,7 +133,7 @@ def read_session_tsv_text(folder, text: str, name: str) -> SessionLog:
 def test_session_options_refused_before_any_work(tmp_path, option):
     path = tmp_path / "log.tsv"
     path.write_text(TSV)
-    result = runner.invoke(app, ["session", str(path), *option])
+    result = invoke(["session", str(path), *option])
     assert result.exit_code == 2 and "Traceback" not in result.output
     assert option[0] in result.stderr and result.stdout == ""
 
@@ -148,7 +146,7 @@ def test_tsv_equals_the_same_sessions_as_jsonl(tmp_path):
     assert list(read_session_tsv(path).to_records()) == \
         list(read_sessions(jsonl).to_records())
     out = tmp_path / "converted.jsonl"
-    result = runner.invoke(app, ["session", str(path), "--write-jsonl", str(out)])
+    result = invoke(["session", str(path), "--write-jsonl", str(out)])
     assert result.exit_code == 0, result.output
     assert list(read_sessions(out).to_records()) == list(read_sessions(jsonl).to_records())
 
@@ -192,7 +190,7 @@ def test_tsv_header_problems(tmp_path):
 def test_topic_qrels_apply_to_trec_xml_only(tmp_path):
     path = tmp_path / "log.tsv"
     path.write_text(TSV)
-    result = runner.invoke(app, ["session", str(path), "--qrels", str(path)])
+    result = invoke(["session", str(path), "--qrels", str(path)])
     assert result.exit_code == 2 and "--format trec-xml only" in result.output
 
 

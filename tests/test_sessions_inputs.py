@@ -12,10 +12,8 @@ import re
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
 from rerankit import datasets
-from rerankit.cli import app
 from rerankit.data.run import Run
 from rerankit.errors import InputFormatError
 from rerankit.sessions import (
@@ -28,7 +26,7 @@ from rerankit.sessions import (
     u_measure,
 )
 
-runner = CliRunner()
+from .cli_helpers import invoke
 
 NO_CLICKS = {"session_id": "img", "satisfaction": 4, "interactions": [
     {"results": ["a", "b", "c"], "labels": [2, 0, 1]},
@@ -43,7 +41,7 @@ def write(tmp_path, *records, name="s.jsonl"):
 
 
 def cli(*args):
-    result = runner.invoke(app, ["session", *map(str, args)])
+    result = invoke(["session", *map(str, args)])
     assert "Traceback" not in result.output
     return result
 

@@ -15,9 +15,7 @@ import re
 import numpy as np
 import pytest
 from scipy import stats as sps
-from typer.testing import CliRunner
 
-from rerankit.cli import app
 from rerankit.data.run import Run
 from rerankit.sessions import (
     demo_log_path,
@@ -34,7 +32,8 @@ from rerankit.sessions.meta import (
     williams_test,
 )
 
-runner = CliRunner()
+from .cli_helpers import invoke
+
 METRICS = ("num", "umeasure", "sdcg", "nsdcg", "srbp")
 SCIPY = {"pearson": sps.pearsonr, "spearman": sps.spearmanr, "kendall": sps.kendalltau}
 
@@ -193,9 +192,9 @@ def test_discriminative_power_equals_scipy_paired_t(demo):
 def test_cli_json_equals_the_api(tmp_path, demo):
     log, scores, queries = demo
     out = tmp_path / "meta.json"
-    result = runner.invoke(app, ["session", str(demo_log_path()), "--meta", "--resamples", "80",
-                                 "--seed", "5", "--json", str(out), "--csv",
-                                 str(tmp_path / "meta.csv")])
+    result = invoke(["session", str(demo_log_path()), "--meta", "--resamples", "80",
+                     "--seed", "5", "--json", str(out), "--csv",
+                     str(tmp_path / "meta.csv")])
     assert result.exit_code == 0, result.output
     got = json.loads(out.read_text())
     api = meta_evaluate(scores.values, log.satisfaction, queries.values,
@@ -217,8 +216,8 @@ def test_cli_tables_are_whole_lines_and_systems_give_power(tmp_path, demo):
     run = _reordered(log, "reversed", lambda d: d[::-1])
     path = tmp_path / "reversed.trec"
     run.write_trec(path)
-    result = runner.invoke(app, ["session", str(demo_log_path()), "--meta", "--resamples", "50",
-                                 "--systems", str(path), "--test", "t"])
+    result = invoke(["session", str(demo_log_path()), "--meta", "--resamples", "50",
+                     "--systems", str(path), "--test", "t"])
     assert result.exit_code == 0, result.output
     assert re.search(r"^num +session +pearson +0\.\d{3} +\[[-+]0\.\d{3}, [-+]0\.\d{3}\]",
                      result.output, re.M)
@@ -229,8 +228,8 @@ def test_cli_tables_are_whole_lines_and_systems_give_power(tmp_path, demo):
 def test_report_writes_the_plots(tmp_path):
     pytest.importorskip("matplotlib")
     folder = tmp_path / "report"
-    result = runner.invoke(app, ["session", str(demo_log_path()), "--meta", "--resamples", "10",
-                                 "--report", str(folder)])
+    result = invoke(["session", str(demo_log_path()), "--meta", "--resamples", "10",
+                     "--report", str(folder)])
     assert result.exit_code == 0, result.output
     for name in ("satisfaction_scatter.png", "satisfaction_ci.png", "agreement_heatmap.png",
                  "meta.json"):
@@ -243,10 +242,10 @@ def test_meta_without_satisfaction_says_so_and_outputs_need_meta(tmp_path):
     path.write_text(json.dumps({"session_id": "a", "interactions": [
         {"results": ["x", "y"], "clicks": [1, 0]}]}) + "\n" + json.dumps(
         {"session_id": "b", "interactions": [{"results": ["y", "x"], "clicks": [0, 1]}]}) + "\n")
-    result = runner.invoke(app, ["session", str(path), "--meta", "--resamples", "20"])
+    result = invoke(["session", str(path), "--meta", "--resamples", "20"])
     assert result.exit_code == 0, result.output
     assert "no session satisfaction: session-level correlations skipped" in result.output
-    refused = runner.invoke(app, ["session", str(path), "--csv", str(tmp_path / "x.csv")])
+    refused = invoke(["session", str(path), "--csv", str(tmp_path / "x.csv")])
     assert refused.exit_code == 2 and "need --meta" in refused.output
 
 
@@ -295,8 +294,8 @@ def test_alpha_outside_zero_one_is_refused_by_api_and_cli(tmp_path, demo, alpha)
     with pytest.raises(ValueError, match=re.escape(message)):
         power_over_systems({"a": scores.values, "b": scores.values}, alpha=alpha)
     out = tmp_path / "per.tsv"
-    result = runner.invoke(app, ["session", str(demo_log_path()), "--meta", "--alpha",
-                                 str(alpha), "--per-session", str(out)])
+    result = invoke(["session", str(demo_log_path()), "--meta", "--alpha",
+                     str(alpha), "--per-session", str(out)])
     assert result.exit_code == 2 and f"--{message}" in result.output
     assert "Traceback" not in result.output and not out.exists()
 
@@ -309,8 +308,8 @@ def test_report_skips_the_scatter_panel_of_a_metric_undefined_everywhere(tmp_pat
             {"results": ["a", "b", "c", "d"][i % 3:], "clicks": [0] * (4 - i % 3)}]}) + "\n"
         for i in range(4)))
     folder, out = tmp_path / "rep", tmp_path / "fj.json"
-    result = runner.invoke(app, ["session", str(path), "--meta", "--resamples", "20",
-                                 "--report", str(folder), "--json", str(out)])
+    result = invoke(["session", str(path), "--meta", "--resamples", "20",
+                     "--report", str(folder), "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output and "Warning" not in result.output
     note = ("satisfaction_scatter.png: no session has both a num value and satisfaction; "

@@ -20,9 +20,8 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from typer.testing import CliRunner
 
-from rerankit.cli import app
+from .cli_helpers import invoke
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SOURCE = SHARED / "tools" / "trec_eval-10.0"
@@ -187,7 +186,7 @@ def test_output_equals_trec_eval_10(case, trec_eval):
         if zscores is not None:
             (Path(folder) / "z").write_text(zscores, encoding="utf-8")
             flags = [*flags, "-Z", str(Path(folder) / "z")]
-        ours = CliRunner().invoke(app, ["eval", *flags, str(qrels_path), str(run_path)])
+        ours = invoke(["eval", *flags, str(qrels_path), str(run_path)])
         if "-c" not in flags and not set(qrels) & set(run):
             # trec_eval: "No queries with both results and relevance info" (exit 7)
             assert ours.exit_code == 2 and "no query of the run has judgements" in ours.stderr
@@ -239,8 +238,8 @@ def test_complete_prints_skipped_queries_only_in_compat_10(tmp_path):
     run = tmp_path / "run"
     run.write_text("1 Q0 a 1 2.0 t\n")
     args = ["eval", "-q", "-c", "-m", "P.1", "-m", "num_rel", str(qrels), str(run)]
-    new = CliRunner().invoke(app, args).stdout
-    old = CliRunner().invoke(app, [*args, "--compat", "9"]).stdout
+    new = invoke(args).stdout
+    old = invoke([*args, "--compat", "9"]).stdout
     assert "P_1                   \t2\t0.0000\n" in new and "\t2\t" not in old
     assert new.endswith("num_rel               \tall\t2\nP_1                   \tall\t0.5000\n")
 
@@ -269,8 +268,8 @@ def test_verify_without_a_binary_says_what_is_needed(monkeypatch):
 
 
 def test_unknown_measure_fails_before_any_file_is_read(tmp_path):
-    done = CliRunner().invoke(app, ["eval", "-m", "P.5", "-m", "ndgc_cut.10",
-                                    str(tmp_path / "absent-qrels"), str(tmp_path / "absent")])
+    done = invoke(["eval", "-m", "P.5", "-m", "ndgc_cut.10",
+                   str(tmp_path / "absent-qrels"), str(tmp_path / "absent")])
     assert done.exit_code == 2
     assert "ndgc_cut" in done.stderr and "absent" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
@@ -291,7 +290,7 @@ def test_zscores_file_errors_name_line_and_field(tmp_path, content, message):
     qrels.write_text("1 0 a 1\n")
     run = tmp_path / "run"
     run.write_text("1 Q0 a 1 2.0 t\n")
-    done = CliRunner().invoke(app, ["eval", "-Z", str(zscores), str(qrels), str(run)])
+    done = invoke(["eval", "-Z", str(zscores), str(qrels), str(run)])
     assert done.exit_code == 2
     assert f"{zscores}, {message}" in done.stderr
 
@@ -299,7 +298,7 @@ def test_zscores_file_errors_name_line_and_field(tmp_path, content, message):
 def test_errors_in_a_run_from_stdin_name_stdin(tmp_path):
     qrels = tmp_path / "qrels"
     qrels.write_text("1 0 a 1\n")
-    done = CliRunner().invoke(app, ["eval", str(qrels), "-"], input="1 Q0 a 1 high t\n")
+    done = invoke(["eval", str(qrels), "-"], input="1 Q0 a 1 high t\n")
     assert done.exit_code == 2
     assert done.stderr.startswith("rerankit: error: <stdin>, line 1: score 'high'")
 
@@ -342,7 +341,7 @@ def test_complete_queries_without_results_print_as_trec_eval_10(tmp_path, trec_e
         args = ["-q", "-c", *flags, "-m", measure]
         theirs = subprocess.run([str(trec_eval), *args, str(qrels), str(run)],
                                 capture_output=True, check=True)
-        ours = CliRunner().invoke(app, ["eval", *args, str(qrels), str(run)])
+        ours = invoke(["eval", *args, str(qrels), str(run)])
         assert ours.exit_code == 0, (measure, ours.stderr)
         assert ours.stdout == theirs.stdout.decode("utf-8"), measure
 
@@ -366,7 +365,7 @@ def test_a_first_query_with_only_negative_grades_is_refused_as_trec_eval_10(
     run.write_text("".join(f"{qid} Q0 a 1 1 r\n" for qid in qids))
     args = [*complete, *(a for m in measures for a in ("-m", m)), str(qrels), str(run)]
     theirs = subprocess.run([str(trec_eval), *args], capture_output=True)
-    ours = CliRunner().invoke(app, ["eval", *args])
+    ours = invoke(["eval", *args])
     if theirs.returncode == 4:
         assert ours.exit_code == 2
         assert theirs.stderr.decode().removeprefix("trec_eval: ").strip() in ours.stderr
@@ -385,10 +384,10 @@ def test_a_query_without_results_and_only_negative_grades_under_complete(tmp_pat
     run.write_text("2 Q0 b 1 1 r\n")
     theirs = subprocess.run([str(trec_eval), "-c", "-m", "map", str(qrels), str(run)],
                             capture_output=True)
-    ours = CliRunner().invoke(app, ["eval", "-c", "-m", "map", str(qrels), str(run)])
+    ours = invoke(["eval", "-c", "-m", "map", str(qrels), str(run)])
     assert theirs.returncode == 4 and ours.exit_code == 2
     assert "Can't calculate measure 'map'" in ours.stderr
-    assert CliRunner().invoke(app, ["eval", "-m", "map", str(qrels), str(run)]).exit_code == 0
+    assert invoke(["eval", "-m", "map", str(qrels), str(run)]).exit_code == 0
 
 
 # ------------------------------------------------------------------ rounded parameter names
@@ -403,7 +402,7 @@ def test_parameters_that_print_alike_print_both_lines(tmp_path, trec_eval, measu
     run.write_text("".join(f"1 Q0 d{(i * 7) % 400} {i} {400 - i} r\n" for i in range(400)))
     args = ["-q", "-m", measure, str(qrels), str(run)]
     theirs = subprocess.run([str(trec_eval), *args], capture_output=True, check=True)
-    ours = CliRunner().invoke(app, ["eval", *args])
+    ours = invoke(["eval", *args])
     assert ours.exit_code == 0, ours.stderr
     assert ours.stdout == theirs.stdout.decode()
     names = [line.split("\t")[0] for line in ours.stdout.splitlines()]
@@ -421,7 +420,7 @@ def test_preference_measures_on_plain_qrels_are_refused_in_one_line(tmp_path, tr
     run.write_text("1 Q0 a 1 1 r\n")
     theirs = subprocess.run([str(trec_eval), "-m", measure, str(qrels), str(run)],
                             capture_output=True)
-    ours = CliRunner().invoke(app, ["eval", "-m", measure, str(qrels), str(run)])
+    ours = invoke(["eval", "-m", measure, str(qrels), str(run)])
     assert theirs.returncode == 4 and ours.exit_code == 2
     assert len(ours.stderr.strip().splitlines()) == 1
     assert theirs.stderr.decode().splitlines()[-1].removeprefix("trec_eval: ") in ours.stderr
@@ -436,7 +435,7 @@ def test_a_max_docs_beyond_64_bits_means_no_limit(tmp_path, trec_eval, limit):
     run.write_text("1 Q0 x 1 3 r\n1 Q0 a 2 2 r\n1 Q0 b 3 1 r\n")
     args = ["-q", "-M", limit, "-m", "map", "-m", "num_ret", str(qrels), str(run)]
     theirs = subprocess.run([str(trec_eval), *args], capture_output=True, check=True)
-    ours = CliRunner().invoke(app, ["eval", *args])
+    ours = invoke(["eval", *args])
     assert ours.exit_code == 0, ours.stderr
     assert ours.stdout == theirs.stdout.decode()
 
@@ -455,7 +454,7 @@ def test_a_cut_off_beyond_64_bits_is_named_as_trec_eval_names_it(tmp_path, trec_
     run.write_text("1 Q0 x 1 3 r\n1 Q0 a 2 2 r\n1 Q0 b 3 1 r\n2 Q0 c 1 1 r\n")
     args = ["-q", "-m", measure, str(qrels), str(run)]
     theirs = subprocess.run([str(trec_eval), *args], capture_output=True, check=True)
-    ours = CliRunner().invoke(app, ["eval", *args])
+    ours = invoke(["eval", *args])
     assert ours.exit_code == 0, ours.stderr
     assert ours.stdout == theirs.stdout.decode()
 
@@ -480,11 +479,11 @@ def test_a_grade_beyond_the_gain_table_names_file_and_line(tmp_path, measure):
     qrels, run = tmp_path / "qrels", tmp_path / "run"
     qrels.write_text("1 0 a 1\n\n1 0 b 2000000\n")
     run.write_text("1 Q0 a 1 1 r\n")
-    done = CliRunner().invoke(app, ["eval", "-m", measure, str(qrels), str(run)])
+    done = invoke(["eval", "-m", measure, str(qrels), str(run)])
     assert done.exit_code == 2
     assert done.stderr.startswith(f"rerankit: error: {qrels}, line 3: relevance grade 2000000 "
                                   "(query '1', document 'b') is too large")
-    assert CliRunner().invoke(app, ["eval", "-m", "map", str(qrels), str(run)]).exit_code == 0
+    assert invoke(["eval", "-m", "map", str(qrels), str(run)]).exit_code == 0
 
 
 # ------------------------------------------------------------------ the Python API's arguments
