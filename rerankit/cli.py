@@ -1,147 +1,209 @@
 """Command line: ``rerankit eval`` (a drop-in for trec_eval), ``compare``, ``session``,
 ``run``, ``train``, ``components``, ``leaderboard``, ``export`` and ``report``.
 
-Heavy modules are imported inside the commands, so ``rerankit --help`` and
-``rerankit eval`` start quickly and never import torch.
+The standard library's argparse reads the command line: each command is a function whose
+arguments a declaring function beside it lists (``_eval_arguments`` for
+:func:`eval_command`), and only the parser of the command given is built. Heavy modules
+are imported inside the commands, so ``rerankit --help`` and ``rerankit eval`` start
+quickly and never import torch.
 
 No command shows a traceback: :func:`main` turns any failure into one line on stderr,
 ``rerankit: error: ...``, and exit status 2 (130 when interrupted, 143 on SIGTERM, which
 unwinds like Ctrl-C so no staging folder is left; a closed output pipe,
 as in ``rerankit eval ... | head -1``, ends quietly with status 1). ``--debug`` or
-``RERANKIT_DEBUG=1`` prints the traceback too. Usage errors keep typer's message and
-status 2.
+``RERANKIT_DEBUG=1`` prints the traceback too. A usage error (an unknown option, a missing
+argument, a bad value or choice) is one line as well, ``rerankit: error: <message> (see
+'rerankit <command> --help')``, with status 2; ``--help`` (``-h``) prints the help.
 """
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import contextlib
 import errno
-import functools
 import io
 import os
+import re
 import signal
 import sys
 import threading
 import traceback
 from collections.abc import Callable, Sequence
-from enum import Enum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Any, NamedTuple, NoReturn
 
-import typer
-from typer.exceptions import TyperException
-
-app = typer.Typer(
-    name="rerankit",
-    help="Retrieval, reranking and trec_eval-exact evaluation.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-
-class Choice(str, Enum):
-    """A choice-valued option: typer lists the values in --help and refuses any other with
-    one line naming the option and the choices."""
+PROGRAM = "rerankit"
+DESCRIPTION = "Retrieval, reranking and trec_eval-exact evaluation."
+PAIRED_TESTS = ("t", "wilcoxon", "randomization")
 
 
-class RelFormat(Choice):
-    qrels = "qrels"
-    prefs = "prefs"
-    qrels_prefs = "qrels_prefs"
-    qrels_jg = "qrels_jg"
+class UsageError(Exception):
+    """A command line that does not fit its command (argparse's refusals, and a command's
+    own checks of its options): one line that points to the command's help, status 2."""
+
+    def __init__(self, message: str, prog: str = PROGRAM) -> None:
+        super().__init__(f"{message} (see '{prog} --help')")
 
 
-class ResultsFormat(Choice):
-    trec_results = "trec_results"
+def _invalid(command: str, name: str, message: str) -> UsageError:
+    """A command's refusal of the value of its option or argument ``name``."""
+    return UsageError(f"Invalid value for {name}: {message}", f"{PROGRAM} {command}")
 
 
-class Compat(Choice):
-    v10 = "10"
-    v9 = "9"
+def _paragraphs(text: str | None) -> list[str]:
+    """The paragraphs of a docstring (none under ``python -OO``: one empty paragraph)."""
+    return re.split(r"\n\s*\n", text.strip()) if text else [""]
 
 
-class Test(Choice):
-    t = "t"
-    wilcoxon = "wilcoxon"
-    randomization = "randomization"
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's help, with an option's default where it has one worth saying (not None,
+    not a flag's False) and the paragraphs of a description kept."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        default = action.default
+        unsaid = (action.help is None or "%(default)" in action.help or not action.option_strings
+                  or default is None or default is False or default is argparse.SUPPRESS)
+        return action.help if unsaid else f"{action.help} (default: %(default)s)"
+
+    def _format_action_invocation(self, action: argparse.Action) -> str:
+        """``-l, --level, --level_for_rel LEVEL``: the value once, not after each spelling
+        (as argparse itself does from Python 3.13)."""
+        if not action.option_strings or action.nargs == 0:
+            return super()._format_action_invocation(action)
+        value = self._format_args(action, self._get_default_metavar_for_optional(action))
+        return f"{', '.join(action.option_strings)} {value}"
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        fill = super()._fill_text
+        return "\n\n".join(fill(paragraph, width, indent) for paragraph in _paragraphs(text))
 
 
-class SessionFormat(Choice):
-    auto = "auto"
-    jsonl = "jsonl"
-    graphcm = "graphcm"
-    trec_xml = "trec-xml"
-    tsv = "tsv"
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser that raises :class:`UsageError` where argparse prints its usage
+    and exits, and takes no abbreviation of a long option (``--meas`` is not
+    ``--measure``)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(allow_abbrev=False, formatter_class=_HelpFormatter, **options)
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.prog)
 
 
-class Labels(Choice):
-    auto = "auto"
-    clicks = "clicks"
-    labels = "labels"
-    gains = "gains"
-    qrels = "qrels"
+class Command(NamedTuple):
+    """A command: the function that runs it, called with one keyword argument per
+    destination of its parser, and the function that declares those arguments."""
+    run: Callable[..., None]
+    arguments: Callable[[argparse.ArgumentParser], None]
 
 
-class Enhance(Choice):
-    none = "none"
-    forward = "forward"
-    session = "session"
+#: the commands by name, in the order ``rerankit --help`` lists them
+COMMANDS: dict[str, Command] = {}
 
 
-class Length(Choice):
-    unit = "unit"
-    lengths = "lengths"
-    dwell = "dwell"
-
-
-class Position(Choice):
-    end = "end"
-    start = "start"
-
-
-class Gain(Choice):
-    exp = "exp"
-    linear = "linear"
-
-
-class Engine(Choice):
-    local = "local"
-    ray = "ray"
-
-
-class EncoderKind(Choice):
-    bi_encoder = "bi-encoder"
-    cross_encoder = "cross-encoder"
-
-
-class ExportFormat(Choice):
-    trec = "trec"
-    beir = "beir"
-    json = "json"
-
-
-MeasureOpt = Annotated[
-    list[str] | None,
-    typer.Option("-m", "--measure", help="Measure (trec_eval name such as ndcg_cut.10 or P_5, "
-                 "family such as P, nickname 'official'/'all', or alias such as nDCG@10, "
-                 "MRR@10). Repeatable.")]
-
-
-def command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """``@app.command(name)`` whose failures go through :func:`_report_failure`, so every
-    command reports errors the same way, also when typer's test runner calls it directly."""
+def command(name: str, arguments: Callable[[argparse.ArgumentParser], None]
+            ) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register the decorated function as the command ``name``; ``arguments`` declares its
+    parser's arguments (their destinations are the function's parameters)."""
     def register(function: Callable[..., None]) -> Callable[..., None]:
-        @functools.wraps(function)
-        def run(*args, **kwargs) -> None:
-            try:
-                function(*args, **kwargs)
-            except (typer.Exit, TyperException):
-                raise
-            except Exception as err:
-                _report_failure(err)
-        return app.command(name)(run)
+        COMMANDS[name] = Command(function, arguments)
+        return function
     return register
+
+
+def _top_parser() -> _Parser:
+    """``rerankit [--debug] COMMAND``: the global options and the list of commands (each
+    command's own arguments are read by :func:`_command_parser`'s parser)."""
+    parser = _Parser(prog=PROGRAM, description=DESCRIPTION)
+    parser.add_argument("--debug", action="store_true",
+                        help="Show the traceback of an error (also: RERANKIT_DEBUG=1).")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands",
+                                     prog=PROGRAM)
+    for name, entry in COMMANDS.items():
+        summary = " ".join(_paragraphs(entry.run.__doc__)[0].split())
+        commands.add_parser(name, help=summary, add_help=False)
+    return parser
+
+
+def _command_parser(name: str) -> _Parser:
+    """The parser of ``rerankit NAME``; its help is the command's docstring."""
+    entry = COMMANDS[name]
+    parser = _Parser(prog=f"{PROGRAM} {name}", description=entry.run.__doc__)
+    entry.arguments(parser)
+    return parser
+
+
+class CommandLine(NamedTuple):
+    """A command line as read: the command, its function's keyword arguments, --debug."""
+    name: str
+    values: dict[str, Any]
+    debug: bool
+
+
+def parse(args: Sequence[str]) -> CommandLine:
+    """Read ``rerankit ARGS``. The words up to the command name are the global options
+    (which take no value); the rest are the command's, read in any order, options before,
+    between or after arguments as click allowed (argparse's intermixed parsing, which its
+    subcommands lack: hence a parser of its own). ``rerankit`` alone prints the help, then
+    fails for the missing command (typer's no_args_is_help did the same); ``--help`` prints
+    the help and exits with status 0."""
+    words = list(args)
+    at = next((i for i, word in enumerate(words) if word == "--" or not word.startswith("-")),
+              len(words))
+    if words[at:at + 1] == ["--"]:       # the end of the global options: the command follows
+        del words[at]
+    top = _top_parser()
+    if not args:
+        top.print_help()
+    chosen = top.parse_args(words[:at + 1])   # an unknown option first, then no command
+    if chosen.command is None:
+        top.error("the following arguments are required: COMMAND")
+    values = _command_parser(chosen.command).parse_intermixed_args(words[at + 1:])
+    return CommandLine(chosen.command, vars(values), chosen.debug)
+
+
+def _bounded(kind: Callable[[str], Any], low: float, high: float | None = None
+             ) -> Callable[[str], Any]:
+    """An argparse type: ``kind(text)``, refused outside ``low`` .. ``high``."""
+    def convert(text: str) -> Any:
+        value = kind(text)                  # ValueError: argparse's "invalid int value: ..."
+        if not low <= value or (high is not None and not value <= high):
+            bounds = f"at least {low}" if high is None else f"from {low} to {high}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return value
+    convert.__name__ = kind.__name__        # argparse names the type in its message
+    return convert
+
+
+def _flag(parser: argparse.ArgumentParser, *flags: str, dest: str, help: str) -> None:
+    """An option without a value: True when given."""
+    parser.add_argument(*flags, dest=dest, action="store_true", help=help)
+
+
+def _switch(parser: argparse.ArgumentParser, name: str, help: str) -> None:
+    """``--NAME`` and ``--no-NAME`` (the pair typer made of a bool option it named itself);
+    the last one given wins, default off."""
+    parser.add_argument(f"--{name}", dest=name.replace("-", "_"), default=False,
+                        action=argparse.BooleanOptionalAction, help=help)
+
+
+def _measure_option(parser: argparse.ArgumentParser) -> None:
+    """``-m MEASURE``, repeatable (eval and compare)."""
+    parser.add_argument("-m", "--measure", dest="measure", action="append",
+                        help="Measure (trec_eval name such as ndcg_cut.10 or P_5, family such "
+                             "as P, nickname 'official'/'all', or alias such as nDCG@10, "
+                             "MRR@10). Repeatable.")
+
+
+def _echo(text: str, err: bool = False) -> None:
+    """One line on stdout (stderr with ``err``), flushed at once."""
+    print(text, file=sys.stderr if err else sys.stdout, flush=True)
+
+
+def _note(text: str) -> None:
+    """``rerankit: note: ...`` on stderr: what the user should know about a result."""
+    _echo(f"rerankit: note: {text}", err=True)
 
 
 class Interrupted(Exception):
@@ -153,77 +215,65 @@ _reported = False                          # set once the one error line is writ
 _pending: str | None = None                # that line, from when it is decided
 
 
-@app.callback()
-def _options(debug: Annotated[bool, typer.Option(
-        "--debug", help="Show the traceback of an error (also: RERANKIT_DEBUG=1).")] = False
-             ) -> None:
-    """Retrieval, reranking and trec_eval-exact evaluation."""
-    global _debug, _reported, _pending
-    _debug = _debug or debug
-    _reported, _pending = False, None     # a new command (typer's test runner reuses us)
-
-
-@command("eval")
-def eval_command(
-    qrels: Annotated[Path, typer.Argument(help="Qrels file (TREC or BEIR TSV; with -R, "
-                                          "trec_eval's prefs/qrels_prefs/qrels_jg formats).")],
-    run: Annotated[str, typer.Argument(help="TREC run file, or '-' to read it from stdin.")],
-    measure: MeasureOpt = None,
-    query: Annotated[bool, typer.Option("-q", "--query-eval", "--query_eval_wanted",
-                                        help="Also print a value per query (trec_eval -q).")
-                     ] = False,
-    complete: Annotated[bool, typer.Option(
-        "-c", "--complete", "--complete_rel_info_wanted",
-        help="Average over all qrels queries; one without results is evaluated as an empty "
-             "ranking and, with -q, printed (trec_eval -c).")] = False,
-    level: Annotated[int, typer.Option("-l", "--level", "--level_for_rel",
-                                       help="Minimum grade counted as relevant (trec_eval -l)."
-                                       )] = 1,
-    judged_only: Annotated[bool, typer.Option("-J", "--judged-only", "--Judged_docs_only",
-                                              help="Drop unjudged documents first "
-                                              "(trec_eval -J).")] = False,
-    max_docs: Annotated[int | None, typer.Option(
-        "-M", "--max-docs", "--Max_retrieved_per_topic",
-        help="Evaluate only the top N documents per query (trec_eval -M).")] = None,
-    no_summary: Annotated[bool, typer.Option("-n", "--no-summary", "--nosummary",
-                                             help="Omit the 'all' lines (trec_eval -n).")
-                          ] = False,
-    num_docs: Annotated[int, typer.Option("-N", "--num-docs", "--Number_docs_in_coll",
-                                          help="Documents in the collection (trec_eval -N).")
-                        ] = 0,
-    zscores: Annotated[Path | None, typer.Option(
-        "-Z", "--zscores", "--Zscore",
+def _eval_arguments(parser: argparse.ArgumentParser) -> None:
+    """trec_eval's options, each by its letter, a long name and trec_eval's long name."""
+    add = parser.add_argument
+    add("qrels", type=Path, metavar="QRELS", help="Qrels file (TREC or BEIR TSV; with -R, "
+        "trec_eval's prefs/qrels_prefs/qrels_jg formats).")
+    add("run", metavar="RUN", help="TREC run file, or '-' to read it from stdin.")
+    _measure_option(parser)
+    _flag(parser, "-q", "--query-eval", "--query_eval_wanted", dest="query",
+          help="Also print a value per query (trec_eval -q).")
+    _flag(parser, "-c", "--complete", "--complete_rel_info_wanted", dest="complete",
+          help="Average over all qrels queries; one without results is evaluated as an "
+               "empty ranking and, with -q, printed (trec_eval -c).")
+    add("-l", "--level", "--level_for_rel", dest="level", type=int, default=1,
+        help="Minimum grade counted as relevant (trec_eval -l).")
+    _flag(parser, "-J", "--judged-only", "--Judged_docs_only", dest="judged_only",
+          help="Drop unjudged documents first (trec_eval -J).")
+    add("-M", "--max-docs", "--Max_retrieved_per_topic", dest="max_docs", type=int,
+        help="Evaluate only the top N documents per query (trec_eval -M).")
+    _flag(parser, "-n", "--no-summary", "--nosummary", dest="no_summary",
+          help="Omit the 'all' lines (trec_eval -n).")
+    add("-N", "--num-docs", "--Number_docs_in_coll", dest="num_docs", type=int, default=0,
+        help="Documents in the collection (trec_eval -N).")
+    add("-Z", "--zscores", "--Zscore", dest="zscores", type=Path,
         help="Print z-scores against the 'qid measure mean std_dev' lines of this file "
-             "(trec_eval -Z).")] = None,
-    rel_format: Annotated[RelFormat, typer.Option(
-        "-R", "--rel-format", "--Rel_info_format",
-        help="Format of the qrels file (trec_eval -R).")] = RelFormat.qrels,
-    results_format: Annotated[ResultsFormat, typer.Option(
-        "-T", "--results-format", "--Results_format",
+             "(trec_eval -Z).")
+    add("-R", "--rel-format", "--Rel_info_format", dest="rel_format", default="qrels",
+        choices=("qrels", "prefs", "qrels_prefs", "qrels_jg"),
+        help="Format of the qrels file (trec_eval -R).")
+    add("-T", "--results-format", "--Results_format", dest="results_format",
+        default="trec_results", choices=("trec_results",),
         help="Format of the run file: trec_results, the only one (trec_eval -T).")
-                              ] = ResultsFormat.trec_results,
-    compat: Annotated[Compat, typer.Option(
-        "--compat", help="Semantics: 10 (trec_eval 10.0, default) or 9 (trec_eval 9.0.x, as "
-                         "pytrec_eval: float32 score ties, old truncation, -c without the "
-                         "skipped queries' lines).")] = Compat.v10,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of "
-                                          "trec_eval's text.")] = False,
-    ignore_identical_ids: Annotated[bool, typer.Option("--ignore-identical-ids", help="Drop "
-                                    "documents whose id equals the query id (BEIR).")] = False,
-    verify: Annotated[bool, typer.Option("--verify", help="Recompute every value with trec_eval "
-                                         "itself and fail on any difference: the trec_eval 10.0 "
-                                         "binary ($TREC_EVAL or on PATH) for --compat 10, "
-                                         "pytrec_eval for --compat 9.")] = False,
-) -> None:
+    add("--compat", default="10", choices=("10", "9"),
+        help="Semantics: 10 (trec_eval 10.0, default) or 9 (trec_eval 9.0.x, as "
+             "pytrec_eval: float32 score ties, old truncation, -c without the skipped "
+             "queries' lines).")
+    _flag(parser, "--json", dest="as_json", help="Print JSON instead of trec_eval's text.")
+    _flag(parser, "--ignore-identical-ids", dest="ignore_identical_ids",
+          help="Drop documents whose id equals the query id (BEIR).")
+    _flag(parser, "--verify", dest="verify",
+          help="Recompute every value with trec_eval itself and fail on any difference: the "
+               "trec_eval 10.0 binary ($TREC_EVAL or on PATH) for --compat 10, pytrec_eval "
+               "for --compat 9.")
+
+
+@command("eval", _eval_arguments)
+def eval_command(qrels: Path, run: str, measure: list[str] | None, query: bool,
+                 complete: bool, level: int, judged_only: bool, max_docs: int | None,
+                 no_summary: bool, num_docs: int, zscores: Path | None, rel_format: str,
+                 results_format: str, compat: str, as_json: bool,
+                 ignore_identical_ids: bool, verify: bool) -> None:
     """Evaluate a run; output identical to trec_eval 10.0's for the same options."""
     from rerankit.evaluation.evaluator import evaluate
     from rerankit.evaluation.measures import parse_measures
 
     options = dict(relevance_level=level, average_complete=complete,
                    judged_only=judged_only, max_docs=max_docs, num_docs_in_coll=num_docs,
-                   zscores=zscores, compat=compat.value)
-    if rel_format is not RelFormat.qrels:
-        result = _evaluate_preferences(qrels, run, measure, rel_format.value, verify=verify,
+                   zscores=zscores, compat=compat)
+    if rel_format != "qrels":
+        result = _evaluate_preferences(qrels, run, measure, rel_format, verify=verify,
                                        **options)
     else:
         measures = measure or ["official"]
@@ -231,7 +281,7 @@ def eval_command(
         result = evaluate(qrels, run, measures, verify=verify,
                           ignore_identical_ids=ignore_identical_ids, **options)
     if as_json:
-        typer.echo(result.to_json(per_query=query))
+        _echo(result.to_json(per_query=query))
     else:
         sys.stdout.write(result.to_trec_eval(per_query=query, summary=not no_summary))
     _warn_about_coverage(result, complete)
@@ -262,24 +312,28 @@ def _warn_about_coverage(result, complete: bool) -> None:
         notes.append("no query of the run has judgements in the qrels, so every value is 0: "
                      "are these the right files?")
     for note in notes:
-        typer.echo(f"rerankit: note: {note}", err=True)
+        _note(note)
 
 
-@command("compare")
-def compare_command(
-    qrels: Annotated[Path, typer.Argument(help="Qrels file.")],
-    runs: Annotated[list[Path], typer.Argument(help="Two or more run files; the first is "
-                                               "the baseline.")],
-    measure: MeasureOpt = None,
-    test: Annotated[Test, typer.Option("--test", help="Paired test.")] = Test.t,
-    alpha: Annotated[float, typer.Option(help="Significance level (after Holm "
-                                         "correction).")] = 0.05,
-    resamples: Annotated[int, typer.Option(help="Randomisation / bootstrap "
-                                           "resamples.")] = 10_000,
-    seed: Annotated[int, typer.Option(help="Random seed (randomisation, bootstrap).")] = 42,
-    level: Annotated[int, typer.Option("-l", "--level", help="Minimum relevant grade.")] = 1,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-) -> None:
+def _compare_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("qrels", type=Path, metavar="QRELS", help="Qrels file.")
+    add("runs", type=Path, nargs="+", metavar="RUNS",
+        help="Two or more run files; the first is the baseline.")
+    _measure_option(parser)
+    add("--test", default="t", choices=PAIRED_TESTS, help="Paired test.")
+    add("--alpha", type=float, default=0.05,
+        help="Significance level (after Holm correction).")
+    add("--resamples", type=int, default=10_000, help="Randomisation / bootstrap resamples.")
+    add("--seed", type=int, default=42, help="Random seed (randomisation, bootstrap).")
+    add("-l", "--level", dest="level", type=int, default=1, help="Minimum relevant grade.")
+    _flag(parser, "--json", dest="as_json", help="Print JSON.")
+
+
+@command("compare", _compare_arguments)
+def compare_command(qrels: Path, runs: list[Path], measure: list[str] | None, test: str,
+                    alpha: float, resamples: int, seed: int, level: int,
+                    as_json: bool) -> None:
     """Compare runs against the first one with significance tests (Holm-corrected)."""
     import json
 
@@ -289,14 +343,14 @@ def compare_command(
     from rerankit.evaluation.stats import compare
 
     if len(runs) < 2:
-        raise typer.BadParameter("compare needs at least two run files", param_hint="RUNS")
+        raise _invalid("compare", "RUNS", "compare needs at least two run files")
     report = compare(qrels, runs, measure or list(HEADLINE),
-                     test=test.value, alpha=alpha, resamples=resamples, seed=seed,
+                     test=test, alpha=alpha, resamples=resamples, seed=seed,
                      relevance_level=level)
     for note in report.notes:
-        typer.echo(f"rerankit: note: {note}", err=True)
+        _note(note)
     if as_json:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        _echo(json.dumps(report.to_dict(), indent=2))
         return
     console = Console()
     console.print(report.table())
@@ -304,95 +358,89 @@ def compare_command(
                   "corrected ones")
 
 
-@command("session")
-def session_command(
-    data: Annotated[Path, typer.Argument(help="Sessions: JSONL, TREC Session XML (.xml), "
-                                         "TSV with a header (.tsv), or a GraphCM export "
-                                         "folder (TREC Session 2014).")],
-    data_format: Annotated[SessionFormat, typer.Option("--format", help="auto: folder "
-                                                       "graphcm, .xml trec-xml, .tsv tsv, "
-                                                       "else jsonl.")] = SessionFormat.auto,
-    metrics: Annotated[str, typer.Option(help="Comma-separated: num, umeasure, sdcg, nsdcg, "
-                                         "srbp, ndcg_mean, ndcg_max, ndcg_first, ndcg_last, "
-                                         "found")] = "num,umeasure,sdcg,nsdcg,srbp",
-    per_session: Annotated[Path | None, typer.Option(help="Write 'session<TAB>metric<TAB>"
-                                                     "value' lines here (nan: undefined), "
-                                                     "with a 'satisfaction' line per session "
-                                                     "that has one.")] = None,
-    per_query: Annotated[Path | None, typer.Option(help="The same per query "
-                                                   "('<session>:<n>'), each query scored "
-                                                   "as a one-query session.")] = None,
-    run: Annotated[Path | None, typer.Option(help="Score a system's TREC run instead of the "
-                                             "logged lists; query ids '<session>:<n>'. Rows "
-                                             "are ranked as trec_eval ranks them (score "
-                                             "descending, ties by document id descending), "
-                                             "not in file order.")] = None,
-    labels: Annotated[Labels, typer.Option(help="auto: the first of these the log has; a "
-                                           "source the log lacks is an error.")
-                      ] = Labels.auto,
-    enhance: Annotated[Enhance, typer.Option(help="Click labels.")] = Enhance.forward,
-    click_counts: Annotated[bool, typer.Option("--click-counts", help="Clicks are counts "
-                                               "(integers >= 0, used as grades); default: "
-                                               "clicks must be 0 or 1.")] = False,
-    allow_extra: Annotated[bool, typer.Option("--allow-extra", help="Ignore unknown JSONL "
-                                              "fields instead of failing.")] = False,
-    qrels: Annotated[Path | None, typer.Option(help="TREC qrels by topic for --format "
-                                               "trec-xml sessions.")] = None,
-    length: Annotated[Length, typer.Option(help="Reading cost.")] = Length.unit,
-    position: Annotated[Position, typer.Option(help="U/NUM item position: end (pos = "
-                                               "l1+..+lk) or start (l1+..+l(k-1), cwl's "
-                                               "convention).")] = Position.end,
-    depth: Annotated[int, typer.Option(help="Results read per query (k).")] = 10,
-    gain_kind: Annotated[Gain, typer.Option("--gain", help="exp (2^r-1) or linear.")
-                         ] = Gain.exp,
-    gain_map: Annotated[str | None, typer.Option(help="Grade-to-gain map replacing --gain, "
-                                                 "e.g. '1=0.2,2=0.4,3=0.6' (cwl gains).")
-                        ] = None,
-    num_l: Annotated[float, typer.Option("--num-L", help="NUM / U patience L.")] = 20.0,
-    num_c: Annotated[float, typer.Option("--num-c", help="Reformulation cost c.")] = 1.0,
-    sdcg_b: Annotated[float, typer.Option(help="sDCG rank log base b.")] = 2.0,
-    sdcg_bq: Annotated[float, typer.Option(help="sDCG query log base bq.")] = 4.0,
-    srbp_p: Annotated[float, typer.Option(help="sRBP persistence p.")] = 0.8,
-    srbp_b: Annotated[float, typer.Option(help="sRBP balance b.")] = 0.64,
-    meta: Annotated[bool, typer.Option("--meta", help="Meta-evaluation: Pearson, Spearman "
-                                       "and Kendall with satisfaction (session and query "
-                                       "level) with bootstrap CIs and p-values, differences "
-                                       "of correlations (bootstrap, Williams' t), agreement "
-                                       "matrices, intuitiveness, and with --systems "
-                                       "discriminative power.")] = False,
-    systems: Annotated[list[Path] | None, typer.Option("--systems", help="With --meta: runs "
-                                                       "compared for discriminative power "
-                                                       "and intuitiveness, beside the "
-                                                       "scored lists. Repeatable.")] = None,
-    compare: Annotated[str | None, typer.Option(help="With --meta: metric pairs whose "
-                                                "correlations are compared, e.g. "
-                                                "'num:sdcg,num:srbp' (default: the first "
-                                                "metric against each other).")] = None,
-    gold: Annotated[str | None, typer.Option(help="Gold measure of the intuitiveness test: "
-                                             "satisfaction or a metric (default: "
-                                             "satisfaction without --systems, else found).")
-                    ] = None,
-    methods: Annotated[str, typer.Option(help="With --meta: correlations, comma-separated "
-                                         "(Kendall's bootstrap is the slow one on big logs).")
-                       ] = "pearson,spearman,kendall",
-    resamples: Annotated[int, typer.Option(min=1, help="Bootstrap / randomisation "
-                                           "resamples.")] = 1000,
-    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Random seed.")] = 42,
-    test: Annotated[Test, typer.Option(help="Discriminative power test.")
-                    ] = Test.randomization,
-    alpha: Annotated[float, typer.Option(help="Significance level of discriminative power.")
-                     ] = 0.05,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write means and the "
-                                                  "meta-evaluation as JSON here.")] = None,
-    csv_out: Annotated[Path | None, typer.Option("--csv", help="Write the meta-evaluation "
-                                                 "as CSV (one row per number) here.")] = None,
-    report_dir: Annotated[Path | None, typer.Option("--report", help="Write the plots (PNG) "
-                                                    "and meta.json into this folder.")] = None,
-    write_jsonl: Annotated[Path | None, typer.Option(help="Also save the sessions in the "
-                                                     "JSONL format (e.g. after GraphCM).")
-                           ] = None,
-    force: Annotated[bool, typer.Option(help="Replace existing output files.")] = False,
-) -> None:
+def _session_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("data", type=Path, metavar="DATA", help="Sessions: JSONL, TREC Session XML (.xml), "
+        "TSV with a header (.tsv), or a GraphCM export folder (TREC Session 2014).")
+    add("--format", dest="data_format", default="auto",
+        choices=("auto", "jsonl", "graphcm", "trec-xml", "tsv"),
+        help="auto: folder graphcm, .xml trec-xml, .tsv tsv, else jsonl.")
+    add("--metrics", default="num,umeasure,sdcg,nsdcg,srbp",
+        help="Comma-separated: num, umeasure, sdcg, nsdcg, srbp, ndcg_mean, ndcg_max, "
+             "ndcg_first, ndcg_last, found")
+    add("--per-session", type=Path, help="Write 'session<TAB>metric<TAB>value' lines here "
+        "(nan: undefined), with a 'satisfaction' line per session that has one.")
+    add("--per-query", type=Path, help="The same per query ('<session>:<n>'), each query "
+        "scored as a one-query session.")
+    add("--run", type=Path, help="Score a system's TREC run instead of the logged lists; "
+        "query ids '<session>:<n>'. Rows are ranked as trec_eval ranks them (score "
+        "descending, ties by document id descending), not in file order.")
+    add("--labels", default="auto", choices=("auto", "clicks", "labels", "gains", "qrels"),
+        help="auto: the first of these the log has; a source the log lacks is an error.")
+    add("--enhance", default="forward", choices=("none", "forward", "session"),
+        help="Click labels.")
+    _flag(parser, "--click-counts", dest="click_counts", help="Clicks are counts (integers "
+          ">= 0, used as grades); default: clicks must be 0 or 1.")
+    _flag(parser, "--allow-extra", dest="allow_extra",
+          help="Ignore unknown JSONL fields instead of failing.")
+    add("--qrels", type=Path, help="TREC qrels by topic for --format trec-xml sessions.")
+    add("--length", default="unit", choices=("unit", "lengths", "dwell"),
+        help="Reading cost.")
+    add("--position", default="end", choices=("end", "start"),
+        help="U/NUM item position: end (pos = l1+..+lk) or start (l1+..+l(k-1), cwl's "
+             "convention).")
+    add("--depth", type=int, default=10, help="Results read per query (k).")
+    add("--gain", dest="gain_kind", default="exp", choices=("exp", "linear"),
+        help="exp (2^r-1) or linear.")
+    add("--gain-map", help="Grade-to-gain map replacing --gain, e.g. '1=0.2,2=0.4,3=0.6' "
+        "(cwl gains).")
+    add("--num-L", dest="num_l", metavar="L", type=float, default=20.0, help="NUM / U patience L.")
+    add("--num-c", dest="num_c", metavar="C", type=float, default=1.0, help="Reformulation cost c.")
+    add("--sdcg-b", type=float, default=2.0, help="sDCG rank log base b.")
+    add("--sdcg-bq", type=float, default=4.0, help="sDCG query log base bq.")
+    add("--srbp-p", type=float, default=0.8, help="sRBP persistence p.")
+    add("--srbp-b", type=float, default=0.64, help="sRBP balance b.")
+    _flag(parser, "--meta", dest="meta", help="Meta-evaluation: Pearson, Spearman and "
+          "Kendall with satisfaction (session and query level) with bootstrap CIs and "
+          "p-values, differences of correlations (bootstrap, Williams' t), agreement "
+          "matrices, intuitiveness, and with --systems discriminative power.")
+    add("--systems", type=Path, action="append", help="With --meta: runs compared for "
+        "discriminative power and intuitiveness, beside the scored lists. Repeatable.")
+    add("--compare", help="With --meta: metric pairs whose correlations are compared, e.g. "
+        "'num:sdcg,num:srbp' (default: the first metric against each other).")
+    add("--gold", help="Gold measure of the intuitiveness test: satisfaction or a metric "
+        "(default: satisfaction without --systems, else found).")
+    add("--methods", default="pearson,spearman,kendall", help="With --meta: correlations, "
+        "comma-separated (Kendall's bootstrap is the slow one on big logs).")
+    add("--resamples", type=_bounded(int, 1), default=1000,
+        help="Bootstrap / randomisation resamples.")
+    add("--seed", type=_bounded(int, 0, 2**32 - 1), default=42, help="Random seed.")
+    add("--test", default="randomization", choices=PAIRED_TESTS,
+        help="Discriminative power test.")
+    add("--alpha", type=float, default=0.05,
+        help="Significance level of discriminative power.")
+    add("--json", dest="json_out", metavar="FILE", type=Path,
+        help="Write means and the meta-evaluation as JSON here.")
+    add("--csv", dest="csv_out", metavar="FILE", type=Path,
+        help="Write the meta-evaluation as CSV (one row per number) here.")
+    add("--report", dest="report_dir", metavar="DIR", type=Path,
+        help="Write the plots (PNG) and meta.json into this folder.")
+    add("--write-jsonl", type=Path,
+        help="Also save the sessions in the JSONL format (e.g. after GraphCM).")
+    _switch(parser, "force", help="Replace existing output files.")
+
+
+@command("session", _session_arguments)
+def session_command(data: Path, data_format: str, metrics: str, per_session: Path | None,
+                    per_query: Path | None, run: Path | None, labels: str, enhance: str,
+                    click_counts: bool, allow_extra: bool, qrels: Path | None, length: str,
+                    position: str, depth: int, gain_kind: str, gain_map: str | None,
+                    num_l: float, num_c: float, sdcg_b: float, sdcg_bq: float,
+                    srbp_p: float, srbp_b: float, meta: bool, systems: list[Path] | None,
+                    compare: str | None, gold: str | None, methods: str, resamples: int,
+                    seed: int, test: str, alpha: float, json_out: Path | None,
+                    csv_out: Path | None, report_dir: Path | None, write_jsonl: Path | None,
+                    force: bool) -> None:
     """Session-level evaluation (NUM, U-measure, sDCG, nsDCG, sRBP) of logs or systems, and
     meta-evaluation of the metrics against satisfaction."""
     from rich.console import Console
@@ -408,19 +456,19 @@ def session_command(
                            {"DATA": data, "--run": run, "--qrels": qrels,
                             **{f"--systems {path}": path for path in systems or []}})
     result = _session_evaluate(
-        data, data_format.value, metrics, run, labels.value, enhance.value, click_counts,
-        allow_extra, qrels, length.value, position.value, depth, gain_kind.value, gain_map,
+        data, data_format, metrics, run, labels, enhance, click_counts,
+        allow_extra, qrels, length, position, depth, gain_kind, gain_map,
         num_l, num_c, sdcg_b, sdcg_bq, srbp_p, srbp_b, per_query is not None or meta)
     chosen_methods = tuple(m.strip() for m in methods.split(",") if m.strip())
     report = _session_meta(result, systems or [], compare, gold, chosen_methods,
-                           resamples, seed, test.value, alpha) if meta else None
+                           resamples, seed, test, alpha) if meta else None
     _session_write(result, report, per_session, per_query, json_out, csv_out, report_dir,
                    write_jsonl)
     title, table = _session_table(result)
     console.print(title, highlight=False)
     console.print(table)
     for note in result["notes"] + (report.notes if report else []):
-        typer.echo(f"rerankit: note: {note}", err=True)
+        _note(note)
     if report is not None:
         for title, table in report.tables():
             console.print()
@@ -451,7 +499,7 @@ def _session_evaluate(data, data_format, metrics, run, labels, enhance, click_co
 
     chosen = tuple(m.strip() for m in metrics.split(",") if m.strip())
     if not chosen:
-        raise typer.BadParameter(f"{metrics!r} names no metric", param_hint="--metrics")
+        raise _invalid("session", "--metrics", f"{metrics!r} names no metric")
     params = SessionParams(depth=depth, patience=num_l, reformulation_cost=num_c,
                            gain=gain_kind, sdcg_b=sdcg_b, sdcg_bq=sdcg_bq, srbp_p=srbp_p,
                            srbp_b=srbp_b, position=position,
@@ -632,28 +680,29 @@ def _session_table(result: dict):
     return title, table
 
 
-@command("run")
-def run_command(
-    config: Annotated[Path, typer.Argument(help="YAML config (see configs/).")],
-    output: Annotated[Path | None, typer.Option(help="Output folder (default "
-                                                "runs/<config name>).")] = None,
-    force: Annotated[bool, typer.Option(help="Replace a folder holding another run.")] = False,
-    cache: Annotated[Path | None, typer.Option(help="Score-cache file (default "
-                                               "$RERANKIT_SCORE_CACHE, else scores.sqlite "
-                                               "in $RERANKIT_CACHE).")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the "
-                                           "score cache.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    engine: Annotated[Engine, typer.Option(help="local (in process) or ray.")
-                      ] = Engine.local,
-    address: Annotated[str | None, typer.Option(help="Ray cluster address (e.g. "
-                                                "ray://head:10001 or head:6379); default: "
-                                                "start a local Ray on 127.0.0.1.")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Ray workers (actors).")] = 2,
-    cpus_per_worker: Annotated[int, typer.Option(min=1, help="CPUs per Ray worker.")] = 1,
-    gpus_per_worker: Annotated[float, typer.Option(min=0.0, help="GPUs per Ray worker.")
-                               ] = 0.0,
-) -> None:
+def _run_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("config", type=Path, metavar="CONFIG", help="YAML config (see configs/).")
+    add("--output", type=Path, help="Output folder (default runs/<config name>).")
+    _switch(parser, "force", help="Replace a folder holding another run.")
+    add("--cache", type=Path, help="Score-cache file (default $RERANKIT_SCORE_CACHE, else "
+        "scores.sqlite in $RERANKIT_CACHE).")
+    _flag(parser, "--no-cache", dest="no_cache", help="Do not read or write the score cache.")
+    _flag(parser, "--quiet", "-q", dest="quiet", help="No progress bars.")
+    add("--engine", default="local", choices=("local", "ray"),
+        help="local (in process) or ray.")
+    add("--address", help="Ray cluster address (e.g. ray://head:10001 or head:6379); "
+        "default: start a local Ray on 127.0.0.1.")
+    add("--workers", type=_bounded(int, 1), default=2, help="Ray workers (actors).")
+    add("--cpus-per-worker", type=_bounded(int, 1), default=1, help="CPUs per Ray worker.")
+    add("--gpus-per-worker", type=_bounded(float, 0.0), default=0.0,
+        help="GPUs per Ray worker.")
+
+
+@command("run", _run_arguments)
+def run_command(config: Path, output: Path | None, force: bool, cache: Path | None,
+                no_cache: bool, quiet: bool, engine: str, address: str | None, workers: int,
+                cpus_per_worker: int, gpus_per_worker: float) -> None:
     """Run a pipeline config: retrieve, rerank, evaluate; print the metrics and the cost
     ledger; write run.trec, metrics.json, manifest.json and ledger.json. The component
     types a config can name: 'rerankit components'.
@@ -661,11 +710,10 @@ def run_command(
     The config, the output folder, the dataset and the cache are checked before any data
     or model is loaded. --force replaces only a result folder written by 'rerankit run';
     a folder holding anything else is never replaced."""
-    if engine is Engine.local and address is not None:
-        raise typer.BadParameter("needs --engine ray", param_hint="'--address'")
+    if engine == "local" and address is not None:
+        raise _invalid("run", "'--address'", "needs --engine ray")
     if no_cache and cache is not None:
-        raise typer.BadParameter("--cache and --no-cache exclude each other",
-                                 param_hint="'--cache'")
+        raise _invalid("run", "'--cache'", "--cache and --no-cache exclude each other")
     from rerankit.experiment.config import load_config
 
     parsed = load_config(config)           # before the heavy imports: a typo fails at once
@@ -677,7 +725,7 @@ def run_command(
     from rerankit.experiment.runner import run_config
 
     runner_engine = None
-    if engine is Engine.ray:
+    if engine == "ray":
         from rerankit.experiment.distributed import RayEngine, RayOptions
 
         runner_engine = RayEngine(RayOptions(address, workers, cpus_per_worker,
@@ -711,47 +759,47 @@ def _uses_score_cache(parsed, cache: Path | None, no_cache: bool) -> bool:
     return not no_cache and (cache is not None or parsed.cache) and bool(parsed.rerankers)
 
 
-@command("train")
-def train_command(
-    output: Annotated[Path, typer.Argument(help="Model folder to write (new, or one "
-                                           "written by 'rerankit train').")],
-    kind: Annotated[EncoderKind, typer.Option(help="What to train.")] = EncoderKind.bi_encoder,
-    model: Annotated[str | None, typer.Option(help="Base model folder or hub name (default: "
-                                              "the offline all-MiniLM-L6-v2 for "
-                                              "bi-encoders).")] = None,
-    dataset: Annotated[str, typer.Option(help="Embedded dataset name or BEIR folder.")
-                       ] = "scifact",
-    split: Annotated[str, typer.Option(help="Training split (never the evaluated one).")
-                     ] = "train",
-    depth: Annotated[int, typer.Option(min=1, help="BM25 candidates searched for a hard "
-                                       "negative.")] = 30,
-    limit: Annotated[int | None, typer.Option(min=1, help="Seeded subset of the training "
-                                              "queries.")] = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Training epochs.")] = 1,
-    batch_size: Annotated[int, typer.Option(min=1, help="Examples per batch (in-batch "
-                                            "negatives).")] = 32,
-    learning_rate: Annotated[float, typer.Option(help="Learning rate.")] = 2e-5,
-    max_length: Annotated[int, typer.Option(min=1, help="Tokens per text.")] = 256,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 42,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-) -> None:
+def _train_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("output", type=Path, metavar="OUTPUT",
+        help="Model folder to write (new, or one written by 'rerankit train').")
+    add("--kind", default="bi-encoder", choices=("bi-encoder", "cross-encoder"),
+        help="What to train.")
+    add("--model", help="Base model folder or hub name (default: the offline "
+        "all-MiniLM-L6-v2 for bi-encoders).")
+    add("--dataset", default="scifact", help="Embedded dataset name or BEIR folder.")
+    add("--split", default="train", help="Training split (never the evaluated one).")
+    add("--depth", type=_bounded(int, 1), default=30,
+        help="BM25 candidates searched for a hard negative.")
+    add("--limit", type=_bounded(int, 1), help="Seeded subset of the training queries.")
+    add("--epochs", type=_bounded(int, 1), default=1, help="Training epochs.")
+    add("--batch-size", type=_bounded(int, 1), default=32,
+        help="Examples per batch (in-batch negatives).")
+    add("--learning-rate", type=float, default=2e-5, help="Learning rate.")
+    add("--max-length", type=_bounded(int, 1), default=256, help="Tokens per text.")
+    add("--seed", type=int, default=42, help="Random seed.")
+    _flag(parser, "--quiet", "-q", dest="quiet", help="No progress bars.")
+
+
+@command("train", _train_arguments)
+def train_command(output: Path, kind: str, model: str | None, dataset: str, split: str,
+                  depth: int, limit: int | None, epochs: int, batch_size: int,
+                  learning_rate: float, max_length: int, seed: int, quiet: bool) -> None:
     """Fine-tune a bi-encoder (in-batch negatives, BM25 hard negatives) or a cross-encoder
     (from a cross-encoder checkpoint) on a dataset's training split; writes a model folder
     that any 'model:' argument accepts, with rerankit-training.json."""
     from rerankit.data.ownership import shown
     from rerankit.experiment import finetune
 
-    kind = kind.value
     extra = finetune.foreign_entries(output) if output.is_dir() else []
     if extra:
-        raise typer.BadParameter(f"{output}: folder holds files not written by 'rerankit "
-                                 f"train' ({shown(output, extra)}), which it never deletes; "
-                                 "move them or choose another output", param_hint="OUTPUT")
+        raise _invalid("train", "OUTPUT", f"{output}: folder holds files not written by "
+                       f"'rerankit train' ({shown(output, extra)}), which it never deletes; "
+                       "move them or choose another output")
     if model is None:
         if kind == "cross-encoder":
-            raise typer.BadParameter("required for cross-encoders: give a cross-encoder "
-                                     "checkpoint (the offline MiniLM is a bi-encoder)",
-                                     param_hint="'--model'")
+            raise _invalid("train", "'--model'", "required for cross-encoders: give a "
+                           "cross-encoder checkpoint (the offline MiniLM is a bi-encoder)")
         from rerankit.retrieve.dense import default_model
 
         model = default_model()
@@ -768,10 +816,12 @@ def train_command(
           f"'{split}' queries in {record['seconds']:.1f} s; wrote {output}")
 
 
-@command("components")
-def components_command(
-    markdown: Annotated[bool, typer.Option(help="Print the README's Markdown table.")] = False,
-) -> None:
+def _components_arguments(parser: argparse.ArgumentParser) -> None:
+    _switch(parser, "markdown", help="Print the README's Markdown table.")
+
+
+@command("components", _components_arguments)
+def components_command(markdown: bool) -> None:
     """List the retrievers, rerankers and LLM backends a config can name (the registry)."""
     from rich.console import Console
     from rich.table import Table
@@ -779,7 +829,7 @@ def components_command(
     from rerankit import registry
 
     if markdown:
-        typer.echo(registry.markdown_table())
+        _echo(registry.markdown_table())
         return
     table = Table(title="components (config 'type' / 'backend')")
     for column in ("kind", "name", "class", "what it is"):
@@ -789,17 +839,18 @@ def components_command(
     Console(width=None if sys.stdout.isatty() else 140).print(table)
 
 
-@command("leaderboard")
-def leaderboard_command(
-    folders: Annotated[list[Path], typer.Argument(help="Result folders written by "
-                                                  "'rerankit run'.")],
-    output: Annotated[Path, typer.Option(help="Markdown file to (re)generate ('-': standard "
-                                         "output); an existing file that is not a "
-                                         "leaderboard is replaced only with --force.")
-                      ] = Path("leaderboards/README.md"),
-    force: Annotated[bool, typer.Option(help="Replace an existing file that is not a "
-                                        "leaderboard.")] = False,
-) -> None:
+def _leaderboard_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("folders", type=Path, nargs="+", metavar="FOLDERS",
+        help="Result folders written by 'rerankit run'.")
+    add("--output", type=Path, default=Path("leaderboards/README.md"),
+        help="Markdown file to (re)generate ('-': standard output); an existing file that "
+             "is not a leaderboard is replaced only with --force.")
+    _switch(parser, "force", help="Replace an existing file that is not a leaderboard.")
+
+
+@command("leaderboard", _leaderboard_arguments)
+def leaderboard_command(folders: list[Path], output: Path, force: bool) -> None:
     """Regenerate the leaderboard tables from stored result folders."""
     from rerankit.data.atomic import check_new_file, check_writable, is_special, output_name
     from rerankit.reporting.leaderboard import MARK, write
@@ -807,54 +858,57 @@ def leaderboard_command(
     check_writable(output)
     check_new_file(output, force, mark=MARK)
     write(sorted(folders), output)
-    typer.echo(f"wrote {output_name(output)}", err=is_special(output))
+    _echo(f"wrote {output_name(output)}", err=is_special(output))
 
 
-@command("export")
-def export_command(
-    folders: Annotated[list[Path], typer.Argument(help="Result folders written by "
-                                                  "'rerankit run'.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="File to write ('-': "
-                                         "standard output, not for trec); an existing "
-                                         "file is replaced only with --force.")],
-    format: Annotated[ExportFormat, typer.Option("--format", "-f", help="trec (one "
-                                                 "folder), beir (.md or .csv table) or "
-                                                 "json.")] = ExportFormat.trec,
-    tag: Annotated[str | None, typer.Option(help="Run tag of a TREC export (default: the "
-                                            "config name).")] = None,
-    force: Annotated[bool, typer.Option(help="Replace an existing file.")] = False,
-) -> None:
+def _export_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("folders", type=Path, nargs="+", metavar="FOLDERS",
+        help="Result folders written by 'rerankit run'.")
+    add("--output", "-o", type=Path, required=True, help="File to write ('-': standard "
+        "output, not for trec); an existing file is replaced only with --force.")
+    add("--format", "-f", default="trec", choices=("trec", "beir", "json"),
+        help="trec (one folder), beir (.md or .csv table) or json.")
+    add("--tag", help="Run tag of a TREC export (default: the config name).")
+    _switch(parser, "force", help="Replace an existing file.")
+
+
+@command("export", _export_arguments)
+def export_command(folders: list[Path], output: Path, format: str, tag: str | None,
+                   force: bool) -> None:
     """Export results for leaderboard submission; files are validated by reading back."""
     from rerankit.data.atomic import check_new_file, check_writable, is_special, output_name
     from rerankit.reporting import export
 
     check_writable(output)
     check_new_file(output, force)
-    if format is ExportFormat.trec:
+    if format == "trec":
         if len(folders) != 1:
-            raise typer.BadParameter("trec exports one result folder", param_hint="'--format'")
+            raise _invalid("export", "'--format'", "trec exports one result folder")
         export.export_trec(folders[0], output, tag)
-    elif format is ExportFormat.beir:
+    elif format == "beir":
         export.export_beir(folders, output)
     else:
         export.export_json(folders, output)
     checked = "" if is_special(output) else " (read back and validated)"
-    typer.echo(f"wrote {output_name(output)}{checked}", err=is_special(output))
+    _echo(f"wrote {output_name(output)}{checked}", err=is_special(output))
 
 
-@command("report")
-def report_command(
-    folders: Annotated[list[Path], typer.Argument(help="Result folders written by "
-                                                  "'rerankit run'.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Folder for index.html, "
-                                         "one self-contained page (opens offline).")
-                      ] = Path("report"),
-    baseline: Annotated[Path | None, typer.Option(help="Folder the others are compared "
-                                                  "with (default: the first per dataset).")
-                        ] = None,
-    measure: Annotated[str, typer.Option("--measure", "-m")] = "ndcg_cut_10",
-    test: Annotated[Test, typer.Option(help="Paired test.")] = Test.randomization,
-) -> None:
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("folders", type=Path, nargs="+", metavar="FOLDERS",
+        help="Result folders written by 'rerankit run'.")
+    add("--output", "-o", type=Path, default=Path("report"),
+        help="Folder for index.html, one self-contained page (opens offline).")
+    add("--baseline", type=Path,
+        help="Folder the others are compared with (default: the first per dataset).")
+    add("--measure", "-m", default="ndcg_cut_10")
+    add("--test", default="randomization", choices=PAIRED_TESTS, help="Paired test.")
+
+
+@command("report", _report_arguments)
+def report_command(folders: list[Path], output: Path, baseline: Path | None, measure: str,
+                   test: str) -> None:
     """HTML report for error analysis: runs, comparisons, effectiveness vs cost, per-query
     deltas, judged holes, and a per-query drill-down of two runs' rankings."""
     from rerankit.data.atomic import check_writable
@@ -862,8 +916,8 @@ def report_command(
 
     check_writable(output, folder=True)
     _check_report_folder(output)
-    page = write_report(folders, output, baseline, measure, test.value)
-    typer.echo(f"wrote {page}")
+    page = write_report(folders, output, baseline, measure, test)
+    _echo(f"wrote {page}")
 
 
 # How a page written by `rerankit report` is recognised: the generator tag of today's
@@ -980,11 +1034,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         _buffer_stdout()
     try:
         try:
-            code = _run_app(argv)
-            sys.exit(code)
+            _run_command(sys.argv[1:] if argv is None else argv)
+            sys.exit(0)
         except SystemExit as done:
-            if done.code == 130 and not _reported:   # typer's exit after a KeyboardInterrupt
-                raise Interrupted("interrupted") from None
             if done.code in (0, None):
                 _flush_stdout()           # a full disk shows here when output was small
             else:                         # the error is said: say nothing more
@@ -1025,44 +1077,22 @@ def _report_failure(err: BaseException) -> NoReturn:
         _exit(143, "terminated", err)
     if isinstance(err, Interrupted):
         _exit(130, str(err), err)
-    if isinstance(err, (KeyboardInterrupt, typer.Abort)):
+    if isinstance(err, KeyboardInterrupt):
         _exit(130, "interrupted", err)
-    if isinstance(err, TyperException):   # unknown option, missing argument, bad value
-        context = getattr(err, "ctx", None)
-        hint = f" (see '{context.command_path} --help')" if context is not None else ""
-        _exit(getattr(err, "exit_code", 2), f"{err.format_message()}{hint}", err)
+    if isinstance(err, UsageError):       # unknown option, missing argument, bad value
+        _exit(2, str(err), err)
     if isinstance(err, OSError) and err.errno == errno.EPIPE:
         _silence_stdout()                 # the reader went away (| head): stop quietly
         sys.exit(1)
     _exit(2, describe(err), err)
 
 
-def _run_app(argv: Sequence[str] | None) -> int:
-    """Run the typer app outside click's standalone mode: usage errors come back as
-    exceptions (which :func:`main` prints as one line, not click's boxed usage text) and
-    exit statuses as values. A plain ``rerankit eval`` command line skips typer's
-    parameter validation (pydantic, half of the start-up time; see
-    :mod:`rerankit.quickargs`)."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args[:1] == ["eval"]:
-        from typer.main import get_command_from_info
-
-        from rerankit.quickargs import parse
-
-        # typer's click command for eval alone (get_command_from_info, checked with typer
-        # 0.29): building the whole group builds all nine commands' parameters
-        info = next(info for info in app.registered_commands if info.name == "eval")
-        command = get_command_from_info(info, pretty_exceptions_short=app.pretty_exceptions_short,
-                                        rich_markup_mode=app.rich_markup_mode)
-        values = parse(command, eval_command, args[1:])
-        if values is not None:
-            try:
-                eval_command(**values)
-            except typer.Exit as done:
-                return done.exit_code
-            return 0
-    code = app(args=args, prog_name="rerankit", standalone_mode=False)
-    return code if isinstance(code, int) else 0
+def _run_command(args: Sequence[str]) -> None:
+    """Read the command line (:func:`parse`) and run its command."""
+    global _debug
+    line = parse(args)
+    _debug = _debug or line.debug
+    COMMANDS[line.name].run(**line.values)
 
 
 def describe(err: BaseException) -> str:

@@ -32,7 +32,7 @@ STAGES = [
     ("rerankit.sessions",),
     ("rerankit.experiment",),
     ("rerankit.reporting",),
-    ("rerankit.cli", "rerankit.quickargs", "rerankit.__main__"),
+    ("rerankit.cli", "rerankit.__main__"),
 ]
 
 

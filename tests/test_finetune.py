@@ -163,9 +163,10 @@ def test_missing_datasets_package_names_the_extra(monkeypatch, tiny_bi_encoder, 
 
 
 @pytest.mark.parametrize("arguments, message", [
-    (["--kind", "colbert"], "'colbert' is not one of 'bi-encoder', 'cross-encoder'"),
+    (["--kind", "colbert"],
+     "argument --kind: invalid choice: 'colbert' (choose from 'bi-encoder', 'cross-encoder')"),
     (["--kind", "cross-encoder"], "'--model': required for cross-encoders"),
-    (["--epochs", "0"], "'--epochs': Input should be greater than or equal to 1"),
+    (["--epochs", "0"], "argument --epochs: must be at least 1, got 0"),
 ])
 def test_train_command_names_bad_options(tmp_path, capsys, arguments, message):
     from rerankit.cli import main
