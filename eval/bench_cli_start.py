@@ -2,13 +2,13 @@
 (issue 18, goal: at most 2x), each the median of ``--runs`` fresh processes, taking turns.
 
 Also times the imports every evaluation in Python needs anyway (numpy, pyarrow with its
-CSV module, argparse for the command line), so the table shows how much of the
-start-up is rerankit's own, and lists the heavy packages (pandas, scipy, torch, rich,
-pydantic) the command imported: there must be none. Wall seconds and CPU seconds (user +
-system of the child) are both reported: on a shared 2-core machine the wall clock also
-measures the other processes. rerankit's bytecode is compiled first, as an installed
-copy has it (``eval/installed.py``). Run: ``python eval/bench_cli_start.py``; results go to
-``eval/results/cli_start.json``.
+CSV module, argparse for the command line), so the table shows how much of the start-up
+is rerankit's own, and lists the heavy modules (pandas, scipy, torch, rich, pydantic,
+typer, click, pyarrow.compute) the command imported: there must be none. Wall seconds and
+CPU seconds (user + system of the child) are both reported: on a shared 2-core machine
+the wall clock also measures the other processes. rerankit's bytecode is compiled first,
+as an installed copy has it (``eval/installed.py``). Run: ``python eval/bench_cli_start.py``;
+results go to ``eval/results/cli_start.json``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from installed import compile_rerankit
 
-HEAVY = ("pandas", "scipy", "torch", "rich", "pydantic")
+HEAVY = ("pandas", "scipy", "torch", "rich", "pydantic", "typer", "click", "pyarrow.compute")
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -45,7 +45,7 @@ def heavy_imports(command: list[str], env: dict[str, str]) -> list[str]:
     """Heavy top-level packages ``command`` (a ``python ...`` command) imports."""
     done = subprocess.run([command[0], "-X", "importtime", *command[1:]], env=env,
                           capture_output=True, text=True, check=True)
-    found = {line.rsplit("|", 1)[1].strip().split(".")[0]
+    found = {line.rsplit("|", 1)[1].strip()
              for line in done.stderr.splitlines() if line.startswith("import time:")}
     return sorted(found & set(HEAVY))
 

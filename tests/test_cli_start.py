@@ -4,6 +4,7 @@ command line (``tests/test_cli_args.py``)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +48,25 @@ def test_eval_from_stdin_with_any_whitespace_imports_no_heavy_package(files):
     qrels, _, spaced = files
     heavy = _imported(["eval", "-m", "all", str(qrels), "-"], stdin=spaced.read_bytes()) & HEAVY
     assert not heavy, f"rerankit eval imported {sorted(heavy)}"
+
+
+_BLAS_PROBE = """
+import atexit, os, sys
+atexit.register(lambda: print("blas", os.environ.get("OPENBLAS_NUM_THREADS"), file=sys.stderr))
+from rerankit.cli import main
+main(sys.argv[1:])
+"""
+
+
+@pytest.mark.parametrize(("given", "seen"), [(None, "1"), ("2", "2")])
+def test_eval_imports_numpy_with_one_blas_thread_unless_told(files, given, seen):
+    """numpy's OpenBLAS threads spin at import, competing with the reader's threads:
+    ``rerankit eval`` (no linear algebra) asks for one, keeping the user's own setting."""
+    qrels, run, _ = files
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if given is not None:
+        env["OPENBLAS_NUM_THREADS"] = given
+    done = subprocess.run([sys.executable, "-c", _BLAS_PROBE, "eval", str(qrels), str(run)],
+                          capture_output=True, cwd=REPO, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert f"blas {seen}" in done.stderr.decode()
