@@ -24,7 +24,9 @@ Each tool is timed ``--repeats`` times in this process (median reported), the to
 taking turns so that drift in the machine's speed affects all of them alike, then
 ``--fresh`` times in a fresh Python process each (rerankit's bytecode compiled first, as
 pip installs it: ``eval/installed.py``; interpreter start, imports, reading the
-files, evaluating: what a user running a script meets; median reported). Before every
+files, evaluating: what a user running a script meets; median reported). The fresh
+processes also time ``rerankit eval --json`` for the four measures (the console script,
+as a user runs trec_eval), whose values must equal the Python call's exactly. Before every
 timed call, of every tool, both files are read once (untimed) so they sit in the OS page
 cache: on these VMs the kernel's memory reclaimer evicts a 400 MB file within seconds,
 which otherwise turns the first tool's timing into a measure of disk speed.
@@ -93,6 +95,27 @@ def run_pytrec_eval(qrels_path: Path, run_path: Path) -> dict[str, float]:
     return {k: float(np.mean(v)) for k, v in values.items()}
 
 
+#: the console script, timed in fresh processes only (a user's ``rerankit eval`` call)
+CLI = "rerankit eval (command line)"
+CLI_MEASURES = ("ndcg_cut.10", "map_cut.1000", "recall.100", "recip_rank_cut.10")
+
+
+def cli_command(qrels_path: Path, run_path: Path) -> list[str]:
+    """``rerankit eval --json`` for the four measures, by the venv's console script."""
+    script = Path(sys.executable).with_name("rerankit")
+    start = [str(script)] if script.exists() else [sys.executable, "-m", "rerankit"]
+    measures = [word for m in CLI_MEASURES for word in ("-m", m)]
+    return [*start, "eval", "--json", *measures, str(qrels_path), str(run_path)]
+
+
+def run_cli(qrels_path: Path, run_path: Path) -> dict[str, float]:
+    """The four values as the console script prints them (its JSON, full precision)."""
+    out = subprocess.run(cli_command(qrels_path, run_path), capture_output=True, text=True,
+                         check=True).stdout
+    aggregate = json.loads(out)["aggregate"]
+    return dict(zip(NAMES, (aggregate[m] for m in MEASURES), strict=True))
+
+
 def run_ranx(qrels_path: Path, run_path: Path) -> dict[str, float]:
     from ranx import Qrels, Run, evaluate
 
@@ -136,7 +159,7 @@ def time_tools(tools: dict, qrels_path: Path, run_path: Path,
     return times, values
 
 
-def time_fresh_processes(tools: dict, qrels_path: Path, run_path: Path,
+def time_fresh_processes(tools: list[str], qrels_path: Path, run_path: Path,
                          repeats: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Wall seconds and CPU seconds (user + system, all threads) of one call per tool in a
     new Python process, ``repeats`` times, tools taking turns: interpreter start and
@@ -148,9 +171,10 @@ def time_fresh_processes(tools: dict, qrels_path: Path, run_path: Path,
         for name in tools:
             warm_page_cache(qrels_path, run_path)
             start = time.perf_counter()
-            child = subprocess.Popen([sys.executable, __file__, "--once", name, "--once-files",
-                                      str(qrels_path), str(run_path)],
-                                     stdout=subprocess.DEVNULL)
+            command = cli_command(qrels_path, run_path) if name == CLI else [
+                sys.executable, __file__, "--once", name, "--once-files", str(qrels_path),
+                str(run_path)]
+            child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
             _, status, usage = os.wait4(child.pid, 0)
             wall[name].append(time.perf_counter() - start)
             cpu[name].append(usage.ru_utime + usage.ru_stime)
@@ -208,10 +232,11 @@ def run_case(name: str, ties: bool, queries: int, args: argparse.Namespace, tool
         all_times, values = time_tools(tools, qrels_path, run_path, args.repeats)
     with status(f"{name}: timing one call per tool in a fresh process, {args.fresh} times"):
         compile_rerankit()             # as an installed copy has it (eval/installed.py)
-        fresh_times, fresh_cpu_times = time_fresh_processes(tools, qrels_path, run_path,
-                                                            args.fresh)
+        fresh_times, fresh_cpu_times = time_fresh_processes([*tools, CLI], qrels_path,
+                                                            run_path, args.fresh)
     with status(f"{name}: checking the values (rerankit compat 9, trec_eval binary)"):
         values["rerankit (compat 9)"] = run_rerankit_9(qrels_path, run_path)
+        values[CLI] = run_cli(qrels_path, run_path)
         if binary is not None:
             values["trec_eval 10.0 binary"] = run_trec_eval_binary(binary, qrels_path,
                                                                    run_path)
@@ -219,7 +244,8 @@ def run_case(name: str, ties: bool, queries: int, args: argparse.Namespace, tool
     fresh = {tool: statistics.median(times) for tool, times in fresh_times.items()}
     fresh_cpu = {tool: statistics.median(times) for tool, times in fresh_cpu_times.items()}
     checks = {"rerankit compat 9 == pytrec_eval (1e-9)":
-              agree(values["rerankit (compat 9)"], values["pytrec_eval"], 1e-9)}
+              agree(values["rerankit (compat 9)"], values["pytrec_eval"], 1e-9),
+              f"{CLI} == rerankit (exactly)": values[CLI] == values["rerankit"]}
     if binary is not None:  # the binary prints 4 decimals
         checks["rerankit == trec_eval 10.0 binary (its 4 decimals)"] = agree(
             values["rerankit"], values["trec_eval 10.0 binary"], 5e-5)
@@ -328,16 +354,16 @@ def _table(case: dict, table_class):
     seconds, fresh, values = case["seconds"], case["fresh_process_seconds"], case["values"]
     cpu = case["fresh_process_cpu_seconds"]
     for tool, found in values.items():
-        timed = tool in seconds
+        timed, started = tool in seconds, tool in fresh
         table.add_row(
             tool, f"{seconds[tool]:.2f}" if timed else "-",
             " ".join(f"{t:.2f}" for t in case["every_run_seconds"][tool]) if timed else "-",
             f"{case['speedup'][tool]:.1f}x" if timed and tool != "rerankit" else "-",
-            f"{fresh[tool]:.2f}" if timed else "-",
-            f"{case['fresh_process_speedup'][tool]:.1f}x" if timed and tool != "rerankit"
+            f"{fresh[tool]:.2f}" if started else "-",
+            f"{case['fresh_process_speedup'][tool]:.2f}x" if started and tool != "rerankit"
             else "-",
-            f"{cpu[tool]:.2f}" if timed else "-",
-            f"{case['fresh_process_cpu_speedup'][tool]:.1f}x" if timed and tool != "rerankit"
+            f"{cpu[tool]:.2f}" if started else "-",
+            f"{case['fresh_process_cpu_speedup'][tool]:.2f}x" if started and tool != "rerankit"
             else "-",
             *(f"{found[m]:.6f}" for m in NAMES))
     return table
