@@ -700,6 +700,8 @@ def test_corpus_line_ends_and_bom(tmp_path):
      '"text" holds the escape \\ud800, a lone surrogate, which is not valid Unicode'),
     ("c.jsonl", '{"_id": "1", "text": "a"}\n{"_id": "d\\udfff", "text": "b"}\n', 2,
      '"_id" holds the escape \\udfff'),
+    ("c.jsonl", '{"_id": "1", "text": "a"}\n{"_id": "d1", "metadata": {"url": "x\\ud800"}}\n',
+     2, '"metadata.url" holds the escape \\ud800'),
     ("c.jsonl", '{"_id": "1", "text": "a"}\n{"_id": "x", "text": "a", "_id": "y"}\n', 2,
      '"_id" appears twice in the object'),
     ("c.jsonl", '{"_id": "1", "text": "a"}\n{"text": "a", "_id": "x", "_id": "y"}\n', 2,

@@ -450,8 +450,43 @@ def test_integers_past_float_range_are_no_number(tmp_path, digits):
 def test_json_nested_too_deeply_is_named(tmp_path):
     path = write(tmp_path, {"session_id": "ok", "interactions": [{"results": ["a"]}]},
                  "[" * 100_000 + "]" * 100_000)
-    with pytest.raises(InputFormatError, match=r"s\.jsonl, line 2: invalid JSON: nested "
-                       "too deeply"):
+    with pytest.raises(InputFormatError, match=r"s\.jsonl, line 2: invalid JSON \(nested "
+                       r"too deeply\)"):
         read_jsonl(path)
     result = cli(path)
-    assert result.exit_code == 2 and "line 2: invalid JSON: nested too deeply" in result.output
+    assert result.exit_code == 2 and "line 2: invalid JSON (nested too deeply)" in result.output
+
+
+GOOD_LINE = ('{"session_id": "s1", "qrels": {"d1": 1}, "interactions": [{"query": "heat", '
+             '"results": ["d1", "d2"], "clicks": [1, 0]}]}')
+
+
+@pytest.mark.parametrize("line, field", [
+    ('{"session_id": "s2", "session_id": "s3", "interactions": [{"results": ["d1"]}]}',
+     '"session_id" appears twice in the object'),
+    ('{"session_id": "s2", "interactions": [{"results": ["d1"], "clicks": [1], '
+     '"clicks": [0]}]}', '"clicks" appears twice in the object'),
+    ('{"session_id": "s2", "qrels": {"d1": 1, "d1": 0}, "interactions": [{"results": '
+     '["d1"]}]}', '"d1" appears twice in the object'),
+    ('{"session_id": "s\\ud800", "interactions": [{"results": ["d1"]}]}',
+     '"session_id" holds the escape \\ud800, a lone surrogate'),
+    ('{"session_id": "s2", "interactions": [{"query": "heat \\udfff", "results": ["d1"]}]}',
+     '"interactions[0].query" holds the escape \\udfff, a lone surrogate'),
+    ('{"session_id": "s2", "interactions": [{"results": ["d1"]}, {"results": ["d1", '
+     '"d\\uD83D"]}]}', '"interactions[1].results[1]" holds the escape \\ud83d'),
+    ('{"session_id": "s2", "qrels": {"d\\udc00": 1}, "interactions": [{"results": ["d1"]}]}',
+     '"qrels.d\\udc00" holds the escape \\udc00, a lone surrogate'),
+])
+def test_repeated_keys_and_lone_surrogates_are_refused_as_in_corpora(tmp_path, line, field):
+    """A key twice (json keeps the last value, other readers the first) and a lone surrogate
+    (not Unicode: it cannot be written back as UTF-8) are refused naming the file, line and
+    field, with the words the corpus and queries readers use; a surrogate pair is text."""
+    path = write(tmp_path, GOOD_LINE, line)
+    with pytest.raises(InputFormatError) as caught:
+        read_jsonl(path)
+    assert str(caught.value).startswith(f"{path}, line 2: {field}")
+    result = cli(path)
+    assert result.exit_code == 2 and f"line 2: {field}" in " ".join(result.output.split())
+    paired = read_jsonl(write(tmp_path, GOOD_LINE.replace("heat", "heat \\ud83d\\ude00"),
+                              name="pair.jsonl"))
+    assert paired.query_texts == ["heat \U0001f600"]

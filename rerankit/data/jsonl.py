@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 from rerankit.errors import InputFormatError
 
@@ -38,39 +40,65 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict:
     return obj
 
 
-def json_object(name: str, line: str | bytes, number: int) -> dict:
-    """One JSONL line as a dict; anything else (invalid JSON, an array, a scalar, a key
-    twice, a lone surrogate in a field) is refused naming the line (and field)."""
+def json_value(name: str, line: str | bytes, number: int,
+               parse_int: Callable[[str], Any] | None = None) -> Any:
+    """One JSON line parsed (any JSON value), refusing invalid JSON or UTF-8, JSON nested
+    too deeply for Python's parser, a key twice in any object of it, and a lone surrogate
+    in any key or string of it, naming the line and field. ``parse_int`` is
+    :func:`json.loads`'s (a reader that keeps huge integers as text passes its own)."""
     try:
-        obj = json.loads(line, object_pairs_hook=_unique_keys)
+        value = json.loads(line, object_pairs_hook=_unique_keys, parse_int=parse_int)
+        if (SURROGATE_ESCAPE if isinstance(line, bytes) else _SURROGATE_ESCAPE_TEXT
+                ).search(line):
+            _refuse_lone_surrogates(name, value, number)
     except json.JSONDecodeError as err:
         raise InputFormatError(name, f"invalid JSON ({err.msg} at column {err.colno})",
                                number) from None
     except UnicodeDecodeError as err:
         raise InputFormatError(name, f"not valid UTF-8 ({err.reason})", number) from None
     except _DuplicateKey as err:
-        raise InputFormatError(name, f'"{err}" appears twice in the object (refused: JSON '
-                               "readers disagree on which value counts)", number) from None
+        raise InputFormatError(name, f'"{_printable(str(err))}" appears twice in the object '
+                               "(refused: JSON readers disagree on which value counts)",
+                               number) from None
+    except RecursionError:
+        raise InputFormatError(name, "invalid JSON (nested too deeply)", number) from None
+    return value
+
+
+def json_object(name: str, line: str | bytes, number: int) -> dict:
+    """One JSONL line as a dict; anything else (invalid JSON, an array, a scalar, a key
+    twice, a lone surrogate in a field) is refused naming the line (and field)."""
+    obj = json_value(name, line, number)
     if not isinstance(obj, dict):
         raise InputFormatError(name, f"expected a JSON object, found a JSON "
                                f"{type(obj).__name__} ({str(line)[:60]!r})", number)
-    if (SURROGATE_ESCAPE if isinstance(line, bytes) else _SURROGATE_ESCAPE_TEXT).search(line):
-        _refuse_lone_surrogates(name, obj, number)
     return obj
 
 
-def _refuse_lone_surrogates(name: str, obj: dict, number: int) -> None:
-    """Refuse a key or string field of ``obj`` holding a lone surrogate (what a
-    ``\\uD800``-style escape without its pair decodes to)."""
-    for key, value in obj.items():
-        for text in (key, value):
+def _refuse_lone_surrogates(name: str, value: Any, number: int, path: str = "") -> None:
+    """Refuse a key or string anywhere in ``value`` holding a lone surrogate (what a
+    ``\\uD800``-style escape without its pair decodes to), naming it by its path from the
+    line's object: ``"text"``, or ``"interactions[0].query"`` for a nested one."""
+    items = value.items() if isinstance(value, dict) else \
+        enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        where = f"{path}[{key}]" if isinstance(key, int) else \
+            f"{path}.{_printable(key)}" if path else _printable(key)
+        for text in (key, item):
             try:
                 if isinstance(text, str):
                     text.encode("utf-8")
             except UnicodeEncodeError as err:
-                raise InputFormatError(name, f'"{key}" holds the escape '
+                raise InputFormatError(name, f'"{where}" holds the escape '
                                        f"\\u{ord(text[err.start]):04x}, a lone surrogate, "
                                        "which is not valid Unicode", number) from None
+        _refuse_lone_surrogates(name, item, number, where)
+
+
+def _printable(key: str) -> str:
+    """A key as message text: a lone surrogate in it written as its escape, so that the
+    message itself can be printed as UTF-8."""
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def json_id(name: str, obj: dict, number: int) -> str:

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from rerankit.data.atomic import atomic_write
+from rerankit.data.jsonl import json_value
 from rerankit.errors import InputFormatError
 
 _ALIGNED = ("clicks", "dwell", "lengths", "labels", "gains")
@@ -162,7 +163,11 @@ class SessionLog:
 
 def read_jsonl(path: str | Path, click_counts: bool = False, allow_extra: bool = False
                ) -> SessionLog:
-    """Read sessions from the JSONL format; errors name the file, line, session and field."""
+    """Read sessions from the JSONL format; errors name the file, line, session and field.
+    Lines are parsed as the corpus and queries readers parse theirs
+    (:func:`rerankit.data.jsonl.json_value`): a key given twice in an object and a lone
+    surrogate escape anywhere are refused, never resolved to one value or kept as text
+    that cannot be written as UTF-8."""
     path = Path(path)
     if not path.is_file():
         raise InputFormatError(path, "sessions file not found")
@@ -177,13 +182,7 @@ def read_jsonl(path: str | Path, click_counts: bool = False, allow_extra: bool =
                                            number) from None
                 if not line.strip():
                     continue
-                try:
-                    yield number, json.loads(line, parse_int=_parse_int)
-                except json.JSONDecodeError as err:
-                    raise InputFormatError(path, f"invalid JSON: {err.msg}", number) from None
-                except RecursionError:
-                    raise InputFormatError(path, "invalid JSON: nested too deeply",
-                                           number) from None
+                yield number, json_value(str(path), line, number, parse_int=_parse_int)
 
     return build_log(records(), str(path), click_counts, allow_extra)
 
