@@ -119,6 +119,59 @@ def test_gain_map_turns_grades_into_cwl_style_gains():
                           SessionParams(gain_map=((1, 0.2),)))
 
 
+def test_a_grade_missing_from_the_gain_map_names_the_session_and_document(tmp_path):
+    ok = {"session_id": "s1", "interactions": [{"results": ["a", "b"], "labels": [1, 0]}]}
+    bad = {"session_id": "s2", "interactions": [
+        {"results": ["a", "b"], "labels": [1, 0]},
+        {"results": ["c", "d", "e"], "labels": [0, 3, 5]}]}
+    path = write(tmp_path, ok, bad, bad | {"session_id": "s3"})
+    message = (f"{path}: session 's2', interaction 2, document 'd': grade 3 has no gain in "
+               "the gain map (1=0.2, 2=0.4); labels grades the map lacks: 3, 5 (in 2 "
+               "sessions)")
+    params = SessionParams(gain_map={1: 0.2, 2: 0.4})
+    for evaluate in (evaluate_sessions, evaluate_queries):
+        with pytest.raises(InputFormatError) as caught:
+            evaluate(read_jsonl(path), ("num",), params)
+        assert str(caught.value) == message
+    result = cli(path, "--gain-map", "1=0.2,2=0.4")
+    assert result.exit_code == 2 and message in " ".join(result.output.split())
+    # a grade only in the session's judgements (its ideal set) names the judged document
+    judged = {"session_id": "q", "qrels": {"a": 1, "z": 4},
+              "interactions": [{"results": ["a", "b"]}]}
+    with pytest.raises(InputFormatError, match=r"session 'q', document 'z': grade 4 has no "
+                       r"gain in the gain map \(1=0.2\); qrels grades the map lacks: 4 "
+                       r"\(in 1 session\)"):
+        evaluate_sessions(SessionLog.from_records([judged]), ("num",),
+                          SessionParams(gain_map={1: 0.2}), labels="qrels")
+
+
+def test_a_grade_missing_from_the_gain_map_in_real_sessions():
+    """TREC Session 2014's labels go up to 4: a cwl map of 1..3 names the first session
+    that holds a 4, the first result it is scored at, and how many sessions hold one
+    (found here by a plain loop over the sessions)."""
+    log = read_graphcm(datasets.path("trec-session-2014"))
+    first, holding = None, 0
+    for record in log.to_records():
+        best = {}
+        for it in record["interactions"]:
+            for d, g in zip(it["results"], it.get("labels", []), strict=False):
+                best[d] = max(best.get(d, -1), g)
+        if 4 in best.values():
+            holding += 1
+            if first is None:
+                first = next((record["session_id"], n, d) for n, it in
+                             enumerate(record["interactions"], 1) for d in it["results"][:10]
+                             if best.get(d) == 4)
+    sid, n, doc = first
+    with pytest.raises(InputFormatError) as caught:
+        evaluate_sessions(log, ("nsdcg",), SessionParams(gain_map={1: 0.2, 2: 0.4, 3: 0.6}),
+                          labels="labels")
+    assert str(caught.value) == (
+        f"{log.source}: session '{sid}', interaction {n}, document '{doc}': grade 4 has no "
+        f"gain in the gain map (1=0.2, 2=0.4, 3=0.6); labels grades the map lacks: 4 (in "
+        f"{holding} sessions)")
+
+
 def test_cli_gain_map(tmp_path):
     path = write(tmp_path, {"session_id": "g", "interactions": [
         {"results": ["a", "b", "c"], "labels": [1, 0, 3]}]})

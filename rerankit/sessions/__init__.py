@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 
 from rerankit.data.run import Run
+from rerankit.errors import InputFormatError
 from rerankit.sessions.converters import read_sessions
 from rerankit.sessions.graphcm import read_graphcm
 from rerankit.sessions.labels import (
     Enhance,
+    Judged,
     LabelSource,
     LengthSource,
     Lists,
@@ -23,6 +25,7 @@ from rerankit.sessions.labels import (
 from rerankit.sessions.metrics import (
     METRICS,
     SessionParams,
+    grade_text,
     per_query,
     session_metrics,
     u_measure,
@@ -109,4 +112,42 @@ def _judged(log, params, labels, enhance, length, run):
     if source == "gains":
         params = replace(params, gain="linear", gain_map=())
     lists = Lists.shown(log) if run is None else Lists.from_run(log, run)
-    return source, params, judge(log, lists, source, enhance, length)
+    judged = judge(log, lists, source, enhance, length)
+    _check_gain_map(log, params, judged, source)
+    return source, params, judged
+
+
+def _check_gain_map(log: SessionLog, params: SessionParams, judged: Judged,
+                    source: str) -> None:
+    """Refuse a positive grade the gain map lacks before scoring, naming the log, the first
+    session that uses one (and the interaction and document, or the judged document) and
+    every such grade: :meth:`SessionParams.gain_of` sees only arrays of grades. The grades
+    checked are the ones the metrics take gains of: items within the depth, and each
+    session's ideal set."""
+    in_depth = judged.item_rank <= params.depth
+    items = np.flatnonzero(in_depth & params.unmapped(judged.item_rel))
+    ideal = np.flatnonzero(params.unmapped(judged.ideal_rel))
+    if not items.size and not ideal.size:
+        return
+    sessions = np.concatenate([judged.item_session[items], judged.ideal_session[ideal]])
+    grades = np.concatenate([judged.item_rel[items], judged.ideal_rel[ideal]])
+    first = int(sessions.min())
+    in_first = items[judged.item_session[items] == first]
+    if in_first.size:
+        k = int(in_first[0])
+        inter = int(judged.item_inter[k])
+        where = (f"session '{log.session_ids[first]}', interaction "
+                 f"{int(judged.inter_ordinal[inter])}, document "
+                 f"'{log.doc_ids[judged.item_doc[k]]}'")
+        grade = judged.item_rel[k]
+    else:
+        k = int(ideal[judged.ideal_session[ideal] == first][0])
+        where = (f"session '{log.session_ids[first]}', document "
+                 f"'{log.doc_ids[judged.ideal_doc[k]]}'")
+        grade = judged.ideal_rel[k]
+    lacking = ", ".join(grade_text(g) for g in np.unique(grades))
+    count = np.unique(sessions).size
+    raise InputFormatError(log.source, f"{where}: grade {grade_text(grade)} has no gain in "
+                           f"the gain map ({params.gain_map_text()}); {source} grades the "
+                           f"map lacks: {lacking} (in {count} "
+                           f"session{'s' if count > 1 else ''})")

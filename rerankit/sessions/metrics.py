@@ -94,21 +94,38 @@ class SessionParams:
         unless mapped). A positive grade missing from a gain map is an error."""
         if not self.gain_map:
             return gain(rel, self.gain)
+        found, values = self._mapped(rel)
+        missing = ~found & (rel > 0)
+        if missing.any():
+            raise ValueError(f"grade {grade_text(rel[missing][0])} has no gain in the gain "
+                             f"map ({self.gain_map_text()})")
+        return np.where(found, values, 0.0)
+
+    def unmapped(self, rel: np.ndarray) -> np.ndarray:
+        """Which grades :meth:`gain_of` refuses: positive grades a gain map lacks (none
+        without a gain map), so that a caller who knows where each grade comes from can
+        name the session that holds one."""
+        if not self.gain_map:
+            return np.zeros(np.shape(rel), dtype=bool)
+        return ~self._mapped(rel)[0] & (rel > 0)
+
+    def gain_map_text(self) -> str:
+        """The gain map as ``1=0.2, 2=0.4``, for messages."""
+        return ", ".join(f"{grade_text(g)}={v:g}" for g, v in self.gain_map)
+
+    def _mapped(self, rel: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Whether each grade is in the gain map, and its gain there (meaningless where
+        it is not)."""
         grades = np.array([g for g, _ in self.gain_map], dtype=float)
         values = np.array([v for _, v in self.gain_map], dtype=float)
         order = np.argsort(grades)
         grades, values = grades[order], values[order]
         slot = np.minimum(np.searchsorted(grades, rel), grades.size - 1)
-        found = grades[slot] == rel
-        missing = ~found & (rel > 0)
-        if missing.any():
-            listed = ", ".join(f"{_grade_text(g)}={v:g}" for g, v in self.gain_map)
-            raise ValueError(f"grade {_grade_text(rel[missing][0])} has no gain in the gain "
-                             f"map ({listed})")
-        return np.where(found, values[slot], 0.0)
+        return grades[slot] == rel, values[slot]
 
 
-def _grade_text(g: float) -> str:
+def grade_text(g: float) -> str:
+    """A grade as written in a gain map: ``3``, not ``3.0``."""
     return str(int(g)) if float(g).is_integer() else str(g)
 
 
