@@ -298,7 +298,7 @@ def test_satisfaction_correlation_equals_scipy(trec_log):
     satisfaction = np.bincount(trec_log.inter_session).astype(float)
     satisfaction[::7] = np.nan
     found = correlate_with_satisfaction(scores.values, satisfaction,
-                                        methods=("pearson", "kendall"), resamples=50)
+                                        methods=("pearson", "kendall"), resamples=400)
     result = {(c.metric, c.method): c for c in found}
     for metric, values in scores.values.items():
         both = ~(np.isnan(values) | np.isnan(satisfaction))

@@ -51,7 +51,7 @@ def _defined(*arrays):
 
 def test_correlations_equal_scipy_with_scipy_bootstrap_cis(demo):
     log, scores, _ = demo
-    result = correlate_with_satisfaction(scores.values, log.satisfaction, resamples=100, seed=7)
+    result = correlate_with_satisfaction(scores.values, log.satisfaction, resamples=400, seed=7)
     assert len(result) == len(METRICS) * 3
     for c in result:
         x, y = _defined(scores.values[c.metric], log.satisfaction)
@@ -60,7 +60,7 @@ def test_correlations_equal_scipy_with_scipy_bootstrap_cis(demo):
         assert c.r == pytest.approx(direct[0], abs=1e-12)
         assert c.p_value == pytest.approx(direct[1], rel=1e-9, abs=1e-300)
         ci = sps.bootstrap((x, y), lambda a, b, f=SCIPY[c.method]: f(a, b)[0], paired=True,
-                           vectorized=False, n_resamples=100, method="percentile",
+                           vectorized=False, n_resamples=400, method="percentile",
                            random_state=7).confidence_interval
         assert (c.ci_low, c.ci_high) == pytest.approx((ci.low, ci.high), abs=1e-9)
         assert c.ci_low <= c.r <= c.ci_high
@@ -69,7 +69,7 @@ def test_correlations_equal_scipy_with_scipy_bootstrap_cis(demo):
 def test_query_level_correlations_use_query_satisfaction(demo):
     log, _, queries = demo
     result = correlate_with_satisfaction(queries.values, log.inter_satisfaction, "query",
-                                         ("spearman",), resamples=100)
+                                         ("spearman",), resamples=400)
     for c in result:
         x, y = _defined(queries.values[c.metric], log.inter_satisfaction)
         assert c.level == "query" and c.n == x.size
@@ -80,14 +80,14 @@ def test_difference_of_correlations_equals_scipy(demo):
     log, scores, _ = demo
     v, sat = scores.values, log.satisfaction
     result = compare_correlations(v, sat, [("num", "srbp"), ("sdcg", "umeasure")],
-                                  resamples=100, seed=3)
+                                  resamples=400, seed=3)
     for d in result:
         x, y, s = _defined(v[d.metric_a], v[d.metric_b], sat)
         f = SCIPY[d.method]
         assert d.n == x.size
         assert d.difference == pytest.approx(f(x, s)[0] - f(y, s)[0], abs=1e-12)
         boot = sps.bootstrap((x, y, s), lambda a, b, t, f=f: f(a, t)[0] - f(b, t)[0], paired=True,
-                             vectorized=False, n_resamples=100, method="percentile",
+                             vectorized=False, n_resamples=400, method="percentile",
                              random_state=3)
         assert (d.ci_low, d.ci_high) == pytest.approx(
             (boot.confidence_interval.low, boot.confidence_interval.high), abs=1e-9)
@@ -142,7 +142,7 @@ def test_intuitiveness_hand_worked():
 def test_intuitiveness_over_session_pairs_counts_every_pair(demo):
     log, scores, _ = demo
     report = meta_evaluate({m: scores.values[m] for m in ("num", "srbp")}, log.satisfaction,
-                           resamples=50, methods=("pearson",))
+                           resamples=400, methods=("pearson",))
     (item,) = report.intuitiveness
     num, srbp, sat = scores.values["num"], scores.values["srbp"], log.satisfaction
     disagree = right_num = right_srbp = pairs = 0
@@ -192,13 +192,13 @@ def test_discriminative_power_equals_scipy_paired_t(demo):
 def test_cli_json_equals_the_api(tmp_path, demo):
     log, scores, queries = demo
     out = tmp_path / "meta.json"
-    result = invoke(["session", str(demo_log_path()), "--meta", "--resamples", "80",
+    result = invoke(["session", str(demo_log_path()), "--meta", "--resamples", "400",
                      "--seed", "5", "--json", str(out), "--csv",
                      str(tmp_path / "meta.csv")])
     assert result.exit_code == 0, result.output
     got = json.loads(out.read_text())
     api = meta_evaluate(scores.values, log.satisfaction, queries.values,
-                        log.inter_satisfaction, resamples=80, seed=5).to_dict()
+                        log.inter_satisfaction, resamples=400, seed=5).to_dict()
     assert got["meta"] == json.loads(json.dumps(api))
     assert got["means"]["num"] == pytest.approx(scores.mean("num"))
     assert {c["level"] for c in got["meta"]["correlations"]} == {"session", "query"}
@@ -216,7 +216,7 @@ def test_cli_tables_are_whole_lines_and_systems_give_power(tmp_path, demo):
     run = _reordered(log, "reversed", lambda d: d[::-1])
     path = tmp_path / "reversed.trec"
     run.write_trec(path)
-    result = invoke(["session", str(demo_log_path()), "--meta", "--resamples", "50",
+    result = invoke(["session", str(demo_log_path()), "--meta", "--resamples", "400",
                      "--systems", str(path), "--test", "t"])
     assert result.exit_code == 0, result.output
     assert re.search(r"^num +session +pearson +0\.\d{3} +\[[-+]0\.\d{3}, [-+]0\.\d{3}\]",
@@ -228,7 +228,7 @@ def test_cli_tables_are_whole_lines_and_systems_give_power(tmp_path, demo):
 def test_report_writes_the_plots(tmp_path):
     pytest.importorskip("matplotlib")
     folder = tmp_path / "report"
-    result = invoke(["session", str(demo_log_path()), "--meta", "--resamples", "10",
+    result = invoke(["session", str(demo_log_path()), "--meta", "--resamples", "400",
                      "--report", str(folder)])
     assert result.exit_code == 0, result.output
     for name in ("satisfaction_scatter.png", "satisfaction_ci.png", "agreement_heatmap.png",
@@ -242,7 +242,7 @@ def test_meta_without_satisfaction_says_so_and_outputs_need_meta(tmp_path):
     path.write_text(json.dumps({"session_id": "a", "interactions": [
         {"results": ["x", "y"], "clicks": [1, 0]}]}) + "\n" + json.dumps(
         {"session_id": "b", "interactions": [{"results": ["y", "x"], "clicks": [0, 1]}]}) + "\n")
-    result = invoke(["session", str(path), "--meta", "--resamples", "20"])
+    result = invoke(["session", str(path), "--meta", "--resamples", "400"])
     assert result.exit_code == 0, result.output
     assert "no session satisfaction: session-level correlations skipped" in result.output
     refused = invoke(["session", str(path), "--csv", str(tmp_path / "x.csv")])
@@ -254,7 +254,7 @@ def test_tables_fit_an_80_column_terminal(demo):
 
     log, scores, queries = demo
     report = meta_evaluate(scores.values, log.satisfaction, queries.values,
-                           log.inter_satisfaction, resamples=20, methods=("pearson",))
+                           log.inter_satisfaction, resamples=400, methods=("pearson",))
     console = Console(width=80, record=True, file=io.StringIO())
     for title, table in report.tables():
         console.print(title)
@@ -271,7 +271,7 @@ def test_intuitiveness_over_system_pairs_with_a_metric_as_gold(demo):
     systems = {name: evaluate_sessions(log, ("num", "srbp", "nsdcg"), run=run).values
                for name, run in runs.items()}
     values = {m: systems["logged"][m] for m in ("num", "srbp")}
-    report = meta_evaluate(values, systems=systems, gold="nsdcg", resamples=20, test="t")
+    report = meta_evaluate(values, systems=systems, gold="nsdcg", resamples=400, test="t")
     (item,) = report.intuitiveness
     assert item.units == "system pairs" and [p.metric for p in report.power] == ["num", "srbp"]
     counts = np.zeros(3)
@@ -308,7 +308,7 @@ def test_report_skips_the_scatter_panel_of_a_metric_undefined_everywhere(tmp_pat
             {"results": ["a", "b", "c", "d"][i % 3:], "clicks": [0] * (4 - i % 3)}]}) + "\n"
         for i in range(4)))
     folder, out = tmp_path / "rep", tmp_path / "fj.json"
-    result = invoke(["session", str(path), "--meta", "--resamples", "20",
+    result = invoke(["session", str(path), "--meta", "--resamples", "400",
                      "--report", str(folder), "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output and "Warning" not in result.output
@@ -319,3 +319,52 @@ def test_report_skips_the_scatter_panel_of_a_metric_undefined_everywhere(tmp_pat
     assert json.loads((folder / "meta.json").read_text()) == json.loads(out.read_text())
     for name in ("satisfaction_scatter.png", "satisfaction_ci.png", "agreement_heatmap.png"):
         assert (folder / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def _floor_message(minimum: int, level: float, got: int) -> str:
+    return (f"resamples must be at least {minimum} at alpha {level} (got {got}): the "
+            f"{1 - level:.0%} bootstrap interval needs 10 resampled means beyond each bound; "
+            "the default is 1000")
+
+
+@pytest.mark.parametrize("options, level, minimum", [({}, 0.05, 400),
+                                                     ({"alpha": 0.01}, 0.01, 2000),
+                                                     ({"confidence": 0.99}, 0.01, 2000),
+                                                     ({"alpha": 0.1}, 0.05, 400)])
+def test_too_few_resamples_are_refused_as_compare_refuses_them(demo, options, level, minimum):
+    """The floor of ``rerankit compare`` (stats.check_resamples, 20 / level: 10 resampled
+    values beyond each bound of the interval) at the stricter of alpha (the power tests) and
+    1 - confidence (the bootstrap intervals)."""
+    log, scores, _ = demo
+    with pytest.raises(ValueError, match=re.escape(_floor_message(minimum, level,
+                                                                  minimum - 1))):
+        meta_evaluate(scores.values, log.satisfaction, resamples=minimum - 1, **options)
+    report = meta_evaluate({m: scores.values[m] for m in ("num", "srbp")}, log.satisfaction,
+                           methods=("pearson",), resamples=minimum, **options)
+    assert report.settings["resamples"] == minimum
+
+
+@pytest.mark.parametrize("confidence, level, minimum", [(0.95, 0.05, 400), (0.99, 0.01, 2000)])
+def test_each_resampling_step_has_the_floor_of_its_own_level(demo, confidence, level, minimum):
+    log, scores, _ = demo
+    message = re.escape(_floor_message(minimum, level, minimum - 1))
+    with pytest.raises(ValueError, match=message):
+        correlate_with_satisfaction(scores.values, log.satisfaction, resamples=minimum - 1,
+                                    confidence=confidence)
+    with pytest.raises(ValueError, match=message):
+        compare_correlations(scores.values, log.satisfaction, [("num", "srbp")],
+                             resamples=minimum - 1, confidence=confidence)
+    with pytest.raises(ValueError, match=message):
+        power_over_systems({"a": scores.values, "b": scores.values}, resamples=minimum - 1,
+                           alpha=level)
+    power_over_systems({"a": scores.values, "b": scores.values}, resamples=minimum,
+                       alpha=level, test="t")
+
+
+def test_cli_refuses_too_few_resamples(tmp_path):
+    out = tmp_path / "meta.json"
+    result = invoke(["session", str(demo_log_path()), "--meta", "--resamples", "399",
+                     "--json", str(out)])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert "resamples must be at least 400 at alpha 0.05 (got 399)" in result.output
+    assert not out.exists()

@@ -186,14 +186,15 @@ def min_resamples(alpha: float) -> int:
     return math.ceil(round(2 * TAIL_RESAMPLES / alpha, 9))
 
 
-def check_resamples(resamples: int, alpha: float) -> None:
-    """Refuse fewer resamples than :func:`min_resamples` asks for at ``alpha``."""
+def check_resamples(resamples: int, alpha: float, default: int = 10_000) -> None:
+    """Refuse fewer resamples than :func:`min_resamples` asks for at ``alpha``; the message
+    names the caller's ``default``."""
     minimum = min_resamples(alpha)
     if resamples < minimum:
         raise ValueError(f"resamples must be at least {minimum} at alpha {alpha} (got "
                          f"{resamples}): the {1 - alpha:.0%} bootstrap interval needs "
                          f"{TAIL_RESAMPLES} resampled means beyond each bound; the default "
-                         "is 10000")
+                         f"is {default}")
 
 
 #: Resamples drawn per batch: bounds memory at about 4M values whatever the query count.

@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from scipy import stats as sps
 
-from rerankit.evaluation.stats import TESTS, paired_p_value
+from rerankit.evaluation.stats import TESTS, check_resamples, paired_p_value
 
 CORRELATIONS = {"pearson": sps.pearsonr, "spearman": sps.spearmanr, "kendall": sps.kendalltau}
 METHODS = tuple(CORRELATIONS)
@@ -370,6 +370,7 @@ def correlate_with_satisfaction(values: Mapping[str, np.ndarray], satisfaction: 
                                 confidence: float = 0.95) -> list[Correlation]:
     """Each metric's correlation with satisfaction over the units where both are defined:
     scipy's r and p-value, and a paired percentile bootstrap CI (seeded)."""
+    check_meta_resamples(resamples, confidence=confidence)
     out = []
     for metric, v in values.items():
         both = ~(np.isnan(v) | np.isnan(satisfaction))
@@ -396,6 +397,7 @@ def compare_correlations(values: Mapping[str, np.ndarray], satisfaction: np.ndar
     """For each pair (a, b): corr(a, sat) - corr(b, sat) on the units where a, b and sat are
     all defined, with a paired bootstrap CI and p-value, and Williams' t for Pearson and
     Spearman."""
+    check_meta_resamples(resamples, confidence=confidence)
     out = []
     for a, b in pairs:
         keep = ~(np.isnan(values[a]) | np.isnan(values[b]) | np.isnan(satisfaction))
@@ -466,6 +468,19 @@ def check_levels(alpha: float = 0.05, confidence: float = 0.95) -> None:
             raise ValueError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
 
 
+def check_meta_resamples(resamples: int, alpha: float | None = None,
+                         confidence: float | None = None) -> None:
+    """Refuse fewer resamples than ``rerankit compare`` accepts
+    (:func:`rerankit.evaluation.stats.check_resamples`, 400 at 0.05), at the stricter of the
+    levels given: ``alpha`` of the paired tests of discriminative power, ``1 - confidence``
+    of the bootstrap intervals. Fewer resamples leave the interval bounds resting on a few
+    resampled values and the p-values unable to fall well under alpha."""
+    levels = [] if alpha is None else [alpha]
+    if confidence is not None:
+        levels.append(round(1 - confidence, 12))    # 1 - 0.95 is 0.050000000000000044
+    check_resamples(resamples, min(levels), default=1000)
+
+
 def power_over_systems(systems: Mapping[str, Mapping[str, np.ndarray]], test: str = "randomization",
                        alpha: float = 0.05, resamples: int = 1000, seed: int = 42,
                        metrics: list[str] | None = None) -> list[Power]:
@@ -473,6 +488,7 @@ def power_over_systems(systems: Mapping[str, Mapping[str, np.ndarray]], test: st
     test over the sessions both systems have a value for, for every pair of systems (one
     seeded generator per metric)."""
     check_levels(alpha)
+    check_meta_resamples(resamples, alpha=alpha)
     if test not in TESTS:
         raise ValueError(f"test must be one of {', '.join(TESTS)}, got {test!r}")
     names = list(systems)
@@ -511,8 +527,10 @@ def meta_evaluate(values: Mapping[str, np.ndarray], satisfaction: np.ndarray | N
     order) for discriminative power and for intuitiveness over system pairs. ``compare``:
     metric pairs whose correlations are compared (default: the first metric against each
     other). ``gold``: the gold measure of the intuitiveness test, ``"satisfaction"`` or a
-    metric name whose session values are ``gold_values`` (or a key of ``values``)."""
+    metric name whose session values are ``gold_values`` (or a key of ``values``).
+    ``resamples`` must reach :func:`check_meta_resamples`'s floor (400 at the defaults)."""
     check_levels(alpha, confidence)
+    check_meta_resamples(resamples, alpha, confidence)
     unknown = [m for m in methods if m not in CORRELATIONS]
     if unknown:
         raise ValueError(f"unknown correlation {unknown[0]!r}; choose from {', '.join(METHODS)}")
