@@ -3,7 +3,14 @@ independent plain implementation on all 1,253 real TREC Session 2014 sessions.""
 
 from __future__ import annotations
 
+import decimal
+import json
 import math
+import subprocess
+import sys
+import warnings
+from dataclasses import replace
+from decimal import Decimal
 
 import numpy as np
 import pytest
@@ -86,6 +93,88 @@ def test_sdcg_and_nsdcg_check_values():
     scores = evaluate_sessions(log, ("sdcg", "nsdcg"), SessionParams(depth=3), labels="qrels")
     assert scores.values["sdcg"][0] == pytest.approx(3.904806425, abs=1e-9)
     assert scores.values["nsdcg"][0] == pytest.approx(0.507835350, abs=1e-9)
+
+
+HUGE, TINY, NEXT_AFTER_ONE = 1.7976931348623157e308, 5e-324, 1.0000000000000002
+
+
+@pytest.mark.parametrize("c", [1e308, HUGE])
+def test_a_huge_reformulation_cost_weighs_later_queries_zero_without_warnings(c):
+    """c (i - 1) past float range: every item after the first query lies beyond L and
+    weighs 0 (hand-worked on the worked example: forward, a at 1 and b at 2 gain 0.9 + 0.8;
+    none, b gains only in the second query)."""
+    log = SessionLog.from_records([WORKED])
+    params = SessionParams(depth=3, patience=10, reformulation_cost=c)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        forward = evaluate_sessions(log, ("num", "umeasure"), params, enhance="forward")
+        none = evaluate_sessions(log, ("num", "umeasure"), params, enhance="none")
+        start = evaluate_sessions(log, ("umeasure",), replace(params, position="start"))
+    assert forward.values["umeasure"][0] == pytest.approx(1.7, abs=1e-12)
+    assert forward.values["num"][0] == pytest.approx(1.7 / 2.4, abs=1e-12)
+    assert none.values["umeasure"][0] == none.values["num"][0] == 0.0
+    assert start.values["umeasure"][0] == pytest.approx(1.0 + 0.9, abs=1e-12)
+
+
+def test_a_tiny_patience_weighs_every_item_past_position_zero_zero_without_warnings():
+    """L = 5e-324: pos / L overflows for every pos >= 1, whose weight is 0; only an item at
+    position 0 (the first one, with position="start") weighs 1."""
+    log = SessionLog.from_records([WORKED])
+    params = SessionParams(depth=3, patience=TINY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        end = evaluate_sessions(log, ("num", "umeasure"), params)
+        start = evaluate_sessions(log, ("num", "umeasure"), replace(params, position="start"))
+        assert u_measure([1, 2], [1, 1], TINY) == 0.0
+        assert u_measure([1, 2], [1, 1], TINY, position="start") == 1.0
+    assert end.values["umeasure"][0] == 0.0 and math.isnan(end.values["num"][0])
+    assert start.values["umeasure"][0] == start.values["num"][0] == 1.0
+
+
+def _sdcg_exactly(b: float, bq: float) -> tuple[float, float]:
+    """sDCG and nsDCG of the specification's check session, in 50-digit decimals from the
+    exact binary values of b and bq, written as the formula reads."""
+    with decimal.localcontext() as context:
+        context.prec = 50
+        b, bq = Decimal(b), Decimal(bq)
+        qrels = SDCG["qrels"]
+        total = Decimal(0)
+        for j, it in enumerate(SDCG["interactions"], 1):
+            inner = sum((2 ** qrels[d] - 1) / ((r + b - 1).ln() / b.ln())
+                        for r, d in enumerate(it["results"], 1))
+            total += inner / ((j + bq - 1).ln() / bq.ln())
+        ideal = sorted(qrels.values(), reverse=True)[:3]
+        idcg = sum((2 ** g - 1) / ((k + b - 1).ln() / b.ln()) for k, g in enumerate(ideal, 1))
+        per_query = sum(1 / ((j + bq - 1).ln() / bq.ln()) for j in (1, 2))
+        return float(total), float(total / (idcg * per_query))
+
+
+@pytest.mark.parametrize("b, bq", [(NEXT_AFTER_ONE, 4.0), (2.0, NEXT_AFTER_ONE),
+                                   (1.0000000001, 1.0000000001), (1e308, HUGE), (2.0, 4.0)])
+def test_sdcg_log_bases_near_one_and_huge_are_exact_without_warnings(b, bq):
+    """A base within an ulp of 1 made log(1 + b - 1) = log(1.0) = 0 (an infinite sDCG, a
+    NaN nsDCG, numpy warnings); the limit b -> 1 is a discount so steep that only the first
+    rank (query) counts, which is what the exact values show."""
+    log = SessionLog.from_records([SDCG])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = evaluate_sessions(log, ("sdcg", "nsdcg"),
+                                   SessionParams(depth=3, sdcg_b=b, sdcg_bq=bq), labels="qrels")
+    sdcg, nsdcg = _sdcg_exactly(b, bq)
+    assert scores.values["sdcg"][0] == pytest.approx(sdcg, rel=1e-14)
+    assert scores.values["nsdcg"][0] == pytest.approx(nsdcg, rel=1e-14)
+
+
+def test_cli_extreme_parameters_print_no_warning(tmp_path):
+    path = tmp_path / "w.jsonl"
+    path.write_text(json.dumps(WORKED) + "\n")
+    result = subprocess.run([sys.executable, "-W", "error::RuntimeWarning", "-m", "rerankit",
+                             "session", str(path), "--num-c", "1e308", "--num-L", "5e-324",
+                             "--sdcg-b", "1.0000000000000002", "--sdcg-bq",
+                             "1.0000000000000002"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stdout + result.stderr
 
 
 @pytest.mark.parametrize("p, b, expected", [(0.8, 0.64, 0.312861587), (0.9, 0.75, 0.192293269),

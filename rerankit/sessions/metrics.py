@@ -150,7 +150,7 @@ def u_measure(gains: np.ndarray, lengths: np.ndarray, patience: float,
         raise ValueError(f"gains and lengths must have one value per item, got {gains.size} "
                          f"gains and {lengths.size} lengths")
     positions = np.cumsum(lengths) - (lengths if position == "start" else 0.0)
-    return float(np.sum(gains * np.maximum(0.0, 1.0 - positions / patience)))
+    return float(np.sum(gains * _weight(positions, patience)))
 
 
 def _items(values: np.ndarray, name: str) -> np.ndarray:
@@ -247,7 +247,9 @@ def _u_actual(j: Judged, top: np.ndarray, n: int, p: SessionParams) -> np.ndarra
     rel, length = j.item_rel[top], j.item_length[top]
     # Position of every item in its session's trailtext: previous queries' items and one
     # reformulation item of cost c before every query but the first (even an empty one).
-    reformulations = (j.inter_ordinal[inter] - 1) * p.reformulation_cost
+    # c (i - 1) past float range is +inf: those items lie beyond any finite L, weigh 0.
+    with np.errstate(over="ignore"):
+        reformulations = (j.inter_ordinal[inter] - 1) * p.reformulation_cost
     within_session = _cumsum_within(length, session)
     position = within_session + reformulations
     if p.position == "start":
@@ -260,7 +262,7 @@ def _u_actual(j: Judged, top: np.ndarray, n: int, p: SessionParams) -> np.ndarra
     starts = group_starts(key[candidates])
     credited = np.zeros(rel.size, dtype=bool)
     credited[candidates[starts]] = True
-    value = np.where(credited, p.gain_of(rel), 0.0) * np.maximum(0.0, 1 - position / p.patience)
+    value = np.where(credited, p.gain_of(rel), 0.0) * _weight(position, p.patience)
     return np.bincount(session, weights=value, minlength=n)
 
 
@@ -271,8 +273,28 @@ def _u_ideal(j: Judged, n: int, p: SessionParams) -> np.ndarray:
     position = _cumsum_within(j.ideal_length[order], session)
     if p.position == "start":
         position = position - j.ideal_length[order]
-    value = gains[order] * np.maximum(0.0, 1 - position / p.patience)
+    value = gains[order] * _weight(position, p.patience)
     return np.bincount(session, weights=value, minlength=n)
+
+
+def _weight(position: np.ndarray, patience: float) -> np.ndarray:
+    """The U-measure's weight max(0, 1 - pos / L). Where pos / L is past float range (a
+    tiny L, or a position a huge c made +inf) it is far past 1, so the weight is exactly
+    0, which is what the overflow to +inf gives: numpy's warning about it is silenced."""
+    with np.errstate(over="ignore"):
+        return np.maximum(0.0, 1.0 - position / patience)
+
+
+def _log_discount(position: np.ndarray, base: float) -> np.ndarray:
+    """sDCG's discount log_base(position + base - 1), for positions >= 1, computed as
+    log1p((position - 1) + (base - 1)) / log1p(base - 1). Written as in the formula,
+    ``position + base - 1`` loses ``base - 1`` to rounding when the base is within a few
+    ulps of 1 (1 + 1.0000000000000002 - 1 is 1.0: a zero discount, an infinite sDCG),
+    while ``base - 1`` is exact there (Sterbenz), so the first position's discount is
+    exactly 1 for every base > 1 and later ones are large but finite, as the limit
+    base -> 1 says (only the first position counts)."""
+    step = base - 1.0
+    return np.log1p((position - 1) + step) / math.log1p(step)
 
 
 def _cumsum_within(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -284,8 +306,8 @@ def _cumsum_within(values: np.ndarray, groups: np.ndarray) -> np.ndarray:
 
 def _sdcg(j: Judged, top: np.ndarray, repeat: np.ndarray, n: int,
           p: SessionParams) -> tuple[np.ndarray, np.ndarray]:
-    query_discount = np.log(j.inter_ordinal + p.sdcg_bq - 1) / math.log(p.sdcg_bq)
-    rank_discount = np.log(j.item_rank[top] + p.sdcg_b - 1) / math.log(p.sdcg_b)
+    query_discount = _log_discount(j.inter_ordinal, p.sdcg_bq)
+    rank_discount = _log_discount(j.item_rank[top], p.sdcg_b)
     which = j.item_inter[top]
     gains = np.where(repeat[top], 0.0, p.gain_of(j.item_rel[top]))
     value = gains / rank_discount / query_discount[which]
@@ -303,7 +325,7 @@ def _ideal_dcg(j: Judged, n: int, p: SessionParams, base: float) -> np.ndarray:
     rank = np.arange(1, session.size + 1) - np.repeat(starts, np.diff(np.append(starts,
                                                                                 session.size)))
     keep = rank <= p.depth
-    value = p.gain_of(rel[keep]) / (np.log(rank[keep] + base - 1) / math.log(base))
+    value = p.gain_of(rel[keep]) / _log_discount(rank[keep], base)
     return np.bincount(session[keep], weights=value, minlength=n)
 
 
