@@ -537,7 +537,8 @@ def test_qrels_general_and_fast_paths_agree_on_a_real_file():
     ({1.5: {"a": 1.0}}, "query id 1.5 is a float"),
     ({"q": {"a\x00b": 1.0}}, "document id 'a\\x00b' (query 'q') contains a NUL byte"),
     ({"q\x00": {"a": 1.0}}, "query id 'q\\x00' contains a NUL byte"),
-    ({"q": {"a\ud800": 1.0}}, "document id 'a\\ud800' is not valid Unicode text"),
+    ({"q": {"a\ud800": 1.0}}, "document id 'a\\ud800' (query 'q') is not valid Unicode "
+                              "text"),
 ])
 def test_run_from_dict_validates_like_a_file(bad, fragment):
     with pytest.raises(InputFormatError) as err:
@@ -565,7 +566,8 @@ def test_qrels_from_dict_validates_like_a_file(bad, fragment):
 def test_from_arrays_refuses_ids_no_file_holds(build):
     with pytest.raises(InputFormatError, match=re.escape("<arrays>: query id 'q\\x00' contains")):
         build(["q\x00"], ["a"], [1])
-    with pytest.raises(InputFormatError, match=re.escape("<arrays>: document id 'a\\ud800' is")):
+    with pytest.raises(InputFormatError,
+                       match=re.escape("<arrays>: document id 'a\\ud800' (query 'q') is")):
         build(pa.array(["q"]), ["a\ud800"], [1])
 
 
@@ -800,6 +802,49 @@ def test_query_and_corpus_dicts_are_checked_like_files():
         InMemoryCorpus.from_dict({"d": {"text": 5}})
     with pytest.raises(InputFormatError, match="expected a text or a dict"):
         InMemoryCorpus.from_dict({"d": None})
+
+
+ID_NUL = ("contains a NUL byte, which run and qrels files cannot hold (their readers refuse "
+          "it; trec_eval stops an id there)")
+SURROGATE = "is not valid Unicode text (a lone surrogate), which UTF-8 files cannot hold"
+
+
+@pytest.mark.parametrize("build, bad, message", [
+    ("queries", {"q1": "a", "q\x00": "b"}, f"query id 'q\\x00' {ID_NUL}"),
+    ("queries", {"q\ud800": "b"}, f"query id 'q\\ud800' {SURROGATE}"),
+    ("queries", {"q1": "a", "q2": "heat \udfff"}, f"text of query 'q2' {SURROGATE}"),
+    ("corpus", {"d1": "a", "d\x00": "b"}, f"document id 'd\\x00' {ID_NUL}"),
+    ("corpus", {7: "a", "d\ud800": "b"}, f"document id 'd\\ud800' {SURROGATE}"),
+    ("corpus", {"d1": "a", "d2": "heat \ud800"}, f"text of document 'd2' {SURROGATE}"),
+    ("corpus", {"d1": {"title": "x\udc00", "text": "a"}}, f"title of document 'd1' {SURROGATE}"),
+])
+def test_query_and_corpus_dicts_refuse_ids_and_texts_run_dicts_refuse(build, bad, message):
+    """What Run.from_dict refuses (the same check): a NUL byte in an id, and a lone
+    surrogate in an id or a text (a JSONL file's lone surrogate escape is refused too)."""
+    from rerankit.data.corpus import InMemoryCorpus
+    from rerankit.data.queries import Queries
+
+    make = Queries.from_dict if build == "queries" else InMemoryCorpus.from_dict
+    with pytest.raises(InputFormatError) as err:
+        make(bad)
+    assert str(err.value) == f"{build}: {message}"
+
+
+def test_query_and_corpus_dicts_take_what_their_files_give(tmp_path):
+    """Real queries and documents read the same from a dict; a NUL byte in a text (a JSONL
+    "\\u0000", which the file readers keep) is kept too: it is no id of any run file."""
+    from rerankit.data.corpus import InMemoryCorpus
+    from rerankit.data.loaders import read_queries
+    from rerankit.data.queries import Queries
+
+    queries = read_queries(datasets.path("scifact") / "queries.jsonl")
+    again = Queries.from_dict(dict(queries))
+    assert (again.ids, again.texts) == (queries.ids, queries.texts)
+    corpus = open_corpus(datasets.path("cranfield") / "corpus.jsonl")
+    again = InMemoryCorpus.from_dict({d.id: {"title": d.title, "text": d.text} for d in corpus})
+    assert list(again) == list(corpus)
+    path = write(tmp_path, '{"_id": "q1", "text": "a\\u0000b"}\n', "q.jsonl")
+    assert Queries.from_dict({"q1": "a\x00b"}).texts == read_queries(path).texts == ("a\x00b",)
 
 
 # ------------------------------------------------------------------------- parts and blocks

@@ -78,8 +78,11 @@ class InMemoryCorpus(Corpus):
     @classmethod
     def from_dict(cls, docs: Mapping[str, str | Mapping[str, str]], source: str = "corpus"):
         """From ``{docid: text}`` or BEIR's ``{docid: {"title": ..., "text": ...}}``; ids and
-        texts are checked as in a JSONL corpus (null or absent texts are empty)."""
+        texts are checked as in a JSONL corpus (null or absent texts are empty). As for
+        :meth:`Run.from_dict`, an id holding a NUL byte (run files cannot hold it) and an
+        id, title or text holding a lone surrogate (not Unicode) are refused."""
         from rerankit.data.columns import id_texts
+        from rerankit.data.run import ID_NUL, checked_strings
 
         if not isinstance(docs, Mapping):
             raise InputFormatError(source, "expected a dict {document id: text}, got "
@@ -95,7 +98,12 @@ class InMemoryCorpus(Corpus):
                                      for name in ("text", "title")))
 
         ids = id_texts(list(docs), "document id", source)
-        return cls((make(k, v) for k, v in zip(ids, docs.values(), strict=True)), source)
+        checked_strings(ids, source, lambda i, v: f"document id {v!r}", ID_NUL)
+        documents = [make(k, v) for k, v in zip(ids, docs.values(), strict=True)]
+        for field in ("text", "title"):
+            checked_strings([getattr(d, field) for d in documents], source,
+                            lambda i, v, field=field: f"{field} of document {ids[i]!r}")
+        return cls(documents, source)
 
     @property
     def ids(self) -> list[str]:

@@ -31,8 +31,11 @@ class Queries(Mapping[str, str]):
     def from_dict(cls, queries: Mapping[str, str], source: str = "queries") -> Queries:
         """Build from ``{qid: text}``. Ids are strings (integers are read as their decimal
         text; ``1`` and ``"1"`` together are refused) and texts are strings: anything else
-        (None, a number) raises :class:`InputFormatError` instead of becoming "None"."""
+        (None, a number) raises :class:`InputFormatError` instead of becoming "None". As for
+        :meth:`Run.from_dict`, an id holding a NUL byte (run files cannot hold it) and an id
+        or text holding a lone surrogate (not Unicode: no file can hold it) are refused."""
         from rerankit.data.columns import id_texts
+        from rerankit.data.run import ID_NUL, checked_strings
 
         if not isinstance(queries, Mapping):
             raise InputFormatError(source, "expected a dict {query id: text}, got "
@@ -42,7 +45,10 @@ class Queries(Mapping[str, str]):
             if not isinstance(text, str):
                 raise InputFormatError(source, f"text of query '{qid}' is a "
                                        f"{type(text).__name__}, not a string")
-        return cls(tuple(ids), tuple(queries.values()), source)
+        checked_strings(ids, source, lambda i, v: f"query id {v!r}", ID_NUL)
+        texts = list(queries.values())
+        checked_strings(texts, source, lambda i, v: f"text of query {ids[i]!r}")
+        return cls(tuple(ids), tuple(texts), source)
 
     def __getitem__(self, qid: str) -> str:
         try:

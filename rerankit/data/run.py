@@ -7,7 +7,7 @@ pytrec_eval, ranx and BEIR use.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from numbers import Integral
@@ -221,27 +221,39 @@ def as_string_array(values: Iterable[str] | pa.Array | pa.ChunkedArray) -> pa.Ar
 
 def id_columns(qid: Iterable[str] | pa.Array, docid: Iterable[str] | pa.Array,
                source: str) -> tuple[pa.Array, pa.Array]:
-    """Query and document ids as Arrow string arrays, refusing what no file reader gives:
-    a NUL byte (the readers refuse it; trec_eval stops a field there) or text that UTF-8
-    cannot encode (a lone surrogate), with :class:`InputFormatError` naming ``source``,
-    the id and, for a document, its query."""
-    columns = []
-    for values, label in ((qid, "query id"), (docid, "document id")):
-        try:
-            columns.append(as_string_array(values))
-        except UnicodeEncodeError:
-            bad = next(v for v in values if not _encodable(str(v)))
-            raise InputFormatError(source, f"{label} {bad!r} is not valid Unicode text (a "
-                                   "lone surrogate), which UTF-8 files cannot hold") from None
-    for column, label in zip(columns, ("query id", "document id"), strict=True):
-        nul = pc.fill_null(pc.match_substring(column, "\x00"), False)
-        if pc.any(nul).as_py():
-            i = int(np.flatnonzero(to_numpy(nul))[0])
-            query = f" (query {columns[0][i].as_py()!r})" if label == "document id" else ""
-            raise InputFormatError(source, f"{label} {column[i].as_py()!r}{query} contains a "
-                                   "NUL byte, which the file readers refuse (trec_eval stops "
-                                   "an id there)")
-    return columns[0], columns[1]
+    """Query and document ids as Arrow string arrays, refusing what no file reader gives
+    (see :func:`checked_strings`), naming ``source``, the id and, for a document, its
+    query."""
+    qids = checked_strings(qid, source, lambda i, v: f"query id {v!r}", ID_NUL)
+    return qids, checked_strings(docid, source, lambda i, v: f"document id {v!r} (query "
+                                 f"{qids[i].as_py()!r})", ID_NUL)
+
+
+#: why an id may not hold a NUL byte
+ID_NUL = "which run and qrels files cannot hold (their readers refuse it; trec_eval stops " \
+    "an id there)"
+
+
+def checked_strings(values: Iterable[str] | pa.Array, source: str,
+                    name: Callable[[int, str], str], nul: str | None = None) -> pa.Array:
+    """``values`` as an Arrow string array, refusing text UTF-8 cannot encode (a lone
+    surrogate: no file can hold it) and, when ``nul`` says why, a NUL byte, with
+    :class:`InputFormatError` naming ``source`` and the value (``name(row, value)``).
+    Shared by every constructor from Python objects (runs, qrels, queries, corpora), so
+    they refuse what their file readers cannot give; both checks run at C speed."""
+    try:
+        column = as_string_array(values)
+    except UnicodeEncodeError:
+        row, bad = next((k, str(v)) for k, v in enumerate(values) if not _encodable(str(v)))
+        raise InputFormatError(source, f"{name(row, bad)} is not valid Unicode text (a lone "
+                               "surrogate), which UTF-8 files cannot hold") from None
+    if nul is not None:
+        found = pc.fill_null(pc.match_substring(column, "\x00"), False)
+        if pc.any(found).as_py():
+            row = int(np.flatnonzero(to_numpy(found))[0])
+            raise InputFormatError(source, f"{name(row, column[row].as_py())} contains a NUL "
+                                   f"byte, {nul}")
+    return column
 
 
 def _encodable(text: str) -> bool:
