@@ -378,7 +378,7 @@ def test_quotes_in_ids_and_tag_are_written_as_they_are_and_trec_eval_agrees(tmp_
     qrels = Qrels.from_dict({'q"1': {'"d"': 0, 'a"b': 1, '"x': 2}, '"': {'"': 1, "x": 0}})
     run_path = run.write_trec(tmp_path / "quoted.run", tag='my"tag')
     qrels_path = qrels.write_trec(tmp_path / "quoted.qrels")
-    assert run_path.read_text().splitlines()[:2] == ['" Q0 x 1 3.0 my"tag', '" Q0 " 2 1.0 my"tag']
+    assert run_path.read_text().splitlines()[:2] == ['" Q0 x 1 3 my"tag', '" Q0 " 2 1 my"tag']
     assert qrels_path.read_text().splitlines()[0] == 'q"1 0 "d" 0'
     same_run(read_run(run_path), run.ranked().rename('my"tag'))
     same_qrels(read_qrels(qrels_path), qrels)

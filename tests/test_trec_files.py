@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
+import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from rerankit.data.atomic import atomic_write
 from rerankit.data.qrels import Qrels, read_qrels
@@ -89,6 +94,59 @@ def test_write_run_has_explicit_ranks_tag_and_reads_back(tmp_path, bm25_run):
     back = read_run(path)
     assert back.name == "mine"
     np.testing.assert_array_equal(back.score, bm25_run.top_k(10).score)
+
+
+EDGE_SCORES = [0.0, -0.0, 5e-324, -5e-324, 2.225073858507201e-308, 2.2250738585072014e-308,
+               1.7976931348623157e308, -1.7976931348623157e308, math.inf, -math.inf, 1.0,
+               -3.0, 100.0, 1e-7, 2.5e-5, 1e-5, 1e15, 1e16, 1e21, 2.0 ** 53, 2.0 ** 53 + 2,
+               -(2.0 ** 63), 0.1, 1 / 3, 12345.678]
+
+
+@settings(max_examples=40, deadline=None)
+@example(scores=EDGE_SCORES)
+@given(scores=st.lists(st.floats(allow_nan=False) | st.integers(-2 ** 64, 2 ** 64).map(float),
+                       min_size=1, max_size=80))
+def test_written_scores_read_back_bit_for_bit_by_rerankit_and_trec_eval(trec_eval, scores):
+    """Every score written reads back as the same double: by rerankit's reader (compared
+    by bits, so -0.0 stays -0.0), and by trec_eval 10.0's atof. trec_eval prints no scores,
+    so each score is written (by write_run, document b) between its two neighbouring
+    doubles (added as exact hexadecimal floats, documents a above and c below): trec_eval
+    ranks b second (reciprocal rank 0.5) only if it read b's score as exactly that double,
+    since a tie with either neighbour goes to the higher document id. The sign of a zero
+    is invisible to ranking; the reader's check covers it."""
+    run = Run.from_dict({f"q{i}": {"b": x} for i, x in enumerate(scores)})
+    with tempfile.TemporaryDirectory() as folder:
+        path = write_run(run, Path(folder) / "run.trec", tag="t")
+        back = read_run(path)
+        read = dict(zip(back.qid.to_pylist(), back.score.tolist(), strict=True))
+        assert {q: read[q].hex() for q in read} == {f"q{i}": x.hex()
+                                                    for i, x in enumerate(scores)}
+        lines, qrels, expected = path.read_text().splitlines(), [], {}
+        for i, x in enumerate(scores):
+            above, below = math.nextafter(x, math.inf), math.nextafter(x, -math.inf)
+            lines += [f"q{i} Q0 {doc} 0 {y.hex()} t" for doc, y in (("a", above), ("c", below))
+                      if y != x]                              # +inf has nothing above it
+            qrels.append(f"q{i} 0 b 1")
+            expected[f"q{i}"] = "1.0000" if above == x else "0.5000"
+        combined, judged = Path(folder) / "combined.run", Path(folder) / "qrels"
+        combined.write_text("\n".join(lines) + "\n")
+        judged.write_text("\n".join(qrels) + "\n")
+        out = subprocess.run([str(trec_eval), "-q", "-m", "recip_rank", str(judged),
+                              str(combined)], capture_output=True, text=True, check=True).stdout
+    ranks = {q: v for _, q, v in (line.split() for line in out.splitlines()) if q != "all"}
+    assert ranks == expected
+
+
+def test_write_run_keeps_refusing_nan_and_writes_infinities(tmp_path):
+    """NaN cannot be ranked and is refused before anything is written; +-inf are written as
+    ``inf`` and ``-inf`` (what C's atof and rerankit's reader read as infinities)."""
+    target = tmp_path / "run.trec"
+    with pytest.raises(InputFormatError, match="score is NaN for query 'q', document 'b'"):
+        write_run(Run(pa.array(["q", "q"]), pa.array(["a", "b"]), np.array([1.0, np.nan])),
+                  target)
+    assert not target.exists()
+    write_run(Run.from_dict({"q": {"a": math.inf, "b": -math.inf, "c": 1.0}}), target)
+    assert [line.split()[4] for line in target.read_text().splitlines()] == ["inf", "1", "-inf"]
 
 
 def test_write_run_refuses_unwritable_ids_and_leaves_nothing(tmp_path):

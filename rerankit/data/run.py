@@ -302,7 +302,10 @@ def write_run(run: Run, path: str | Path, tag: str | None = None, depth: int | N
     Rows are written in trec_eval order with explicit ranks 1..n per query and the run tag
     (``tag``, else the run's name). ``depth`` (an integer >= 1) keeps only the top rows of
     every query; None keeps them all.
-    Scores are written with ``repr`` precision so nothing is lost on the way back.
+    Scores are written as their shortest decimal that reads back to the same double
+    (Arrow's float-to-string cast: the digits of ``repr``, in its own notation: ``1``,
+    ``1e-7``, ``0.000025``, ``-0``, ``inf``), so the file reads back bit for bit, through
+    rerankit's reader and C's ``atof`` (trec_eval's); NaN scores are refused.
     """
     path = Path(path)
     tag = tag if tag is not None else run.name
@@ -322,12 +325,18 @@ def write_run(run: Run, path: str | Path, tag: str | None = None, depth: int | N
         "iter": pa.array(np.full(len(ranked), "Q0")),
         "docid": ranked.docid,
         "rank": pa.array(ranks),
-        "score": pa.array([repr(s) for s in ranked.score.tolist()]),
+        "score": pc.cast(from_numpy(_doubles(ranked.score)), pa.string()),
         "tag": pa.array(np.full(len(ranked), tag)),
     })
     check_writable_ids(ranked.qid, ranked.docid, path)
     write_table(table, path, lambda staged: _check_written(staged, path, ranked, tag))
     return path
+
+
+def _doubles(scores: np.ndarray) -> np.ndarray:
+    """Scores as float64 (a run built directly may hold float32: written as float32's
+    shortest digits, they would read back as another double)."""
+    return np.asarray(scores, dtype=np.float64)
 
 
 def _check_written(staged: Path, path: Path, expected: Run, tag: str) -> None:
@@ -341,7 +350,8 @@ def _check_written(staged: Path, path: Path, expected: Run, tag: str) -> None:
         and back.name == tag
         and same_strings(back.qid, expected.qid)
         and same_strings(back.docid, expected.docid)
-        and np.array_equal(back.score, expected.score)
+        and np.array_equal(_doubles(back.score).view(np.int64),   # -0.0 is not 0.0
+                           _doubles(expected.score).view(np.int64))
     )
     if not same:
         raise InputFormatError(path, "the written run did not read back identically; "
