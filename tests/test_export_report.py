@@ -149,19 +149,22 @@ def test_dash_is_standard_output_where_a_format_can_go_there(results, tmp_path):
     assert not (tmp_path / "-").exists()
 
 
-@pytest.mark.parametrize("args", [["export", "-f", "json", "-o", "-"],
-                                  ["export", "-f", "beir", "-o", "-"],
-                                  ["leaderboard", "--output", "-"]])
-def test_dash_appends_to_a_file_standard_output_is_redirected_to(results, tmp_path, args):
-    # `rerankit ... -o - >> log.txt`: reopening /dev/stdout with "w" emptied log.txt
+@pytest.mark.parametrize("target", ["-", "/dev/stdout", "/dev/fd/1"])
+@pytest.mark.parametrize("args", [["export", "-f", "json", "-o"],
+                                  ["export", "-f", "beir", "-o"],
+                                  ["leaderboard", "--output"]])
+def test_dash_appends_to_a_file_standard_output_is_redirected_to(results, tmp_path, args,
+                                                                 target):
+    # `rerankit ... -o - >> log.txt`: reopening /dev/stdout with "w" emptied log.txt; so
+    # did naming it: `-o /dev/stdout >> log.txt`
     log = tmp_path / "log.txt"
     log.write_text("keep\n")
     with log.open("a") as appended:
         done = subprocess.run([sys.executable, "-m", "rerankit", args[0], str(results[0]),
-                               *args[1:]], stdout=appended, stderr=subprocess.PIPE,
+                               *args[1:], target], stdout=appended, stderr=subprocess.PIPE,
                               text=True, check=False, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    assert done.stderr == "wrote standard output\n"
+    assert done.stderr == f"wrote {'standard output' if target == '-' else target}\n"
     lines = log.read_text().splitlines()
     assert lines[0] == "keep" and len(lines) > 2
     assert not (tmp_path / "-").exists()

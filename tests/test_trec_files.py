@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import subprocess
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -172,6 +173,23 @@ def test_a_write_that_does_not_read_back_leaves_the_previous_file(tmp_path):
             write_bad()
         assert target.read_text() == "my data\n"
         assert [p.name for p in tmp_path.iterdir()] == ["mine.run"]
+
+
+@pytest.mark.parametrize("name", ["/dev/stdout", "/dev/fd/1", "/proc/self/fd/1"])
+def test_a_run_written_to_standard_output_by_name_appends_to_its_file(tmp_path, name):
+    """`... -o /dev/stdout >> log.txt`: opening the name again with "w" emptied log.txt and
+    wrote from its start; it is written through the already-open standard output, as
+    ``-`` is, after what was printed before it."""
+    log = tmp_path / "log.txt"
+    log.write_text("keep\n")
+    code = ("import sys; from rerankit.data.run import Run; print('before'); "
+            "Run.from_dict({'q': {'a': 2.0, 'b': 0.5}}).write_trec(sys.argv[1], tag='t'); "
+            "print('after')")
+    with log.open("a") as appended:
+        done = subprocess.run([sys.executable, "-c", code, name], stdout=appended,
+                              stderr=subprocess.PIPE, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert log.read_text() == "keep\nbefore\nq Q0 a 1 2 t\nq Q0 b 2 0.5 t\nafter\n"
 
 
 def test_atomic_write_checks_the_staged_file_before_replacing(tmp_path):

@@ -115,12 +115,13 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     :class:`OutputWriteError` naming ``path``. A symbolic link stays and its target is
     replaced; a device or named pipe (``/dev/stdout``) is written through, not replaced.
     ``-`` writes to the already-open standard output (``sys.stdout``), which opening
-    ``/dev/stdout`` again would truncate when it is a file (``>> log.txt``); its errors
-    (a closed pipe, a full disk) stay plain OS errors, for the CLI's standard-output
-    messages.
+    ``/dev/stdout`` again would truncate when it is a file (``>> log.txt``); so does a
+    device path that is standard output's open file (``/dev/stdout``, ``/dev/fd/1``, see
+    :func:`is_open_stdout`). Its errors (a closed pipe, a full disk) stay plain OS errors,
+    for the CLI's standard-output messages.
     """
     path = Path(path)
-    if is_stdout(path):
+    if is_stdout(path) or is_open_stdout(path):
         stream = sys.stdout if "b" not in mode else sys.stdout.buffer
         yield stream
         stream.flush()
@@ -168,6 +169,21 @@ def _permissions(path: Path, default: int) -> int:
 def is_stdout(path: str | Path) -> bool:
     """``-``, a command's name for standard output as its output file."""
     return str(path) == "-"
+
+
+def is_open_stdout(path: Path) -> bool:
+    """True when ``path`` is a device or /dev, /proc name (``/dev/stdout``, ``/dev/fd/1``,
+    ``/proc/self/fd/1``) of the file standard output (file descriptor 1) has open, compared
+    by device and inode: opening it again with "w" would truncate a file standard output
+    appends to (``>> log.txt``) and write over it from the start. A regular file's own name
+    is not (it is replaced atomically, as ``--force`` asked)."""
+    if not is_special(path):
+        return False
+    try:
+        named, out = os.stat(path), os.fstat(1)
+    except OSError:                 # a name that resolves to nothing, or no fd 1
+        return False
+    return (named.st_dev, named.st_ino) == (out.st_dev, out.st_ino)
 
 
 def is_special(path: Path) -> bool:
