@@ -461,7 +461,7 @@ def session_command(data: Path, data_format: str, metrics: str, per_session: Pat
     console = Console(width=None if sys.stdout.isatty() else 200)
     if not meta and any((csv_out, report_dir, systems, compare, gold)):
         raise ValueError("--csv, --report, --systems, --compare and --gold need --meta")
-    _check_session_settings(alpha)
+    _check_session_settings(alpha, resamples if meta else None)
     _check_session_outputs({"--per-session": per_session, "--per-query": per_query,
                             "--json": json_out, "--csv": csv_out,
                             "--write-jsonl": write_jsonl}, report_dir, force,
@@ -488,12 +488,15 @@ def session_command(data: Path, data_format: str, metrics: str, per_session: Pat
             console.print(table)
 
 
-def _check_session_settings(alpha: float) -> None:
-    """Before any work, the meta-evaluation's own checks, named by their options."""
-    from rerankit.sessions.meta import check_levels
+def _check_session_settings(alpha: float, resamples: int | None) -> None:
+    """Before any work, the meta-evaluation's own checks, named by their options
+    (``resamples`` None: no meta-evaluation, whose resamples are then not checked)."""
+    from rerankit.sessions.meta import check_levels, check_meta_resamples
 
     try:
         check_levels(alpha)
+        if resamples is not None:
+            check_meta_resamples(resamples, alpha, 0.95)
     except ValueError as err:
         raise ValueError(f"--{err}") from None
 
