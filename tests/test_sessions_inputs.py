@@ -543,3 +543,46 @@ def test_repeated_keys_and_lone_surrogates_are_refused_as_in_corpora(tmp_path, l
     paired = read_jsonl(write(tmp_path, GOOD_LINE.replace("heat", "heat \\ud83d\\ude00"),
                               name="pair.jsonl"))
     assert paired.query_texts == ["heat \U0001f600"]
+
+
+@pytest.mark.parametrize("record, message", [
+    ({"session_id": "s\ud800", "interactions": [{"results": ["d1"]}]},
+     'session \'s\\ud800\': "session_id" holds \\ud800, a lone surrogate'),
+    ({"session_id": "s2", "interactions": [{"query_id": "\ud800", "results": ["d1"]}]},
+     'session \'s2\': "interactions[0].query_id" holds \\ud800, a lone surrogate'),
+    ({"session_id": 7, "interactions": [{"query": "heat \udfff", "results": ["d1"]}]},
+     'session \'7\': "interactions[0].query" holds \\udfff, a lone surrogate'),
+    ({"session_id": "s2", "interactions": [{"results": ["d1"]}, {"results": ["d1", "d\ud83d"],
+                                                                  "clicked": ["d\ud83d"]}]},
+     'session \'s2\': "interactions[1].results[1]" holds \\ud83d'),
+    ({"session_id": "s2", "qrels": {"d\udc00": 1}, "interactions": [{"results": ["d1"]}]},
+     'session \'s2\': "qrels.d\\udc00" holds \\udc00, a lone surrogate'),
+    ({"session_id": "s2", "interactions": [{"results": ["d1"], "note\udc00": 1}]},
+     'session \'s2\': "interactions[0].note\\udc00" holds \\udc00'),
+])
+def test_from_records_refuses_the_lone_surrogates_the_reader_refuses(tmp_path, record,
+                                                                      message):
+    """A record given through the API is checked as a JSONL line is: a lone surrogate in any
+    key or string (which the reader refuses as a lone escape) is refused naming the record
+    number, the session and the field's path, and the message itself prints as UTF-8; it was
+    kept (or crashed an error message about it with UnicodeEncodeError)."""
+    with pytest.raises(InputFormatError) as caught:
+        SessionLog.from_records([json.loads(GOOD_LINE), record])
+    assert str(caught.value).startswith(f"sessions, line 2: {message}")
+    str(caught.value).encode("utf-8")
+    with pytest.raises(InputFormatError, match="a lone surrogate"):
+        read_jsonl(write(tmp_path, GOOD_LINE, json.dumps(record)))
+
+
+def test_from_records_keeps_a_nul_as_the_reader_keeps_its_escape(tmp_path):
+    """A NUL character is text to both: a JSONL line can hold it only as the escape
+    \\u0000 (a raw NUL byte is invalid JSON), which the reader keeps, so the API keeps it
+    too and both give the same log."""
+    record = {"session_id": "s\x00", "interactions": [
+        {"query_id": "q\x00", "query": "a\x00b", "results": ["d\x00"], "clicked": ["d\x00"]}],
+        "qrels": {"d\x00": 1}}
+    from_api = SessionLog.from_records([record])
+    from_file = read_jsonl(write(tmp_path, json.dumps(record)))
+    assert list(from_api.to_records()) == list(from_file.to_records()) == [
+        {**record, "interactions": [{"query_id": "q\x00", "query": "a\x00b",
+                                     "results": ["d\x00"], "clicks": [1]}]}]

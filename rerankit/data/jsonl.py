@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rerankit.errors import InputFormatError
@@ -50,7 +50,7 @@ def json_value(name: str, line: str | bytes, number: int,
         value = json.loads(line, object_pairs_hook=_unique_keys, parse_int=parse_int)
         if (SURROGATE_ESCAPE if isinstance(line, bytes) else _SURROGATE_ESCAPE_TEXT
                 ).search(line):
-            _refuse_lone_surrogates(name, value, number)
+            refuse_lone_surrogates(name, value, number)
     except json.JSONDecodeError as err:
         raise InputFormatError(name, f"invalid JSON ({err.msg} at column {err.colno})",
                                number) from None
@@ -75,24 +75,31 @@ def json_object(name: str, line: str | bytes, number: int) -> dict:
     return obj
 
 
-def _refuse_lone_surrogates(name: str, value: Any, number: int, path: str = "") -> None:
-    """Refuse a key or string anywhere in ``value`` holding a lone surrogate (what a
-    ``\\uD800``-style escape without its pair decodes to), naming it by its path from the
-    line's object: ``"text"``, or ``"interactions[0].query"`` for a nested one."""
-    items = value.items() if isinstance(value, dict) else \
-        enumerate(value) if isinstance(value, list) else ()
-    for key, item in items:
-        where = f"{path}[{key}]" if isinstance(key, int) else \
-            f"{path}.{_printable(key)}" if path else _printable(key)
+def refuse_lone_surrogates(name: str, value: Any, number: int | None, path: str = "",
+                           held: str = "the escape ") -> None:
+    """Refuse a key or string anywhere in ``value`` (objects, lists and what they hold)
+    holding a lone surrogate, naming it by its path from the outermost value: ``"text"``,
+    or ``"interactions[0].query"`` for a nested one. A JSON line holds one only as a
+    ``\\uD800``-style escape without its pair (``held`` says so); the Python APIs that take
+    the same records (:meth:`rerankit.sessions.SessionLog.from_records`) call this with
+    ``held=""``, so that they refuse exactly what the file readers refuse."""
+    if isinstance(value, Mapping):
+        items = ((key, item, f"{path}.{_printable(str(key))}" if path else
+                  _printable(str(key))) for key, item in value.items())
+    elif isinstance(value, list):
+        items = ((k, item, f"{path}[{k}]") for k, item in enumerate(value))
+    else:
+        return
+    for key, item, where in items:
         for text in (key, item):
             try:
                 if isinstance(text, str):
                     text.encode("utf-8")
             except UnicodeEncodeError as err:
-                raise InputFormatError(name, f'"{where}" holds the escape '
+                raise InputFormatError(name, f'"{where}" holds {held}'
                                        f"\\u{ord(text[err.start]):04x}, a lone surrogate, "
                                        "which is not valid Unicode", number) from None
-        _refuse_lone_surrogates(name, item, number, where)
+        refuse_lone_surrogates(name, item, number, where, held)
 
 
 def _printable(key: str) -> str:

@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from rerankit.data.atomic import atomic_write
-from rerankit.data.jsonl import json_value
+from rerankit.data.jsonl import json_value, refuse_lone_surrogates
 from rerankit.errors import InputFormatError
 
 _ALIGNED = ("clicks", "dwell", "lengths", "labels", "gains")
@@ -117,8 +117,29 @@ class SessionLog:
     def from_records(cls, records: Iterable[Mapping[str, Any]], source: str = "sessions",
                      click_counts: bool = False, allow_extra: bool = False) -> SessionLog:
         """Build from session dicts (the JSONL objects), validating every field; the
-        ``source`` and 1-based record number name the place of any error."""
-        return build_log(enumerate(records, 1), source, click_counts, allow_extra)
+        ``source`` and 1-based record number name the place of any error.
+
+        What :func:`read_jsonl` refuses in a line is refused here too, by the same check
+        (:func:`rerankit.data.jsonl.refuse_lone_surrogates`): a key or string anywhere in a
+        record holding a lone surrogate (``"\\ud800"``: not Unicode, so the log could not
+        be written as UTF-8, nor an error naming it printed), named by the session id and
+        the field's path (``"interactions[0].results[1]"``). A NUL character is kept, as
+        the reader keeps a ``\\u0000`` escape."""
+        def checked() -> Iterator[tuple[int, Any]]:
+            for number, record in enumerate(records, 1):
+                try:
+                    if not _unicode(record):
+                        refuse_lone_surrogates(source, record, number, held="")
+                except InputFormatError as err:
+                    sid = record.get("session_id") if isinstance(record, Mapping) else None
+                    if isinstance(sid, bool) or not isinstance(sid, (str, int)):
+                        raise
+                    sid = str(sid).encode("utf-8", "backslashreplace").decode("utf-8")
+                    raise InputFormatError(source, f"session '{sid}': {err.reason}",
+                                           number) from None
+                yield number, record
+
+        return build_log(checked(), source, click_counts, allow_extra)
 
     def to_records(self) -> Iterator[dict]:
         """The sessions as JSONL-ready dicts (inverse of :meth:`from_records`)."""
@@ -197,6 +218,17 @@ def build_log(numbered: Iterable[tuple[Any, Any]], source: str, click_counts: bo
     for number, record in numbered:
         builder.add(record, number)
     return builder.build()
+
+
+def _unicode(record: Any) -> bool:
+    """Whether every key and string of ``record`` is certainly valid Unicode, checked at C
+    speed (the record as JSON text, encoded as UTF-8), so that only a record this cannot
+    vouch for (a lone surrogate, or what JSON cannot write) is walked in Python."""
+    try:
+        json.dumps(record, ensure_ascii=False, skipkeys=True, default=str).encode("utf-8")
+    except (UnicodeEncodeError, TypeError, ValueError, RecursionError):
+        return False
+    return True
 
 
 class _HugeInteger(str):
