@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -143,6 +144,71 @@ def test_a_grade_missing_from_the_gain_map_names_the_session_and_document(tmp_pa
                        r"\(in 1 session\)"):
         evaluate_sessions(SessionLog.from_records([judged]), ("num",),
                           SessionParams(gain_map={1: 0.2}), labels="qrels")
+
+
+LIMIT = "8.988e+307 (half of float64's largest value)"
+
+
+@pytest.mark.parametrize("record, params, labels, largest, cli_args", [
+    ({"results": ["a", "b"], "labels": [1024, 1]}, SessionParams(), "labels",
+     "grade 1024, exp gain 2^1024 - 1 = 1.798e+308", ()),
+    ({"results": ["a", "b"], "labels": [1023, 0]}, SessionParams(), "labels",
+     "grade 1023, exp gain 2^1023 - 1 = 8.988e+307", ()),
+    ({"results": ["a", "b"], "labels": [2, 1]}, SessionParams(gain_map={1: 1, 2: 1e308}),
+     "labels", "grade 2, gain 1e+308 in the gain map", ("--gain-map", "1=1,2=1e308")),
+    ({"results": ["a", "b"], "gains": [1e308, 0.5]}, SessionParams(), "gains",
+     "logged gain 1e+308", ("--labels", "gains")),
+    ({"results": ["a", "b"], "labels": [1e308, 0]}, SessionParams(gain="linear"), "labels",
+     "grade 1e+308, linear gain 1e+308", ("--gain", "linear")),
+])
+def test_gains_that_could_sum_past_float64_are_refused_before_scoring(
+        tmp_path, record, params, labels, largest, cli_args):
+    """A gain near float64's largest value (exp gains of grades above 1022, a gain map or
+    logged gains near 1e308) made the session sums inf and their ratios NaN, with numpy
+    RuntimeWarnings: such a session is refused before scoring, naming the session, its
+    largest gain with the grade behind it, and the limit (half of float64's largest value,
+    which no sum of gains times weights in [0, 1] can then pass)."""
+    ok = {"session_id": "fine", "interactions": [{"results": ["a"], "labels": [1],
+                                                  "gains": [1.0]}]}
+    bad = {"session_id": "huge", "interactions": [record]}
+    path = write(tmp_path, ok, bad)
+    message = (f"{path}: session 'huge': its gains could sum past {LIMIT}, where its "
+               f"metrics would overflow to inf or NaN; its largest: {largest} (1 session "
+               "past the limit)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for evaluate in (evaluate_sessions, evaluate_queries):
+            with pytest.raises(InputFormatError) as caught:
+                evaluate(read_jsonl(path), ("num", "umeasure", "sdcg", "nsdcg"), params,
+                         labels=labels)
+            assert str(caught.value) == message
+    result = cli(path, "--labels", labels, *cli_args)
+    assert result.exit_code == 2 and message in " ".join(result.output.split())
+    assert "RuntimeWarning" not in result.output and "nan" not in result.output
+
+
+def test_gains_just_within_float64_are_scored_exactly():
+    """Below the limit the sums are taken as always: one logged gain of 2^1000 at position 1
+    of L = 20 gives U = 2^1000 * 19/20, NUM = 1 and sDCG = 2^1000 (discounts log_2(2) =
+    log_4(4) = 1); gains of 2^1021 twice in one session (items plus its ideal set: 2^1022,
+    the limit is just below 2^1023) are scored too, with no warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for gain, metrics in ((2.0 ** 1000, ("num", "umeasure", "sdcg")),
+                              (2.0 ** 1021, ("num", "umeasure", "sdcg", "nsdcg"))):
+            one = {"session_id": "s", "interactions": [{"results": ["a"], "gains": [gain]}]}
+            scores = evaluate_sessions(SessionLog.from_records([one]), metrics,
+                                       labels="gains").values
+            assert scores["umeasure"][0] == gain * (1 - 1 / 20)
+            assert scores["num"][0] == 1.0 and scores["sdcg"][0] == gain
+
+
+def test_u_measure_refuses_gains_that_could_sum_past_float64():
+    """u_measure refuses gains whose sum is past the same limit (it overflowed to inf with
+    a RuntimeWarning)."""
+    with pytest.raises(ValueError, match=r"gains must sum to at most 8.988e\+307 \(half of "
+                       r"float64's largest value, so that U cannot overflow\), got inf"):
+        u_measure([1e308, 1e308], [1, 1], 10)
 
 
 def test_a_grade_missing_from_the_gain_map_in_real_sessions():

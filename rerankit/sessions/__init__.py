@@ -23,6 +23,7 @@ from rerankit.sessions.labels import (
     resolve_source,
 )
 from rerankit.sessions.metrics import (
+    GAIN_SUM_LIMIT,
     METRICS,
     SessionParams,
     grade_text,
@@ -114,6 +115,7 @@ def _judged(log, params, labels, enhance, length, run):
     lists = Lists.shown(log) if run is None else Lists.from_run(log, run)
     judged = judge(log, lists, source, enhance, length)
     _check_gain_map(log, params, judged, source)
+    _check_gain_sums(log, params, judged, source)
     return source, params, judged
 
 
@@ -151,3 +153,48 @@ def _check_gain_map(log: SessionLog, params: SessionParams, judged: Judged,
                            f"the gain map ({params.gain_map_text()}); {source} grades the "
                            f"map lacks: {lacking} (in {count} "
                            f"session{'s' if count > 1 else ''})")
+
+
+def _check_gain_sums(log: SessionLog, params: SessionParams, judged: Judged,
+                     source: str) -> None:
+    """Refuse, before scoring, a session whose gains could sum past float64's range: exp
+    gains 2^r - 1 of grades r from about 1022 up (2^1024 is past it), gain-map values or
+    logged gains near 1e308, or many large ones. Every metric of a session (and of each of
+    its queries) is at most the gains of its items within the depth plus, per query, the
+    gains of its ideal set; where that bound is within :data:`GAIN_SUM_LIMIT` no sum can
+    overflow, so no metric is inf, no ratio NaN and numpy warns of nothing. The message
+    names the log, the session, its largest gain and the grade it comes from, and the
+    limit."""
+    in_depth = judged.item_rank <= params.depth
+    n = log.num_sessions
+    with np.errstate(over="ignore", invalid="ignore"):
+        item_gain = params.gain_of(judged.item_rel[in_depth])
+        ideal_gain = params.gain_of(judged.ideal_rel)
+        queries = np.bincount(judged.inter_session, minlength=n)
+        bound = (np.bincount(judged.item_session[in_depth], weights=item_gain, minlength=n)
+                 + queries * np.bincount(judged.ideal_session, weights=ideal_gain,
+                                         minlength=n))
+    over = np.flatnonzero(~(bound <= GAIN_SUM_LIMIT))
+    if not over.size:
+        return
+    first = int(over[0])
+    gains = np.concatenate([item_gain[judged.item_session[in_depth] == first],
+                            ideal_gain[judged.ideal_session == first]])
+    grades = np.concatenate([judged.item_rel[in_depth][judged.item_session[in_depth] == first],
+                             judged.ideal_rel[judged.ideal_session == first]])
+    k = int(np.argmax(gains))
+    grade, value = grades[k], float(gains[k])
+    if source == "gains":
+        largest = f"logged gain {value:.4g}"
+    elif params.gain_map:
+        largest = f"grade {grade:g}, gain {value:.4g} in the gain map"
+    elif params.gain == "exp":
+        largest = f"grade {grade:g}, exp gain 2^{grade:g} - 1 = {value:.4g}"
+    else:
+        largest = f"grade {grade:g}, linear gain {value:.4g}"
+    count = over.size
+    raise InputFormatError(log.source, f"session '{log.session_ids[first]}': its gains could "
+                           f"sum past {GAIN_SUM_LIMIT:.4g} (half of float64's largest value), "
+                           "where its metrics would overflow to inf or NaN; its largest: "
+                           f"{largest} ({count} session{'s' if count > 1 else ''} past the "
+                           "limit)")

@@ -42,6 +42,12 @@ Gain = Literal["exp", "linear"]
 Position = Literal["end", "start"]
 METRICS = ("num", "umeasure", "sdcg", "nsdcg", "srbp", "ndcg_mean", "ndcg_max", "ndcg_first",
            "ndcg_last", "found")
+#: The largest sum of gains a session (or trailtext) may have: half of float64's largest
+#: value. Every metric value and every partial sum behind it is a sum of gains times weights
+#: in [0, 1] (discounts >= 1), so a session within this bound cannot overflow to inf (nor
+#: a ratio of two infs become NaN); the half leaves room for the rounding of sums taken in
+#: another order. A session past it is refused, never scored as inf or NaN.
+GAIN_SUM_LIMIT = float(np.finfo(np.float64).max) / 2
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,11 @@ def u_measure(gains: np.ndarray, lengths: np.ndarray, patience: float,
     if gains.size != lengths.size:
         raise ValueError(f"gains and lengths must have one value per item, got {gains.size} "
                          f"gains and {lengths.size} lengths")
+    with np.errstate(over="ignore"):
+        total = float(np.sum(gains))
+    if not total <= GAIN_SUM_LIMIT:
+        raise ValueError(f"gains must sum to at most {GAIN_SUM_LIMIT:.4g} (half of float64's "
+                         f"largest value, so that U cannot overflow), got {total:.4g}")
     positions = np.cumsum(lengths) - (lengths if position == "start" else 0.0)
     return float(np.sum(gains * _weight(positions, patience)))
 
