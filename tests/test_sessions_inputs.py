@@ -151,7 +151,7 @@ LIMIT = "8.988e+307 (half of float64's largest value)"
 
 @pytest.mark.parametrize("record, params, labels, largest, cli_args", [
     ({"results": ["a", "b"], "labels": [1024, 1]}, SessionParams(), "labels",
-     "grade 1024, exp gain 2^1024 - 1 = 1.798e+308", ()),
+     "grade 1024, exp gain 2^1024 - 1 = inf", ()),
     ({"results": ["a", "b"], "labels": [1023, 0]}, SessionParams(), "labels",
      "grade 1023, exp gain 2^1023 - 1 = 8.988e+307", ()),
     ({"results": ["a", "b"], "labels": [2, 1]}, SessionParams(gain_map={1: 1, 2: 1e308}),
@@ -201,6 +201,18 @@ def test_gains_just_within_float64_are_scored_exactly():
                                        labels="gains").values
             assert scores["umeasure"][0] == gain * (1 - 1 / 20)
             assert scores["num"][0] == 1.0 and scores["sdcg"][0] == gain
+
+
+@pytest.mark.parametrize("grade", [1, 3, 10, 52, 1000])
+def test_exp_gains_are_exactly_two_to_the_grade_minus_one(grade):
+    """The exp gain of an integer grade is 2^r - 1 rounded once (Python's own 2.0 ** r - 1):
+    one result at rank 1 of one query has sDCG = its gain (both discounts are 1) and
+    U = gain * 19/20. It was expm1(r ln 2), off by ulps (grade 3: 6.999999999999998)."""
+    record = {"session_id": "s", "interactions": [{"results": ["a"], "labels": [grade]}]}
+    scores = evaluate_sessions(SessionLog.from_records([record]), ("umeasure", "sdcg"),
+                               labels="labels").values
+    assert scores["sdcg"][0] == 2.0 ** grade - 1
+    assert scores["umeasure"][0] == (2.0 ** grade - 1) * (1 - 1 / 20)
 
 
 def test_u_measure_refuses_gains_that_could_sum_past_float64():

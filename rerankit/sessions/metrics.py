@@ -136,9 +136,12 @@ def grade_text(g: float) -> str:
 
 
 def gain(rel: np.ndarray, kind: Gain) -> np.ndarray:
-    """2^r - 1 (exp) or r (linear); grades <= 0 give 0."""
+    """2^r - 1 (exp) or r (linear); grades <= 0 give 0. The exp gain is ``exp2(r) - 1``,
+    exact for every integer grade (2^r is a power of two, and 2^r - 1 is rounded once):
+    ``expm1(r ln 2)`` carries the rounding of ln 2 times r into the result (grade 3 gave
+    6.999999999999998, grade 1000 a relative error of 7e-14)."""
     positive = np.maximum(rel, 0.0)
-    return np.expm1(positive * math.log(2.0)) if kind == "exp" else positive
+    return np.exp2(positive) - 1.0 if kind == "exp" else positive
 
 
 def u_measure(gains: np.ndarray, lengths: np.ndarray, patience: float,
