@@ -95,6 +95,33 @@ def test_run_read_from_stdin_like_trec_eval(trec_eval):
     assert ours.stdout == theirs.stdout
 
 
+def test_unusual_writable_ids_evaluate_in_memory_as_trec_eval_reads_them_written(
+        trec_eval, tmp_path):
+    """Dict qrels and runs whose ids only a C-whitespace split keeps whole (U+00A0, U+3000,
+    U+0085, U+2028, \\x1c inside an id, '#' inside a query id or leading a document id,
+    quotes, "01" beside "1", composed and decomposed é) evaluate in memory to the numbers
+    trec_eval 10.0 prints for the files write_trec makes of them, every measure of every
+    query, byte for byte."""
+    from rerankit.data.qrels import Qrels
+    from rerankit.data.run import Run
+    from rerankit.evaluation.evaluator import evaluate
+
+    qrels = {"q1": {"d#1": 1, "ä": 2, "a\u00a0b": 1, "01": 0, "1": 1, "x\u3000y": 3,
+                    '"q"': 1, "\u00e9": 1, "e\u0301": 2, "a\x1cb": 1},
+             "q#2": {"z": 1, "#y": 2, "a\x85b": 1}, "1": {"a": 1}, "01": {"a": 0, "b": 1},
+             "Q\u00a0": {"a": 1}, "q\u2028": {"a": 2}}
+    run = {"q1": {"d#1": 1.0, "ä": 1.0, "a\u00a0b": 1.0, "01": 0.5, "1": 0.5, "x\u3000y": 0.25,
+                  '"q"': 2, "zz": 1.0, "\u00e9": 0.1, "e\u0301": 0.1, "a\x1cb": 0.0},
+           "q#2": {"z": 3, "#y": 3, "w": 1, "a\x85b": 3}, "1": {"a": -0.0, "b": 0.0},
+           "01": {"a": 1, "b": 1}, "Q\u00a0": {"a": 1, "b": 1}, "q\u2028": {"b": 1, "a": 0}}
+    Run.from_dict(run).write_trec(tmp_path / "run")
+    Qrels.from_dict(qrels).write_trec(tmp_path / "qrels")
+    theirs = subprocess.run([str(trec_eval), "-q", "-m", "all_trec", str(tmp_path / "qrels"),
+                             str(tmp_path / "run")], capture_output=True, check=True)
+    ours = evaluate(qrels, run, "all_trec").to_trec_eval(per_query=True)
+    assert ours.encode("utf-8") == theirs.stdout
+
+
 # ------------------------------------------------------------------ differential test
 QIDS = ["1", "2", "10", "q7", "é"]
 DOCS = ["d1", "d2", "d3", "d10", "D1", "a", "é", "z-9", "d4", "d5"]

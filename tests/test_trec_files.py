@@ -160,6 +160,38 @@ def test_write_run_refuses_unwritable_ids_and_leaves_nothing(tmp_path):
         write_run(Run.from_dict({"q": {"a": 1.0}}), target, tag="two words")
 
 
+@pytest.mark.parametrize("ids, message", [
+    ({"q": {"": 1}}, "document id '' (query 'q') is empty, which a TREC file cannot hold "
+     "(no field)"),
+    ({"": {"d": 1}}, "query id '' is empty, which a TREC file cannot hold (no field)"),
+    ({"q": {"d": 1, "a b": 1}}, "document id 'a b' (query 'q') contains whitespace (' '), "
+     "where a TREC file's field ends"),
+    ({"q": {"a\rb": 1}}, "document id 'a\\rb' (query 'q') contains whitespace ('\\r')"),
+    ({"q\x0b1": {"d": 1}}, "query id 'q\\x0b1' contains whitespace ('\\x0b')"),
+    ({"#q": {"d": 1}}, "query id '#q' starts with '#', which trec_eval and rerankit read as "
+     "a comment line"),
+])
+def test_unwritable_ids_are_refused_naming_the_id_its_query_and_why(tmp_path, ids, message):
+    """An id a TREC file cannot hold (kept by from_dict: evaluation in memory takes it) is
+    refused by both writers, naming the id, for a document id its query, and the one reason
+    that applies: the message listed all three reasons and no query."""
+    for name, write in (("run", lambda path: Run.from_dict(ids).write_trec(path)),
+                        ("qrels", lambda path: Qrels.from_dict(ids).write_trec(path))):
+        target = tmp_path / name
+        with pytest.raises(ValueError) as caught:
+            write(target)
+        assert str(caught.value).startswith(f"cannot write {target}: {message}")
+        assert str(caught.value).endswith("; such ids can be evaluated in memory but not "
+                                          "written")
+        assert not target.exists()
+
+
+def test_a_document_id_may_start_with_a_hash(tmp_path):
+    """Only a query id starting with '#' makes a comment line; a document id may."""
+    run = Run.from_dict({"q": {"#d": 1.0}})
+    assert read_run(run.write_trec(tmp_path / "run")).docid.to_pylist() == ["#d"]
+
+
 def test_a_write_that_does_not_read_back_leaves_the_previous_file(tmp_path):
     """Built past from_dict's checks, a NUL id is written, fails its read-back, and the
     user's file keeps its content: the staged file is checked before the rename."""

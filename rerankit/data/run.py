@@ -96,6 +96,14 @@ class Run:
         text; ``1`` and ``"1"`` together are refused; a NUL byte or a lone surrogate, which
         no file reader gives, is refused), scores are real numbers and not NaN; anything
         else raises :class:`InputFormatError` with source ``<dict>``.
+
+        The run may hold ids a TREC file cannot: an empty id, an id with C whitespace
+        (space, tab, CR, LF, VT, FF), a query id starting with '#' (a comment line to
+        trec_eval's reader). They are kept, and evaluation in memory takes every id as the
+        exact string it is; :meth:`write_trec` refuses them, naming the id, its query and
+        why. Every other id (other Unicode spaces such as U+00A0 included, which trec_eval
+        keeps inside a field) is written as it is, and evaluating the dict gives the numbers
+        trec_eval gives for the written file.
         """
         qids, docids, values = flatten_nested(run, "score")
         scores = real_values(qids, docids, values, "score")

@@ -167,17 +167,32 @@ def is_beir_tsv(source: Source) -> bool:
                                  or fields == [b"qid", b"docid", b"score"])
 
 
+#: C's whitespace (``isspace`` in the C locale): what separates the fields of a TREC line
+_C_WHITESPACE = " \t\n\x0b\x0c\r"
+
+
 def check_writable_ids(qid: pa.Array, docid: pa.Array, path: Path) -> None:
-    """Refuse ids the TREC format cannot hold: empty, with C whitespace, or (query ids)
-    starting with '#', which readers take for a comment."""
+    """Refuse ids the TREC format cannot hold, with a ``ValueError`` naming the first such
+    id, its query (for a document id) and why: an empty id (no field), C whitespace in an id
+    (it separates the fields: trec_eval would read two), or a query id starting with '#',
+    which trec_eval's run reader and rerankit's take for a comment line (a document id may
+    start with '#'). Such ids are fine in memory (evaluation takes them as they are); only
+    a file cannot hold them. The ids are scanned at C speed; only a bad one is described."""
     for column, label, pattern in ((qid, "query id", r"[\t\n\x0b\x0c\r ]|^$|^#"),
                                    (docid, "document id", r"[\t\n\x0b\x0c\r ]|^$")):
         bad = pc.match_substring_regex(pc.cast(column, pa.string()), pattern)
-        if pc.any(bad).as_py():
-            i = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
-            raise ValueError(f"cannot write {path}: {label} {column[i].as_py()!r} is empty, "
-                             "contains whitespace or starts with '#', which the TREC format "
-                             "cannot represent")
+        if not pc.any(bad).as_py():
+            continue
+        i = int(np.flatnonzero(bad.to_numpy(zero_copy_only=False))[0])
+        value = column[i].as_py()
+        space = next((ch for ch in value if ch in _C_WHITESPACE), None)
+        why = ("is empty, which a TREC file cannot hold (no field)" if not value else
+               f"contains whitespace ({space!r}), where a TREC file's field ends"
+               if space is not None else
+               "starts with '#', which trec_eval and rerankit read as a comment line")
+        owner = f" (query {qid[i].as_py()!r})" if label == "document id" else ""
+        raise ValueError(f"cannot write {path}: {label} {value!r}{owner} {why}; such ids "
+                         "can be evaluated in memory but not written")
 
 
 def read_back_error(path: Path, err: InputFormatError, what: str) -> InputFormatError:
