@@ -486,6 +486,39 @@ def test_a_cut_off_beyond_64_bits_is_named_as_trec_eval_names_it(tmp_path, trec_
     assert ours.stdout == theirs.stdout.decode()
 
 
+@pytest.mark.parametrize("args", [
+    ["-m", "P.9007199254740993"], ["-m", "ndcg_cut.9007199254740993,9007199254740992"],
+    ["-m", "map_cut.9007199254740993.7"], ["-m", "success.9007199254740995,9007199254740994"],
+    ["-m", "recall.9007199254740993", "-M", "9007199254740993"],
+    ["-R", "qrels_jg", "-m", "P_avgjg.9007199254740993,9007199254740992"],
+    ["-R", "qrels_jg", "-m", "P_avgjg.99999999999999999999"],
+])
+def test_a_cut_off_past_2_to_the_53_keeps_its_exact_name(tmp_path, trec_eval, args):
+    """A cut-off between 2**53 and 2**63 is a C long to trec_eval: it prints the integer
+    given, and two neighbours are two lines. Read as a double, rerankit named
+    P.9007199254740993 P_9007199254740992 and merged 2**53 and 2**53 + 1 into one line;
+    the output is now byte-identical, per query too (P_avgjg of judgment groups as well)."""
+    qrels, run = tmp_path / "qrels", tmp_path / "run"
+    qrels.write_text("1 0 a 1\n1 0 b 1\n2 0 c 2\n")
+    run.write_text("1 Q0 x 1 3 r\n1 Q0 a 2 2 r\n1 Q0 b 3 1 r\n2 Q0 c 1 1 r\n")
+    args = ["-q", *args, str(qrels), str(run)]
+    theirs = subprocess.run([str(trec_eval), *args], capture_output=True, check=True)
+    ours = invoke(["eval", *args])
+    assert ours.exit_code == 0, ours.stderr
+    assert ours.stdout == theirs.stdout.decode()
+
+
+def test_output_names_and_aliases_past_2_to_the_53_keep_their_integer():
+    """rerankit's own input forms (trec_eval output names, @ aliases) name the cut-off
+    given, saturated to a C long as the family.cut-off form is."""
+    from rerankit.evaluation.measures import parse_measures
+
+    names = [m.name for m in parse_measures(["P_9007199254740993", "P@9007199254740992",
+                                             "nDCG@99999999999999999999"])]
+    assert names == ["P_9007199254740992", "P_9007199254740993",
+                     "ndcg_cut_9223372036854775807"]
+
+
 # ------------------------------------------------------------------ quiet and exact messages
 @pytest.mark.parametrize("scores", [("inf", "-inf"), ("-inf", "inf", "1"), ("inf", "inf"),
                                     ("-inf", "-inf", "0")])

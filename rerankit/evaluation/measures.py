@@ -10,7 +10,10 @@ trec_eval's rules, reproduced (trec_eval.c, meas_init.c):
   only, as trec_eval); a family named without parameters (or through a nickname) gets its
   defaults unless parameters were given elsewhere;
 * integer cut-offs are read like C's ``atol`` (``ndcg_cut.23.4`` is cut-off 23, printed
-  ``ndcg_cut_23``), sorted, and must be positive and distinct; fractional cut-offs
+  ``ndcg_cut_23``), sorted, and must be positive and distinct; they are kept as exact
+  integers (a C long), so a cut-off past 2**53 keeps its own name and stays distinct from
+  its neighbours (``P.9007199254740993`` is P_9007199254740993, not its nearest double's
+  name), while the values divide by it as a double, as trec_eval's C does; fractional cut-offs
   (``iprec_at_recall``, ``Rprec_mult``) are sorted, distinct, printed with ``%3.2f``;
   single-value measures with parameters (``utility``, ``11pt_avg``, ``set_F``,
   ``relstring``, and the gain measures ``ndcg``, ``G``, ``rbp``...) print as
@@ -278,14 +281,15 @@ def _family(family: str) -> Family:
 
 @dataclass(frozen=True)
 class Measure:
-    """One printed value of a family: a cut-off (float) for the "cut" families, the
-    parameter tuple for the single-value parameterised families (numbers for "doubles",
-    ``(name, number)`` pairs for "pairs"), else None. ``label`` is the parameter text as
-    given on the command line, which trec_eval appends to the name of single-value
-    families (``utility_2,-1,0,0``)."""
+    """One printed value of a family: a cut-off for the "cut" families (an exact int for
+    the integer cut-offs, which floats past 2**53 would merge and misname; a float for the
+    fractional ones), the parameter tuple for the single-value parameterised families
+    (numbers for "doubles", ``(name, number)`` pairs for "pairs"), else None. ``label``
+    is the parameter text as given on the command line, which trec_eval appends to the
+    name of single-value families (``utility_2,-1,0,0``)."""
 
     family: str
-    param: float | tuple | None = None
+    param: int | float | tuple | None = None
     label: str | None = None
 
     @property
@@ -293,7 +297,7 @@ class Measure:
         """The trec_eval output name, e.g. ``ndcg_cut_10``, ``iprec_at_recall_0.10``."""
         kind = FAMILIES[self.family].params
         if kind == "cut_long":  # a cut-off beyond C's long saturated to LONG_MAX, as atol
-            return f"{self.family}_{min(int(self.param), LONG_MAX)}"
+            return f"{self.family}_{min(self.param, LONG_MAX)}"
         if kind == "cut_double":
             return f"{self.family}_{self.param:3.2f}"
         return self.family if self.label is None else f"{self.family}_{self.label}"
@@ -310,9 +314,9 @@ class Measure:
         return self.name
 
     @property
-    def sort_key(self) -> tuple[int, float]:
-        cut = isinstance(self.param, float) and FAMILIES[self.family].params.startswith("cut")
-        return FAMILY_ORDER[self.family], float(self.param) if cut else -1.0
+    def sort_key(self) -> tuple[int, int | float]:
+        cut = FAMILIES[self.family].params.startswith("cut") and self.param is not None
+        return FAMILY_ORDER[self.family], self.param if cut else -1.0
 
 
 def parse_measures(specs: list[str] | tuple[str, ...] | str) -> list[Measure]:
@@ -359,7 +363,9 @@ def _defaults(family: str) -> list[Measure]:
     spec = FAMILIES[family]
     if spec.params == "none":
         return [Measure(family)]
-    if spec.params.startswith("cut"):
+    if spec.params == "cut_long":
+        return [Measure(family, int(p)) for p in spec.default]
+    if spec.params == "cut_double":
         return [Measure(family, float(p)) for p in spec.default]
     return [Measure(family, tuple(spec.default))]
 
@@ -388,7 +394,7 @@ def _with_params(family: str, params: str, spec: str) -> list[Measure]:
         raise UnknownMeasureError(f"measure '{spec}': duplicate cut-offs")
     if kind == "cut_long" and values[0] <= 0:
         raise UnknownMeasureError(f"measure '{spec}': cut-offs must be positive")
-    return [Measure(family, float(v)) for v in values]
+    return [Measure(family, v) for v in values]
 
 
 def _atol(token: str, spec: str) -> int:
@@ -445,7 +451,7 @@ def _parse_name(spec: str) -> list[Measure]:
         family, value = match.groups()
         kind = FAMILIES[family].params
         if kind == "cut_long" and value.isdigit() and int(value) > 0:
-            return [Measure(family, float(int(value)))]
+            return [Measure(family, min(int(value), LONG_MAX))]
         if kind == "cut_double":
             return [Measure(family, float(value))]
     lowered = spec.lower()
@@ -462,7 +468,7 @@ def _parse_alias(spec: str) -> Measure:
     if not cut.isdigit() or int(cut) < 1:
         raise UnknownMeasureError(f"bad parameter '{cut}' in measure '{spec}': the cut-off "
                                   "after @ must be a positive integer")
-    return Measure(family, float(int(cut)))
+    return Measure(family, min(int(cut), LONG_MAX))
 
 
 def _fail(spec: str) -> list[Measure]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from rerankit.errors import InputFormatError, UnknownMeasureError
 from rerankit.evaluation.evaluator import EvaluationResult, RunLike, ZScoresLike, as_run
-from rerankit.evaluation.measures import parse_measures
+from rerankit.evaluation.measures import LONG_MAX, parse_measures
 from rerankit.evaluation.prefs_counts import PREFS_FAMILIES, preference_values
 from rerankit.evaluation.prefs_files import (
     PREFS_FORMATS,
@@ -65,10 +65,12 @@ DEFAULT_MEASURES = {"prefs": "prefs", "qrels_prefs": "prefs", "qrels_jg": "qrels
 
 @dataclass(frozen=True)
 class GroupMeasure:
-    """A measure over judgment groups; ``name`` is trec_eval's output name."""
+    """A measure over judgment groups; ``name`` is trec_eval's output name. ``P_avgjg``'s
+    cut-off is an exact int (as a float, one past 2**53 would take its nearest double's
+    name); ``Rprec_mult_avgjg``'s multiple is a float."""
 
     family: str
-    param: float | None = None
+    param: int | float | None = None
 
     @property
     def name(self) -> str:
@@ -76,7 +78,7 @@ class GroupMeasure:
             return self.family
         if self.family == "Rprec_mult_avgjg":
             return f"{self.family}_{self.param:3.2f}"
-        return f"{self.family}_{int(self.param)}"
+        return f"{self.family}_{self.param}"
 
     @property
     def value_kind(self) -> str:
@@ -86,8 +88,8 @@ class GroupMeasure:
         return "count" if self.family in COUNT_FAMILIES else "float"
 
     @property
-    def sort_key(self) -> tuple[int, float]:
-        return ORDER.index(self.family), -1.0 if self.param is None else float(self.param)
+    def sort_key(self) -> tuple[int, int | float]:
+        return ORDER.index(self.family), -1.0 if self.param is None else self.param
 
 
 def parse_group_measures(specs: Sequence[str] | str, rel_format: str) -> list[GroupMeasure]:
@@ -142,21 +144,26 @@ def _parse_one(spec: str) -> list[GroupMeasure] | None:
     return None
 
 
-def _param(family: str, text: str, spec: str) -> float:
+def _param(family: str, text: str, spec: str) -> int | float:
+    """A parameter: ``P_avgjg``'s cut-off as the exact integer written (``5.0`` is 5),
+    saturated to a C long as trec_eval's ``atol`` saturates it, a multiple as a float."""
     try:
         value = float(text)
     except ValueError:
         raise UnknownMeasureError(f"bad parameter '{text}' in measure '{spec}'") from None
     if not np.isfinite(value):
         raise UnknownMeasureError(f"bad parameter '{text}' in measure '{spec}'")
-    if family == "P_avgjg" and (value < 1 or value != int(value)):
-        raise UnknownMeasureError(f"cut-off must be a positive integer, got '{spec}'")
+    if family == "P_avgjg":
+        if value < 1 or value != int(value):
+            raise UnknownMeasureError(f"cut-off must be a positive integer, got '{spec}'")
+        return min(int(text) if text.strip().isdigit() else int(value), LONG_MAX)
     return value
 
 
 def _defaults(family: str) -> list[GroupMeasure]:
     if family in DEFAULT_PARAMS:
-        return [GroupMeasure(family, float(p)) for p in DEFAULT_PARAMS[family]]
+        return [GroupMeasure(family, int(p) if family == "P_avgjg" else float(p))
+                for p in DEFAULT_PARAMS[family]]
     return [GroupMeasure(family)]
 
 

@@ -144,7 +144,7 @@ def verify_with_pytrec_eval(result: EvaluationResult, qrels: Qrels, run: Run,
     families = {m.family for m in result.measures} - _NOT_IN_PYTREC
     unchecked = sorted(families - _PYTREC_CHECKS) + [
         m.name for m in result.measures  # parameters other than cut-offs (ndcg gains)
-        if m.name != m.family and not isinstance(m.param, float)]
+        if m.name != m.family and isinstance(m.param, tuple)]
     if unchecked:
         raise VerificationError(
             f"verify with compat 9 (pytrec_eval) cannot check {', '.join(unchecked)}; use "
