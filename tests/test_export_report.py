@@ -170,6 +170,21 @@ def test_dash_appends_to_a_file_standard_output_is_redirected_to(results, tmp_pa
     assert not (tmp_path / "-").exists()
 
 
+@pytest.mark.parametrize("target", ["/dev/stderr", "/dev/fd/2"])
+def test_standard_errors_file_named_as_output_keeps_what_it_appends_to(results, tmp_path,
+                                                                       target):
+    # `rerankit export ... -o /dev/stderr 2>> log.txt` emptied log.txt (a tester's find)
+    log = tmp_path / "log.txt"
+    log.write_text("keep\n")
+    with log.open("a") as appended:
+        done = subprocess.run([sys.executable, "-m", "rerankit", "export", str(results[0]),
+                               "-f", "json", "-o", target], stdout=subprocess.PIPE,
+                              stderr=appended, text=True, check=False, cwd=tmp_path)
+    assert done.returncode == 0
+    text = log.read_text()
+    assert text.startswith("keep\n") and f"wrote {target}" in text and '"config"' in text
+
+
 def test_a_metrics_file_with_a_value_that_is_no_number_is_named(results, tmp_path):
     import shutil
 

@@ -22,7 +22,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, TextIO
 
 from rerankit.data.ownership import shown, unlisted_entries
 from rerankit.errors import OutputWriteError
@@ -117,12 +117,14 @@ def atomic_write(path: str | Path, mode: str = "w", encoding: str | None = "utf-
     ``-`` writes to the already-open standard output (``sys.stdout``), which opening
     ``/dev/stdout`` again would truncate when it is a file (``>> log.txt``); so does a
     device path that is standard output's open file (``/dev/stdout``, ``/dev/fd/1``, see
-    :func:`is_open_stdout`). Its errors (a closed pipe, a full disk) stay plain OS errors,
+    :func:`open_standard_stream`), and one that is standard error's is written through
+    ``sys.stderr``. Its errors (a closed pipe, a full disk) stay plain OS errors,
     for the CLI's standard-output messages.
     """
     path = Path(path)
-    if is_stdout(path) or is_open_stdout(path):
-        stream = sys.stdout if "b" not in mode else sys.stdout.buffer
+    standard = sys.stdout if is_stdout(path) else open_standard_stream(path)
+    if standard is not None:
+        stream = standard if "b" not in mode else standard.buffer
         yield stream
         stream.flush()
         return
@@ -171,19 +173,27 @@ def is_stdout(path: str | Path) -> bool:
     return str(path) == "-"
 
 
-def is_open_stdout(path: Path) -> bool:
-    """True when ``path`` is a device or /dev, /proc name (``/dev/stdout``, ``/dev/fd/1``,
-    ``/proc/self/fd/1``) of the file standard output (file descriptor 1) has open, compared
-    by device and inode: opening it again with "w" would truncate a file standard output
-    appends to (``>> log.txt``) and write over it from the start. A regular file's own name
-    is not (it is replaced atomically, as ``--force`` asked)."""
+def open_standard_stream(path: Path) -> TextIO | None:
+    """``sys.stdout`` (``sys.stderr``) when ``path`` is a device or /dev, /proc name
+    (``/dev/stdout``, ``/dev/fd/2``, ``/proc/self/fd/1``) of the file standard output
+    (standard error) has open, compared by device and inode, else None: opening it again
+    with "w" would truncate a file the stream appends to (``>> log.txt``, ``2>> log.txt``)
+    and write over it from the start. A regular file's own name is not (it is replaced
+    atomically, as ``--force`` asked)."""
     if not is_special(path):
-        return False
+        return None
     try:
-        named, out = os.stat(path), os.fstat(1)
-    except OSError:                 # a name that resolves to nothing, or no fd 1
-        return False
-    return (named.st_dev, named.st_ino) == (out.st_dev, out.st_ino)
+        named = os.stat(path)
+    except OSError:                 # a name that resolves to nothing
+        return None
+    for descriptor, stream in ((1, sys.stdout), (2, sys.stderr)):
+        try:
+            opened = os.fstat(descriptor)
+        except OSError:             # that descriptor is closed
+            continue
+        if (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino):
+            return stream
+    return None
 
 
 def is_special(path: Path) -> bool:
