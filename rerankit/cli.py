@@ -163,6 +163,18 @@ def parse(args: Sequence[str]) -> CommandLine:
     return CommandLine(chosen.command, vars(values), chosen.debug)
 
 
+def _integer(text: str) -> int:
+    """An argparse type: a decimal integer in ASCII digits. Python's ``int`` also reads
+    ``1_0`` as 10 and other scripts' digits, where trec_eval's ``atol`` reads 1 and 0:
+    such a value is refused, not read as another number."""
+    if not re.fullmatch(r"\s*[+-]?[0-9]+\s*", text, re.ASCII):
+        raise ValueError(text)
+    return int(text)
+
+
+_integer.__name__ = "int"                   # argparse: "invalid int value: '1_0'"
+
+
 def _bounded(kind: Callable[[str], Any], low: float, high: float | None = None
              ) -> Callable[[str], Any]:
     """An argparse type: ``kind(text)``, refused outside ``low`` .. ``high``."""
@@ -227,15 +239,15 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     _flag(parser, "-c", "--complete", "--complete_rel_info_wanted", dest="complete",
           help="Average over all qrels queries; one without results is evaluated as an "
                "empty ranking and, with -q, printed (trec_eval -c).")
-    add("-l", "--level", "--level_for_rel", dest="level", type=int, default=1,
+    add("-l", "--level", "--level_for_rel", dest="level", type=_integer, default=1,
         help="Minimum grade counted as relevant (trec_eval -l).")
     _flag(parser, "-J", "--judged-only", "--Judged_docs_only", dest="judged_only",
           help="Drop unjudged documents first (trec_eval -J).")
-    add("-M", "--max-docs", "--Max_retrieved_per_topic", dest="max_docs", type=int,
+    add("-M", "--max-docs", "--Max_retrieved_per_topic", dest="max_docs", type=_integer,
         help="Evaluate only the top N documents per query (trec_eval -M).")
     _flag(parser, "-n", "--no-summary", "--nosummary", dest="no_summary",
           help="Omit the 'all' lines (trec_eval -n).")
-    add("-N", "--num-docs", "--Number_docs_in_coll", dest="num_docs", type=int, default=0,
+    add("-N", "--num-docs", "--Number_docs_in_coll", dest="num_docs", type=_integer, default=0,
         help="Documents in the collection (trec_eval -N).")
     add("-Z", "--zscores", "--Zscore", dest="zscores", type=Path,
         help="Print z-scores against the 'qid measure mean std_dev' lines of this file "
@@ -336,9 +348,9 @@ def _compare_arguments(parser: argparse.ArgumentParser) -> None:
     add("--test", default="t", choices=PAIRED_TESTS, help="Paired test.")
     add("--alpha", type=float, default=0.05,
         help="Significance level (after Holm correction).")
-    add("--resamples", type=int, default=10_000, help="Randomisation / bootstrap resamples.")
-    add("--seed", type=int, default=42, help="Random seed (randomisation, bootstrap).")
-    add("-l", "--level", dest="level", type=int, default=1, help="Minimum relevant grade.")
+    add("--resamples", type=_integer, default=10_000, help="Randomisation / bootstrap resamples.")
+    add("--seed", type=_integer, default=42, help="Random seed (randomisation, bootstrap).")
+    add("-l", "--level", dest="level", type=_integer, default=1, help="Minimum relevant grade.")
     _flag(parser, "--json", dest="as_json", help="Print JSON.")
 
 
@@ -401,7 +413,7 @@ def _session_arguments(parser: argparse.ArgumentParser) -> None:
     add("--position", default="end", choices=("end", "start"),
         help="U/NUM item position: end (pos = l1+..+lk) or start (l1+..+l(k-1), cwl's "
              "convention).")
-    add("--depth", type=int, default=10, help="Results read per query (k).")
+    add("--depth", type=_integer, default=10, help="Results read per query (k).")
     add("--gain", dest="gain_kind", default="exp", choices=("exp", "linear"),
         help="exp (2^r-1) or linear.")
     add("--gain-map", help="Grade-to-gain map replacing --gain, e.g. '1=0.2,2=0.4,3=0.6' "
@@ -424,9 +436,9 @@ def _session_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: satisfaction without --systems, else found).")
     add("--methods", default="pearson,spearman,kendall", help="With --meta: correlations, "
         "comma-separated (Kendall's bootstrap is the slow one on big logs).")
-    add("--resamples", type=_bounded(int, 1), default=1000,
+    add("--resamples", type=_bounded(_integer, 1), default=1000,
         help="Bootstrap / randomisation resamples.")
-    add("--seed", type=_bounded(int, 0, 2**32 - 1), default=42, help="Random seed.")
+    add("--seed", type=_bounded(_integer, 0, 2**32 - 1), default=42, help="Random seed.")
     add("--test", default="randomization", choices=PAIRED_TESTS,
         help="Discriminative power test.")
     add("--alpha", type=float, default=0.05,
@@ -708,8 +720,8 @@ def _run_arguments(parser: argparse.ArgumentParser) -> None:
         help="local (in process) or ray.")
     add("--address", help="Ray cluster address (e.g. ray://head:10001 or head:6379); "
         "default: start a local Ray on 127.0.0.1.")
-    add("--workers", type=_bounded(int, 1), default=2, help="Ray workers (actors).")
-    add("--cpus-per-worker", type=_bounded(int, 1), default=1, help="CPUs per Ray worker.")
+    add("--workers", type=_bounded(_integer, 1), default=2, help="Ray workers (actors).")
+    add("--cpus-per-worker", type=_bounded(_integer, 1), default=1, help="CPUs per Ray worker.")
     add("--gpus-per-worker", type=_bounded(float, 0.0), default=0.0,
         help="GPUs per Ray worker.")
 
@@ -784,15 +796,15 @@ def _train_arguments(parser: argparse.ArgumentParser) -> None:
         "all-MiniLM-L6-v2 for bi-encoders).")
     add("--dataset", default="scifact", help="Embedded dataset name or BEIR folder.")
     add("--split", default="train", help="Training split (never the evaluated one).")
-    add("--depth", type=_bounded(int, 1), default=30,
+    add("--depth", type=_bounded(_integer, 1), default=30,
         help="BM25 candidates searched for a hard negative.")
-    add("--limit", type=_bounded(int, 1), help="Seeded subset of the training queries.")
-    add("--epochs", type=_bounded(int, 1), default=1, help="Training epochs.")
-    add("--batch-size", type=_bounded(int, 1), default=32,
+    add("--limit", type=_bounded(_integer, 1), help="Seeded subset of the training queries.")
+    add("--epochs", type=_bounded(_integer, 1), default=1, help="Training epochs.")
+    add("--batch-size", type=_bounded(_integer, 1), default=32,
         help="Examples per batch (in-batch negatives).")
     add("--learning-rate", type=float, default=2e-5, help="Learning rate.")
-    add("--max-length", type=_bounded(int, 1), default=256, help="Tokens per text.")
-    add("--seed", type=int, default=42, help="Random seed.")
+    add("--max-length", type=_bounded(_integer, 1), default=256, help="Tokens per text.")
+    add("--seed", type=_integer, default=42, help="Random seed.")
     _flag(parser, "--quiet", "-q", dest="quiet", help="No progress bars.")
 
 

@@ -143,6 +143,11 @@ USAGE_ERRORS = [
     (["eval", "q"], "the following arguments are required: RUN"),
     (["eval"], "the following arguments are required: QRELS, RUN"),
     (["eval", "-l", "x", "q", "r"], "argument -l/--level/--level_for_rel: invalid int value: 'x'"),
+    # Python's int reads these as 10; trec_eval's atol as 1 and 0: refused, not misread
+    (["eval", "-M", "1_0", "q", "r"],
+     "argument -M/--max-docs/--Max_retrieved_per_topic: invalid int value: '1_0'"),
+    (["eval", "-l", "\u0661\u0660", "q", "r"],
+     "argument -l/--level/--level_for_rel: invalid int value: '\u0661\u0660'"),
     (["eval", "-Mn", "q", "r"], "argument -M/--max-docs/--Max_retrieved_per_topic: invalid int "
                                 "value: 'n'"),
     (["eval", "-M"], "argument -M/--max-docs/--Max_retrieved_per_topic: expected one argument"),
